@@ -1,0 +1,37 @@
+{
+  "variables": {
+    "libtorch%": "<!(node -p \"process.env.LIBTORCH || ''\")",
+    "cxx11_abi%": "<!(node -p \"process.env.SAURON_CXX11_ABI || '1'\")"
+  },
+  "targets": [
+    {
+      "target_name": "sauron_native",
+      "sources": [
+        "native/addon.cc",
+        "native/tensor.cc",
+        "native/op.cc",
+        "native/optimizer.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "_GLIBCXX_USE_CXX11_ABI=<(cxx11_abi)"
+      ],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "conditions": [
+        ["libtorch==''", {
+          "include_dirs": ["/usr/include", "/usr/include/torch/csrc/api/include"],
+          "libraries": ["-ltorch", "-ltorch_cpu", "-lc10"]
+        }, {
+          "include_dirs": ["<(libtorch)/include", "<(libtorch)/include/torch/csrc/api/include"],
+          "libraries": ["-L<(libtorch)/lib", "-Wl,-rpath,<(libtorch)/lib", "-ltorch", "-ltorch_cpu", "-lc10"]
+        }]
+      ]
+    }
+  ]
+}

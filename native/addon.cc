@@ -1,0 +1,142 @@
+// Module entry: free functions (creation from typed arrays, autograd.grad, grad mode,
+// threads, seeds) and registration of the wrapper classes.
+#include "common.h"
+
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/version.h>
+
+#include <malloc.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+namespace sauron {
+
+namespace {
+
+// fromArray(typedArray, shape, dtype): copies the data into a new tensor.
+Napi::Value FromArray(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "fromArray: expected a typed array");
+  auto ta = info[0].As<Napi::TypedArray>();
+  auto shape = ToIntVector(env, info[1], "shape");
+  for (auto s : shape)
+    if (s < 0) throw Napi::RangeError::New(env, "shape entries must be non-negative");
+  at::ScalarType dtype = ParseDtype(env, info[2].As<Napi::String>().Utf8Value());
+  SAURON_GUARD(env, {
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+    size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
+    if (ta.ByteLength() != bytes)
+      throw Napi::RangeError::New(env, "fromArray: data has " + std::to_string(ta.ByteLength()) +
+                                           " bytes but shape and dtype need " + std::to_string(bytes));
+    auto* src = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    if (bytes) std::memcpy(t.data_ptr(), src, bytes);
+    return TensorWrap::Wrap(env, std::move(t));
+  })
+}
+
+// grad(outputs, inputs, gradOutputs?, retainGraph?, createGraph?, allowUnused?)
+Napi::Value Grad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto outputs = ToTensorVector(env, info[0], "outputs");
+  auto inputs = ToTensorVector(env, info[1], "inputs");
+  std::vector<at::Tensor> gradOutputs;
+  if (info.Length() > 2 && info[2].IsArray()) gradOutputs = ToTensorVector(env, info[2], "gradOutputs");
+  c10::optional<bool> retain;
+  if (info.Length() > 3 && info[3].IsBoolean()) retain = info[3].As<Napi::Boolean>().Value();
+  bool create = info.Length() > 4 && info[4].ToBoolean().Value();
+  bool allowUnused = info.Length() > 5 && info[5].ToBoolean().Value();
+  SAURON_GUARD(env, {
+    auto grads = torch::autograd::grad(outputs, inputs, gradOutputs, retain, create, allowUnused);
+    auto arr = Napi::Array::New(env, grads.size());
+    for (size_t i = 0; i < grads.size(); i++) arr.Set(i, TensorWrap::Wrap(env, grads[i]));
+    return arr;
+  })
+}
+
+Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  c10::GradMode::set_enabled(info[0].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled());
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1)
+    throw Napi::RangeError::New(env, "thread count must be a positive integer");
+  SAURON_GUARD(env, { at::set_num_threads(info[0].As<Napi::Number>().Int32Value()); })
+  return env.Undefined();
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 0)
+    throw Napi::TypeError::New(env, "seed must be a non-negative integer");
+  at::manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
+  return env.Undefined();
+}
+
+Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(TensorWrap::live.load()));
+}
+
+Napi::Value ParallelInfo(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), at::get_parallel_info());
+}
+
+// Freed tensor memory goes back to glibc's heap instead of being unmapped and faulted in
+// again on the next step: this brought a train step level with Python PyTorch (see
+// ecosystem notes). Users who set MALLOC_* themselves keep their settings.
+void TuneMalloc() {
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_")) return;
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  TuneMalloc();
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+
+  Napi::Function tensor = TensorWrap::Init(env);
+  data->tensorCtor = Napi::Persistent(tensor);
+  Napi::Function generator = GeneratorWrap::Init(env);
+  data->generatorCtor = Napi::Persistent(generator);
+  Napi::Function op = InitOp(env);
+  data->opCtor = Napi::Persistent(op);
+  Napi::Function optimizer = InitOptimizer(env);
+  data->optimizerCtor = Napi::Persistent(optimizer);
+
+  exports.Set("Tensor", tensor);
+  exports.Set("Generator", generator);
+  exports.Set("Op", op);
+  exports.Set("Optimizer", optimizer);
+  exports.Set("fromArray", Napi::Function::New(env, FromArray));
+  exports.Set("grad", Napi::Function::New(env, Grad));
+  exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));
+  exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
+  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
+  exports.Set("liveTensors", Napi::Function::New(env, LiveTensors));
+  exports.Set("parallelInfo", Napi::Function::New(env, ParallelInfo));
+  exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
+  return exports;
+}
+
+}  // namespace sauron
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return sauron::Init(env, exports); }
+
+NODE_API_MODULE(sauron_native, InitAddon)

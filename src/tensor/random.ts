@@ -1,0 +1,47 @@
+// Seedable random number generators (libtorch's CPU generator, Philox/MT as in PyTorch),
+// so a given seed gives the same numbers as torch.Generator().manual_seed(seed).
+import { native, type NativeGenerator } from '../native.js';
+import { Tensor } from './tensor.js';
+
+export class Generator {
+  readonly native: NativeGenerator;
+
+  constructor(seed: number | bigint = 67280421310721) {
+    this.native = new native.Generator(seed);
+  }
+
+  manualSeed(seed: number | bigint): this {
+    this.native.manualSeed(seed);
+    return this;
+  }
+
+  get initialSeed(): bigint {
+    return this.native.initialSeed();
+  }
+
+  /** The full generator state as bytes, for checkpoints. */
+  getState(): Uint8Array {
+    const t = new Tensor(this.native.getState());
+    try {
+      return t.toArray<'uint8'>();
+    } finally {
+      t.dispose();
+    }
+  }
+
+  setState(state: Uint8Array): this {
+    const t = new Tensor(native.fromArray(state, [state.length], 'uint8'));
+    try {
+      this.native.setState(t.native);
+    } finally {
+      t.dispose();
+    }
+    return this;
+  }
+}
+
+/** Seeds libtorch's default generator (used by dropout and by ops given no generator). */
+export function manualSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`seed must be a non-negative integer, got ${seed}`);
+  native.manualSeed(seed);
+}
