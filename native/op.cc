@@ -33,6 +33,7 @@ double ToDouble(Napi::Env env, const Napi::Value& v, const std::string& name) {
     bool lossless;
     return static_cast<double>(v.As<Napi::BigInt>().Int64Value(&lossless));
   }
+  if (v.IsObject() && v.As<Napi::Object>().Has("float")) return ToDouble(env, v.As<Napi::Object>().Get("float"), name);
   throw Napi::TypeError::New(env, "argument '" + name + "' must be a number");
 }
 

@@ -1,0 +1,28 @@
+import { Command } from 'commander';
+import { benchEngine } from '../bench/engineBench.js';
+import { ARCHITECTURES } from '../models/zoo.js';
+import { imageShape, positiveInt, positiveNumber } from './options.js';
+
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description('Time a training step (forward + backward + SGD) and an input-gradient step of a zoo model.')
+    .option('--arch <name>', `architecture (${ARCHITECTURES.join(', ')})`, 'vgg19')
+    .option('--input <CxHxW>', 'input image shape', imageShape, [3, 32, 32] as [number, number, number])
+    .option('--classes <n>', 'number of classes', positiveInt('--classes'), 10)
+    .option('--batch <n>', 'batch size', positiveInt('--batch'), 64)
+    .option('--steps <n>', 'timed steps (median reported)', positiveInt('--steps'), 10)
+    .option('--warmup <n>', 'untimed warm-up steps', positiveInt('--warmup'), 2)
+    .option('--width <w>', 'channel-width multiplier', positiveNumber('--width'), 1)
+    .option('--json', 'print one JSON object only')
+    .action((o: { arch: string; input: [number, number, number]; classes: number; batch: number; steps: number; warmup: number; width: number; json?: boolean }) => {
+      if (!ARCHITECTURES.includes(o.arch)) throw new Error(`unknown architecture '${o.arch}' (available: ${ARCHITECTURES.join(', ')})`);
+      const r = benchEngine({ arch: o.arch, inputShape: o.input, classes: o.classes, batch: o.batch, steps: o.steps, warmup: o.warmup, width: o.width });
+      if (o.json) {
+        console.log(JSON.stringify(r));
+      } else {
+        console.log(`${r.arch} ${r.inputShape.join('x')} batch ${r.batch}, ${r.threads} threads, libtorch ${r.libtorch}`);
+        console.log(`train step (fwd + bwd + SGD): ${r.trainStepMs.toFixed(1)} ms (median of ${r.steps})`);
+        console.log(`input-gradient step:          ${r.inputGradStepMs.toFixed(1)} ms (median of ${r.steps})`);
+      }
+    });
+}

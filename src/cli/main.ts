@@ -1,0 +1,21 @@
+// `sauron`: every command is a thin shell over the typed API.
+import { Command, CommanderError } from 'commander';
+import { benchCommand } from './bench.js';
+
+const program = new Command('sauron')
+  .description('Find the feature neurons an image classifier depends on most, attack through them, and train models that do not depend on any one neuron.')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+program.addCommand(benchCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode;
+  } else {
+    console.error(`sauron: ${(e as Error).message}`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,9 @@
+// Sauron's typed API: tensors, nn, optimizers, the model zoo and serialization.
+export * from './tensor/index.js';
+export * as nn from './nn/index.js';
+export { Module, type StateDict } from './nn/module.js';
+export * as F from './nn/functional.js';
+export * as optim from './optim/index.js';
+export * from './models/index.js';
+export * from './serialization/index.js';
+export { benchEngine, type EngineBenchOptions, type EngineBenchResult } from './bench/engineBench.js';

@@ -1,0 +1,103 @@
+// The one interface every Sauron model shares: images in [0, 1] (NCHW float32) in,
+// { logits, features } out, features = penultimate activations after the last ReLU,
+// final layer an nn.Linear named `classifier` with weight [classes, features].
+import { tensor } from '../tensor/creation.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Module } from '../nn/module.js';
+import type { Linear } from '../nn/layers.js';
+
+export interface Normalization {
+  mean: number[];
+  std: number[];
+}
+
+export interface ModelConfig {
+  /** Architecture name from the zoo, e.g. "vgg19", "resnet18", "small-cnn". */
+  arch: string;
+  /** [channels, height, width] of one input image. */
+  inputShape: [number, number, number];
+  numClasses: number;
+  /** Channel-width multiplier (1 = the paper's widths). */
+  width?: number;
+  /** Per-channel mean/std applied inside the model; identity when omitted. */
+  normalization?: Normalization;
+}
+
+export interface ModelOutput {
+  logits: Tensor;
+  /** [N, featureDim], non-negative (after the last ReLU). */
+  features: Tensor;
+}
+
+export interface ForwardOptions {
+  /** Pass gradients through the final ReLU as identity (the reference's "fake ReLU"). */
+  fakeRelu?: boolean;
+}
+
+export abstract class ImageClassifier extends Module<[Tensor, ForwardOptions?], ModelOutput> {
+  abstract readonly classifier: Linear;
+  readonly config: Required<ModelConfig>;
+  readonly #mean: Tensor;
+  readonly #std: Tensor;
+
+  protected constructor(config: ModelConfig) {
+    super();
+    const [c, h, w] = config.inputShape;
+    for (const [n, v] of [['channels', c], ['height', h], ['width', w], ['numClasses', config.numClasses]] as const) {
+      if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${n} must be a positive integer, got ${v}`);
+    }
+    const width = config.width ?? 1;
+    if (!(width > 0)) throw new RangeError(`width multiplier must be positive, got ${width}`);
+    const normalization = config.normalization ?? { mean: Array(c).fill(0), std: Array(c).fill(1) };
+    if (normalization.mean.length !== c || normalization.std.length !== c) {
+      throw new RangeError(`normalization needs ${c} means and stds (one per channel)`);
+    }
+    if (normalization.std.some((s) => !(s > 0))) throw new RangeError('normalization std must be positive');
+    this.config = { ...config, width, normalization };
+    this.#mean = tensor(normalization.mean, { shape: [1, c, 1, 1] }).keep();
+    this.#std = tensor(normalization.std, { shape: [1, c, 1, 1] }).keep();
+  }
+
+  get featureDim(): number {
+    return this.classifier.inFeatures;
+  }
+
+  get numClasses(): number {
+    return this.classifier.outFeatures;
+  }
+
+  /** Penultimate features of normalised images, [N, featureDim]. */
+  protected abstract embed(x: Tensor, fakeRelu: boolean): Tensor;
+
+  forward(x: Tensor, opts: ForwardOptions = {}): ModelOutput {
+    this.checkInput(x);
+    const xn = x.sub(this.#mean).div(this.#std);
+    const features = this.embed(xn, opts.fakeRelu ?? false);
+    const logits = this.classifier.forward(features);
+    return { logits, features };
+  }
+
+  /** Logits from penultimate features: the classifier layer alone. */
+  logitsFromFeatures(features: Tensor): Tensor {
+    return this.classifier.forward(features);
+  }
+
+  checkInput(x: Tensor): void {
+    const [c, h, w] = this.config.inputShape;
+    const s = x.shape;
+    if (s.length !== 4 || s[1] !== c || s[2] !== h || s[3] !== w) {
+      throw new Error(`model ${this.config.arch} expects images [N, ${c}, ${h}, ${w}], got [${s.join(', ')}]`);
+    }
+    if (x.dtype !== 'float32') throw new Error(`model ${this.config.arch} expects float32 images, got ${x.dtype}`);
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.#mean.dispose();
+    this.#std.dispose();
+  }
+}
+
+export function scaled(channels: number, width: number): number {
+  return Math.max(1, Math.round(channels * width));
+}

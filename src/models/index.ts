@@ -1,0 +1,5 @@
+export * from './classifier.js';
+export { VGG, VGG_CONFIGS } from './vgg.js';
+export { ResNet, RESNET_ARCHS } from './resnet.js';
+export { SmallCNN } from './smallcnn.js';
+export { createModel, ARCHITECTURES } from './zoo.js';

@@ -1,0 +1,68 @@
+// VGG with batch norm in the CIFAR layout of the reference's library (robustness):
+// features = [conv3x3-BN-ReLU | maxpool]..., AvgPool(1, 1), classifier = Linear(512, classes).
+import type { Tensor } from '../tensor/tensor.js';
+import { AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential, type InitOptions } from '../nn/layers.js';
+import * as F from '../nn/functional.js';
+import { ImageClassifier, scaled, type ModelConfig } from './classifier.js';
+import type { Module } from '../nn/module.js';
+
+const M = 'M' as const;
+export const VGG_CONFIGS: Record<string, (number | 'M')[]> = {
+  vgg11: [64, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M],
+  vgg13: [64, 64, M, 128, 128, M, 256, 256, M, 512, 512, M, 512, 512, M],
+  vgg16: [64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M, 512, 512, 512, M],
+  vgg19: [64, 64, M, 128, 128, M, 256, 256, 256, 256, M, 512, 512, 512, 512, M, 512, 512, 512, 512, M],
+};
+
+export class VGG extends ImageClassifier {
+  readonly features: Sequential;
+  readonly classifier: Linear;
+  /** Index in `features` of the last ReLU (replaced by the fake ReLU on request). */
+  readonly #lastRelu: number;
+
+  constructor(config: ModelConfig, init: InitOptions = {}) {
+    super(config);
+    const cfg = VGG_CONFIGS[config.arch];
+    if (!cfg) throw new Error(`unknown VGG '${config.arch}' (expected ${Object.keys(VGG_CONFIGS).join(', ')})`);
+    const pools = cfg.filter((x) => x === M).length;
+    const [c, h, w] = config.inputShape;
+    if (h < 2 ** pools || w < 2 ** pools) {
+      throw new Error(`${config.arch} halves the image ${pools} times and needs inputs of at least ${2 ** pools}x${2 ** pools}, got ${h}x${w}`);
+    }
+    const layers: Module[] = [];
+    let inC = c;
+    let lastRelu = -1;
+    for (const x of cfg) {
+      if (x === M) {
+        layers.push(new MaxPool2d(2, 2));
+      } else {
+        const outC = scaled(x, this.config.width);
+        layers.push(new Conv2d(inC, outC, 3, { padding: 1, generator: init.generator }), new BatchNorm2d(outC), new ReLU());
+        lastRelu = layers.length - 1;
+        inC = outC;
+      }
+    }
+    layers.push(new AvgPool2d(1, 1));
+    this.#lastRelu = lastRelu;
+    this.features = this.registerModule('features', new Sequential(...layers));
+    this.classifier = this.registerModule('classifier', new Linear(inC, config.numClasses, { generator: init.generator }));
+  }
+
+  protected embed(x: Tensor, fakeRelu: boolean): Tensor {
+    let cur = x;
+    this.features.layers.forEach((m, i) => {
+      const next = fakeRelu && i === this.#lastRelu ? F.fakeRelu(cur) : m.forward(cur);
+      if (cur !== x) cur.dispose();
+      cur = next;
+    });
+    // The CIFAR layout ends at 1x1; larger inputs are averaged to 1x1 so features stay 512-d.
+    if (cur.shape[2] !== 1 || cur.shape[3] !== 1) {
+      const pooled = F.adaptiveAvgPool2d(cur, 1);
+      cur.dispose();
+      cur = pooled;
+    }
+    const flat = cur.flatten(1);
+    cur.dispose();
+    return flat;
+  }
+}

@@ -1,0 +1,99 @@
+// Functional neural-network ops (torch.nn.functional), each one ATen operator.
+import { op, f64 } from '../tensor/op.js';
+import { Tensor, wrap } from '../tensor/tensor.js';
+
+type Pair = number | [number, number];
+
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null,
+  { stride = 1 as Pair, padding = 0 as Pair, dilation = 1 as Pair, groups = 1 } = {}): Tensor {
+  return wrap(op('conv2d').call(input.native, weight.native, bias?.native ?? null, stride, padding, dilation, groups));
+}
+
+export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  return wrap(op('linear').call(input.native, weight.native, bias?.native ?? null));
+}
+
+/** Batch norm; in training mode libtorch updates runningMean/runningVar in place. */
+export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
+  weight: Tensor | null, bias: Tensor | null, training: boolean, momentum = 0.1, eps = 1e-5): Tensor {
+  return wrap(op('batch_norm').call(input.native, weight?.native ?? null, bias?.native ?? null,
+    runningMean?.native ?? null, runningVar?.native ?? null, training, momentum, eps, true));
+}
+
+export function relu(x: Tensor): Tensor {
+  return x.relu();
+}
+
+/**
+ * ReLU in the forward pass, identity in the backward pass: the reference's "fake ReLU",
+ * so gradients reach features that are currently zero.
+ */
+export function fakeRelu(x: Tensor): Tensor {
+  const r = x.relu();
+  const rd = r.detach();
+  const xd = x.detach();
+  const diff = x.sub(xd);
+  const out = rd.add(diff);
+  for (const t of [r, rd, xd, diff]) t.dispose();
+  return out;
+}
+
+export function maxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0, { dilation = 1 as Pair, ceilMode = false } = {}): Tensor {
+  return wrap(op('max_pool2d').call(x.native, kernelSize, stride ?? kernelSize, padding, dilation, ceilMode));
+}
+
+export function avgPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0,
+  { ceilMode = false, countIncludePad = true } = {}): Tensor {
+  return wrap(op('avg_pool2d').call(x.native, kernelSize, stride ?? kernelSize, padding, ceilMode, countIncludePad));
+}
+
+export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
+  return wrap(op('adaptive_avg_pool2d').call(x.native, outputSize));
+}
+
+/** Dropout with libtorch's default generator (seed it with manualSeed). */
+export function dropout(x: Tensor, p: number, training: boolean): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout probability must be in [0, 1], got ${p}`);
+  return wrap(op('dropout').call(x.native, f64(p), training));
+}
+
+export type Reduction = 'none' | 'mean' | 'sum';
+const REDUCTION: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
+
+function reductionCode(r: Reduction): number {
+  const c = REDUCTION[r];
+  if (c === undefined) throw new TypeError(`unknown reduction '${r}' (expected none, mean or sum)`);
+  return c;
+}
+
+/** Cross-entropy of logits [N, C] against int64 class indices [N]. */
+export function crossEntropy(logits: Tensor, target: Tensor,
+  { reduction = 'mean' as Reduction, labelSmoothing = 0, weight = null as Tensor | null } = {}): Tensor {
+  return wrap(op('cross_entropy_loss').call(logits.native, target.native, weight?.native ?? null,
+    reductionCode(reduction), -100, f64(labelSmoothing)));
+}
+
+export function nllLoss(logProbs: Tensor, target: Tensor, { reduction = 'mean' as Reduction } = {}): Tensor {
+  return wrap(op('nll_loss').call(logProbs.native, target.native, null, reductionCode(reduction), -100));
+}
+
+export function mseLoss(input: Tensor, target: Tensor, { reduction = 'mean' as Reduction } = {}): Tensor {
+  return wrap(op('mse_loss').call(input.native, target.native, reductionCode(reduction)));
+}
+
+export function softmax(x: Tensor, dim: number): Tensor {
+  return x.softmax(dim);
+}
+
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return x.logSoftmax(dim);
+}
+
+export function oneHot(indices: Tensor, numClasses: number): Tensor {
+  return wrap(op('one_hot').call(indices.native, numClasses));
+}
+
+/** Constant padding of the last dims: pad = [left, right, top, bottom, ...]. */
+export function pad(x: Tensor, padding: number[], value = 0): Tensor {
+  return wrap(op('constant_pad_nd').call(x.native, padding, f64(value)));
+}

@@ -1,0 +1,185 @@
+// Layers with PyTorch's names, parameter names and default initialisations.
+import { zeros, ones, empty, tensor } from '../tensor/creation.js';
+import { noGrad } from '../tensor/autograd.js';
+import type { Generator } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import * as F from './functional.js';
+import { kaimingUniform_, uniform_, fans } from './init.js';
+import { Module } from './module.js';
+
+type Pair = number | [number, number];
+
+export interface InitOptions {
+  /** Generator for the initial weights (deterministic models for a given seed). */
+  generator?: Generator;
+}
+
+function checkPositiveInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+}
+
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: Pair,
+    readonly opts: { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number; bias?: boolean } & InitOptions = {}) {
+    super();
+    checkPositiveInt('inChannels', inChannels);
+    checkPositiveInt('outChannels', outChannels);
+    const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    const groups = opts.groups ?? 1;
+    this.weight = this.registerParameter('weight', empty([outChannels, inChannels / groups, kh, kw]))!;
+    // reset_parameters: kaiming_uniform_(a=sqrt(5)), bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    kaimingUniform_(this.weight, { a: Math.sqrt(5), generator: opts.generator });
+    if (opts.bias ?? true) {
+      const b = empty([outChannels]);
+      const bound = 1 / Math.sqrt(fans(this.weight.shape).fanIn);
+      uniform_(b, -bound, bound, opts.generator);
+      this.bias = this.registerParameter('bias', b);
+    } else {
+      this.bias = this.registerParameter('bias', null);
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.conv2d(x, this.weight, this.bias, {
+      stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 0, dilation: this.opts.dilation ?? 1, groups: this.opts.groups ?? 1,
+    });
+  }
+}
+
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean } & InitOptions = {}) {
+    super();
+    checkPositiveInt('inFeatures', inFeatures);
+    checkPositiveInt('outFeatures', outFeatures);
+    this.weight = this.registerParameter('weight', empty([outFeatures, inFeatures]))!;
+    kaimingUniform_(this.weight, { a: Math.sqrt(5), generator: opts.generator });
+    if (opts.bias ?? true) {
+      const b = empty([outFeatures]);
+      const bound = 1 / Math.sqrt(inFeatures);
+      uniform_(b, -bound, bound, opts.generator);
+      this.bias = this.registerParameter('bias', b);
+    } else {
+      this.bias = this.registerParameter('bias', null);
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.linear(x, this.weight, this.bias);
+  }
+}
+
+export class BatchNorm2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  readonly numBatchesTracked: Tensor;
+
+  constructor(readonly numFeatures: number, readonly opts: { eps?: number; momentum?: number } = {}) {
+    super();
+    checkPositiveInt('numFeatures', numFeatures);
+    this.weight = this.registerParameter('weight', ones([numFeatures]))!;
+    this.bias = this.registerParameter('bias', zeros([numFeatures]))!;
+    this.runningMean = this.registerBuffer('running_mean', zeros([numFeatures]))!;
+    this.runningVar = this.registerBuffer('running_var', ones([numFeatures]))!;
+    this.numBatchesTracked = this.registerBuffer('num_batches_tracked', tensor(new BigInt64Array([0n]), { shape: [] }))!;
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 4) throw new Error(`BatchNorm2d expects a 4-d input [N, C, H, W], got [${x.shape.join(', ')}]`);
+    if (this.training) noGrad(() => this.numBatchesTracked.add_(1));
+    return F.batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.training,
+      this.opts.momentum ?? 0.1, this.opts.eps ?? 1e-5);
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return x.relu();
+  }
+}
+
+export class MaxPool2d extends Module {
+  constructor(readonly kernelSize: Pair, readonly stride?: Pair, readonly padding: Pair = 0) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.maxPool2d(x, this.kernelSize, this.stride, this.padding);
+  }
+}
+
+export class AvgPool2d extends Module {
+  constructor(readonly kernelSize: Pair, readonly stride?: Pair, readonly padding: Pair = 0) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.avgPool2d(x, this.kernelSize, this.stride, this.padding);
+  }
+}
+
+export class AdaptiveAvgPool2d extends Module {
+  constructor(readonly outputSize: Pair) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.adaptiveAvgPool2d(x, this.outputSize);
+  }
+}
+
+export class Flatten extends Module {
+  constructor(readonly startDim = 1, readonly endDim = -1) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return x.flatten(this.startDim, this.endDim);
+  }
+}
+
+export class Dropout extends Module {
+  constructor(readonly p = 0.5) {
+    super();
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout probability must be in [0, 1], got ${p}`);
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.dropout(x, this.p, this.training);
+  }
+}
+
+export class Identity extends Module {
+  forward(x: Tensor): Tensor {
+    return x.clone();
+  }
+}
+
+/** Runs its children in order; they are named "0", "1", ... as in PyTorch. */
+export class Sequential extends Module {
+  readonly layers: Module[];
+
+  constructor(...layers: Module[]) {
+    super();
+    this.layers = layers;
+    layers.forEach((m, i) => this.registerModule(String(i), m));
+  }
+
+  forward(x: Tensor): Tensor {
+    let cur = x;
+    for (const m of this.layers) {
+      const next = m.forward(cur);
+      // Intermediate activations are owned by the autograd graph once used; free our handles.
+      if (cur !== x && cur !== next) cur.dispose();
+      cur = next;
+    }
+    return cur === x ? x.clone() : cur;
+  }
+}

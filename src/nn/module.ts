@@ -1,0 +1,155 @@
+// Module: parameters, buffers and submodules with PyTorch's naming, so state dicts use
+// PyTorch keys ("features.0.weight") and load into either framework.
+import { noGrad } from '../tensor/autograd.js';
+import { Tensor } from '../tensor/tensor.js';
+
+export type StateDict = Map<string, Tensor>;
+
+export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
+  training = true;
+  readonly #params = new Map<string, Tensor | null>();
+  readonly #buffers = new Map<string, Tensor | null>();
+  readonly #children = new Map<string, Module<any, any>>();
+
+  abstract forward(...inputs: I): O;
+
+  /** Registers a trainable tensor; the module owns it (kept out of scopes, freed by dispose). */
+  protected registerParameter(name: string, t: Tensor | null): Tensor | null {
+    if (t) t.keep().requiresGrad_(true);
+    this.#params.set(name, t);
+    return t;
+  }
+
+  protected registerBuffer(name: string, t: Tensor | null): Tensor | null {
+    if (t) t.keep();
+    this.#buffers.set(name, t);
+    return t;
+  }
+
+  protected registerModule<M extends Module<any, any>>(name: string, m: M): M {
+    this.#children.set(name, m);
+    return m;
+  }
+
+  namedChildren(): [string, Module<any, any>][] {
+    return [...this.#children];
+  }
+
+  namedModules(prefix = ''): [string, Module<any, any>][] {
+    const out: [string, Module<any, any>][] = [[prefix, this]];
+    for (const [name, m] of this.#children) out.push(...m.namedModules(prefix ? `${prefix}.${name}` : name));
+    return out;
+  }
+
+  /** A submodule by dotted path ("features.3"). */
+  getSubmodule(path: string): Module<any, any> {
+    let m: Module<any, any> = this;
+    if (path === '') return m;
+    for (const part of path.split('.')) {
+      const next = m.#children.get(part);
+      if (!next) throw new Error(`no submodule '${path}' (missing '${part}')`);
+      m = next;
+    }
+    return m;
+  }
+
+  namedParameters(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [name, p] of this.#params) if (p) out.push([prefix ? `${prefix}.${name}` : name, p]);
+    for (const [name, m] of this.#children) out.push(...m.namedParameters(prefix ? `${prefix}.${name}` : name));
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [name, b] of this.#buffers) if (b) out.push([prefix ? `${prefix}.${name}` : name, b]);
+    for (const [name, m] of this.#children) out.push(...m.namedBuffers(prefix ? `${prefix}.${name}` : name));
+    return out;
+  }
+
+  /**
+   * Parameters and buffers by PyTorch key, in registration order (as PyTorch's state_dict).
+   * The tensors are the module's own: do not dispose them.
+   */
+  stateDict(prefix = ''): StateDict {
+    const out: StateDict = new Map();
+    for (const [name, p] of this.#params) if (p) out.set(prefix ? `${prefix}.${name}` : name, p);
+    for (const [name, b] of this.#buffers) if (b) out.set(prefix ? `${prefix}.${name}` : name, b);
+    for (const [name, m] of this.#children) {
+      for (const [k, v] of m.stateDict(prefix ? `${prefix}.${name}` : name)) out.set(k, v);
+    }
+    return out;
+  }
+
+  /**
+   * Copies values into this module's parameters and buffers. With strict (default), missing
+   * and unexpected keys are an error that names them; shapes must always match.
+   */
+  loadStateDict(dict: StateDict | Record<string, Tensor>, { strict = true } = {}): { missing: string[]; unexpected: string[] } {
+    const src = dict instanceof Map ? dict : new Map(Object.entries(dict));
+    const own = this.stateDict();
+    const missing = [...own.keys()].filter((k) => !src.has(k));
+    const unexpected = [...src.keys()].filter((k) => !own.has(k));
+    if (strict && (missing.length || unexpected.length)) {
+      const parts = [];
+      if (missing.length) parts.push(`missing keys: ${missing.join(', ')}`);
+      if (unexpected.length) parts.push(`unexpected keys: ${unexpected.join(', ')}`);
+      throw new Error(`state dict does not match the model (${parts.join('; ')})`);
+    }
+    const mismatched: string[] = [];
+    for (const [k, dst] of own) {
+      const v = src.get(k);
+      if (v && v.shape.join(',') !== dst.shape.join(',')) {
+        mismatched.push(`${k}: model [${dst.shape.join(', ')}], given [${v.shape.join(', ')}]`);
+      }
+    }
+    if (mismatched.length) throw new Error(`state dict shapes do not match the model: ${mismatched.join('; ')}`);
+    noGrad(() => {
+      for (const [k, dst] of own) {
+        const v = src.get(k);
+        if (!v) continue;
+        if (v.dtype === dst.dtype) dst.copy_(v);
+        else {
+          const c = v.to(dst.dtype);
+          dst.copy_(c);
+          c.dispose();
+        }
+      }
+    });
+    return { missing, unexpected };
+  }
+
+  train(on = true): this {
+    this.training = on;
+    for (const m of this.#children.values()) m.train(on);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Clears parameter gradients (sets them to none). */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+
+  /** Number of scalar parameters. */
+  parameterCount(): number {
+    return this.parameters().reduce((n, p) => n + p.numel(), 0);
+  }
+
+  /** Frees every parameter and buffer. The module is unusable afterwards. */
+  dispose(): void {
+    for (const [, t] of this.namedParameters()) t.dispose();
+    for (const [, t] of this.namedBuffers()) t.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

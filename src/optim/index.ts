@@ -1,0 +1,2 @@
+export * from './optimizer.js';
+export * from './schedules.js';

@@ -1,0 +1,3 @@
+export * from './safetensors.js';
+export * from './modelFiles.js';
+export { writeFileAtomic } from './atomic.js';

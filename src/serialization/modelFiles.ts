@@ -1,0 +1,74 @@
+// A model on disk: `model.safetensors` (state dict, PyTorch keys) + `model.json` (manifest).
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { scope } from '../tensor/scope.js';
+import type { InitOptions } from '../nn/layers.js';
+import type { ImageClassifier, ModelConfig, Normalization } from '../models/classifier.js';
+import { createModel } from '../models/zoo.js';
+import { libtorchVersion } from '../tensor/runtime.js';
+import { writeFileAtomic } from './atomic.js';
+import { loadSafetensors, saveSafetensors } from './safetensors.js';
+
+export const MANIFEST_FILE = 'model.json';
+export const WEIGHTS_FILE = 'model.safetensors';
+
+export interface ModelManifest {
+  format: 'sauron-model';
+  version: 1;
+  arch: string;
+  inputShape: [number, number, number];
+  numClasses: number;
+  width: number;
+  normalization: Normalization;
+  featureDim: number;
+  classNames?: string[];
+  /** Free-form extra fields (data set, training config, metrics) written by commands. */
+  [key: string]: unknown;
+}
+
+export function manifestOf(model: ImageClassifier, extra: Record<string, unknown> = {}): ModelManifest {
+  const c = model.config;
+  return {
+    format: 'sauron-model', version: 1, arch: c.arch, inputShape: c.inputShape, numClasses: c.numClasses,
+    width: c.width, normalization: c.normalization, featureDim: model.featureDim, libtorch: libtorchVersion, ...extra,
+  };
+}
+
+export function saveModel(dir: string, model: ImageClassifier, extra: Record<string, unknown> = {}): void {
+  mkdirSync(dir, { recursive: true });
+  saveSafetensors(join(dir, WEIGHTS_FILE), model.stateDict(), { format: 'pt', arch: model.config.arch });
+  writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(manifestOf(model, extra), null, 2) + '\n');
+}
+
+export function readManifest(dir: string): ModelManifest {
+  const p = join(dir, MANIFEST_FILE);
+  if (!existsSync(p)) throw new Error(`${dir} is not a Sauron model folder: ${MANIFEST_FILE} is missing`);
+  let m: ModelManifest;
+  try {
+    m = JSON.parse(readFileSync(p, 'utf8'));
+  } catch (e) {
+    throw new Error(`${p} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (m.format !== 'sauron-model') throw new Error(`${p} is not a Sauron model manifest (format is ${String(m.format)})`);
+  return m;
+}
+
+/** Builds the architecture the manifest names and loads its weights. */
+export function loadModel(dir: string, init: InitOptions = {}): { model: ImageClassifier; manifest: ModelManifest } {
+  const manifest = readManifest(dir);
+  const config: ModelConfig = {
+    arch: manifest.arch, inputShape: manifest.inputShape, numClasses: manifest.numClasses,
+    width: manifest.width, normalization: manifest.normalization,
+  };
+  const model = createModel(config, init);
+  try {
+    scope(() => {
+      const { tensors } = loadSafetensors(join(dir, WEIGHTS_FILE));
+      model.loadStateDict(tensors);
+    });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return { model, manifest };
+}
