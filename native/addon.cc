@@ -86,7 +86,7 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(TensorWrap::live.load()));
+  return Napi::Number::New(info.Env(), static_cast<double>(TensorWrap::LiveCount()));
 }
 
 Napi::Value ParallelInfo(const Napi::CallbackInfo& info) {
@@ -109,8 +109,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
 
-  Napi::Function tensor = TensorWrap::Init(env);
-  data->tensorCtor = Napi::Persistent(tensor);
+  TensorWrap::Init(env, exports);
   Napi::Function generator = GeneratorWrap::Init(env);
   data->generatorCtor = Napi::Persistent(generator);
   Napi::Function op = InitOp(env);
@@ -118,7 +117,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function optimizer = InitOptimizer(env);
   data->optimizerCtor = Napi::Persistent(optimizer);
 
-  exports.Set("Tensor", tensor);
   exports.Set("Generator", generator);
   exports.Set("Op", op);
   exports.Set("Optimizer", optimizer);

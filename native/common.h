@@ -16,7 +16,6 @@ namespace sauron {
 
 // Per-addon-instance state: constructors needed to create JS wrappers from C++.
 struct AddonData {
-  Napi::FunctionReference tensorCtor;
   Napi::FunctionReference generatorCtor;
   Napi::FunctionReference opCtor;
   Napi::FunctionReference optimizerCtor;
@@ -34,40 +33,20 @@ struct AddonData {
     throw Napi::Error::New(env, e.what());                               \
   }
 
-class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
+// Tensors live in a table owned by the addon; JS holds their integer ids. No per-tensor JS
+// wrapper object or N-API finalizer exists, so a long synchronous loop that disposes its
+// tensors holds flat memory (deferred N-API finalizers would otherwise pile up until the
+// event loop turns).
+class TensorWrap {
  public:
-  static Napi::Function Init(Napi::Env env);
+  // Registers the tensor's JS functions on `exports` under `tensor`.
+  static void Init(Napi::Env env, Napi::Object exports);
+  // Stores t and returns its id (null for an undefined tensor).
   static Napi::Value Wrap(Napi::Env env, at::Tensor t);
   static bool IsTensor(Napi::Env env, const Napi::Value& v);
-  // Throws a JS error when v is not a live tensor.
+  // Throws a JS error when v is not the id of a live tensor.
   static at::Tensor& From(Napi::Env env, const Napi::Value& v);
-  static std::atomic<int64_t> live;
-
-  explicit TensorWrap(const Napi::CallbackInfo& info);
-  ~TensorWrap() override;
-
-  at::Tensor tensor;
-
- private:
-  void Release(Napi::Env env);
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
-  Napi::Value Shape(const Napi::CallbackInfo& info);
-  Napi::Value Dtype(const Napi::CallbackInfo& info);
-  Napi::Value Device(const Napi::CallbackInfo& info);
-  Napi::Value Numel(const Napi::CallbackInfo& info);
-  Napi::Value RequiresGrad(const Napi::CallbackInfo& info);
-  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info);
-  Napi::Value Grad(const Napi::CallbackInfo& info);
-  Napi::Value SetGrad(const Napi::CallbackInfo& info);
-  Napi::Value IsLeaf(const Napi::CallbackInfo& info);
-  Napi::Value ToArray(const Napi::CallbackInfo& info);
-  Napi::Value Item(const Napi::CallbackInfo& info);
-  Napi::Value Backward(const Napi::CallbackInfo& info);
-  Napi::Value SameAs(const Napi::CallbackInfo& info);
-  Napi::Value CopyFromArray(const Napi::CallbackInfo& info);
-
-  int64_t reportedBytes_ = 0;
+  static int64_t LiveCount();
 };
 
 class GeneratorWrap : public Napi::ObjectWrap<GeneratorWrap> {

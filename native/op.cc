@@ -85,7 +85,9 @@ IValue ToIValue(Napi::Env env, const Napi::Value& v, const TypePtr& real, c10::o
     return ToIValue(env, v, real->expectRef<c10::OptionalType>().getElementType(), n, name);
   }
   switch (kind) {
-    case TypeKind::TensorType: return IValue(TensorWrap::From(env, v));
+    case TypeKind::TensorType:
+      if (!TensorWrap::IsTensor(env, v)) throw Napi::TypeError::New(env, "argument '" + name + "' must be a tensor");
+      return IValue(TensorWrap::From(env, v));
     case TypeKind::IntType:
     case TypeKind::SymIntType: return IValue(ToInt(env, v, name));
     case TypeKind::FloatType: return IValue(ToDouble(env, v, name));

@@ -8,7 +8,6 @@
 
 namespace sauron {
 
-std::atomic<int64_t> TensorWrap::live{0};
 
 struct DtypeEntry {
   const char* name;
@@ -69,164 +68,115 @@ static int64_t StorageBytes(const at::Tensor& t) {
   return static_cast<int64_t>(t.storage().nbytes());
 }
 
-Napi::Function TensorWrap::Init(Napi::Env env) {
-  return DefineClass(
-      env, "NativeTensor",
-      {
-          InstanceMethod<&TensorWrap::Dispose>("dispose"),
-          InstanceMethod<&TensorWrap::IsDisposed>("isDisposed"),
-          InstanceMethod<&TensorWrap::Shape>("shape"),
-          InstanceMethod<&TensorWrap::Dtype>("dtype"),
-          InstanceMethod<&TensorWrap::Device>("device"),
-          InstanceMethod<&TensorWrap::Numel>("numel"),
-          InstanceMethod<&TensorWrap::RequiresGrad>("requiresGrad"),
-          InstanceMethod<&TensorWrap::SetRequiresGrad>("setRequiresGrad"),
-          InstanceMethod<&TensorWrap::Grad>("grad"),
-          InstanceMethod<&TensorWrap::SetGrad>("setGrad"),
-          InstanceMethod<&TensorWrap::IsLeaf>("isLeaf"),
-          InstanceMethod<&TensorWrap::ToArray>("toArray"),
-          InstanceMethod<&TensorWrap::Item>("item"),
-          InstanceMethod<&TensorWrap::Backward>("backward"),
-          InstanceMethod<&TensorWrap::SameAs>("sameAs"),
-          InstanceMethod<&TensorWrap::CopyFromArray>("copyFromArray"),
-      });
+namespace {
+
+struct Slot {
+  at::Tensor tensor;
+  int64_t reported = 0;
+};
+
+// Slot 0 is never used, so a zero id is always invalid.
+std::vector<Slot> slots(1);
+std::vector<uint32_t> freeSlots;
+int64_t liveCount = 0;
+
+uint32_t IdOf(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, "expected a tensor");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 1 && d < static_cast<double>(slots.size()) && d == static_cast<double>(static_cast<uint32_t>(d))))
+    throw Napi::TypeError::New(env, "expected a tensor");
+  return static_cast<uint32_t>(d);
 }
 
-Napi::Value TensorWrap::Wrap(Napi::Env env, at::Tensor t) {
-  if (!t.defined()) return env.Null();
-  auto* data = env.GetInstanceData<AddonData>();
-  auto* heap = new at::Tensor(std::move(t));
-  return data->tensorCtor.New({Napi::External<at::Tensor>::New(env, heap)});
+at::Tensor& Live(Napi::Env env, const Napi::Value& v) {
+  auto& slot = slots[IdOf(env, v)];
+  if (!slot.tensor.defined()) throw Napi::Error::New(env, "tensor was already disposed");
+  return slot.tensor;
 }
 
-bool TensorWrap::IsTensor(Napi::Env env, const Napi::Value& v) {
-  if (!v.IsObject()) return false;
-  auto* data = env.GetInstanceData<AddonData>();
-  return v.As<Napi::Object>().InstanceOf(data->tensorCtor.Value());
-}
-
-at::Tensor& TensorWrap::From(Napi::Env env, const Napi::Value& v) {
-  if (!IsTensor(env, v)) throw Napi::TypeError::New(env, "expected a tensor");
-  auto* w = Napi::ObjectWrap<TensorWrap>::Unwrap(v.As<Napi::Object>());
-  if (!w->tensor.defined()) throw Napi::Error::New(env, "tensor was already disposed");
-  return w->tensor;
-}
-
-TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {
+Napi::Value Dispose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsExternal())
-    throw Napi::TypeError::New(env, "NativeTensor is created by the addon only");
-  auto* heap = info[0].As<Napi::External<at::Tensor>>().Data();
-  tensor = std::move(*heap);
-  delete heap;
-  reportedBytes_ = StorageBytes(tensor);
-  if (reportedBytes_) Napi::MemoryManagement::AdjustExternalMemory(env, reportedBytes_);
-  live++;
-}
-
-void TensorWrap::Release(Napi::Env env) {
-  if (!tensor.defined()) return;
-  tensor.reset();
-  live--;
-  if (reportedBytes_) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, -reportedBytes_);
-    reportedBytes_ = 0;
+  uint32_t id = IdOf(env, info[0]);
+  auto& slot = slots[id];
+  if (slot.tensor.defined()) {
+    slot.tensor.reset();
+    liveCount--;
+    if (slot.reported) Napi::MemoryManagement::AdjustExternalMemory(env, -slot.reported);
+    slot.reported = 0;
+    freeSlots.push_back(id);
   }
+  return env.Undefined();
 }
 
-TensorWrap::~TensorWrap() {
-  // Finalizer of a tensor the program forgot to dispose: free the native memory.
-  // V8's external-memory counter is adjusted by dispose only; here the env may be gone.
-  if (tensor.defined()) {
-    tensor.reset();
-    live--;
-  }
+Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !slots[IdOf(info.Env(), info[0])].tensor.defined());
 }
 
-Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
-  Release(info.Env());
-  return info.Env().Undefined();
-}
-
-Napi::Value TensorWrap::IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !tensor.defined());
-}
-
-#define LIVE(env)                                                             \
-  if (!tensor.defined()) throw Napi::Error::New(env, "tensor was already disposed");
-
-Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {
+Napi::Value Shape(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  LIVE(env);
-  auto sizes = tensor.sizes();
+  auto sizes = Live(env, info[0]).sizes();
   auto arr = Napi::Array::New(env, sizes.size());
   for (size_t i = 0; i < sizes.size(); i++) arr.Set(i, Napi::Number::New(env, static_cast<double>(sizes[i])));
   return arr;
 }
 
-Napi::Value TensorWrap::Dtype(const Napi::CallbackInfo& info) {
-  LIVE(info.Env());
-  return Napi::String::New(info.Env(), DtypeName(tensor.scalar_type()));
+Napi::Value Dtype(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), DtypeName(Live(info.Env(), info[0]).scalar_type()));
 }
 
-Napi::Value TensorWrap::Device(const Napi::CallbackInfo& info) {
-  LIVE(info.Env());
-  return Napi::String::New(info.Env(), tensor.device().str());
+Napi::Value Device(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), Live(info.Env(), info[0]).device().str());
 }
 
-Napi::Value TensorWrap::Numel(const Napi::CallbackInfo& info) {
-  LIVE(info.Env());
-  return Napi::Number::New(info.Env(), static_cast<double>(tensor.numel()));
+Napi::Value Numel(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Live(info.Env(), info[0]).numel()));
 }
 
-Napi::Value TensorWrap::RequiresGrad(const Napi::CallbackInfo& info) {
-  LIVE(info.Env());
-  return Napi::Boolean::New(info.Env(), tensor.requires_grad());
+Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), Live(info.Env(), info[0]).requires_grad());
 }
 
-Napi::Value TensorWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
+Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  LIVE(env);
-  SAURON_GUARD(env, { tensor.requires_grad_(info[0].ToBoolean().Value()); })
+  at::Tensor& t = Live(env, info[0]);
+  SAURON_GUARD(env, { t.requires_grad_(info[1].ToBoolean().Value()); })
   return env.Undefined();
 }
 
-Napi::Value TensorWrap::Grad(const Napi::CallbackInfo& info) {
+Napi::Value Grad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  LIVE(env);
-  return Wrap(env, tensor.grad());
+  return TensorWrap::Wrap(env, Live(env, info[0]).grad());
 }
 
-Napi::Value TensorWrap::SetGrad(const Napi::CallbackInfo& info) {
+Napi::Value SetGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  LIVE(env);
+  at::Tensor& t = Live(env, info[0]);
   SAURON_GUARD(env, {
-    if (info[0].IsNull() || info[0].IsUndefined())
-      tensor.mutable_grad().reset();
+    if (info[1].IsNull() || info[1].IsUndefined())
+      t.mutable_grad().reset();
     else
-      tensor.mutable_grad() = From(env, info[0]);
+      t.mutable_grad() = Live(env, info[1]);
   })
   return env.Undefined();
 }
 
-Napi::Value TensorWrap::IsLeaf(const Napi::CallbackInfo& info) {
-  LIVE(info.Env());
-  return Napi::Boolean::New(info.Env(), tensor.is_leaf());
+Napi::Value IsLeaf(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), Live(info.Env(), info[0]).is_leaf());
 }
 
 template <typename T, typename ArrayT>
-static Napi::Value CopyOut(Napi::Env env, const at::Tensor& c) {
+Napi::Value CopyOut(Napi::Env env, const at::Tensor& c) {
   auto n = static_cast<size_t>(c.numel());
   auto arr = ArrayT::New(env, n);
   if (n) std::memcpy(arr.Data(), c.data_ptr(), n * sizeof(T));
   return arr;
 }
 
-Napi::Value TensorWrap::ToArray(const Napi::CallbackInfo& info) {
+Napi::Value ToArray(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  LIVE(env);
+  at::Tensor& t = Live(env, info[0]);
   SAURON_GUARD(env, {
-    at::Tensor c = tensor.detach().cpu().contiguous();
+    at::Tensor c = t.detach().cpu().contiguous();
     switch (c.scalar_type()) {
       case at::kFloat: return CopyOut<float, Napi::Float32Array>(env, c);
       case at::kDouble: return CopyOut<double, Napi::Float64Array>(env, c);
@@ -243,53 +193,104 @@ Napi::Value TensorWrap::ToArray(const Napi::CallbackInfo& info) {
   })
 }
 
-// Overwrites the tensor's elements from a typed array (same element count), in place.
-Napi::Value TensorWrap::CopyFromArray(const Napi::CallbackInfo& info) {
+// Overwrites the tensor's elements from a typed array (same byte count), in place.
+Napi::Value CopyFromArray(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  LIVE(env);
-  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "expected a typed array");
-  auto ta = info[0].As<Napi::TypedArray>();
+  at::Tensor& t = Live(env, info[0]);
+  if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "expected a typed array");
+  auto ta = info[1].As<Napi::TypedArray>();
   SAURON_GUARD(env, {
-    if (!tensor.is_contiguous()) throw Napi::Error::New(env, "copyFromArray needs a contiguous tensor");
-    size_t bytes = static_cast<size_t>(tensor.numel()) * tensor.element_size();
+    if (!t.is_contiguous()) throw Napi::Error::New(env, "setData needs a contiguous tensor");
+    size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
     if (ta.ByteLength() != bytes)
       throw Napi::RangeError::New(env, "typed array holds " + std::to_string(ta.ByteLength()) + " bytes, tensor needs " +
                                            std::to_string(bytes));
     auto* src = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-    if (bytes) std::memcpy(tensor.data_ptr(), src, bytes);
+    if (bytes) std::memcpy(t.data_ptr(), src, bytes);
   })
   return env.Undefined();
 }
 
-Napi::Value TensorWrap::Item(const Napi::CallbackInfo& info) {
+Napi::Value Item(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  LIVE(env);
+  at::Tensor& t = Live(env, info[0]);
   SAURON_GUARD(env, {
-    at::Scalar s = tensor.item();
+    at::Scalar s = t.item();
     if (s.isBoolean()) return Napi::Boolean::New(env, s.toBool());
     if (s.isIntegral(false)) return Napi::Number::New(env, static_cast<double>(s.toLong()));
     return Napi::Number::New(env, s.toDouble());
   })
 }
 
-Napi::Value TensorWrap::Backward(const Napi::CallbackInfo& info) {
+// backward(id, gradientId | null, retainGraph?, createGraph?)
+Napi::Value Backward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  LIVE(env);
+  at::Tensor& t = Live(env, info[0]);
   SAURON_GUARD(env, {
     std::vector<at::Tensor> grads;
-    if (info.Length() > 0 && !info[0].IsNull() && !info[0].IsUndefined()) grads.push_back(From(env, info[0]));
+    if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) grads.push_back(Live(env, info[1]));
     c10::optional<bool> retain;
-    if (info.Length() > 1 && info[1].IsBoolean()) retain = info[1].As<Napi::Boolean>().Value();
-    bool create = info.Length() > 2 && info[2].ToBoolean().Value();
-    torch::autograd::backward({tensor}, grads, retain, create);
+    if (info.Length() > 2 && info[2].IsBoolean()) retain = info[2].As<Napi::Boolean>().Value();
+    bool create = info.Length() > 3 && info[3].ToBoolean().Value();
+    torch::autograd::backward({t}, grads, retain, create);
   })
   return env.Undefined();
 }
 
-Napi::Value TensorWrap::SameAs(const Napi::CallbackInfo& info) {
+Napi::Value SameAs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  LIVE(env);
-  return Napi::Boolean::New(env, tensor.is_same(From(env, info[0])));
+  return Napi::Boolean::New(env, Live(env, info[0]).is_same(Live(env, info[1])));
+}
+
+}  // namespace
+
+Napi::Value TensorWrap::Wrap(Napi::Env env, at::Tensor t) {
+  if (!t.defined()) return env.Null();
+  uint32_t id;
+  if (!freeSlots.empty()) {
+    id = freeSlots.back();
+    freeSlots.pop_back();
+  } else {
+    id = static_cast<uint32_t>(slots.size());
+    slots.emplace_back();
+  }
+  auto& slot = slots[id];
+  slot.reported = StorageBytes(t);
+  slot.tensor = std::move(t);
+  liveCount++;
+  if (slot.reported) Napi::MemoryManagement::AdjustExternalMemory(env, slot.reported);
+  return Napi::Number::New(env, id);
+}
+
+bool TensorWrap::IsTensor(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  return d >= 1 && d < static_cast<double>(slots.size()) && d == static_cast<double>(static_cast<uint32_t>(d));
+}
+
+at::Tensor& TensorWrap::From(Napi::Env env, const Napi::Value& v) { return Live(env, v); }
+
+int64_t TensorWrap::LiveCount() { return liveCount; }
+
+void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
+  auto t = Napi::Object::New(env);
+  t.Set("dispose", Napi::Function::New(env, Dispose));
+  t.Set("isDisposed", Napi::Function::New(env, IsDisposed));
+  t.Set("shape", Napi::Function::New(env, Shape));
+  t.Set("dtype", Napi::Function::New(env, Dtype));
+  t.Set("device", Napi::Function::New(env, Device));
+  t.Set("numel", Napi::Function::New(env, Numel));
+  t.Set("requiresGrad", Napi::Function::New(env, RequiresGrad));
+  t.Set("setRequiresGrad", Napi::Function::New(env, SetRequiresGrad));
+  t.Set("grad", Napi::Function::New(env, Grad));
+  t.Set("setGrad", Napi::Function::New(env, SetGrad));
+  t.Set("isLeaf", Napi::Function::New(env, IsLeaf));
+  t.Set("toArray", Napi::Function::New(env, ToArray));
+  t.Set("item", Napi::Function::New(env, Item));
+  t.Set("backward", Napi::Function::New(env, Backward));
+  t.Set("sameAs", Napi::Function::New(env, SameAs));
+  t.Set("copyFromArray", Napi::Function::New(env, CopyFromArray));
+  exports.Set("tensor", t);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,23 +5,26 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface NativeTensor {
-  dispose(): void;
-  isDisposed(): boolean;
-  shape(): number[];
-  dtype(): string;
-  device(): string;
-  numel(): number;
-  requiresGrad(): boolean;
-  setRequiresGrad(on: boolean): void;
-  grad(): NativeTensor | null;
-  setGrad(g: NativeTensor | null): void;
-  isLeaf(): boolean;
-  toArray(): Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Uint8Array | Int8Array;
-  item(): number | boolean;
-  backward(gradient?: NativeTensor | null, retainGraph?: boolean, createGraph?: boolean): void;
-  sameAs(other: NativeTensor): boolean;
-  copyFromArray(data: ArrayBufferView): void;
+/** A tensor's id in the addon's tensor table. */
+export type NativeTensor = number;
+
+export interface NativeTensorFunctions {
+  dispose(t: NativeTensor): void;
+  isDisposed(t: NativeTensor): boolean;
+  shape(t: NativeTensor): number[];
+  dtype(t: NativeTensor): string;
+  device(t: NativeTensor): string;
+  numel(t: NativeTensor): number;
+  requiresGrad(t: NativeTensor): boolean;
+  setRequiresGrad(t: NativeTensor, on: boolean): void;
+  grad(t: NativeTensor): NativeTensor | null;
+  setGrad(t: NativeTensor, g: NativeTensor | null): void;
+  isLeaf(t: NativeTensor): boolean;
+  toArray(t: NativeTensor): Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Uint8Array | Int8Array;
+  item(t: NativeTensor): number | boolean;
+  backward(t: NativeTensor, gradient: NativeTensor | null, retainGraph?: boolean, createGraph?: boolean): void;
+  sameAs(a: NativeTensor, b: NativeTensor): boolean;
+  copyFromArray(t: NativeTensor, data: ArrayBufferView): void;
 }
 
 export type NativeValue = NativeTensor | number | boolean | string | null | NativeValue[];
@@ -49,7 +52,7 @@ export interface NativeOptimizer {
 }
 
 export interface NativeAddon {
-  Tensor: abstract new (...args: never[]) => NativeTensor;
+  tensor: NativeTensorFunctions;
   Generator: new (seed?: number | bigint) => NativeGenerator;
   Op: new (name: string, overload?: string) => NativeOp;
   Optimizer: new (kind: string, params: NativeTensor[], options: Record<string, number | boolean | undefined>) => NativeOptimizer;

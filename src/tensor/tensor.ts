@@ -1,6 +1,6 @@
 // The typed tensor facade over libtorch's at::Tensor. Method names follow PyTorch's
 // (camelCase); every method is one ATen operator called through the registry.
-import type { NativeTensor, NativeValue } from '../native.js';
+import { native as addon, type NativeTensor, type NativeValue } from '../native.js';
 import type { AnyTypedArray, DType, TypedArrayFor } from './dtype.js';
 import { f64, op } from './op.js';
 import { track, untrack, type Scoped } from './scope.js';
@@ -12,7 +12,7 @@ export type Dims = number | number[];
 
 /** Wraps a native result: tensors become Tensors, arrays are mapped element-wise. */
 export function wrap(v: NativeValue): Tensor {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected a tensor result');
+  if (typeof v !== 'number') throw new Error('expected a tensor result');
   return new Tensor(v);
 }
 
@@ -21,25 +21,36 @@ export function wrapMany(v: NativeValue): Tensor[] {
   return v.map((x) => wrap(x));
 }
 
+const T = addon.tensor;
+
+// Safety net for tensors that were never disposed: free them when the JS object is collected.
+// Explicit disposal unregisters, so a reused id is never freed twice.
+const collected = new FinalizationRegistry<NativeTensor>((id) => T.dispose(id));
+
 export class Tensor implements Scoped {
   _scope: Set<Scoped> | null = null;
-  #native: NativeTensor;
+  #id: NativeTensor;
 
-  constructor(n: NativeTensor) {
-    this.#native = n;
+  constructor(id: NativeTensor) {
+    this.#id = id;
+    collected.register(this, id, this);
     track(this);
   }
 
-  /** The native handle; throws once disposed. */
+  /** The native id; throws once disposed. */
   get native(): NativeTensor {
-    return this.#native;
+    if (this.#id === 0) throw new Error('tensor was already disposed');
+    return this.#id;
   }
 
   // ---- lifetime -------------------------------------------------------------------------
 
   /** Frees the native memory now. Idempotent. */
   dispose(): void {
-    this.#native.dispose();
+    if (this.#id === 0) return;
+    collected.unregister(this);
+    T.dispose(this.#id);
+    this.#id = 0;
   }
 
   [Symbol.dispose](): void {
@@ -47,7 +58,7 @@ export class Tensor implements Scoped {
   }
 
   get isDisposed(): boolean {
-    return this.#native.isDisposed();
+    return this.#id === 0;
   }
 
   /** Takes the tensor out of the enclosing scope: the caller must dispose it. */
@@ -59,23 +70,23 @@ export class Tensor implements Scoped {
   // ---- metadata -------------------------------------------------------------------------
 
   get shape(): number[] {
-    return this.#native.shape();
+    return T.shape(this.native);
   }
 
   get dtype(): DType {
-    return this.#native.dtype() as DType;
+    return T.dtype(this.native) as DType;
   }
 
   get device(): string {
-    return this.#native.device();
+    return T.device(this.native);
   }
 
   get ndim(): number {
-    return this.#native.shape().length;
+    return T.shape(this.native).length;
   }
 
   numel(): number {
-    return this.#native.numel();
+    return T.numel(this.native);
   }
 
   size(dim: number): number {
@@ -89,14 +100,14 @@ export class Tensor implements Scoped {
 
   /** A copy of the elements in row-major order (int64 as BigInt64Array, bool as Uint8Array). */
   toArray<D extends DType = DType>(): TypedArrayFor<D> {
-    return this.#native.toArray() as TypedArrayFor<D>;
+    return T.toArray(this.native) as TypedArrayFor<D>;
   }
 
   toFloat32Array(): Float32Array {
-    if (this.dtype === 'float32') return this.#native.toArray() as Float32Array;
+    if (this.dtype === 'float32') return T.toArray(this.native) as Float32Array;
     const t = this.to('float32');
     try {
-      return t.#native.toArray() as Float32Array;
+      return T.toArray(t.native) as Float32Array;
     } finally {
       t.dispose();
     }
@@ -104,67 +115,67 @@ export class Tensor implements Scoped {
 
   /** Elements as plain numbers (int64 converted with Number()). */
   toNumbers(): number[] {
-    const a = this.#native.toArray() as AnyTypedArray;
+    const a = T.toArray(this.native) as AnyTypedArray;
     return Array.from(a as ArrayLike<number | bigint>, (x) => Number(x));
   }
 
   item(): number {
-    const v = this.#native.item();
+    const v = T.item(this.native);
     return typeof v === 'boolean' ? (v ? 1 : 0) : v;
   }
 
   /** Overwrites the elements in place from a typed array of the same dtype and length. */
   setData(data: AnyTypedArray): this {
-    this.#native.copyFromArray(data);
+    T.copyFromArray(this.native, data);
     return this;
   }
 
   // ---- autograd -------------------------------------------------------------------------
 
   get requiresGrad(): boolean {
-    return this.#native.requiresGrad();
+    return T.requiresGrad(this.native);
   }
 
   set requiresGrad(on: boolean) {
-    this.#native.setRequiresGrad(on);
+    T.setRequiresGrad(this.native, on);
   }
 
   requiresGrad_(on = true): this {
-    this.#native.setRequiresGrad(on);
+    T.setRequiresGrad(this.native, on);
     return this;
   }
 
   /** The accumulated gradient (a new handle each call; dispose it or use a scope), or null. */
   get grad(): Tensor | null {
-    const g = this.#native.grad();
+    const g = T.grad(this.native);
     return g ? new Tensor(g) : null;
   }
 
   set grad(g: Tensor | null) {
-    this.#native.setGrad(g ? g.native : null);
+    T.setGrad(this.native, g ? g.native : null);
   }
 
   get isLeaf(): boolean {
-    return this.#native.isLeaf();
+    return T.isLeaf(this.native);
   }
 
   backward(gradient?: Tensor, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    this.#native.backward(gradient?.native ?? null, opts.retainGraph, opts.createGraph ?? false);
+    T.backward(this.native, gradient?.native ?? null, opts.retainGraph, opts.createGraph ?? false);
   }
 
   detach(): Tensor {
-    return wrap(op('detach').call(this.#native));
+    return wrap(op('detach').call(this.native));
   }
 
   /** Same storage, identical tensor object in libtorch. */
   sameAs(other: Tensor): boolean {
-    return this.#native.sameAs(other.native);
+    return T.sameAs(this.native, other.native);
   }
 
   // ---- conversion and copies ------------------------------------------------------------
 
   to(dtype: DType): Tensor {
-    return wrap(op('to', 'dtype').call(this.#native, dtype));
+    return wrap(op('to', 'dtype').call(this.native, dtype));
   }
 
   float(): Tensor {
@@ -180,121 +191,121 @@ export class Tensor implements Scoped {
   }
 
   clone(): Tensor {
-    return wrap(op('clone').call(this.#native));
+    return wrap(op('clone').call(this.native));
   }
 
   contiguous(): Tensor {
-    return wrap(op('contiguous').call(this.#native));
+    return wrap(op('contiguous').call(this.native));
   }
 
   // ---- elementwise arithmetic -----------------------------------------------------------
 
   add(other: TensorOrScalar, alpha?: number): Tensor {
     return typeof other === 'number'
-      ? wrap(op('add', 'Scalar').call(this.#native, other, alpha))
-      : wrap(op('add', 'Tensor').call(this.#native, other.native, alpha));
+      ? wrap(op('add', 'Scalar').call(this.native, other, alpha))
+      : wrap(op('add', 'Tensor').call(this.native, other.native, alpha));
   }
 
   sub(other: TensorOrScalar, alpha?: number): Tensor {
     return typeof other === 'number'
-      ? wrap(op('sub', 'Scalar').call(this.#native, other, alpha))
-      : wrap(op('sub', 'Tensor').call(this.#native, other.native, alpha));
+      ? wrap(op('sub', 'Scalar').call(this.native, other, alpha))
+      : wrap(op('sub', 'Tensor').call(this.native, other.native, alpha));
   }
 
   mul(other: TensorOrScalar): Tensor {
     return typeof other === 'number'
-      ? wrap(op('mul', 'Scalar').call(this.#native, other))
-      : wrap(op('mul', 'Tensor').call(this.#native, other.native));
+      ? wrap(op('mul', 'Scalar').call(this.native, other))
+      : wrap(op('mul', 'Tensor').call(this.native, other.native));
   }
 
   /** True division (Python's /): integers divide to floats. */
   div(other: TensorOrScalar): Tensor {
     return typeof other === 'number'
-      ? wrap(op('div', 'Scalar').call(this.#native, f64(other)))
-      : wrap(op('div', 'Tensor').call(this.#native, other.native));
+      ? wrap(op('div', 'Scalar').call(this.native, f64(other)))
+      : wrap(op('div', 'Tensor').call(this.native, other.native));
   }
 
   neg(): Tensor {
-    return wrap(op('neg').call(this.#native));
+    return wrap(op('neg').call(this.native));
   }
 
   abs(): Tensor {
-    return wrap(op('abs').call(this.#native));
+    return wrap(op('abs').call(this.native));
   }
 
   pow(exponent: TensorOrScalar): Tensor {
     return typeof exponent === 'number'
-      ? wrap(op('pow', 'Tensor_Scalar').call(this.#native, exponent))
-      : wrap(op('pow', 'Tensor_Tensor').call(this.#native, exponent.native));
+      ? wrap(op('pow', 'Tensor_Scalar').call(this.native, exponent))
+      : wrap(op('pow', 'Tensor_Tensor').call(this.native, exponent.native));
   }
 
   square(): Tensor {
-    return wrap(op('square').call(this.#native));
+    return wrap(op('square').call(this.native));
   }
 
   sqrt(): Tensor {
-    return wrap(op('sqrt').call(this.#native));
+    return wrap(op('sqrt').call(this.native));
   }
 
   exp(): Tensor {
-    return wrap(op('exp').call(this.#native));
+    return wrap(op('exp').call(this.native));
   }
 
   log(): Tensor {
-    return wrap(op('log').call(this.#native));
+    return wrap(op('log').call(this.native));
   }
 
   reciprocal(): Tensor {
-    return wrap(op('reciprocal').call(this.#native));
+    return wrap(op('reciprocal').call(this.native));
   }
 
   sign(): Tensor {
-    return wrap(op('sign').call(this.#native));
+    return wrap(op('sign').call(this.native));
   }
 
   floor(): Tensor {
-    return wrap(op('floor').call(this.#native));
+    return wrap(op('floor').call(this.native));
   }
 
   relu(): Tensor {
-    return wrap(op('relu').call(this.#native));
+    return wrap(op('relu').call(this.native));
   }
 
   sigmoid(): Tensor {
-    return wrap(op('sigmoid').call(this.#native));
+    return wrap(op('sigmoid').call(this.native));
   }
 
   tanh(): Tensor {
-    return wrap(op('tanh').call(this.#native));
+    return wrap(op('tanh').call(this.native));
   }
 
   maximum(other: Tensor): Tensor {
-    return wrap(op('maximum').call(this.#native, other.native));
+    return wrap(op('maximum').call(this.native, other.native));
   }
 
   minimum(other: Tensor): Tensor {
-    return wrap(op('minimum').call(this.#native, other.native));
+    return wrap(op('minimum').call(this.native, other.native));
   }
 
   /** Clamps to [min, max]; either bound may be omitted (null) and may be a tensor. */
   clamp(min: TensorOrScalar | null, max: TensorOrScalar | null = null): Tensor {
     if ((min === null || typeof min === 'number') && (max === null || typeof max === 'number')) {
-      return wrap(op('clamp').call(this.#native, min === null ? null : f64(min), max === null ? null : f64(max)));
+      return wrap(op('clamp').call(this.native, min === null ? null : f64(min), max === null ? null : f64(max)));
     }
     const asT = (b: TensorOrScalar | null): NativeTensor | null =>
       b === null ? null : typeof b === 'number' ? null : b.native;
     if (typeof min === 'number' || typeof max === 'number') {
       throw new TypeError('clamp: give both bounds as tensors or both as numbers');
     }
-    return wrap(op('clamp', 'Tensor').call(this.#native, asT(min), asT(max)));
+    return wrap(op('clamp', 'Tensor').call(this.native, asT(min), asT(max)));
   }
 
   // ---- comparisons and logic -------------------------------------------------------------
 
   #cmp(name: string, other: TensorOrScalar): Tensor {
     return typeof other === 'number'
-      ? wrap(op(name, 'Scalar').call(this.#native, other))
-      : wrap(op(name, 'Tensor').call(this.#native, other.native));
+      ? wrap(op(name, 'Scalar').call(this.native, other))
+      : wrap(op(name, 'Tensor').call(this.native, other.native));
   }
 
   eq(other: TensorOrScalar): Tensor { return this.#cmp('eq', other); }
@@ -305,167 +316,167 @@ export class Tensor implements Scoped {
   ge(other: TensorOrScalar): Tensor { return this.#cmp('ge', other); }
 
   logicalAnd(other: Tensor): Tensor {
-    return wrap(op('logical_and').call(this.#native, other.native));
+    return wrap(op('logical_and').call(this.native, other.native));
   }
 
   logicalOr(other: Tensor): Tensor {
-    return wrap(op('logical_or').call(this.#native, other.native));
+    return wrap(op('logical_or').call(this.native, other.native));
   }
 
   logicalNot(): Tensor {
-    return wrap(op('logical_not').call(this.#native));
+    return wrap(op('logical_not').call(this.native));
   }
 
   isfinite(): Tensor {
-    return wrap(op('isfinite').call(this.#native));
+    return wrap(op('isfinite').call(this.native));
   }
 
   isinf(): Tensor {
-    return wrap(op('isinf').call(this.#native));
+    return wrap(op('isinf').call(this.native));
   }
 
   isnan(): Tensor {
-    return wrap(op('isnan').call(this.#native));
+    return wrap(op('isnan').call(this.native));
   }
 
   /** Elements where mask is true are replaced by value. */
   maskedFill(mask: Tensor, value: TensorOrScalar): Tensor {
     return typeof value === 'number'
-      ? wrap(op('masked_fill', 'Scalar').call(this.#native, mask.native, f64(value)))
-      : wrap(op('masked_fill', 'Tensor').call(this.#native, mask.native, value.native));
+      ? wrap(op('masked_fill', 'Scalar').call(this.native, mask.native, f64(value)))
+      : wrap(op('masked_fill', 'Tensor').call(this.native, mask.native, value.native));
   }
 
   // ---- reductions -----------------------------------------------------------------------
 
   sum(dim?: Dims, keepdim = false): Tensor {
     return dim === undefined
-      ? wrap(op('sum').call(this.#native))
-      : wrap(op('sum', 'dim_IntList').call(this.#native, dim, keepdim));
+      ? wrap(op('sum').call(this.native))
+      : wrap(op('sum', 'dim_IntList').call(this.native, dim, keepdim));
   }
 
   mean(dim?: Dims, keepdim = false): Tensor {
     return dim === undefined
-      ? wrap(op('mean').call(this.#native))
-      : wrap(op('mean', 'dim').call(this.#native, dim, keepdim));
+      ? wrap(op('mean').call(this.native))
+      : wrap(op('mean', 'dim').call(this.native, dim, keepdim));
   }
 
   prod(dim?: number, keepdim = false): Tensor {
     return dim === undefined
-      ? wrap(op('prod').call(this.#native))
-      : wrap(op('prod', 'dim_int').call(this.#native, dim, keepdim));
+      ? wrap(op('prod').call(this.native))
+      : wrap(op('prod', 'dim_int').call(this.native, dim, keepdim));
   }
 
   /** Standard deviation, unbiased (n-1) by default as in PyTorch. */
   std(dim?: Dims, { unbiased = true, keepdim = false } = {}): Tensor {
-    return wrap(op('std', 'dim').call(this.#native, dim ?? null, unbiased, keepdim));
+    return wrap(op('std', 'dim').call(this.native, dim ?? null, unbiased, keepdim));
   }
 
   var(dim?: Dims, { unbiased = true, keepdim = false } = {}): Tensor {
-    return wrap(op('var', 'dim').call(this.#native, dim ?? null, unbiased, keepdim));
+    return wrap(op('var', 'dim').call(this.native, dim ?? null, unbiased, keepdim));
   }
 
   /** Max over all elements. */
   max(): Tensor {
-    return wrap(op('max').call(this.#native));
+    return wrap(op('max').call(this.native));
   }
 
   min(): Tensor {
-    return wrap(op('min').call(this.#native));
+    return wrap(op('min').call(this.native));
   }
 
   /** Max along a dimension: values and indices. */
   maxDim(dim: number, keepdim = false): { values: Tensor; indices: Tensor } {
-    const [values, indices] = wrapMany(op('max', 'dim').call(this.#native, dim, keepdim));
+    const [values, indices] = wrapMany(op('max', 'dim').call(this.native, dim, keepdim));
     return { values: values!, indices: indices! };
   }
 
   minDim(dim: number, keepdim = false): { values: Tensor; indices: Tensor } {
-    const [values, indices] = wrapMany(op('min', 'dim').call(this.#native, dim, keepdim));
+    const [values, indices] = wrapMany(op('min', 'dim').call(this.native, dim, keepdim));
     return { values: values!, indices: indices! };
   }
 
   amax(dim: Dims = [], keepdim = false): Tensor {
-    return wrap(op('amax').call(this.#native, dim, keepdim));
+    return wrap(op('amax').call(this.native, dim, keepdim));
   }
 
   amin(dim: Dims = [], keepdim = false): Tensor {
-    return wrap(op('amin').call(this.#native, dim, keepdim));
+    return wrap(op('amin').call(this.native, dim, keepdim));
   }
 
   argmax(dim?: number, keepdim = false): Tensor {
-    return wrap(op('argmax').call(this.#native, dim ?? null, keepdim));
+    return wrap(op('argmax').call(this.native, dim ?? null, keepdim));
   }
 
   argmin(dim?: number, keepdim = false): Tensor {
-    return wrap(op('argmin').call(this.#native, dim ?? null, keepdim));
+    return wrap(op('argmin').call(this.native, dim ?? null, keepdim));
   }
 
   /** Vector p-norm over dims (all elements when dim is omitted). */
   norm(p = 2, dim?: Dims, keepdim = false): Tensor {
-    return wrap(op('linalg_vector_norm').call(this.#native, f64(p), dim ?? null, keepdim));
+    return wrap(op('linalg_vector_norm').call(this.native, f64(p), dim ?? null, keepdim));
   }
 
   logsumexp(dim: Dims, keepdim = false): Tensor {
-    return wrap(op('logsumexp').call(this.#native, dim, keepdim));
+    return wrap(op('logsumexp').call(this.native, dim, keepdim));
   }
 
   cumsum(dim: number): Tensor {
-    return wrap(op('cumsum').call(this.#native, dim));
+    return wrap(op('cumsum').call(this.native, dim));
   }
 
   any(): Tensor {
-    return wrap(op('any').call(this.#native));
+    return wrap(op('any').call(this.native));
   }
 
   all(): Tensor {
-    return wrap(op('all').call(this.#native));
+    return wrap(op('all').call(this.native));
   }
 
   // ---- linear algebra -------------------------------------------------------------------
 
   matmul(other: Tensor): Tensor {
-    return wrap(op('matmul').call(this.#native, other.native));
+    return wrap(op('matmul').call(this.native, other.native));
   }
 
   /** Transpose of a 2-d tensor. */
   t(): Tensor {
-    return wrap(op('t').call(this.#native));
+    return wrap(op('t').call(this.native));
   }
 
   // ---- shape ----------------------------------------------------------------------------
 
   reshape(shape: number[]): Tensor {
-    return wrap(op('reshape').call(this.#native, shape));
+    return wrap(op('reshape').call(this.native, shape));
   }
 
   view(shape: number[]): Tensor {
-    return wrap(op('view').call(this.#native, shape));
+    return wrap(op('view').call(this.native, shape));
   }
 
   flatten(startDim = 0, endDim = -1): Tensor {
-    return wrap(op('flatten', 'using_ints').call(this.#native, startDim, endDim));
+    return wrap(op('flatten', 'using_ints').call(this.native, startDim, endDim));
   }
 
   permute(dims: number[]): Tensor {
-    return wrap(op('permute').call(this.#native, dims));
+    return wrap(op('permute').call(this.native, dims));
   }
 
   transpose(dim0: number, dim1: number): Tensor {
-    return wrap(op('transpose', 'int').call(this.#native, dim0, dim1));
+    return wrap(op('transpose', 'int').call(this.native, dim0, dim1));
   }
 
   unsqueeze(dim: number): Tensor {
-    return wrap(op('unsqueeze').call(this.#native, dim));
+    return wrap(op('unsqueeze').call(this.native, dim));
   }
 
   squeeze(dim?: number): Tensor {
     return dim === undefined
-      ? wrap(op('squeeze').call(this.#native))
-      : wrap(op('squeeze', 'dim').call(this.#native, dim));
+      ? wrap(op('squeeze').call(this.native))
+      : wrap(op('squeeze', 'dim').call(this.native, dim));
   }
 
   expand(shape: number[]): Tensor {
-    return wrap(op('expand').call(this.#native, shape));
+    return wrap(op('expand').call(this.native, shape));
   }
 
   expandAs(other: Tensor): Tensor {
@@ -473,69 +484,69 @@ export class Tensor implements Scoped {
   }
 
   repeat(repeats: number[]): Tensor {
-    return wrap(op('repeat').call(this.#native, repeats));
+    return wrap(op('repeat').call(this.native, repeats));
   }
 
   repeatInterleave(repeats: number, dim: number): Tensor {
-    return wrap(op('repeat_interleave', 'self_int').call(this.#native, repeats, dim));
+    return wrap(op('repeat_interleave', 'self_int').call(this.native, repeats, dim));
   }
 
   /** Elements [start, end) with step along dim (negative indices count from the end). */
   slice(dim: number, start?: number, end?: number, step = 1): Tensor {
-    return wrap(op('slice', 'Tensor').call(this.#native, dim, start ?? null, end ?? null, step));
+    return wrap(op('slice', 'Tensor').call(this.native, dim, start ?? null, end ?? null, step));
   }
 
   narrow(dim: number, start: number, length: number): Tensor {
-    return wrap(op('narrow').call(this.#native, dim, start, length));
+    return wrap(op('narrow').call(this.native, dim, start, length));
   }
 
   select(dim: number, index: number): Tensor {
-    return wrap(op('select', 'int').call(this.#native, dim, index));
+    return wrap(op('select', 'int').call(this.native, dim, index));
   }
 
   chunk(chunks: number, dim = 0): Tensor[] {
-    return wrapMany(op('chunk').call(this.#native, chunks, dim));
+    return wrapMany(op('chunk').call(this.native, chunks, dim));
   }
 
   // ---- indexing -------------------------------------------------------------------------
 
   indexSelect(dim: number, index: Tensor): Tensor {
-    return wrap(op('index_select').call(this.#native, dim, index.native));
+    return wrap(op('index_select').call(this.native, dim, index.native));
   }
 
   gather(dim: number, index: Tensor): Tensor {
-    return wrap(op('gather').call(this.#native, dim, index.native));
+    return wrap(op('gather').call(this.native, dim, index.native));
   }
 
   scatter(dim: number, index: Tensor, src: TensorOrScalar): Tensor {
     return typeof src === 'number'
-      ? wrap(op('scatter', 'value').call(this.#native, dim, index.native, f64(src)))
-      : wrap(op('scatter', 'src').call(this.#native, dim, index.native, src.native));
+      ? wrap(op('scatter', 'value').call(this.native, dim, index.native, f64(src)))
+      : wrap(op('scatter', 'src').call(this.native, dim, index.native, src.native));
   }
 
   /** Advanced indexing, like x[i0, i1, ...] with index tensors (null keeps a dimension whole). */
   index(indices: (Tensor | null)[]): Tensor {
-    return wrap(op('index', 'Tensor').call(this.#native, indices.map((i) => i?.native ?? null)));
+    return wrap(op('index', 'Tensor').call(this.native, indices.map((i) => i?.native ?? null)));
   }
 
   // ---- softmax and selection ------------------------------------------------------------
 
   softmax(dim: number): Tensor {
-    return wrap(op('softmax', 'int').call(this.#native, dim));
+    return wrap(op('softmax', 'int').call(this.native, dim));
   }
 
   logSoftmax(dim: number): Tensor {
-    return wrap(op('log_softmax', 'int').call(this.#native, dim));
+    return wrap(op('log_softmax', 'int').call(this.native, dim));
   }
 
   topk(k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
-    const [values, indices] = wrapMany(op('topk').call(this.#native, k, dim, largest, sorted));
+    const [values, indices] = wrapMany(op('topk').call(this.native, k, dim, largest, sorted));
     return { values: values!, indices: indices! };
   }
 
   /** Stable sort: ties keep their original order. */
   sort(dim = -1, descending = false): { values: Tensor; indices: Tensor } {
-    const [values, indices] = wrapMany(op('sort', 'stable').call(this.#native, true, dim, descending));
+    const [values, indices] = wrapMany(op('sort', 'stable').call(this.native, true, dim, descending));
     return { values: values!, indices: indices! };
   }
 
@@ -549,7 +560,7 @@ export class Tensor implements Scoped {
   // ---- in-place updates (return this) -----------------------------------------------------
 
   #inplace(name: string, overload: string, ...args: unknown[]): this {
-    op(name, overload).run(this.#native, ...args);
+    op(name, overload).run(this.native, ...args);
     return this;
   }
 
