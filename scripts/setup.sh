@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets up Sauron on a Debian/Ubuntu machine: system packages (libtorch, build tools), then
+# `npm ci`, which builds the libtorch addon and compiles the TypeScript.
+# Set LIBTORCH=/path/to/libtorch to build against another libtorch instead of Debian's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+if [ -z "${LIBTORCH:-}" ]; then
+  dpkg -s libtorch-dev >/dev/null 2>&1 || need+=(libtorch-dev)
+fi
+for p in g++ make python3; do
+  command -v "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "sauron setup: installing ${need[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+npm ci
