@@ -7,3 +7,5 @@ export * as optim from './optim/index.js';
 export * from './models/index.js';
 export * from './serialization/index.js';
 export { benchEngine, type EngineBenchOptions, type EngineBenchResult } from './bench/engineBench.js';
+export * from './data/index.js';
+export * from './training/index.js';

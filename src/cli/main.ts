@@ -1,12 +1,16 @@
 // `sauron`: every command is a thin shell over the typed API.
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './bench.js';
+import { evalCommand } from './eval.js';
+import { trainCommand } from './train.js';
 
 const program = new Command('sauron')
   .description('Find the feature neurons an image classifier depends on most, attack through them, and train models that do not depend on any one neuron.')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
+program.addCommand(trainCommand());
+program.addCommand(evalCommand());
 program.addCommand(benchCommand());
 
 try {

@@ -504,6 +504,11 @@ export class Tensor implements Scoped {
     return wrap(op('select', 'int').call(this.native, dim, index));
   }
 
+  /** Reverses the order of elements along the given dims. */
+  flip(dims: number[]): Tensor {
+    return wrap(op('flip').call(this.native, dims));
+  }
+
   chunk(chunks: number, dim = 0): Tensor[] {
     return wrapMany(op('chunk').call(this.native, chunks, dim));
   }

@@ -1,0 +1,75 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { DATASETS, openDataset, parseIndices } from '../data/registry.js';
+import { loadModel } from '../serialization/modelFiles.js';
+import { loadNpy, saveNpy } from '../serialization/npy.js';
+import { writeFileAtomic } from '../serialization/atomic.js';
+import { evaluate } from '../training/evaluate.js';
+import { predict } from '../training/evaluateInputs.js';
+import { scope } from '../tensor/scope.js';
+import { positiveInt } from './options.js';
+import { ProgressBar } from './progress.js';
+import { checkDatasetFits } from './modelData.js';
+
+interface EvalCli {
+  model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
+  inputs?: string; labels?: string; out?: string; batchSize: number;
+}
+
+export function evalCommand(): Command {
+  return new Command('eval')
+    .description('Accuracy of a model on a data set (overall and per class), or predictions for given images.\n' +
+      'Prints one JSON object; with --out also writes it (eval.json) and, for --inputs, predictions.npy.')
+    .requiredOption('--model <run>', 'run folder of the model (model.json + model.safetensors)')
+    .addOption(new Option('--dataset <name>', 'data set (default: the one the model was trained on)').choices([...DATASETS]))
+    .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
+    .addOption(new Option('--split <split>', 'which split').choices(['train', 'test']).default('test'))
+    .option('--limit <n>', 'first N samples only', positiveInt('--limit'))
+    .option('--indices <list>', 'these samples only, e.g. 0,5,10-19')
+    .option('--inputs <x.npy>', 'evaluate these images (float32 [N, C, H, W] in [0, 1]) instead of a data set')
+    .option('--labels <y.npy>', 'labels of --inputs (int64 [N]) to report accuracy')
+    .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 256)
+    .option('--out <dir>', 'folder to write results into')
+    .action(async (o: EvalCli) => {
+      const { model, manifest } = loadModel(o.model);
+      try {
+        let result: Record<string, unknown>;
+        if (o.inputs) {
+          result = scope(() => {
+            const x = loadNpy(o.inputs!);
+            const pred = predict(model, x, o.batchSize);
+            const r: Record<string, unknown> = { model: o.model, inputs: o.inputs, count: pred.numel() };
+            if (o.labels) {
+              const y = loadNpy(o.labels);
+              if (y.dtype !== 'int64' || y.numel() !== pred.numel()) {
+                throw new Error(`--labels must be int64 with one label per input (${pred.numel()}), got ${y.dtype} [${y.shape.join(', ')}]`);
+              }
+              r.accuracy = pred.eq(y).float().mean().item();
+            }
+            if (o.out) {
+              mkdirSync(o.out, { recursive: true });
+              saveNpy(join(o.out, 'predictions.npy'), pred);
+            }
+            return r;
+          });
+        } else {
+          const name = o.dataset ?? (manifest.dataset as string | undefined) ?? 'fashion-mnist';
+          const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
+          checkDatasetFits(model, ds);
+          const bar = new ProgressBar();
+          bar.start(`eval ${name} ${o.split}`);
+          const ev = await evaluate(model, ds, { batchSize: o.batchSize, onProgress: (p) => bar.update(p.done, p.total, p.stats) });
+          bar.finish();
+          result = { model: o.model, dataset: name, split: o.split, count: ev.count, accuracy: ev.accuracy, loss: ev.loss, perClass: ev.perClass };
+        }
+        if (o.out) {
+          mkdirSync(o.out, { recursive: true });
+          writeFileAtomic(join(o.out, 'eval.json'), JSON.stringify(result, null, 2) + '\n');
+        }
+        console.log(JSON.stringify(result));
+      } finally {
+        model.dispose();
+      }
+    });
+}

@@ -1,0 +1,38 @@
+// Training-time augmentations on image batches, drawn from a seeded generator: random crop
+// with zero padding (per-sample offsets) and horizontal flip.
+import { arange, randint, rand } from '../tensor/creation.js';
+import type { Generator } from '../tensor/random.js';
+import { scope } from '../tensor/scope.js';
+import { type Tensor, where } from '../tensor/tensor.js';
+import * as F from '../nn/functional.js';
+
+export interface AugmentOptions {
+  /** Zero padding for the random crop (0 = no crop). */
+  cropPadding?: number;
+  /** Flip horizontally with probability 0.5. */
+  hflip?: boolean;
+}
+
+/** A new augmented batch [B, C, H, W]; the input is left unchanged. */
+export function augmentBatch(images: Tensor, opts: AugmentOptions, generator: Generator): Tensor {
+  return scope(() => {
+    const [b, , h, w] = images.shape as [number, number, number, number];
+    let x = images;
+    const p = opts.cropPadding ?? 0;
+    if (p > 0) {
+      const padded = F.pad(x, [p, p, p, p]).permute([0, 2, 3, 1]); // [B, H+2p, W+2p, C]
+      const dy = randint(0, 2 * p + 1, [b, 1], { generator });
+      const dx = randint(0, 2 * p + 1, [b, 1], { generator });
+      const rows = dy.add(arange(h).unsqueeze(0)).unsqueeze(2); // [B, H, 1]
+      const cols = dx.add(arange(w).unsqueeze(0)).unsqueeze(1); // [B, 1, W]
+      const bi = arange(b).view([b, 1, 1]);
+      x = padded.index([bi, rows, cols]).permute([0, 3, 1, 2]).contiguous(); // [B, C, H, W]
+    }
+    if (opts.hflip) {
+      const flip = rand([b], { generator }).lt(0.5).view([b, 1, 1, 1]);
+      x = where(flip, x.flip([3]), x);
+    }
+    return x === images ? images.clone() : x;
+  });
+}
+

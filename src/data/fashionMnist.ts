@@ -1,0 +1,22 @@
+// Fashion-MNIST, the embedded default data set (data/fashion-mnist, MIT, Zalando SE).
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InMemoryDataset, type Split } from './dataset.js';
+import { readIdx } from './idx.js';
+
+export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+// Mean and std of the training images' pixels in [0, 1].
+export const FASHION_MNIST_NORMALIZATION = { mean: [0.2860], std: [0.3530] };
+
+/** The copy shipped inside this package. */
+export const EMBEDDED_FASHION_MNIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'data', 'fashion-mnist');
+
+export function loadFashionMnist(split: Split, dir = EMBEDDED_FASHION_MNIST): InMemoryDataset {
+  const prefix = split === 'train' ? 'train' : 't10k';
+  const imgs = readIdx(join(dir, `${prefix}-images-idx3-ubyte.gz`), 0x803);
+  const labs = readIdx(join(dir, `${prefix}-labels-idx1-ubyte.gz`), 0x801);
+  if (imgs.dims.length !== 3) throw new Error(`fashion-mnist: ${prefix} images have ${imgs.dims.length} dimensions, expected 3`);
+  if (imgs.dims[0] !== labs.dims[0]) throw new Error(`fashion-mnist: ${imgs.dims[0]} ${split} images but ${labs.dims[0]} labels`);
+  return new InMemoryDataset('fashion-mnist', split, [1, imgs.dims[1]!, imgs.dims[2]!], FASHION_MNIST_CLASSES,
+    FASHION_MNIST_NORMALIZATION, imgs.data, labs.data);
+}

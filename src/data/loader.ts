@@ -1,0 +1,64 @@
+// Batches over a data set: fixed order for evaluation, seeded shuffling and augmentation for
+// training. Randomness derives from (seed, epoch) only, so an epoch replays identically.
+import { randperm } from '../tensor/creation.js';
+import { Generator } from '../tensor/random.js';
+import { augmentBatch, type AugmentOptions } from './augment.js';
+import type { Batch, ImageDataset } from './dataset.js';
+
+export interface LoaderOptions {
+  batchSize: number;
+  /** Shuffle with a generator seeded from (seed, epoch). */
+  shuffle?: boolean;
+  seed?: number;
+  epoch?: number;
+  augment?: AugmentOptions;
+  /** Skip the first batches (resuming within an epoch). */
+  startBatch?: number;
+}
+
+export function batchCount(ds: ImageDataset, batchSize: number): number {
+  return Math.ceil(ds.length / batchSize);
+}
+
+/** A generator seeded from a run seed and a stream tag (epoch, purpose). */
+export function derivedGenerator(seed: number, ...tags: number[]): Generator {
+  // splitmix-style mixing keeps nearby (seed, epoch) pairs far apart.
+  let h = BigInt(seed) & 0xffffffffffffn;
+  for (const t of tags) {
+    h = (h ^ BigInt(t)) * 0x9e3779b97f4a7c15n & 0xffffffffffffffffn;
+    h ^= h >> 31n;
+  }
+  return new Generator(h & 0x1fffffffffffffn);
+}
+
+export function epochOrder(ds: ImageDataset, opts: LoaderOptions): number[] {
+  if (!opts.shuffle) return Array.from({ length: ds.length }, (_, i) => i);
+  const perm = randperm(ds.length, { generator: derivedGenerator(opts.seed ?? 0, opts.epoch ?? 0, 1) });
+  try {
+    return perm.toNumbers();
+  } finally {
+    perm.dispose();
+  }
+}
+
+/** Yields batches; the caller disposes each batch's tensors (or runs a scope per batch). */
+export async function* batches(ds: ImageDataset, opts: LoaderOptions): AsyncGenerator<Batch & { batch: number }> {
+  if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0)) throw new RangeError(`batch size must be a positive integer, got ${opts.batchSize}`);
+  const order = epochOrder(ds, opts);
+  const seed = opts.seed ?? 0;
+  const epoch = opts.epoch ?? 0;
+  const aug = opts.augment && (opts.augment.cropPadding || opts.augment.hflip) ? opts.augment : null;
+  const n = batchCount(ds, opts.batchSize);
+  for (let b = opts.startBatch ?? 0; b < n; b++) {
+    const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
+    const batch = await ds.load(idx, { augment: !!opts.augment, seed: seed * 1000003 + epoch });
+    if (aug) {
+      // One generator per (seed, epoch, batch): a resumed epoch draws the same augmentations.
+      const images = augmentBatch(batch.images, aug, derivedGenerator(seed, epoch, 2, b));
+      batch.images.dispose();
+      yield { ...batch, images, batch: b };
+    } else {
+      yield { ...batch, batch: b };
+    }
+  }
+}

@@ -1,0 +1,53 @@
+// Training checkpoints: weights, optimizer state and progress, swapped in as one folder so
+// a kill at any moment leaves either the previous or the new checkpoint, never a mix.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ImageClassifier } from '../models/classifier.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { writeFileAtomic } from '../serialization/atomic.js';
+import { loadSafetensors, saveSafetensors } from '../serialization/safetensors.js';
+import { scope } from '../tensor/scope.js';
+
+export interface CheckpointState {
+  /** Number of completed epochs. */
+  epoch: number;
+  /** Optimizer steps taken. */
+  step: number;
+}
+
+const DIR = 'checkpoint';
+
+export function saveCheckpoint(runDir: string, model: ImageClassifier, opt: Optimizer, state: CheckpointState): void {
+  const tmp = join(runDir, `${DIR}.tmp`);
+  const old = join(runDir, `${DIR}.old`);
+  const cur = join(runDir, DIR);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  saveSafetensors(join(tmp, 'weights.safetensors'), model.stateDict());
+  writeFileAtomic(join(tmp, 'optimizer.bin'), opt.saveState());
+  writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(state) + '\n');
+  rmSync(old, { recursive: true, force: true });
+  if (existsSync(cur)) renameSync(cur, old);
+  renameSync(tmp, cur);
+  rmSync(old, { recursive: true, force: true });
+}
+
+/** The folder of the newest complete checkpoint, or null. */
+export function findCheckpoint(runDir: string): string | null {
+  for (const d of [DIR, `${DIR}.old`]) {
+    const p = join(runDir, d);
+    if (existsSync(join(p, 'state.json'))) return p;
+  }
+  return null;
+}
+
+export function loadCheckpoint(dir: string, model: ImageClassifier, opt: Optimizer): CheckpointState {
+  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
+  scope(() => model.loadStateDict(loadSafetensors(join(dir, 'weights.safetensors')).tensors));
+  opt.loadState(readFileSync(join(dir, 'optimizer.bin')));
+  return state;
+}
+
+export function removeCheckpoints(runDir: string): void {
+  for (const d of [DIR, `${DIR}.old`, `${DIR}.tmp`]) rmSync(join(runDir, d), { recursive: true, force: true });
+}

@@ -1,0 +1,75 @@
+// Accuracy of a model on a data set, overall and per class, batch by batch.
+import type { ImageDataset } from '../data/dataset.js';
+import { batches, batchCount } from '../data/loader.js';
+import type { ImageClassifier } from '../models/classifier.js';
+import * as F from '../nn/functional.js';
+import { noGrad } from '../tensor/autograd.js';
+import { scope } from '../tensor/scope.js';
+
+export interface ClassAccuracy {
+  class: string;
+  count: number;
+  correct: number;
+  accuracy: number;
+}
+
+export interface Evaluation {
+  /** Fraction of samples whose prediction equals the label. */
+  accuracy: number;
+  loss: number;
+  count: number;
+  perClass: ClassAccuracy[];
+  /** Predicted class of every sample, in data-set order. */
+  predictions: Int32Array;
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+  /** Running values to show (accuracy so far, loss, ...). */
+  stats?: Record<string, number>;
+}
+
+export async function evaluate(model: ImageClassifier, ds: ImageDataset,
+  opts: { batchSize?: number; onProgress?: (p: Progress) => void } = {}): Promise<Evaluation> {
+  const batchSize = opts.batchSize ?? 256;
+  const k = ds.classNames.length;
+  if (model.numClasses !== k) throw new Error(`the model has ${model.numClasses} classes, the data set ${ds.name} has ${k}`);
+  const counts = new Array<number>(k).fill(0);
+  const correct = new Array<number>(k).fill(0);
+  const predictions = new Int32Array(ds.length);
+  let lossSum = 0;
+  let done = 0;
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    for await (const b of batches(ds, { batchSize })) {
+      scope(() => noGrad(() => {
+        const { logits } = model.forward(b.images);
+        lossSum += F.crossEntropy(logits, b.labels, { reduction: 'sum' }).item();
+        const pred = logits.argmax(1).toNumbers();
+        const lab = b.labels.toNumbers();
+        pred.forEach((p, i) => {
+          predictions[done + i] = p;
+          counts[lab[i]!]!++;
+          if (p === lab[i]) correct[lab[i]!]!++;
+        });
+        b.images.dispose();
+        b.labels.dispose();
+      }));
+      done += b.indices.length;
+      const right = correct.reduce((a, c) => a + c, 0);
+      opts.onProgress?.({ done: b.batch + 1, total: batchCount(ds, batchSize), stats: { acc: right / done } });
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  const total = correct.reduce((a, c) => a + c, 0);
+  return {
+    accuracy: done ? total / done : 0,
+    loss: done ? lossSum / done : 0,
+    count: done,
+    perClass: ds.classNames.map((name, c) => ({ class: name, count: counts[c]!, correct: correct[c]!, accuracy: counts[c] ? correct[c]! / counts[c]! : 0 })),
+    predictions,
+  };
+}

@@ -1,0 +1,6 @@
+export { train, makeSchedule, type TrainOptions, type TrainResult, type TrainProgress } from './train.js';
+export { DEFAULTS, SCHEDULES, type TrainConfig } from './config.js';
+export { evaluate, type Evaluation, type ClassAccuracy } from './evaluate.js';
+export { predict } from './evaluateInputs.js';
+export { saveCheckpoint, loadCheckpoint, findCheckpoint } from './checkpoint.js';
+export { readMetrics, type EpochMetrics } from './runDir.js';

@@ -1,0 +1,62 @@
+// A run folder: what a training run writes, and the rules for reusing a folder.
+import { existsSync, readdirSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../serialization/atomic.js';
+import { MANIFEST_FILE, WEIGHTS_FILE } from '../serialization/modelFiles.js';
+import { removeCheckpoints, findCheckpoint } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+
+export const CONFIG_FILE = 'config.json';
+export const METRICS_FILE = 'metrics.jsonl';
+
+export interface EpochMetrics {
+  epoch: number;
+  loss: number;
+  trainAccuracy: number;
+  testAccuracy: number;
+  testLoss: number;
+  lr: number;
+  seconds: number;
+}
+
+const RUN_FILES = [CONFIG_FILE, METRICS_FILE, MANIFEST_FILE, WEIGHTS_FILE];
+
+/** Prepares `dir` for a new run (refusing another run's folder unless force) or a resume. */
+export function prepareRunDir(dir: string, mode: { resume?: boolean; force?: boolean }): void {
+  const holdsRun = existsSync(dir) && (RUN_FILES.some((f) => existsSync(join(dir, f))) || findCheckpoint(dir) !== null);
+  if (mode.resume) {
+    if (!existsSync(join(dir, CONFIG_FILE))) throw new Error(`nothing to resume in ${dir}: it has no ${CONFIG_FILE}`);
+    return;
+  }
+  if (holdsRun) {
+    if (!mode.force) throw new Error(`${dir} holds another run: pass --resume to continue it or --force to replace it`);
+    for (const f of RUN_FILES) rmSync(join(dir, f), { force: true });
+    removeCheckpoints(dir);
+  }
+  mkdirSync(dir, { recursive: true });
+  if (existsSync(dir) && readdirSync(dir).some((f) => f.startsWith('.') && f.endsWith('.tmp'))) {
+    for (const f of readdirSync(dir)) if (f.startsWith('.') && f.endsWith('.tmp')) rmSync(join(dir, f), { force: true });
+  }
+}
+
+export function writeConfig(dir: string, config: TrainConfig): void {
+  writeFileAtomic(join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+}
+
+export function readConfig(dir: string): TrainConfig {
+  try {
+    return JSON.parse(readFileSync(join(dir, CONFIG_FILE), 'utf8')) as TrainConfig;
+  } catch (e) {
+    throw new Error(`cannot read ${join(dir, CONFIG_FILE)}: ${(e as Error).message}`);
+  }
+}
+
+export function writeMetrics(dir: string, metrics: EpochMetrics[]): void {
+  writeFileAtomic(join(dir, METRICS_FILE), metrics.map((m) => JSON.stringify(m)).join('\n') + (metrics.length ? '\n' : ''));
+}
+
+export function readMetrics(dir: string): EpochMetrics[] {
+  const p = join(dir, METRICS_FILE);
+  if (!existsSync(p)) return [];
+  return readFileSync(p, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as EpochMetrics);
+}

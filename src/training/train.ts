@@ -1,0 +1,155 @@
+// Standard training of a zoo model on a data set, with per-epoch evaluation, metrics,
+// checkpoints and exact resume.
+import { performance } from 'node:perf_hooks';
+import type { ImageDataset } from '../data/dataset.js';
+import { batches, batchCount, derivedGenerator } from '../data/loader.js';
+import { openDataset } from '../data/registry.js';
+import type { ImageClassifier } from '../models/classifier.js';
+import { createModel } from '../models/zoo.js';
+import * as F from '../nn/functional.js';
+import { SGD } from '../optim/optimizer.js';
+import { ConstantLR, CosineLR, OneCycleLR, StepLR, type LRSchedule } from '../optim/schedules.js';
+import { saveModel } from '../serialization/modelFiles.js';
+import { noGrad } from '../tensor/autograd.js';
+import { manualSeed } from '../tensor/random.js';
+import { scope } from '../tensor/scope.js';
+import { findCheckpoint, loadCheckpoint, removeCheckpoints, saveCheckpoint } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+import { evaluate, type Evaluation, type Progress } from './evaluate.js';
+import { prepareRunDir, readConfig, readMetrics, writeConfig, writeMetrics, type EpochMetrics } from './runDir.js';
+
+export interface TrainProgress extends Progress {
+  phase: 'train' | 'test';
+  epoch: number;
+  epochs: number;
+}
+
+export interface TrainOptions {
+  out: string;
+  resume?: boolean;
+  force?: boolean;
+  onProgress?: (p: TrainProgress) => void;
+  log?: (line: string) => void;
+  /** Stop after this many epochs in this call (tests use it to simulate an interruption). */
+  stopAfterEpochs?: number;
+}
+
+export interface TrainResult {
+  config: TrainConfig;
+  metrics: EpochMetrics[];
+  final: Evaluation | null;
+  completed: boolean;
+}
+
+export function makeSchedule(c: TrainConfig, stepsPerEpoch: number): LRSchedule {
+  const total = c.epochs * stepsPerEpoch;
+  switch (c.schedule) {
+    case 'constant': return new ConstantLR(c.lr);
+    case 'step': return new StepLR(c.lr, c.stepEpochs * stepsPerEpoch, c.gamma);
+    case 'cosine': return new CosineLR(c.lr, total);
+    case 'onecycle': return new OneCycleLR(c.lr, total);
+    default: throw new Error(`unknown schedule '${String(c.schedule)}'`);
+  }
+}
+
+export function checkConfig(c: TrainConfig): void {
+  const posInt = (n: string, v: number) => {
+    if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${n} must be a positive integer, got ${v}`);
+  };
+  posInt('epochs', c.epochs);
+  posInt('batch size', c.batchSize);
+  if (!(c.lr > 0)) throw new RangeError(`learning rate must be positive, got ${c.lr}`);
+  if (!(c.momentum >= 0 && c.momentum < 1)) throw new RangeError(`momentum must be in [0, 1), got ${c.momentum}`);
+  if (!(c.weightDecay >= 0)) throw new RangeError(`weight decay must be non-negative, got ${c.weightDecay}`);
+  if (!Number.isInteger(c.seed) || c.seed < 0) throw new RangeError(`seed must be a non-negative integer, got ${c.seed}`);
+}
+
+export function modelFor(c: TrainConfig, ds: ImageDataset): ImageClassifier {
+  return createModel({ arch: c.arch, inputShape: ds.imageShape, numClasses: ds.classNames.length, width: c.width,
+    normalization: ds.normalization }, { generator: derivedGenerator(c.seed, 0xc0de) });
+}
+
+/** Trains (or resumes) a run in `opts.out`; writes model, metrics and checkpoints there. */
+export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+  prepareRunDir(opts.out, opts);
+  const c = opts.resume ? readConfig(opts.out) : config;
+  checkConfig(c);
+  const log = opts.log ?? (() => {});
+  const trainSet = await openDataset(c.dataset, 'train', { data: c.data, limit: c.limit, imageSize: c.imageSize });
+  const testSet = await openDataset(c.dataset, 'test', { data: c.data, limit: c.testLimit, imageSize: c.imageSize });
+  const model = modelFor(c, trainSet);
+  try {
+    const opt = new SGD(model.parameters(), { lr: c.lr, momentum: c.momentum, weightDecay: c.weightDecay });
+    const steps = batchCount(trainSet, c.batchSize);
+    const schedule = makeSchedule(c, steps);
+    let startEpoch = 0;
+    let step = 0;
+    let metrics: EpochMetrics[] = [];
+    if (opts.resume) {
+      const ck = findCheckpoint(opts.out);
+      if (ck) {
+        ({ epoch: startEpoch, step } = loadCheckpoint(ck, model, opt));
+        log(`resuming ${opts.out} after epoch ${startEpoch} of ${c.epochs}`);
+      } else {
+        log(`no checkpoint in ${opts.out}: starting from epoch 1`);
+      }
+      metrics = readMetrics(opts.out).filter((m) => m.epoch <= startEpoch);
+    } else {
+      writeConfig(opts.out, c);
+    }
+    let epochsThisCall = 0;
+    for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
+      if (opts.stopAfterEpochs !== undefined && epochsThisCall >= opts.stopAfterEpochs) {
+        return { config: c, metrics, final: null, completed: false };
+      }
+      const t0 = performance.now();
+      manualSeed(Number(derivedGenerator(c.seed, epoch, 3).initialSeed % 2n ** 52n));
+      model.train();
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let lr = schedule.lr(step);
+      for await (const b of batches(trainSet, { batchSize: c.batchSize, shuffle: true, seed: c.seed, epoch, augment: c.augment })) {
+        lr = schedule.lr(step);
+        opt.lr = lr;
+        scope(() => {
+          opt.zeroGrad();
+          const { logits } = model.forward(b.images);
+          const loss = F.crossEntropy(logits, b.labels);
+          loss.backward();
+          opt.step();
+          const n = b.indices.length;
+          lossSum += loss.item() * n;
+          correct += noGrad(() => logits.argmax(1).eq(b.labels).sum().item());
+          seen += n;
+          b.images.dispose();
+          b.labels.dispose();
+        });
+        step++;
+        opts.onProgress?.({ phase: 'train', epoch: epoch + 1, epochs: c.epochs, done: b.batch + 1, total: steps,
+          stats: { loss: lossSum / seen, acc: correct / seen, lr } });
+      }
+      const ev = await evaluate(model, testSet, {
+        onProgress: (p) => opts.onProgress?.({ ...p, phase: 'test', epoch: epoch + 1, epochs: c.epochs }),
+      });
+      const m: EpochMetrics = { epoch: epoch + 1, loss: lossSum / seen, trainAccuracy: correct / seen, testAccuracy: ev.accuracy,
+        testLoss: ev.loss, lr, seconds: (performance.now() - t0) / 1000 };
+      metrics.push(m);
+      saveCheckpoint(opts.out, model, opt, { epoch: epoch + 1, step });
+      writeMetrics(opts.out, metrics);
+      epochsThisCall++;
+      log(`epoch ${m.epoch}/${c.epochs}: loss ${m.loss.toFixed(4)}, train accuracy ${(100 * m.trainAccuracy).toFixed(2)}%, ` +
+        `test accuracy ${(100 * m.testAccuracy).toFixed(2)}%, lr ${m.lr.toExponential(2)}, ${m.seconds.toFixed(1)} s`);
+    }
+    const final = await evaluate(model, testSet);
+    saveModel(opts.out, model, {
+      dataset: c.dataset, classNames: trainSet.classNames, method: c.method, training: c,
+      metrics: { testAccuracy: final.accuracy, testLoss: final.loss, epochs: c.epochs,
+        seconds: metrics.reduce((a, m) => a + m.seconds, 0) },
+    });
+    removeCheckpoints(opts.out);
+    return { config: c, metrics, final, completed: true };
+  } finally {
+    model.dispose();
+  }
+}

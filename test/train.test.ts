@@ -1,0 +1,163 @@
+// Training runs: determinism, resume after an interruption (also kill -9 mid-epoch), run folders.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { train } from '../src/training/train.js';
+import { DEFAULTS, type TrainConfig } from '../src/training/config.js';
+import { readMetrics } from '../src/training/runDir.js';
+import { loadSafetensors } from '../src/index.js';
+import { ROOT } from './helpers.js';
+
+const tiny: TrainConfig = {
+  ...DEFAULTS['fashion-mnist']!, method: 'standard', dataset: 'fashion-mnist', width: 0.125, epochs: 3, batchSize: 64,
+  limit: 384, testLimit: 128, seed: 7,
+};
+
+function weights(dir: string): Float32Array {
+  const { tensors } = loadSafetensors(join(dir, 'model.safetensors'));
+  const w = tensors.get('classifier.weight')!.toArray<'float32'>();
+  for (const t of tensors.values()) t.dispose();
+  return w;
+}
+
+function sauron(...args: string[]) {
+  return spawnSync(process.execPath, [join(ROOT, 'bin', 'sauron.js'), ...args], { encoding: 'utf8' });
+}
+
+const cliTiny = ['--width', '0.125', '--epochs', '3', '--batch-size', '64', '--limit', '384', '--test-limit', '128', '--seed', '7'];
+
+test('the same seed gives the same metrics and weights; an interrupted run resumes to the same result', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sauron-train-'));
+  try {
+    const a = await train(tiny, { out: join(root, 'a') });
+    const b = await train(tiny, { out: join(root, 'b') });
+    assert.ok(a.completed && b.completed);
+    assert.deepEqual(a.metrics.map((m) => [m.loss, m.testAccuracy]), b.metrics.map((m) => [m.loss, m.testAccuracy]));
+    assert.deepEqual(weights(join(root, 'a')), weights(join(root, 'b')));
+    const other = await train({ ...tiny, seed: 8 }, { out: join(root, 'c') });
+    assert.notDeepEqual(other.metrics.map((m) => m.loss), a.metrics.map((m) => m.loss));
+
+    const part = await train(tiny, { out: join(root, 'r'), stopAfterEpochs: 1 });
+    assert.equal(part.completed, false);
+    assert.equal(readMetrics(join(root, 'r')).length, 1);
+    assert.ok(existsSync(join(root, 'r', 'checkpoint', 'state.json')));
+    const resumed = await train(tiny, { out: join(root, 'r'), resume: true });
+    assert.ok(resumed.completed);
+    assert.deepEqual(resumed.metrics.map((m) => m.loss), a.metrics.map((m) => m.loss));
+    assert.deepEqual(weights(join(root, 'r')), weights(join(root, 'a')));
+    const manifest = JSON.parse(readFileSync(join(root, 'a', 'model.json'), 'utf8'));
+    assert.equal(manifest.dataset, 'fashion-mnist');
+    assert.equal(manifest.featureDim, 32);
+    assert.equal(manifest.training.epochs, 3);
+    assert.equal(manifest.classNames.length, 10);
+    assert.equal(typeof manifest.metrics.testAccuracy, 'number');
+    const lines = readFileSync(join(root, 'a', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, 3);
+    for (const k of ['epoch', 'loss', 'trainAccuracy', 'testAccuracy', 'lr', 'seconds']) assert.ok(k in lines[0], k);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('kill -9 mid-epoch loses at most the epoch in progress; --resume finishes with the same result', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sauron-kill-'));
+  try {
+    const ref = sauron('train', ...cliTiny, '--out', join(root, 'ref'));
+    assert.equal(ref.status, 0, ref.stderr);
+    const out = join(root, 'k');
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), 'train', ...cliTiny, '--out', out], { stdio: 'ignore' });
+    // wait until epoch 1 is checkpointed, then kill during epoch 2
+    const t0 = Date.now();
+    while (!existsSync(join(out, 'checkpoint', 'state.json')) && Date.now() - t0 < 60000) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    assert.ok(!existsSync(join(out, 'model.json')), 'killed before finishing');
+    const done = JSON.parse(readFileSync(join(out, 'checkpoint', 'state.json'), 'utf8')).epoch;
+    assert.ok(done >= 1);
+    const again = sauron('train', '--out', out);
+    assert.notEqual(again.status, 0, 'a folder holding a run is refused without --resume/--force');
+    assert.match(again.stderr, /holds another run: pass --resume to continue it or --force to replace it/);
+    const r = sauron('train', '--out', out, '--resume');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`resuming .* after epoch ${done} of 3`));
+    assert.deepEqual(readMetrics(out).map((m) => m.loss), readMetrics(join(root, 'ref')).map((m) => m.loss));
+    assert.deepEqual(weights(out), weights(join(root, 'ref')));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('sauron eval: data-set accuracy with per-class figures, and predictions for given images', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sauron-eval-'));
+  try {
+    await train({ ...tiny, epochs: 1 }, { out: join(root, 'run') });
+    const r = sauron('eval', '--model', join(root, 'run'), '--limit', '100', '--out', join(root, 'ev'));
+    assert.equal(r.status, 0, r.stderr);
+    const o = JSON.parse(r.stdout);
+    assert.equal(o.count, 100);
+    assert.ok(o.accuracy >= 0 && o.accuracy <= 1);
+    assert.equal(o.perClass.length, 10);
+    assert.equal(o.perClass.reduce((a: number, c: { count: number }) => a + c.count, 0), 100);
+    assert.deepEqual(JSON.parse(readFileSync(join(root, 'ev', 'eval.json'), 'utf8')), o);
+
+    // the same 4 images through --inputs give the same predictions as the data set path
+    const { loadFashionMnist } = await import('../src/data/fashionMnist.js');
+    const { saveNpy } = await import('../src/index.js');
+    const b = loadFashionMnist('test').loadSync([0, 1, 2, 3]);
+    saveNpy(join(root, 'x.npy'), b.images);
+    saveNpy(join(root, 'y.npy'), b.labels);
+    const p = sauron('eval', '--model', join(root, 'run'), '--inputs', join(root, 'x.npy'), '--labels', join(root, 'y.npy'), '--out', join(root, 'pred'));
+    assert.equal(p.status, 0, p.stderr);
+    const po = JSON.parse(p.stdout);
+    assert.equal(po.count, 4);
+    const { loadNpy } = await import('../src/index.js');
+    const pred = loadNpy(join(root, 'pred', 'predictions.npy'));
+    assert.equal(pred.dtype, 'int64');
+    assert.deepEqual(pred.shape, [4]);
+    const ds = sauron('eval', '--model', join(root, 'run'), '--indices', '0-3');
+    const correct = JSON.parse(ds.stdout).accuracy;
+    assert.equal(po.accuracy, correct);
+    b.images.dispose();
+    b.labels.dispose();
+    pred.dispose();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('bad input: one-line error, non-zero exit, nothing written is lost', () => {
+  const root = mkdtempSync(join(tmpdir(), 'sauron-bad-'));
+  try {
+    const cases: [string[], RegExp][] = [
+      [['train', '--arch', 'vgg99', '--out', join(root, 'x')], /unknown architecture 'vgg99'/],
+      [['train', '--epochs', '-1', '--out', join(root, 'x')], /--epochs must be a positive integer/],
+      [['train', '--lr', 'abc', '--out', join(root, 'x')], /--lr must be a positive number/],
+      [['train', '--data', join(root, 'missing'), '--out', join(root, 'x')], /data folder .* does not exist/],
+      [['train', '--arch', 'vgg19', '--epochs', '1', '--out', join(root, 'x')], /needs inputs of at least 32x32/],
+      [['train', '--dataset', 'cifar10', '--out', join(root, 'x')], /not shipped with Sauron: pass --data DIR/],
+      [['train', '--resume', '--out', join(root, 'none')], /nothing to resume/],
+      [['eval', '--model', join(root, 'nope')], /not a Sauron model folder/],
+    ];
+    for (const [args, re] of cases) {
+      const r = sauron(...args);
+      assert.notEqual(r.status, 0, args.join(' '));
+      const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('(run with --help'));
+      assert.equal(lines.length, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(lines[0]!, re);
+    }
+    // a corrupt data folder for fashion-mnist: wrong magic
+    const bad = join(root, 'fm');
+    spawnSync('mkdir', ['-p', bad]);
+    for (const f of ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) {
+      writeFileSync(join(bad, f), Buffer.from([0, 0, 8, 9, 0, 0, 0, 0]));
+    }
+    const r = sauron('train', '--data', bad, '--out', join(root, 'y'));
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /magic number 0x00000809, expected 0x00000803/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
