@@ -2,11 +2,10 @@
 // python3-torch), same machine, same run, interleaved rounds. Writes BENCHMARKS.md.
 //   node --import tsx bench/engine.ts [--rounds 3] [--arch vgg19] [--batch 64] [--steps 10]
 import { execFileSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../src/serialization/atomic.js';
+import { updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -64,17 +63,5 @@ const section = [
   '',
 ].join('\n');
 
-// Replace this benchmark's section in BENCHMARKS.md, keep the others.
-const file = join(root, 'BENCHMARKS.md');
-const header = '# Benchmarks\n\nEvery figure compares Sauron with PyTorch on the same machine in the same run.\n\n';
-let text = existsSync(file) ? readFileSync(file, 'utf8') : header;
-const marker = `## Engine: ${arch} ${input}, batch ${batch}`;
-const start = text.indexOf(marker);
-if (start >= 0) {
-  const next = text.indexOf('\n## ', start + 1);
-  text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-} else {
-  text = text.trimEnd() + '\n\n' + section;
-}
-writeFileAtomic(file, text);
+updateBenchmarks(`## Engine: ${arch} ${input}, batch ${batch}`, section);
 console.log(section);

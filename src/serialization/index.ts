@@ -2,3 +2,4 @@ export * from './safetensors.js';
 export * from './modelFiles.js';
 export { writeFileAtomic } from './atomic.js';
 export * from './npy.js';
+export { NpyWriter } from './npyStream.js';

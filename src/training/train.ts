@@ -1,5 +1,7 @@
 // Standard training of a zoo model on a data set, with per-epoch evaluation, metrics,
 // checkpoints and exact resume.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ImageDataset } from '../data/dataset.js';
 import { batches, batchCount, derivedGenerator } from '../data/loader.js';
@@ -9,7 +11,7 @@ import { createModel } from '../models/zoo.js';
 import * as F from '../nn/functional.js';
 import { SGD } from '../optim/optimizer.js';
 import { ConstantLR, CosineLR, OneCycleLR, StepLR, type LRSchedule } from '../optim/schedules.js';
-import { saveModel } from '../serialization/modelFiles.js';
+import { MANIFEST_FILE, saveModel } from '../serialization/modelFiles.js';
 import { noGrad } from '../tensor/autograd.js';
 import { manualSeed } from '../tensor/random.js';
 import { scope } from '../tensor/scope.js';
@@ -90,6 +92,10 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       if (ck) {
         ({ epoch: startEpoch, step } = loadCheckpoint(ck, model, opt));
         log(`resuming ${opts.out} after epoch ${startEpoch} of ${c.epochs}`);
+      } else if (existsSync(join(opts.out, MANIFEST_FILE))) {
+        const done = readMetrics(opts.out);
+        log(`${opts.out} already holds the finished run (${done.length} epochs): nothing to resume`);
+        return { config: c, metrics: done, final: null, completed: true };
       } else {
         log(`no checkpoint in ${opts.out}: starting from epoch 1`);
       }
