@@ -9,3 +9,6 @@ export * from './serialization/index.js';
 export { benchEngine, type EngineBenchOptions, type EngineBenchResult } from './bench/engineBench.js';
 export * from './data/index.js';
 export * from './training/index.js';
+export * from './reports/figures.js';
+export { scottBandwidth, gaussianKde } from './reports/kde.js';
+export * from './analysis/index.js';

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { benchCommand } from './bench.js';
 import { evalCommand } from './eval.js';
 import { trainCommand } from './train.js';
+import { sensitivityCommand } from './sensitivity.js';
 
 const program = new Command('sauron')
   .description('Find the feature neurons an image classifier depends on most, attack through them, and train models that do not depend on any one neuron.')
@@ -11,6 +12,7 @@ const program = new Command('sauron')
 
 program.addCommand(trainCommand());
 program.addCommand(evalCommand());
+program.addCommand(sensitivityCommand());
 program.addCommand(benchCommand());
 
 try {

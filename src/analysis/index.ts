@@ -1,0 +1,5 @@
+export { delta, type DeltaOptions } from './delta.js';
+export { featureStats, FeatureStatsAccumulator, type FeatureStats } from './featureStats.js';
+export { scaleDeltas, rankNeurons } from './scaled.js';
+export { sensitivity, type SensitivityOptions, type SensitivityResult, type NeuronSummary } from './sensitivity.js';
+export { sensitivityFigures, scaledActivations } from './figures.js';

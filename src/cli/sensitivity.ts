@@ -1,0 +1,91 @@
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { DATASETS, openDataset, parseIndices } from '../data/registry.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { loadModel } from '../serialization/modelFiles.js';
+import { writeFileAtomic } from '../serialization/atomic.js';
+import { sensitivity, type SensitivityResult } from '../analysis/sensitivity.js';
+import { sensitivityFigures } from '../analysis/figures.js';
+import { positiveInt } from './options.js';
+import { ProgressBar } from './progress.js';
+import { checkDatasetFits } from './modelData.js';
+
+interface SensCli {
+  model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
+  statsSplit: 'train+test' | 'train' | 'test'; topK: number; eps: number; batchSize: number; compare?: string[]; out: string;
+}
+
+function nonNegativeNumber(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new Error(`--eps must be a non-negative number, got '${v}'`);
+  return n;
+}
+
+export function sensitivityCommand(): Command {
+  return new Command('sensitivity')
+    .description('Delta(i, x) of every feature neuron i for every input x (the smallest change of the neuron that flips\n' +
+      'the prediction), feature statistics, scaled values, per-input rankings, per-neuron summaries and figures.')
+    .requiredOption('--model <run>', 'run folder of the model')
+    .addOption(new Option('--dataset <name>', 'data set (default: the one the model was trained on)').choices([...DATASETS]))
+    .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
+    .addOption(new Option('--split <split>', 'inputs to analyse').choices(['train', 'test']).default('test'))
+    .option('--limit <n>', 'first N inputs only', positiveInt('--limit'))
+    .option('--indices <list>', 'these inputs only, e.g. 0,5,10-19')
+    .addOption(new Option('--stats-split <which>', 'inputs the feature mean/std are computed over (the reference uses train+test)')
+      .choices(['train+test', 'train', 'test']).default('train+test'))
+    .option('--top-k <k>', 'count how often each neuron is among an input\'s k most sensitive', positiveInt('--top-k'), 16)
+    .option('--eps <x>', 'eps in (Delta - mean) / (std + eps)', nonNegativeNumber, 1e-10)
+    .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 256)
+    .option('--compare <runs...>', 'other models to overlay in the figures (same data)')
+    .requiredOption('--out <dir>', 'folder to write results into')
+    .action(async (o: SensCli) => {
+      const bar = new ProgressBar();
+      const runOne = async (runDir: string, outDir?: string): Promise<{ name: string; result: SensitivityResult }> => {
+        const { model, manifest } = loadModel(runDir);
+        try {
+          const name = o.dataset ?? (manifest.dataset as string | undefined) ?? 'fashion-mnist';
+          const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
+          checkDatasetFits(model, ds);
+          const statsSets: ImageDataset[] = [];
+          for (const s of o.statsSplit === 'train+test' ? ['train', 'test'] as const : [o.statsSplit]) {
+            statsSets.push(s === o.split && !o.limit && !o.indices ? ds : await openDataset(name, s, { data: o.data }));
+          }
+          let phase = '';
+          const result = await sensitivity(model, ds, {
+            statsSets, eps: o.eps, topK: o.topK, batchSize: o.batchSize, outDir,
+            onProgress: (ph, p) => {
+              if (ph !== phase) {
+                phase = ph;
+                bar.start(`${runDir}: ${ph}`);
+              }
+              bar.update(p.done, p.total, p.stats);
+            },
+          });
+          bar.finish();
+          return { name: (manifest.method as string | undefined) ? `${runDir} (${String(manifest.method)})` : runDir, result };
+        } finally {
+          model.dispose();
+        }
+      };
+      const main = await runOne(o.model, o.out);
+      const others = [];
+      for (const r of o.compare ?? []) others.push(await runOne(r));
+      const all = [main, ...others];
+      // legend entries must differ even when a model is compared with itself
+      all.forEach((x, i) => {
+        if (all.findIndex((y) => y.name === x.name) < i) x.name = `${x.name} #${i + 1}`;
+      });
+      const figures = await sensitivityFigures(o.out, all);
+      const r = main.result;
+      const summary = {
+        model: o.model, dataset: o.dataset, split: o.split, count: r.count, featureDim: r.featureDim, classes: r.classes,
+        accuracy: r.accuracy, statsSplit: o.statsSplit, statsCount: r.stats.count, eps: o.eps, topK: o.topK,
+        deadFeatures: r.deadFeatures, mostSensitive: r.mostSensitive, neurons: r.neurons,
+        compare: others.map((x) => ({ model: x.name, accuracy: x.result.accuracy, deadFeatures: x.result.deadFeatures })),
+        files: ['deltas.npy', 'features.npy', 'logits.npy', 'labels.npy', 'predictions.npy', 'ranking.npy', 'feature_mean.npy', 'feature_std.npy', ...figures],
+      };
+      writeFileAtomic(join(o.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+      console.log(JSON.stringify({ out: o.out, count: r.count, featureDim: r.featureDim, accuracy: r.accuracy, deadFeatures: r.deadFeatures,
+        mostSensitive: r.mostSensitive.slice(0, 10) }));
+    });
+}
