@@ -9,6 +9,8 @@ need=()
 if [ -z "${LIBTORCH:-}" ]; then
   dpkg -s libtorch-dev >/dev/null 2>&1 || need+=(libtorch-dev)
 fi
+# Figures render text with the DejaVu fonts.
+dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 for p in g++ make python3; do
   command -v "$p" >/dev/null 2>&1 || need+=("$p")
 done
