@@ -12,3 +12,4 @@ export * from './training/index.js';
 export * from './reports/figures.js';
 export { scottBandwidth, gaussianKde } from './reports/kde.js';
 export * from './analysis/index.js';
+export * from './attacks/index.js';

@@ -4,6 +4,7 @@ import { benchCommand } from './bench.js';
 import { evalCommand } from './eval.js';
 import { trainCommand } from './train.js';
 import { sensitivityCommand } from './sensitivity.js';
+import { attackCommand } from './attack.js';
 
 const program = new Command('sauron')
   .description('Find the feature neurons an image classifier depends on most, attack through them, and train models that do not depend on any one neuron.')
@@ -13,6 +14,7 @@ const program = new Command('sauron')
 program.addCommand(trainCommand());
 program.addCommand(evalCommand());
 program.addCommand(sensitivityCommand());
+program.addCommand(attackCommand());
 program.addCommand(benchCommand());
 
 try {

@@ -4,3 +4,4 @@ export { evaluate, type Evaluation, type ClassAccuracy } from './evaluate.js';
 export { predict } from './evaluateInputs.js';
 export { saveCheckpoint, loadCheckpoint, findCheckpoint } from './checkpoint.js';
 export { readMetrics, type EpochMetrics } from './runDir.js';
+export * from './sensitivityRegularizer.js';

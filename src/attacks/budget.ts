@@ -1,0 +1,81 @@
+// Perturbation budgets (L2, Linf): random starts, steps and projections with the reference
+// library's (robustness) conventions, all per sample.
+import { randn, rand } from '../tensor/creation.js';
+import type { Generator } from '../tensor/random.js';
+import { scope } from '../tensor/scope.js';
+import { cat, type Tensor } from '../tensor/tensor.js';
+import { op, f64 } from '../tensor/op.js';
+import { wrap } from '../tensor/tensor.js';
+
+export type Norm = 'l2' | 'linf';
+export const NORMS: readonly Norm[] = ['l2', 'linf'];
+
+export function checkBudget(norm: string, eps: number): asserts norm is Norm {
+  if (!(NORMS as readonly string[]).includes(norm)) throw new Error(`unknown norm '${norm}' (expected l2 or linf)`);
+  if (!(Number.isFinite(eps) && eps > 0)) throw new RangeError(`eps must be a positive number, got ${eps}`);
+}
+
+/** Per-sample norms of x's rows [B, ...] -> [B]. */
+export function sampleNorms(x: Tensor, norm: Norm): Tensor {
+  return scope(() => x.flatten(1).norm(norm === 'l2' ? 2 : Infinity, 1));
+}
+
+function perSample(v: Tensor, like: Tensor): Tensor {
+  return v.view([v.shape[0]!, ...Array(like.ndim - 1).fill(1)]);
+}
+
+/**
+ * A random start inside the budget, one generator per row so a row's start depends only on
+ * its own seed. L2: x + eps * r / ||r|| with r Gaussian (on the sphere, as robustness does);
+ * Linf: x + U(-eps, eps). Clipped to [0, 1].
+ */
+export function randomStart(x: Tensor, norm: Norm, eps: number, generators: Generator[]): Tensor {
+  return scope(() => {
+    const shape = x.shape.slice(1);
+    if (generators.length !== x.shape[0]) throw new Error('randomStart: one generator per row');
+    const noise = cat(generators.map((g) => (norm === 'l2' ? randn([1, ...shape], { generator: g }) : rand([1, ...shape], { generator: g }))), 0);
+    let delta: Tensor;
+    if (norm === 'l2') {
+      const n = perSample(noise.flatten(1).norm(2, 1), noise);
+      delta = noise.div(n.add(1e-10)).mul(eps);
+    } else {
+      delta = noise.sub(0.5).mul(2 * eps);
+    }
+    return x.add(delta).clamp(0, 1);
+  });
+}
+
+/** One ascent step along g: L2 along g / ||g|| per sample, Linf along sign(g). */
+export function stepAlong(x: Tensor, g: Tensor, norm: Norm, stepSize: number): Tensor {
+  return scope(() => {
+    if (norm === 'linf') return x.add(g.sign().mul(stepSize));
+    const gn = perSample(g.flatten(1).norm(2, 1), g);
+    return x.add(g.div(gn.add(1e-10)).mul(stepSize));
+  });
+}
+
+/** Projects x onto the budget around x0 and onto [0, 1] (L2 via renorm, as robustness does). */
+export function project(x: Tensor, x0: Tensor, norm: Norm, eps: number): Tensor {
+  return scope(() => {
+    const d = x.sub(x0);
+    const dp = norm === 'linf' ? d.clamp(-eps, eps) : wrap(op('renorm').call(d.native, f64(2), 0, f64(eps)));
+    return x0.add(dp).clamp(0, 1);
+  });
+}
+
+/**
+ * Asserts every row of xAdv lies in [0, 1] and within eps of x0 (up to float rounding);
+ * throws naming the first violation.
+ */
+export function assertInBudget(xAdv: Tensor, x0: Tensor, norm: Norm, eps: number): void {
+  scope(() => {
+    const lo = xAdv.min().item();
+    const hi = xAdv.max().item();
+    if (!(lo >= 0 && hi <= 1)) throw new Error(`attack produced pixels outside [0, 1] (${lo}, ${hi})`);
+    const n = sampleNorms(xAdv.sub(x0), norm).toArray<'float32'>();
+    const tol = eps * 1e-5 + 1e-6;
+    for (let i = 0; i < n.length; i++) {
+      if (!(n[i]! <= eps + tol)) throw new Error(`attack produced a perturbation of ${norm} norm ${n[i]} > eps ${eps} (row ${i})`);
+    }
+  });
+}

@@ -1,0 +1,128 @@
+// PGD on cross-entropy (method.md section 4), untargeted or targeted, with restarts batched
+// as extra rows. Restart r of sample i always starts from the point seeded by
+// (seed, i, r), so results do not depend on batch size or on the number of restarts.
+import type { ImageClassifier } from '../models/classifier.js';
+import * as F from '../nn/functional.js';
+import { noGrad } from '../tensor/autograd.js';
+import { scope } from '../tensor/scope.js';
+import { cat, where, type Tensor } from '../tensor/tensor.js';
+import { derivedGenerator } from '../data/loader.js';
+import { arange } from '../tensor/creation.js';
+import { assertInBudget, checkBudget, randomStart, sampleNorms } from './budget.js';
+import { pgdLoop } from './pgdCore.js';
+import { checkIterations, defaultStepSize, type BudgetConfig, type SampleRecord } from './types.js';
+
+export interface PgdConfig extends BudgetConfig {
+  restarts: number;
+  /** Start from a random point in the budget (on for the paper's baseline). */
+  randomStart: boolean;
+  /** Targeted: move towards these classes (one per input) instead of away from the label. */
+  targeted?: boolean;
+  /** Restarts attacked together in one batch (memory vs speed); default all. */
+  restartBatch?: number;
+}
+
+export interface AttackBatch {
+  images: Tensor;
+  labels: Tensor;
+  /** Data-set positions of the rows (seed the random starts). */
+  indices: number[];
+  /** Target classes for a targeted attack. */
+  targets?: Tensor;
+}
+
+export interface AttackOutput<R extends SampleRecord = SampleRecord> {
+  records: R[];
+  /** Adversarial examples, one row per record. */
+  adversarial: Tensor;
+}
+
+// Iterates that fool the model beat all others; among equals the higher loss wins.
+const SUCCESS_BONUS = 1e4;
+
+export function checkPgdConfig(c: PgdConfig): void {
+  checkBudget(c.norm, c.eps);
+  checkIterations(c.iterations);
+  if (!Number.isInteger(c.restarts) || c.restarts < 1) throw new RangeError(`restarts must be a positive integer, got ${c.restarts}`);
+  if (c.stepSize !== undefined && !(c.stepSize > 0)) throw new RangeError(`step size must be positive, got ${c.stepSize}`);
+}
+
+export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConfig): AttackOutput {
+  checkPgdConfig(c);
+  if (c.targeted && !batch.targets) throw new Error('a targeted attack needs target classes');
+  const b = batch.images.shape[0]!;
+  const stepSize = defaultStepSize(c);
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    return scope(() => {
+      const x0 = batch.images;
+      const goal = c.targeted ? batch.targets! : batch.labels;
+      const clean = noGrad(() => model.forward(x0).logits.argmax(1));
+      let bestX: Tensor | null = null;
+      let bestScore: Tensor | null = null;
+      const restartOf = new Int32Array(b);
+      const iterOf = new Int32Array(b);
+      const chunk = c.restartBatch ?? c.restarts;
+      for (let r0 = 0; r0 < c.restarts; r0 += chunk) {
+        const rs = Math.min(chunk, c.restarts - r0);
+        const x0r = cat(Array(rs).fill(x0), 0);
+        const goalR = cat(Array(rs).fill(goal), 0);
+        const start = c.randomStart
+          ? randomStart(x0r, c.norm, c.eps, Array.from({ length: rs * b }, (_, k) =>
+            derivedGenerator(c.seed, batch.indices[k % b]!, r0 + Math.floor(k / b), 17)))
+          : x0r;
+        const run = pgdLoop({
+          x0: x0r, start, norm: c.norm, eps: c.eps, stepSize, iterations: c.iterations,
+          evaluate: (x) => {
+            const logits = model.forward(x).logits;
+            const ce = F.crossEntropy(logits, goalR, { reduction: 'none' });
+            const pred = logits.detach().argmax(1);
+            const success = c.targeted ? pred.eq(goalR) : pred.ne(goalR);
+            const objective = c.targeted ? ce.neg() : ce;
+            return { objective, score: success.float().mul(SUCCESS_BONUS).add(objective.detach()) };
+          },
+        });
+        // best restart per sample within this chunk, then against earlier chunks
+        const scores = run.bestScore.view([rs, b]);
+        const { values, indices } = scores.maxDim(0);
+        const pick = indices.mul(b).add(arange(b));
+        const cand = run.best.indexSelect(0, pick);
+        const which = indices.toNumbers();
+        const better = bestScore ? values.gt(bestScore).toArray<'bool'>() : new Uint8Array(b).fill(1);
+        for (let i = 0; i < b; i++) {
+          if (better[i]) {
+            restartOf[i] = r0 + which[i]!;
+            iterOf[i] = run.bestIteration[which[i]! * b + i]!;
+          }
+        }
+        if (!bestX || !bestScore) {
+          bestX = cand;
+          bestScore = values;
+        } else {
+          const m = values.gt(bestScore);
+          bestX = where(m.view([b, ...Array(x0.ndim - 1).fill(1)]), cand, bestX);
+          bestScore = where(m, values, bestScore);
+        }
+        run.best.dispose();
+        run.bestScore.dispose();
+      }
+      const adv = bestX!;
+      assertInBudget(adv, x0, c.norm, c.eps);
+      const advPred = noGrad(() => model.forward(adv).logits.argmax(1)).toNumbers();
+      const cleanPred = clean.toNumbers();
+      const labels = batch.labels.toNumbers();
+      const goals = goal.toNumbers();
+      const l2 = sampleNorms(adv.sub(x0), 'l2').toNumbers();
+      const linf = sampleNorms(adv.sub(x0), 'linf').toNumbers();
+      const records: SampleRecord[] = batch.indices.map((index, i) => ({
+        index, label: labels[i]!, cleanPrediction: cleanPred[i]!, adversarialPrediction: advPred[i]!,
+        success: c.targeted ? advPred[i] === goals[i] : advPred[i] !== cleanPred[i],
+        l2: l2[i]!, linf: linf[i]!, restart: restartOf[i]!, iteration: iterOf[i]!,
+      }));
+      return { records, adversarial: adv };
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+}

@@ -1,0 +1,223 @@
+// Running an attack over a data set, batch by batch, with resumable progress and the result
+// files of `sauron attack`: results.json, samples.csv, examples (.npy) and the per-rank curve.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { SubsetDataset, type ImageDataset } from '../data/dataset.js';
+import { batches, batchCount } from '../data/loader.js';
+import type { ImageClassifier } from '../models/classifier.js';
+import { writeFileAtomic } from '../serialization/atomic.js';
+import { loadNpy, saveNpy, saveNpyArray } from '../serialization/npy.js';
+import { noGrad } from '../tensor/autograd.js';
+import { full } from '../tensor/creation.js';
+import { scope } from '../tensor/scope.js';
+import { cat, type Tensor } from '../tensor/tensor.js';
+import { lineFigure, saveFigure } from '../reports/figures.js';
+import type { Progress } from '../training/evaluate.js';
+import { knsAttack, nNeuronRates, type KnsConfig } from './kns.js';
+import { pgdAttack, type PgdConfig } from './pgd.js';
+import type { NeuronRecord, SampleRecord } from './types.js';
+
+export type AttackSpec = ({ attack: 'pgd' } & PgdConfig) | ({ attack: 'kns'; neurons: number[] } & KnsConfig);
+
+export interface AttackRunOptions {
+  model: ImageClassifier;
+  dataset: ImageDataset;
+  spec: AttackSpec;
+  out: string;
+  batchSize: number;
+  saveExamples?: boolean;
+  /** Also evaluate the adversarial examples on this model (transfer). */
+  targetModel?: ImageClassifier;
+  resume?: boolean;
+  /** Targeted PGD: every input is pushed towards this class. */
+  targetClass?: number;
+  /** Recorded in results.json. */
+  meta?: Record<string, unknown>;
+  onProgress?: (p: Progress) => void;
+}
+
+type AnyRecord = (SampleRecord | NeuronRecord) & { targetCleanPrediction?: number; targetAdversarialPrediction?: number; targetSuccess?: boolean };
+
+const PROGRESS = 'progress.jsonl';
+const STATE = 'attack-config.json';
+const PARTIAL = 'partial';
+
+function prepare(o: AttackRunOptions, fingerprint: string): { done: Map<number, AnyRecord[]>; seconds: number } {
+  mkdirSync(o.out, { recursive: true });
+  const statePath = join(o.out, STATE);
+  if (o.resume && existsSync(statePath)) {
+    if (readFileSync(statePath, 'utf8') !== fingerprint) {
+      throw new Error(`${o.out} holds an attack with other settings: resume it with the same options, or use another --out`);
+    }
+    const done = new Map<number, AnyRecord[]>();
+    let seconds = 0;
+    if (existsSync(join(o.out, PROGRESS))) {
+      for (const line of readFileSync(join(o.out, PROGRESS), 'utf8').split('\n')) {
+        if (!line.trim()) continue;
+        let entry: { batch: number; seconds: number; records: AnyRecord[] };
+        try {
+          entry = JSON.parse(line);
+        } catch {
+          continue; // a line cut by a kill: that batch is redone
+        }
+        if (o.saveExamples && !existsSync(join(o.out, PARTIAL, `adv-${entry.batch}.npy`))) continue;
+        if (!done.has(entry.batch)) seconds += entry.seconds;
+        done.set(entry.batch, entry.records);
+      }
+    }
+    return { done, seconds };
+  }
+  if (existsSync(join(o.out, PROGRESS)) || existsSync(join(o.out, 'results.json'))) {
+    if (!o.resume) throw new Error(`${o.out} holds another attack's results: pass --resume to continue it or choose another --out`);
+  }
+  for (const f of [PROGRESS, 'results.json', 'samples.csv']) rmSync(join(o.out, f), { force: true });
+  rmSync(join(o.out, PARTIAL), { recursive: true, force: true });
+  writeFileAtomic(statePath, fingerprint);
+  return { done: new Map(), seconds: 0 };
+}
+
+export async function runAttack(o: AttackRunOptions): Promise<Record<string, unknown>> {
+  const fingerprint = JSON.stringify({ spec: { ...o.spec, featureMean: undefined, featureStd: undefined }, targetClass: o.targetClass, batchSize: o.batchSize,
+    count: o.dataset.length, saveExamples: !!o.saveExamples, meta: o.meta }, null, 2) + '\n';
+  const { done, seconds: previous } = prepare(o, fingerprint);
+  const original = (i: number) => (o.dataset instanceof SubsetDataset ? o.dataset.positions[i]! : i);
+  if (o.saveExamples) mkdirSync(join(o.out, PARTIAL), { recursive: true });
+  const total = batchCount(o.dataset, o.batchSize);
+  let seconds = previous;
+  for await (const b of batches(o.dataset, { batchSize: o.batchSize })) {
+    if (done.has(b.batch)) {
+      b.images.dispose();
+      b.labels.dispose();
+      continue;
+    }
+    const t0 = performance.now();
+    const recs = scope(() => {
+      // records and random starts use positions in the full data set, whatever the subset
+      const batch = { ...b, indices: b.indices.map(original),
+        targets: o.targetClass === undefined ? undefined : full([b.indices.length], o.targetClass, 'int64') };
+      const out = o.spec.attack === 'pgd' ? pgdAttack(o.model, batch, o.spec) : knsAttack(o.model, batch, o.spec);
+      const recs = out.records as AnyRecord[];
+      if (o.targetModel) {
+        const rows = out.adversarial.shape[0]! / b.indices.length;
+        const clean = rows === 1 ? b.images : b.images.repeatInterleave(rows, 0);
+        const tc = noGrad(() => o.targetModel!.eval().forward(clean).logits.argmax(1)).toNumbers();
+        const ta = noGrad(() => o.targetModel!.forward(out.adversarial).logits.argmax(1)).toNumbers();
+        recs.forEach((r, i) => {
+          r.targetCleanPrediction = tc[i]!;
+          r.targetAdversarialPrediction = ta[i]!;
+          r.targetSuccess = ta[i] !== tc[i];
+        });
+      }
+      if (o.saveExamples) {
+        const rows = out.adversarial.shape[0]! / b.indices.length;
+        saveNpy(join(o.out, PARTIAL, `clean-${b.batch}.npy`), rows === 1 ? b.images : b.images.repeatInterleave(rows, 0));
+        saveNpy(join(o.out, PARTIAL, `adv-${b.batch}.npy`), out.adversarial);
+      }
+      return recs;
+    });
+    b.images.dispose();
+    b.labels.dispose();
+    const s = (performance.now() - t0) / 1000;
+    seconds += s;
+    appendFileSync(join(o.out, PROGRESS), JSON.stringify({ batch: b.batch, seconds: s, records: recs }) + '\n');
+    done.set(b.batch, recs);
+    const records = [...done.values()].flat();
+    const inputs = new Set(records.map((r) => r.index)).size;
+    const hit = new Set(records.filter((r) => r.success).map((r) => r.index)).size;
+    o.onProgress?.({ done: b.batch + 1, total, stats: { 'success rate': inputs ? hit / inputs : 0 } });
+  }
+  // batch order = data-set order, ranks minor: the row order of the example files
+  const records = [...done.entries()].sort(([a], [b]) => a - b).flatMap(([, r]) => r);
+  const results = summarize(o, records, seconds);
+  writeFileAtomic(join(o.out, 'samples.csv'), toCsv(records));
+  if (o.saveExamples) mergeExamples(o.out, total, records.map((r) => BigInt(r.index)));
+  if (o.spec.attack === 'kns') await rankFigure(o.out, results);
+  writeFileAtomic(join(o.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  return results;
+}
+
+function summarize(o: AttackRunOptions, records: AnyRecord[], seconds: number): Record<string, unknown> {
+  const inputs = new Map<number, AnyRecord>();
+  for (const r of records) if (!inputs.has(r.index)) inputs.set(r.index, r);
+  const first = [...inputs.values()];
+  const correct = new Set(first.filter((r) => r.cleanPrediction === r.label).map((r) => r.index));
+  const spec = { ...o.spec, featureMean: undefined, featureStd: undefined };
+  const res: Record<string, unknown> = {
+    ...o.meta, attack: spec, count: inputs.size, cleanAccuracy: inputs.size ? correct.size / inputs.size : 0, seconds: +seconds.toFixed(2),
+  };
+  const anySuccess = (filter: (r: AnyRecord) => boolean) => {
+    const idx = new Set(records.filter((r) => filter(r)).map((r) => r.index));
+    const hit = new Set(records.filter((r) => filter(r) && r.success).map((r) => r.index));
+    return idx.size ? hit.size / idx.size : 0;
+  };
+  res.successRate = anySuccess(() => true);
+  res.successRateCorrect = anySuccess((r) => correct.has(r.index));
+  if (o.spec.attack === 'kns') {
+    const nr = records as NeuronRecord[];
+    const start = o.spec.rankStart ?? 0;
+    if (start === 0) {
+      res.nNeuronSuccessRate = nNeuronRates(nr, o.spec.neurons);
+      res.nNeuronSuccessRateCorrect = nNeuronRates(nr, o.spec.neurons, (r) => correct.has(r.index));
+    }
+    const perRank: { rank: number; successRate: number; deltaAchieveRate: number }[] = [];
+    for (let k = start + 1; k <= start + o.spec.rankCount; k++) {
+      const at = nr.filter((r) => r.rank === k);
+      perRank.push({ rank: k, successRate: at.filter((r) => r.success).length / Math.max(at.length, 1),
+        deltaAchieveRate: at.filter((r) => r.deltaAchieved).length / Math.max(at.length, 1) });
+    }
+    res.perRank = perRank;
+    res.deltaAchieveRate = nr.filter((r) => r.deltaAchieved).length / Math.max(nr.length, 1);
+  }
+  if (o.targetModel) {
+    const t = records.filter((r) => r.targetCleanPrediction === r.label);
+    const idx = new Set(t.map((r) => r.index));
+    const hit = new Set(t.filter((r) => r.targetSuccess).map((r) => r.index));
+    res.transfer = { targetCleanAccuracy: inputs.size ? new Set(first.filter((r) => r.targetCleanPrediction === r.label).map((r) => r.index)).size / inputs.size : 0,
+      successRateCorrect: idx.size ? hit.size / idx.size : 0 };
+  }
+  return res;
+}
+
+const COLUMNS: [string, (r: AnyRecord) => unknown][] = [
+  ['index', (r) => r.index], ['label', (r) => r.label], ['clean_prediction', (r) => r.cleanPrediction],
+  ['adversarial_prediction', (r) => r.adversarialPrediction], ['success', (r) => (r.success ? 1 : 0)],
+  ['l2', (r) => r.l2], ['linf', (r) => r.linf], ['restart', (r) => r.restart], ['iteration', (r) => r.iteration],
+];
+const NEURON_COLUMNS: [string, (r: NeuronRecord) => unknown][] = [
+  ['neuron', (r) => r.neuron], ['rank', (r) => r.rank], ['delta', (r) => r.delta], ['delta_achieved', (r) => (r.deltaAchieved ? 1 : 0)],
+];
+const TARGET_COLUMNS: [string, (r: AnyRecord) => unknown][] = [
+  ['target_clean_prediction', (r) => r.targetCleanPrediction], ['target_adversarial_prediction', (r) => r.targetAdversarialPrediction],
+  ['target_success', (r) => (r.targetSuccess ? 1 : 0)],
+];
+
+function toCsv(records: AnyRecord[]): string {
+  const neuron = records.length > 0 && 'rank' in records[0]!;
+  const target = records.length > 0 && records[0]!.targetCleanPrediction !== undefined;
+  const cols = [...COLUMNS, ...(neuron ? NEURON_COLUMNS as [string, (r: AnyRecord) => unknown][] : []), ...(target ? TARGET_COLUMNS : [])];
+  const lines = [cols.map(([h]) => h).join(',')];
+  for (const r of records) lines.push(cols.map(([, get]) => String(get(r))).join(','));
+  return lines.join('\n') + '\n';
+}
+
+function mergeExamples(out: string, total: number, indices: bigint[]): void {
+  scope(() => {
+    for (const [kind, file] of [['clean', 'clean.npy'], ['adv', 'adversarial.npy']] as const) {
+      const parts: Tensor[] = [];
+      for (let b = 0; b < total; b++) parts.push(loadNpy(join(out, PARTIAL, `${kind}-${b}.npy`)));
+      saveNpy(join(out, file), parts.length === 1 ? parts[0]! : cat(parts, 0));
+    }
+  });
+  saveNpyArray(join(out, 'indices.npy'), BigInt64Array.from(indices), [indices.length], 'int64');
+  rmSync(join(out, PARTIAL), { recursive: true, force: true });
+}
+
+async function rankFigure(out: string, results: Record<string, unknown>): Promise<void> {
+  const perRank = results.perRank as { rank: number; successRate: number; deltaAchieveRate: number }[];
+  const fig = await lineFigure([
+    { label: 'attack success', x: perRank.map((p) => p.rank), y: perRank.map((p) => p.successRate) },
+    { label: 'Delta reached', x: perRank.map((p) => p.rank), y: perRank.map((p) => p.deltaAchieveRate), dashed: true },
+  ], { title: 'Single-neuron attack success by neuron rank (Figure 2)', xLabel: 'neuron rank (1 = most sensitive for the input)', yLabel: 'rate', yDomain: [0, 1] });
+  saveFigure(out, 'success-by-rank', fig);
+}

@@ -1,0 +1,42 @@
+// The shape every attack shares: a config in, one record per attacked row out.
+import type { Norm } from './budget.js';
+
+export interface BudgetConfig {
+  norm: Norm;
+  eps: number;
+  iterations: number;
+  /** Default 2.5 * eps / iterations. */
+  stepSize?: number;
+  seed: number;
+}
+
+export interface SampleRecord {
+  /** Position of the input in the attacked data set. */
+  index: number;
+  label: number;
+  cleanPrediction: number;
+  adversarialPrediction: number;
+  success: boolean;
+  l2: number;
+  linf: number;
+  /** Restart and iteration of the kept iterate (iteration 0 = the start point). */
+  restart: number;
+  iteration: number;
+}
+
+export interface NeuronRecord extends SampleRecord {
+  /** The attacked neuron, its rank for this input (1 = most sensitive) and its Delta. */
+  neuron: number;
+  rank: number;
+  delta: number;
+  /** Whether the neuron reached z_i + Delta (>= for Delta >= 0, <= for Delta < 0). */
+  deltaAchieved: boolean;
+}
+
+export function defaultStepSize(c: BudgetConfig): number {
+  return c.stepSize ?? (2.5 * c.eps) / c.iterations;
+}
+
+export function checkIterations(iterations: number): void {
+  if (!Number.isInteger(iterations) || iterations < 1) throw new RangeError(`iterations must be a positive integer, got ${iterations}`);
+}

@@ -1,0 +1,138 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { DATASETS, openDataset, parseIndices } from '../data/registry.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { loadModel } from '../serialization/modelFiles.js';
+import { loadNpy, saveNpyArray } from '../serialization/npy.js';
+import { featureStats } from '../analysis/featureStats.js';
+import { runAttack, type AttackSpec } from '../attacks/run.js';
+import { checkBudget, type Norm } from '../attacks/budget.js';
+import { scope } from '../tensor/scope.js';
+import { nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import { ProgressBar } from './progress.js';
+import { checkDatasetFits } from './modelData.js';
+
+interface AttackCli {
+  model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
+  attack: 'pgd' | 'kns'; norm: Norm; eps: number; iterations?: number; stepSize?: number; restarts: number;
+  randomStart: boolean; targetClass?: number; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
+  sensitivity?: string; statsSplit: 'train+test' | 'train' | 'test'; batchSize: number; seed: number; saveExamples?: boolean;
+  targetModel?: string; out: string; resume?: boolean;
+}
+
+function parseList(v: string): number[] {
+  const xs = v.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (!xs.length || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`--neurons must be a list of positive integers like 1,4,8,16, got '${v}'`);
+  return [...new Set(xs)].sort((a, b) => a - b);
+}
+
+function parseWindow(v: string): { start: number; count: number } {
+  const m = /^(\d+):(\d+)$/.exec(v.trim());
+  if (!m || Number(m[2]) < 1) throw new Error(`--ranks must look like START:COUNT (0-based start), got '${v}'`);
+  return { start: Number(m[1]), count: Number(m[2]) };
+}
+
+export function attackCommand(): Command {
+  return new Command('attack')
+    .description('Attack a model: PGD (untargeted or targeted) or the n-neuron sensitivity attack (k-NS), under an L2\n' +
+      'or Linf budget. Writes results.json, samples.csv and, with --save-examples, clean.npy / adversarial.npy /\n' +
+      'indices.npy; for k-NS also success-by-rank.png/.svg. An interrupted attack continues with --resume.')
+    .requiredOption('--model <run>', 'run folder of the model to attack')
+    .addOption(new Option('--dataset <name>', 'data set (default: the model\'s)').choices([...DATASETS]))
+    .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
+    .addOption(new Option('--split <split>', 'inputs to attack').choices(['train', 'test']).default('test'))
+    .option('--limit <n>', 'first N inputs only', positiveInt('--limit'))
+    .option('--indices <list>', 'these inputs only, e.g. 0,5,10-19')
+    .addOption(new Option('--attack <name>', 'pgd or kns (n-neuron sensitivity attack)').choices(['pgd', 'kns']).default('pgd'))
+    .addOption(new Option('--norm <norm>', 'budget norm').choices(['l2', 'linf']).makeOptionMandatory())
+    .requiredOption('--eps <eps>', 'budget; fractions like 8/255 are accepted', positiveNumber('--eps'))
+    .option('--iterations <n>', 'PGD iterations (default: pgd 20, kns 50 as the reference)', positiveInt('--iterations'))
+    .option('--step-size <x>', 'step size (default 2.5 * eps / iterations)', positiveNumber('--step-size'))
+    .option('--restarts <n>', 'PGD restarts (a sample counts once any restart succeeds)', positiveInt('--restarts'), 1)
+    .option('--no-random-start', 'PGD: start from the clean input instead of a random point in the budget')
+    .option('--target-class <c>', 'PGD: targeted attack towards this class', nonNegativeInt('--target-class'))
+    .option('--neurons <list>', 'kns: success rates for the n most sensitive neurons, for each n', '1,4,8,16')
+    .option('--ranks <start:count>', 'kns: attack this window of neuron ranks instead (for the per-rank curve)')
+    .option('--lambda <x>', 'kns: weight of the attacked neuron\'s term', positiveNumber('--lambda'), 10)
+    .addOption(new Option('--fake-relu <when>', 'kns: identity gradient through the final ReLU (auto: ResNets, as the reference)')
+      .choices(['auto', 'on', 'off']).default('auto'))
+    .option('--sensitivity <dir>', 'kns: take the feature mean/std from this `sauron sensitivity` output')
+    .addOption(new Option('--stats-split <which>', 'kns: inputs the feature mean/std are computed over otherwise')
+      .choices(['train+test', 'train', 'test']).default('train+test'))
+    .option('--batch-size <n>', 'inputs per batch (k-NS rows = inputs x neurons)', positiveInt('--batch-size'), 128)
+    .option('--seed <n>', 'random seed (random starts derive from seed, input index and restart)', nonNegativeInt('--seed'), 0)
+    .option('--save-examples', 'write clean.npy, adversarial.npy and indices.npy')
+    .option('--target-model <run>', 'also evaluate the adversarial examples on this model (transfer)')
+    .requiredOption('--out <dir>', 'folder to write results into')
+    .option('--resume', 'continue an interrupted attack in --out')
+    .action(async (o: AttackCli) => {
+      checkBudget(o.norm, o.eps);
+      const { model, manifest } = loadModel(o.model);
+      const target = o.targetModel ? loadModel(o.targetModel).model : undefined;
+      try {
+        const name = o.dataset ?? (manifest.dataset as string | undefined) ?? 'fashion-mnist';
+        const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
+        checkDatasetFits(model, ds);
+        if (target) checkDatasetFits(target, ds);
+        const meta = { model: o.model, targetModel: o.targetModel, dataset: name, split: o.split, limit: o.limit, indices: o.indices };
+        let spec: AttackSpec;
+        if (o.attack === 'pgd') {
+          if (o.targetClass !== undefined && o.targetClass >= model.numClasses) throw new Error(`--target-class must be below ${model.numClasses}`);
+          spec = { attack: 'pgd', norm: o.norm, eps: o.eps, iterations: o.iterations ?? 20, stepSize: o.stepSize, seed: o.seed,
+            restarts: o.restarts, randomStart: o.randomStart, targeted: o.targetClass !== undefined };
+        } else {
+          const neurons = parseList(o.neurons);
+          const window = o.ranks ? parseWindow(o.ranks) : { start: 0, count: neurons[neurons.length - 1]! };
+          if (window.start + window.count > model.featureDim) {
+            throw new Error(`neuron ranks ${window.start + 1}..${window.start + window.count} exceed the model's ${model.featureDim} features`);
+          }
+          const stats = await knsStats(o, model, name);
+          spec = { attack: 'kns', norm: o.norm, eps: o.eps, iterations: o.iterations ?? 50, stepSize: o.stepSize, seed: o.seed,
+            neurons: neurons.filter((k) => k <= window.count), rankStart: window.start, rankCount: window.count, lambda: o.lambda,
+            fakeRelu: o.fakeRelu === 'on' || (o.fakeRelu === 'auto' && model.config.arch.startsWith('resnet')),
+            featureMean: stats.mean, featureStd: stats.std };
+        }
+        const bar = new ProgressBar();
+        bar.start(`${o.attack} ${o.norm} eps ${+o.eps.toFixed(6)}`);
+        const results = await runAttack({
+          model, dataset: ds, spec, targetClass: o.targetClass, out: o.out, batchSize: o.batchSize,
+          saveExamples: o.saveExamples, targetModel: target, resume: o.resume, meta,
+          onProgress: (p) => bar.update(p.done, p.total, p.stats),
+        });
+        bar.finish();
+        const brief: Record<string, unknown> = { out: o.out, count: results.count, cleanAccuracy: results.cleanAccuracy,
+          successRate: results.successRate, successRateCorrect: results.successRateCorrect, seconds: results.seconds };
+        if (results.nNeuronSuccessRate) brief.nNeuronSuccessRateCorrect = results.nNeuronSuccessRateCorrect;
+        if (results.transfer) brief.transfer = results.transfer;
+        console.log(JSON.stringify(brief));
+      } finally {
+        model.dispose();
+        target?.dispose();
+      }
+    });
+}
+
+async function knsStats(o: AttackCli, model: import('../models/classifier.js').ImageClassifier, name: string): Promise<{ mean: Float32Array; std: Float32Array }> {
+  const read = (dir: string) => scope(() => ({
+    mean: loadNpy(join(dir, 'feature_mean.npy')).toFloat32Array(), std: loadNpy(join(dir, 'feature_std.npy')).toFloat32Array(),
+  }));
+  if (o.sensitivity) {
+    if (!existsSync(join(o.sensitivity, 'feature_mean.npy'))) throw new Error(`${o.sensitivity} has no feature_mean.npy (run sauron sensitivity first)`);
+    return read(o.sensitivity);
+  }
+  if (o.resume && existsSync(join(o.out, 'feature_mean.npy'))) return read(o.out);
+  const sets: ImageDataset[] = [];
+  for (const s of o.statsSplit === 'train+test' ? ['train', 'test'] as const : [o.statsSplit]) sets.push(await openDataset(name, s, { data: o.data }));
+  const bar = new ProgressBar();
+  bar.start('feature statistics');
+  const st = await featureStats(model, sets, { onProgress: (p) => bar.update(p.done, p.total) });
+  bar.finish();
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(o.out, { recursive: true });
+  const mean = Float32Array.from(st.mean);
+  const std = Float32Array.from(st.std);
+  saveNpyArray(join(o.out, 'feature_mean.npy'), mean, [mean.length], 'float32');
+  saveNpyArray(join(o.out, 'feature_std.npy'), std, [std.length], 'float32');
+  return { mean, std };
+}
