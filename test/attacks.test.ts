@@ -1,0 +1,209 @@
+// Attacks: budgets and [0, 1] on the output, per-sample L2 steps, zero gradients, restarts,
+// agreement with an independent python3-torch PGD, k-NS on a trained model, the CLI.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createModel, loadSafetensors, scope, rand, randint, Generator, setNumThreads, getNumThreads, tensor, loadNpy, zeros,
+  type Tensor, type ImageClassifier,
+} from '../src/index.js';
+import { pgdAttack, type PgdConfig } from '../src/attacks/pgd.js';
+import { knsAttack, nNeuronRates } from '../src/attacks/kns.js';
+import { project, stepAlong, sampleNorms, randomStart, type Norm } from '../src/attacks/budget.js';
+import { train } from '../src/training/train.js';
+import { DEFAULTS } from '../src/training/config.js';
+import { featureStats } from '../src/analysis/featureStats.js';
+import { loadFashionMnist } from '../src/data/fashionMnist.js';
+import { subset } from '../src/data/registry.js';
+import { ROOT, relErr } from './helpers.js';
+
+function sauron(...args: string[]) {
+  return spawnSync(process.execPath, [join(ROOT, 'bin', 'sauron.js'), ...args], { encoding: 'utf8' });
+}
+
+function randomModel(seed: number): ImageClassifier {
+  return createModel({ arch: 'small-cnn', inputShape: [1, 28, 28], numClasses: 10, width: 0.25 }, { generator: new Generator(seed) });
+}
+
+function batch(n: number, seed: number) {
+  const g = new Generator(seed);
+  return { images: rand([n, 1, 28, 28], { generator: g }), labels: randint(0, 10, [n], { generator: g }), indices: Array.from({ length: n }, (_, i) => i) };
+}
+
+test('PGD outputs stay inside the budget and [0, 1] for L2 and Linf (random model)', () => {
+  const m = randomModel(1);
+  try {
+    scope(() => {
+      const b = batch(8, 2);
+      for (const norm of ['l2', 'linf'] as Norm[]) {
+        const eps = norm === 'l2' ? 2 : 0.1;
+        const out = pgdAttack(m, b, { norm, eps, iterations: 5, restarts: 2, randomStart: true, seed: 0 });
+        const d = sampleNorms(out.adversarial.sub(b.images), norm).toNumbers();
+        assert.ok(d.every((v) => v <= eps * (1 + 1e-5)), `${norm}: ${d}`);
+        assert.ok(out.adversarial.min().item() >= 0 && out.adversarial.max().item() <= 1);
+        for (const r of out.records) assert.ok((norm === 'l2' ? r.l2 : r.linf) <= eps * (1 + 1e-5));
+      }
+    });
+  } finally {
+    m.dispose();
+  }
+});
+
+test('L2 steps and projections are per sample; a zero gradient gives no NaN', () => {
+  scope(() => {
+    const x0 = zeros([2, 1, 2, 2]).add(0.5);
+    // row 0 has a huge gradient, row 1 a tiny one: each moves by exactly the step size
+    const g = tensor(new Float32Array([100, 0, 0, 0, 0, 1e-3, 0, 0]), { shape: [2, 1, 2, 2] });
+    const moved = stepAlong(x0, g, 'l2', 0.1).sub(x0);
+    const n = sampleNorms(moved, 'l2').toNumbers();
+    assert.ok(Math.abs(n[0]! - 0.1) < 1e-6 && Math.abs(n[1]! - 0.1) < 1e-6, `${n}`);
+    // projection shrinks only the row that leaves the ball
+    const far = x0.add(tensor(new Float32Array([0.4, 0, 0, 0, 0.05, 0, 0, 0]), { shape: [2, 1, 2, 2] }));
+    const p = sampleNorms(project(far, x0, 'l2', 0.1).sub(x0), 'l2').toNumbers();
+    assert.ok(Math.abs(p[0]! - 0.1) < 1e-5 && Math.abs(p[1]! - 0.05) < 1e-6, `${p}`);
+    const still = stepAlong(x0, zeros([2, 1, 2, 2]), 'l2', 0.1);
+    assert.equal(still.isnan().any().item(), 0);
+    assert.equal(stepAlong(x0, zeros([2, 1, 2, 2]), 'linf', 0.1).isnan().any().item(), 0);
+    const rs = randomStart(x0, 'l2', 0.1, [new Generator(1), new Generator(2)]);
+    const rn = sampleNorms(rs.sub(x0), 'l2').toNumbers();
+    assert.ok(rn.every((v) => v <= 0.1 + 1e-6));
+  });
+});
+
+test('more restarts never lower the success rate for the same seed; batch size does not change results', () => {
+  const m = randomModel(3);
+  try {
+    scope(() => {
+      const b = batch(24, 4);
+      const base: PgdConfig = { norm: 'linf', eps: 0.02, iterations: 3, restarts: 1, randomStart: true, seed: 9 };
+      let prev = -1;
+      for (const restarts of [1, 2, 4]) {
+        const rate = pgdAttack(m, b, { ...base, restarts }).records.filter((r) => r.success).length;
+        assert.ok(rate >= prev, `restarts ${restarts}: ${rate} < ${prev}`);
+        prev = rate;
+      }
+      const whole = pgdAttack(m, b, { ...base, restarts: 2 }).records;
+      const halves = [0, 12].flatMap((s) => pgdAttack(m, {
+        images: b.images.narrow(0, s, 12), labels: b.labels.narrow(0, s, 12), indices: b.indices.slice(s, s + 12),
+      }, { ...base, restarts: 2 }).records);
+      assert.deepEqual(halves.map((r) => [r.success, r.restart]), whole.map((r) => [r.success, r.restart]));
+    });
+  } finally {
+    m.dispose();
+  }
+});
+
+test('deterministic PGD equals an independent python3-torch PGD (fixture) for L2 and Linf', () => {
+  const { tensors, metadata } = loadSafetensors(join(ROOT, 'fixtures', 'attacks.safetensors'));
+  const meta = JSON.parse(metadata.json!);
+  const threads = getNumThreads();
+  setNumThreads(1);
+  const m = createModel({ arch: 'small-cnn', inputShape: [1, 28, 28], numClasses: 10, width: meta.width });
+  try {
+    scope(() => {
+      const state = new Map<string, Tensor>();
+      for (const [k, t] of tensors) if (k.startsWith('state.')) state.set(k.slice(6), t);
+      m.loadStateDict(state);
+      const x = tensors.get('x')!;
+      const y = tensors.get('y')!;
+      for (const [norm, [eps, iterations]] of Object.entries(meta.runs) as [Norm, [number, number]][]) {
+        const out = pgdAttack(m, { images: x, labels: y, indices: [0, 1, 2, 3, 4, 5] }, { norm, eps, iterations, restarts: 1, randomStart: false, seed: 0 });
+        const e = relErr(out.adversarial, tensors.get(`${norm}.adv`)!);
+        assert.ok(e < 1e-5, `${norm}: relative error ${e}`);
+      }
+    });
+  } finally {
+    setNumThreads(threads);
+    m.dispose();
+    for (const t of tensors.values()) t.dispose();
+  }
+});
+
+const root = mkdtempSync(join(tmpdir(), 'sauron-atk-'));
+const run = join(root, 'run');
+
+test('k-NS on a trained model: one batch of inputs x neurons, success non-decreasing in n, reproducible', async () => {
+  await train({ ...DEFAULTS['fashion-mnist']!, method: 'standard', dataset: 'fashion-mnist', width: 0.25, epochs: 2,
+    batchSize: 64, limit: 2048, testLimit: 256, seed: 1 }, { out: run });
+  const { loadModel } = await import('../src/index.js');
+  const { model } = loadModel(run);
+  try {
+    const ds = loadFashionMnist('test');
+    const stats = await featureStats(model, [subset(ds, { limit: 500 })]);
+    const b = ds.loadSync(Array.from({ length: 12 }, (_, i) => i));
+    const cfg = { norm: 'l2' as Norm, eps: 1.5, iterations: 10, rankCount: 8, fakeRelu: false, featureMean: stats.mean, featureStd: stats.std, seed: 0 };
+    const a = scope(() => knsAttack(model, b, cfg).records);
+    const again = scope(() => knsAttack(model, b, cfg).records);
+    assert.equal(a.length, 12 * 8);
+    assert.deepEqual(a.map((r) => [r.index, r.rank]).slice(0, 9), [[0, 1], [0, 2], [0, 3], [0, 4], [0, 5], [0, 6], [0, 7], [0, 8], [1, 1]]);
+    assert.deepEqual(a, again);
+    const rates = nNeuronRates(a, [1, 2, 4, 8]);
+    assert.ok(rates['1']! <= rates['2']! && rates['2']! <= rates['4']! && rates['4']! <= rates['8']!, JSON.stringify(rates));
+    for (const r of a) assert.ok(r.l2 <= 1.5 * (1 + 1e-5));
+    // neurons of an input are distinct and ranked by scaled Delta
+    assert.equal(new Set(a.filter((r) => r.index === 0).map((r) => r.neuron)).size, 8);
+    assert.throws(() => knsAttack(model, b, { ...cfg, rankCount: 999 }), /exceed the model's 64 features/);
+    b.images.dispose();
+    b.labels.dispose();
+  } finally {
+    model.dispose();
+  }
+});
+
+test('sauron attack: files, resume, transfer, seeds; bad input is refused', () => {
+  const out = join(root, 'pgd');
+  const r = sauron('attack', '--model', run, '--attack', 'pgd', '--norm', 'linf', '--eps', '8/255', '--limit', '40', '--batch-size', '16',
+    '--restarts', '2', '--save-examples', '--target-model', run, '--out', out);
+  assert.equal(r.status, 0, r.stderr);
+  const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(res.count, 40);
+  assert.ok(Math.abs(res.attack.eps - 8 / 255) < 1e-12);
+  assert.ok(res.successRateCorrect >= 0 && res.successRateCorrect <= 1);
+  assert.ok(res.transfer && res.transfer.successRateCorrect === res.successRateCorrect, 'a model transfers perfectly to itself');
+  const csv = readFileSync(join(out, 'samples.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 41);
+  assert.match(csv[0]!, /^index,label,clean_prediction,adversarial_prediction,success,l2,linf,restart,iteration,target_clean_prediction/);
+  scope(() => {
+    const adv = loadNpy(join(out, 'adversarial.npy'));
+    const clean = loadNpy(join(out, 'clean.npy'));
+    assert.deepEqual(adv.shape, [40, 1, 28, 28]);
+    assert.ok(adv.sub(clean).abs().max().item() <= 8 / 255 + 1e-6);
+    assert.deepEqual(loadNpy(join(out, 'indices.npy')).toNumbers(), Array.from({ length: 40 }, (_, i) => i));
+  });
+  // an interrupted run: keep the first 2 of 3 batches' progress, resume, same results
+  const progress = readFileSync(join(out, 'progress.jsonl'), 'utf8').trim().split('\n');
+  const again = join(root, 'pgd2');
+  const first = sauron('attack', '--model', run, '--attack', 'pgd', '--norm', 'linf', '--eps', '8/255', '--limit', '40', '--batch-size', '16',
+    '--restarts', '2', '--save-examples', '--target-model', run, '--out', again);
+  assert.equal(first.status, 0);
+  writeFileSync(join(again, 'progress.jsonl'), progress.slice(0, 2).join('\n') + '\n{"batch": 2, "trunc');
+  rmSync(join(again, 'results.json'));
+  const resumed = sauron('attack', '--model', run, '--attack', 'pgd', '--norm', 'linf', '--eps', '8/255', '--limit', '40', '--batch-size', '16',
+    '--restarts', '2', '--save-examples', '--target-model', run, '--out', again, '--resume');
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.equal(readFileSync(join(again, 'samples.csv'), 'utf8'), readFileSync(join(out, 'samples.csv'), 'utf8'));
+  const refused = sauron('attack', '--model', run, '--attack', 'pgd', '--norm', 'linf', '--eps', '8/255', '--limit', '40', '--out', again);
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /holds another attack's results/);
+
+  const bad: [string[], RegExp][] = [
+    [['--norm', 'l2', '--eps', '0'], /--eps must be a positive number/],
+    [['--norm', 'l2', '--eps', 'nan'], /--eps must be a positive number/],
+    [['--norm', 'l3', '--eps', '1'], /argument 'l3' is invalid/],
+    [['--norm', 'l2', '--eps', '1', '--attack', 'kns', '--neurons', '1,999'], /neuron ranks 1\.\.999 exceed the model's 64 features/],
+    [['--norm', 'l2', '--eps', '1', '--dataset', 'cifar10'], /pass --data DIR/],
+  ];
+  for (const [args, re] of bad) {
+    const b = sauron('attack', '--model', run, '--limit', '4', '--out', join(root, 'bad'), ...args);
+    assert.notEqual(b.status, 0, args.join(' '));
+    const lines = b.stderr.trim().split('\n').filter((l) => !l.startsWith('(run with --help'));
+    assert.equal(lines.length, 1, b.stderr);
+    assert.match(lines[0]!, re);
+  }
+  assert.ok(existsSync(join(out, 'results.json')), 'earlier results are kept');
+});
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
