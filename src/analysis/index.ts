@@ -3,3 +3,4 @@ export { featureStats, FeatureStatsAccumulator, type FeatureStats } from './feat
 export { scaleDeltas, rankNeurons } from './scaled.js';
 export { sensitivity, type SensitivityOptions, type SensitivityResult, type NeuronSummary } from './sensitivity.js';
 export { sensitivityFigures, scaledActivations } from './figures.js';
+export * from './prune.js';

@@ -5,6 +5,7 @@ import { evalCommand } from './eval.js';
 import { trainCommand } from './train.js';
 import { sensitivityCommand } from './sensitivity.js';
 import { attackCommand } from './attack.js';
+import { pruneCommand } from './prune.js';
 
 const program = new Command('sauron')
   .description('Find the feature neurons an image classifier depends on most, attack through them, and train models that do not depend on any one neuron.')
@@ -15,6 +16,7 @@ program.addCommand(trainCommand());
 program.addCommand(evalCommand());
 program.addCommand(sensitivityCommand());
 program.addCommand(attackCommand());
+program.addCommand(pruneCommand());
 program.addCommand(benchCommand());
 
 try {

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { DATASETS } from '../data/registry.js';
 import { ARCHITECTURES } from '../models/zoo.js';
-import { DEFAULTS, SCHEDULES, type ScheduleName, type TrainConfig } from '../training/config.js';
+import { DEFAULTS, METHODS, SCHEDULES, type MethodName, type ScheduleName, type TrainConfig } from '../training/config.js';
 import { train } from '../training/train.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from './options.js';
 import { ProgressBar } from './progress.js';
@@ -9,7 +9,9 @@ import { ProgressBar } from './progress.js';
 interface TrainCli {
   dataset: string; data?: string; arch?: string; width?: number; epochs?: number; batchSize?: number; lr?: number;
   momentum?: number; weightDecay?: number; schedule?: ScheduleName; seed?: number; limit?: number; testLimit?: number;
-  crop?: number; flip?: boolean; out: string; resume?: boolean; force?: boolean; method: string;
+  crop?: number; flip?: boolean; out: string; resume?: boolean; force?: boolean; method: MethodName;
+  norm?: 'l2' | 'linf'; eps?: number; attackSteps?: number; topK?: number; delta1?: number; delta2?: number;
+  valEps?: number; valSteps?: number; valLimit?: number;
 }
 
 function nonNegativeNumber(name: string) {
@@ -27,7 +29,17 @@ export function trainCommand(): Command {
       'embedded default in minutes. An interrupted run continues with --resume.')
     .addOption(new Option('--dataset <name>', 'data set').choices([...DATASETS]).default('fashion-mnist'))
     .option('--data <dir>', 'folder with the data set (cifar10, imagenet; fashion-mnist is embedded)')
-    .addOption(new Option('--method <name>', 'training method').choices(['standard']).default('standard'))
+    .addOption(new Option('--method <name>', 'standard, pgd (adversarial training) or sensitivity (the paper\'s regularizer)')
+      .choices([...METHODS]).default('standard'))
+    .addOption(new Option('--norm <norm>', 'pgd: attack norm').choices(['l2', 'linf']))
+    .option('--eps <eps>', 'pgd: attack budget (fractions like 8/255 accepted)', positiveNumber('--eps'))
+    .option('--attack-steps <n>', 'pgd: PGD steps per training batch', positiveInt('--attack-steps'))
+    .option('--top-k <k>', 'sensitivity: features in each top-k term (16)', positiveInt('--top-k'))
+    .option('--delta1 <x>', 'sensitivity: weight of T1 (10)', nonNegativeNumber('--delta1'))
+    .option('--delta2 <x>', 'sensitivity: weight of T2 (100)', nonNegativeNumber('--delta2'))
+    .option('--val-eps <eps>', 'L2 PGD budget of the per-epoch validation attack', positiveNumber('--val-eps'))
+    .option('--val-steps <n>', 'steps of the per-epoch validation attack', positiveInt('--val-steps'))
+    .option('--val-limit <n>', 'test inputs the per-epoch validation attack uses (0 = off)', nonNegativeInt('--val-limit'))
     .option('--arch <name>', `architecture (${ARCHITECTURES.join(', ')})`)
     .option('--width <w>', 'channel-width multiplier', positiveNumber('--width'))
     .option('--epochs <n>', 'epochs', positiveInt('--epochs'))
@@ -52,12 +64,23 @@ export function trainCommand(): Command {
       }
       if (o.resume && o.force) throw new Error('--resume and --force contradict each other');
       const config: TrainConfig = {
-        method: 'standard', dataset: o.dataset, data: o.data, arch: o.arch ?? d.arch, width: o.width ?? d.width,
+        method: o.method, dataset: o.dataset, data: o.data, arch: o.arch ?? d.arch, width: o.width ?? d.width,
         epochs: o.epochs ?? d.epochs, batchSize: o.batchSize ?? d.batchSize, lr: o.lr ?? d.lr, momentum: o.momentum ?? d.momentum,
         weightDecay: o.weightDecay ?? d.weightDecay, schedule: o.schedule ?? d.schedule, stepEpochs: d.stepEpochs, gamma: d.gamma,
         seed: o.seed ?? d.seed, limit: o.limit, testLimit: o.testLimit, imageSize: d.imageSize,
         augment: { cropPadding: o.crop ?? d.augment.cropPadding, hflip: o.flip ?? d.augment.hflip },
+        validation: { eps: o.valEps ?? d.validation.eps, steps: o.valSteps ?? d.validation.steps, limit: o.valLimit ?? d.validation.limit },
       };
+      if (o.method === 'pgd') {
+        config.adversarial = { norm: o.norm ?? d.adversarial.norm, eps: o.eps ?? d.adversarial.eps, steps: o.attackSteps ?? d.adversarial.steps };
+      } else if (o.norm || o.eps || o.attackSteps) {
+        throw new Error('--norm, --eps and --attack-steps apply to --method pgd only');
+      }
+      if (o.method === 'sensitivity') {
+        config.regularizer = { topK: o.topK ?? d.regularizer.topK, delta1: o.delta1 ?? d.regularizer.delta1, delta2: o.delta2 ?? d.regularizer.delta2 };
+      } else if (o.topK !== undefined || o.delta1 !== undefined || o.delta2 !== undefined) {
+        throw new Error('--top-k, --delta1 and --delta2 apply to --method sensitivity only');
+      }
       const bar = new ProgressBar();
       const r = await train(config, {
         out: o.out, resume: o.resume, force: o.force,
@@ -71,7 +94,8 @@ export function trainCommand(): Command {
         },
       });
       bar.finish();
-      console.log(JSON.stringify({ out: o.out, testAccuracy: r.final?.accuracy, epochs: r.metrics.length,
+      console.log(JSON.stringify({ out: o.out, method: r.config.method, testAccuracy: r.final?.accuracy, epochs: r.metrics.length,
+        pgdSuccessRate: r.metrics.at(-1)?.pgdSuccessRate ?? null,
         seconds: +r.metrics.reduce((a, m) => a + m.seconds, 0).toFixed(1) }));
     });
 }

@@ -4,8 +4,36 @@ import type { AugmentOptions } from '../data/augment.js';
 export type ScheduleName = 'constant' | 'step' | 'cosine' | 'onecycle';
 export const SCHEDULES: readonly ScheduleName[] = ['constant', 'step', 'cosine', 'onecycle'];
 
+export type MethodName = 'standard' | 'pgd' | 'sensitivity';
+export const METHODS: readonly MethodName[] = ['standard', 'pgd', 'sensitivity'];
+
+/** PGD adversarial training (Madry et al.): train on PGD examples crafted in eval mode. */
+export interface AdversarialSettings {
+  norm: 'l2' | 'linf';
+  eps: number;
+  steps: number;
+}
+
+/** The sensitivity regularizer: cross-entropy + delta1 * T1 + delta2 * T2. */
+export interface RegularizerSettings {
+  topK: number;
+  delta1: number;
+  delta2: number;
+}
+
+/** The L2 PGD success rate logged every epoch on a fixed validation subset (as the reference). */
+export interface ValidationAttack {
+  eps: number;
+  steps: number;
+  /** First N test inputs (0 = off). */
+  limit: number;
+}
+
 export interface TrainConfig {
-  method: 'standard';
+  method: MethodName;
+  adversarial?: AdversarialSettings;
+  regularizer?: RegularizerSettings;
+  validation: ValidationAttack;
   dataset: string;
   /** Folder of the data set (absent for the embedded Fashion-MNIST). */
   data?: string;
@@ -29,21 +57,30 @@ export interface TrainConfig {
   imageSize?: number;
 }
 
-export type TrainDefaults = Omit<TrainConfig, 'dataset' | 'data' | 'limit' | 'testLimit' | 'method'>;
+export type TrainDefaults = Omit<TrainConfig, 'dataset' | 'data' | 'limit' | 'testLimit' | 'method' | 'adversarial' | 'regularizer'> & {
+  adversarial: AdversarialSettings;
+  regularizer: RegularizerSettings;
+};
 
 /** Defaults chosen per data set (measured on a 2-core machine for fashion-mnist, see README). */
 export const DEFAULTS: Record<string, TrainDefaults> = {
   'fashion-mnist': {
     arch: 'small-cnn', width: 0.5, epochs: 12, batchSize: 128, lr: 0.05, momentum: 0.9, weightDecay: 5e-4,
     schedule: 'onecycle', stepEpochs: 4, gamma: 0.1, seed: 0, augment: { cropPadding: 2, hflip: false },
+    adversarial: { norm: 'l2', eps: 1.5, steps: 3 }, regularizer: { topK: 16, delta1: 10, delta2: 100 },
+    validation: { eps: 1.5, steps: 20, limit: 256 },
   },
   // The reference library's CIFAR recipe: VGG-19, SGD 0.1, step decay, crop + flip.
   cifar10: {
     arch: 'vgg19', width: 1, epochs: 150, batchSize: 128, lr: 0.1, momentum: 0.9, weightDecay: 5e-4,
     schedule: 'step', stepEpochs: 50, gamma: 0.1, seed: 0, augment: { cropPadding: 4, hflip: true },
+    adversarial: { norm: 'l2', eps: 0.5, steps: 7 }, regularizer: { topK: 16, delta1: 10, delta2: 100 },
+    validation: { eps: 0.5, steps: 20, limit: 1000 },
   },
   imagenet: {
     arch: 'resnet50-imagenet', width: 1, epochs: 90, batchSize: 256, lr: 0.1, momentum: 0.9, weightDecay: 1e-4,
     schedule: 'step', stepEpochs: 30, gamma: 0.1, seed: 0, augment: { cropPadding: 0, hflip: false }, imageSize: 224,
+    adversarial: { norm: 'l2', eps: 3, steps: 3 }, regularizer: { topK: 16, delta1: 10, delta2: 100 },
+    validation: { eps: 3, steps: 20, limit: 500 },
   },
 };

@@ -15,8 +15,13 @@ export interface EpochMetrics {
   trainAccuracy: number;
   testAccuracy: number;
   testLoss: number;
+  /** L2 PGD success rate on the fixed validation subset (null when switched off). */
+  pgdSuccessRate: number | null;
   lr: number;
+  /** Whole epoch, including evaluation. */
   seconds: number;
+  /** Training batches only. */
+  trainSeconds: number;
 }
 
 const RUN_FILES = [CONFIG_FILE, METRICS_FILE, MANIFEST_FILE, WEIGHTS_FILE];

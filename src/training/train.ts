@@ -3,9 +3,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { ImageDataset } from '../data/dataset.js';
+import type { Batch, ImageDataset } from '../data/dataset.js';
 import { batches, batchCount, derivedGenerator } from '../data/loader.js';
-import { openDataset } from '../data/registry.js';
+import { openDataset, subset } from '../data/registry.js';
+import { pgdAttack } from '../attacks/pgd.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { sensitivityRegularizer } from './sensitivityRegularizer.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { createModel } from '../models/zoo.js';
 import * as F from '../nn/functional.js';
@@ -59,11 +62,54 @@ export function checkConfig(c: TrainConfig): void {
     if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${n} must be a positive integer, got ${v}`);
   };
   posInt('epochs', c.epochs);
+  if (c.method === 'pgd') {
+    const a = c.adversarial;
+    if (!a) throw new Error('--method pgd needs adversarial settings');
+    if (!(a.eps > 0)) throw new RangeError(`--eps must be positive, got ${a.eps}`);
+    posInt('attack steps', a.steps);
+  }
+  if (c.method === 'sensitivity') {
+    const r = c.regularizer;
+    if (!r) throw new Error('--method sensitivity needs regularizer settings');
+    posInt('top-k', r.topK);
+    for (const [n, v] of [['--delta1', r.delta1], ['--delta2', r.delta2]] as const) {
+      if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`${n} must be a non-negative number, got ${v}`);
+    }
+  }
+  if (!Number.isInteger(c.validation.limit) || c.validation.limit < 0) throw new RangeError(`validation limit must be a non-negative integer`);
   posInt('batch size', c.batchSize);
   if (!(c.lr > 0)) throw new RangeError(`learning rate must be positive, got ${c.lr}`);
   if (!(c.momentum >= 0 && c.momentum < 1)) throw new RangeError(`momentum must be in [0, 1), got ${c.momentum}`);
   if (!(c.weightDecay >= 0)) throw new RangeError(`weight decay must be non-negative, got ${c.weightDecay}`);
   if (!Number.isInteger(c.seed) || c.seed < 0) throw new RangeError(`seed must be a non-negative integer, got ${c.seed}`);
+}
+
+/** PGD examples for a training batch, crafted in eval mode (Madry et al.'s recipe). */
+function adversarialBatch(model: ImageClassifier, b: Batch, c: TrainConfig, epoch: number): Tensor {
+  const a = c.adversarial!;
+  // a different random start every epoch: seed from (run seed, epoch)
+  const out = pgdAttack(model, { images: b.images, labels: b.labels, indices: b.indices },
+    { norm: a.norm, eps: a.eps, iterations: a.steps, restarts: 1, randomStart: true, seed: c.seed * 7919 + epoch });
+  model.train();
+  return out.adversarial;
+}
+
+/** L2 PGD success rate on the first `validation.limit` test inputs (fixed subset, no random start). */
+export async function validationAttack(model: ImageClassifier, testSet: ImageDataset, c: TrainConfig): Promise<number> {
+  const v = c.validation;
+  const subsetSet = subset(testSet, { limit: Math.min(v.limit, testSet.length) });
+  let hit = 0;
+  let n = 0;
+  for await (const b of batches(subsetSet, { batchSize: 256 })) {
+    scope(() => {
+      const out = pgdAttack(model, b, { norm: 'l2', eps: v.eps, iterations: v.steps, restarts: 1, randomStart: false, seed: 0 });
+      hit += out.records.filter((r) => r.success).length;
+      n += out.records.length;
+      b.images.dispose();
+      b.labels.dispose();
+    });
+  }
+  return n ? hit / n : 0;
 }
 
 export function modelFor(c: TrainConfig, ds: ImageDataset): ImageClassifier {
@@ -81,6 +127,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const testSet = await openDataset(c.dataset, 'test', { data: c.data, limit: c.testLimit, imageSize: c.imageSize });
   const model = modelFor(c, trainSet);
   try {
+    if (c.method === 'sensitivity' && c.regularizer!.topK > model.featureDim) {
+      throw new RangeError(`--top-k ${c.regularizer!.topK} is larger than the model's ${model.featureDim} features`);
+    }
     const opt = new SGD(model.parameters(), { lr: c.lr, momentum: c.momentum, weightDecay: c.weightDecay });
     const steps = batchCount(trainSet, c.batchSize);
     const schedule = makeSchedule(c, steps);
@@ -119,9 +168,13 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
         lr = schedule.lr(step);
         opt.lr = lr;
         scope(() => {
+          const images = c.method === 'pgd' ? adversarialBatch(model, b, c, epoch) : b.images;
           opt.zeroGrad();
-          const { logits } = model.forward(b.images);
-          const loss = F.crossEntropy(logits, b.labels);
+          const { logits, features } = model.forward(images);
+          let loss = F.crossEntropy(logits, b.labels);
+          if (c.method === 'sensitivity') {
+            loss = loss.add(sensitivityRegularizer(features, model.classifier.weight, b.labels, c.regularizer!).total);
+          }
           loss.backward();
           opt.step();
           const n = b.indices.length;
@@ -138,19 +191,24 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       const ev = await evaluate(model, testSet, {
         onProgress: (p) => opts.onProgress?.({ ...p, phase: 'test', epoch: epoch + 1, epochs: c.epochs }),
       });
+      const trainSeconds = (performance.now() - t0) / 1000;
+      const pgdSuccessRate = c.validation.limit > 0 ? await validationAttack(model, testSet, c) : null;
       const m: EpochMetrics = { epoch: epoch + 1, loss: lossSum / seen, trainAccuracy: correct / seen, testAccuracy: ev.accuracy,
-        testLoss: ev.loss, lr, seconds: (performance.now() - t0) / 1000 };
+        testLoss: ev.loss, pgdSuccessRate, lr, seconds: (performance.now() - t0) / 1000, trainSeconds };
       metrics.push(m);
       saveCheckpoint(opts.out, model, opt, { epoch: epoch + 1, step });
       writeMetrics(opts.out, metrics);
       epochsThisCall++;
       log(`epoch ${m.epoch}/${c.epochs}: loss ${m.loss.toFixed(4)}, train accuracy ${(100 * m.trainAccuracy).toFixed(2)}%, ` +
-        `test accuracy ${(100 * m.testAccuracy).toFixed(2)}%, lr ${m.lr.toExponential(2)}, ${m.seconds.toFixed(1)} s`);
+        `test accuracy ${(100 * m.testAccuracy).toFixed(2)}%` +
+        (pgdSuccessRate === null ? '' : `, L2 PGD success ${(100 * pgdSuccessRate).toFixed(1)}% (eps ${c.validation.eps})`) +
+        `, lr ${m.lr.toExponential(2)}, ${m.seconds.toFixed(1)} s`);
     }
     const final = await evaluate(model, testSet);
     saveModel(opts.out, model, {
       dataset: c.dataset, classNames: trainSet.classNames, method: c.method, training: c,
       metrics: { testAccuracy: final.accuracy, testLoss: final.loss, epochs: c.epochs,
+        pgdSuccessRate: metrics.at(-1)?.pgdSuccessRate ?? null,
         seconds: metrics.reduce((a, m) => a + m.seconds, 0) },
     });
     removeCheckpoints(opts.out);

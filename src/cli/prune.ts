@@ -1,0 +1,169 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { DATASETS, openDataset, subset } from '../data/registry.js';
+import { batches } from '../data/loader.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { loadModel, saveModel } from '../serialization/modelFiles.js';
+import { writeFileAtomic } from '../serialization/atomic.js';
+import { sensitivity } from '../analysis/sensitivity.js';
+import { checkCount, pruneFeatures, pruneOrder, PRUNE_ORDERS, type PruneOrder } from '../analysis/prune.js';
+import { pgdAttack } from '../attacks/pgd.js';
+import { lineFigure, saveFigure } from '../reports/figures.js';
+import { DEFAULTS } from '../training/config.js';
+import type { ImageClassifier } from '../models/classifier.js';
+import { noGrad } from '../tensor/autograd.js';
+import { scope } from '../tensor/scope.js';
+import { cat, type Tensor } from '../tensor/tensor.js';
+import { nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import { ProgressBar } from './progress.js';
+import { checkDatasetFits } from './modelData.js';
+
+interface PruneCli {
+  model: string; order: PruneOrder; count: number; sensitivity?: string; dataset?: string; data?: string; seed: number;
+  curve?: string; limit?: number; attackLimit: number; attackEps?: number; attackSteps: number; out: string;
+}
+
+function parseCounts(v: string): number[] {
+  const xs = v.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (!xs.length || xs.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--curve must list non-negative integers like 0,32,64, got '${v}'`);
+  return [...new Set(xs)].sort((a, b) => a - b);
+}
+
+export function pruneCommand(): Command {
+  return new Command('prune')
+    .description('Zero the classifier columns of N feature neurons (random, most sensitive or least sensitive first) and\n' +
+      'save the pruned model; with --curve, evaluate accuracy and PGD success at each count for all three orders\n' +
+      '(pruning.csv, pruning.png/.svg).')
+    .requiredOption('--model <run>', 'run folder of the model to prune')
+    .addOption(new Option('--order <order>', 'which features go first').choices([...PRUNE_ORDERS]).makeOptionMandatory())
+    .requiredOption('--count <n>', 'how many features to prune', nonNegativeInt('--count'))
+    .option('--sensitivity <dir>', 'use the ranking of this `sauron sensitivity` output (else computed on 1,000 test inputs)')
+    .addOption(new Option('--dataset <name>', 'data set (default: the model\'s)').choices([...DATASETS]))
+    .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
+    .option('--seed <n>', 'seed of the random order', nonNegativeInt('--seed'), 0)
+    .option('--curve <counts>', 'also evaluate these counts for every order, e.g. 0,32,64,96,128')
+    .option('--limit <n>', 'curve: test inputs for accuracy (default all)', positiveInt('--limit'))
+    .option('--attack-limit <n>', 'curve: test inputs for the PGD success rate', positiveInt('--attack-limit'), 500)
+    .option('--attack-eps <eps>', 'curve: L2 PGD budget (default per data set)', positiveNumber('--attack-eps'))
+    .option('--attack-steps <n>', 'curve: PGD steps', positiveInt('--attack-steps'), 20)
+    .requiredOption('--out <dir>', 'run folder for the pruned model')
+    .action(async (o: PruneCli) => {
+      const { model, manifest } = loadModel(o.model);
+      try {
+        checkCount(o.count, model.featureDim);
+        const counts = o.curve ? parseCounts(o.curve) : [];
+        for (const c of counts) checkCount(c, model.featureDim);
+        const name = o.dataset ?? (manifest.dataset as string | undefined) ?? 'fashion-mnist';
+        const test = await openDataset(name, 'test', { data: o.data });
+        checkDatasetFits(model, test);
+        const ranking = await mostSensitive(o, model, name, test);
+        const order = pruneOrder(o.order, ranking, model.featureDim, o.seed);
+        const chosen = order.slice(0, o.count);
+        const original = model.classifier.weight.clone().keep();
+        try {
+          if (counts.length) await curve(o, model, original, ranking, counts, test, name);
+          noGrad(() => model.classifier.weight.copy_(original));
+          pruneFeatures(model, chosen);
+          saveModel(o.out, model, { ...stripModelFields(manifest), prunedFrom: o.model,
+            pruning: { order: o.order, count: o.count, seed: o.order === 'random' ? o.seed : undefined, features: chosen } });
+        } finally {
+          original.dispose();
+        }
+        console.log(JSON.stringify({ out: o.out, order: o.order, count: o.count, features: chosen.slice(0, 16) }));
+      } finally {
+        model.dispose();
+      }
+    });
+}
+
+function stripModelFields(m: Record<string, unknown>): Record<string, unknown> {
+  const { format, version, arch, inputShape, numClasses, width, normalization, featureDim, ...rest } = m;
+  void format; void version; void arch; void inputShape; void numClasses; void width; void normalization; void featureDim;
+  return rest;
+}
+
+async function mostSensitive(o: PruneCli, model: ImageClassifier, name: string, test: ImageDataset): Promise<number[]> {
+  if (o.sensitivity) {
+    const p = join(o.sensitivity, 'summary.json');
+    if (!existsSync(p)) throw new Error(`${o.sensitivity} has no summary.json (run sauron sensitivity first)`);
+    return JSON.parse(readFileSync(p, 'utf8')).mostSensitive as number[];
+  }
+  if (o.order === 'random' && !o.curve) return Array.from({ length: model.featureDim }, (_, i) => i);
+  const bar = new ProgressBar();
+  const train = await openDataset(name, 'train', { data: o.data });
+  let phase = '';
+  const r = await sensitivity(model, subset(test, { limit: 1000 }), {
+    statsSets: [train, test],
+    onProgress: (ph, p) => {
+      if (ph !== phase) bar.start(`sensitivity: ${(phase = ph)}`);
+      bar.update(p.done, p.total);
+    },
+  });
+  bar.finish();
+  return r.mostSensitive;
+}
+
+async function curve(o: PruneCli, model: ImageClassifier, original: Tensor, ranking: number[], counts: number[],
+  test: ImageDataset, name: string): Promise<void> {
+  // Pruning changes only the classifier: features of the test set are computed once.
+  const evalSet = o.limit ? subset(test, { limit: o.limit }) : test;
+  const feats: Tensor[] = [];
+  const labels: Tensor[] = [];
+  model.eval();
+  for await (const b of batches(evalSet, { batchSize: 256 })) {
+    feats.push(noGrad(() => model.forward(b.images).features).keep());
+    labels.push(b.labels.keep());
+    b.images.dispose();
+  }
+  const z = cat(feats).keep();
+  const y = cat(labels).keep();
+  for (const t of [...feats, ...labels]) t.dispose();
+  const attackSet = subset(test, { limit: Math.min(o.attackLimit, test.length) });
+  const eps = o.attackEps ?? (DEFAULTS[name]?.validation.eps ?? 0.5);
+  const rows: { order: PruneOrder; count: number; accuracy: number; pgdSuccessRate: number }[] = [];
+  const bar = new ProgressBar();
+  bar.start('pruning curve');
+  let done = 0;
+  try {
+    for (const ord of PRUNE_ORDERS) {
+      const order = pruneOrder(ord, ranking, model.featureDim, o.seed);
+      for (const count of counts) {
+        noGrad(() => model.classifier.weight.copy_(original));
+        pruneFeatures(model, order.slice(0, count));
+        const accuracy = scope(() => noGrad(() => model.logitsFromFeatures(z).argmax(1).eq(y).float().mean().item()));
+        let hit = 0;
+        let n = 0;
+        for await (const b of batches(attackSet, { batchSize: 256 })) {
+          scope(() => {
+            const rec = pgdAttack(model, b, { norm: 'l2', eps, iterations: o.attackSteps, restarts: 1, randomStart: false, seed: 0 }).records;
+            hit += rec.filter((r) => r.success).length;
+            n += rec.length;
+            b.images.dispose();
+            b.labels.dispose();
+          });
+        }
+        rows.push({ order: ord, count, accuracy, pgdSuccessRate: n ? hit / n : 0 });
+        bar.update(++done, PRUNE_ORDERS.length * counts.length);
+      }
+    }
+  } finally {
+    z.dispose();
+    y.dispose();
+    bar.finish();
+  }
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(o.out, { recursive: true });
+  writeFileAtomic(join(o.out, 'pruning.csv'), 'order,count,accuracy,pgd_success_rate\n' +
+    rows.map((r) => `${r.order},${r.count},${r.accuracy},${r.pgdSuccessRate}`).join('\n') + '\n');
+  const label = { random: 'random order', most: 'most sensitive first', least: 'least sensitive first' } as const;
+  const series = PRUNE_ORDERS.flatMap((ord) => {
+    const rs = rows.filter((r) => r.order === ord);
+    return [
+      { label: `accuracy, ${label[ord]}`, x: rs.map((r) => r.count), y: rs.map((r) => r.accuracy) },
+      { label: `L2 PGD success (eps ${eps}), ${label[ord]}`, x: rs.map((r) => r.count), y: rs.map((r) => r.pgdSuccessRate), dashed: true },
+    ];
+  });
+  const fig = await lineFigure(series, { title: 'Pruning feature neurons (section 6)', xLabel: 'pruned features', yLabel: 'rate', yDomain: [0, 1] });
+  saveFigure(o.out, 'pruning', fig);
+}
