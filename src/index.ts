@@ -13,3 +13,4 @@ export * from './reports/figures.js';
 export { scottBandwidth, gaussianKde } from './reports/kde.js';
 export * from './analysis/index.js';
 export * from './attacks/index.js';
+export * from './reproduce/index.js';

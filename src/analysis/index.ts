@@ -4,3 +4,4 @@ export { scaleDeltas, rankNeurons } from './scaled.js';
 export { sensitivity, type SensitivityOptions, type SensitivityResult, type NeuronSummary } from './sensitivity.js';
 export { sensitivityFigures, scaledActivations } from './figures.js';
 export * from './prune.js';
+export * from './pruneCurve.js';

@@ -6,12 +6,14 @@ import { trainCommand } from './train.js';
 import { sensitivityCommand } from './sensitivity.js';
 import { attackCommand } from './attack.js';
 import { pruneCommand } from './prune.js';
+import { reproduceCommand } from './reproduce.js';
 
 const program = new Command('sauron')
   .description('Find the feature neurons an image classifier depends on most, attack through them, and train models that do not depend on any one neuron.')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
+program.addCommand(reproduceCommand());
 program.addCommand(trainCommand());
 program.addCommand(evalCommand());
 program.addCommand(sensitivityCommand());

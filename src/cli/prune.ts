@@ -2,19 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { DATASETS, openDataset, subset } from '../data/registry.js';
-import { batches } from '../data/loader.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { loadModel, saveModel } from '../serialization/modelFiles.js';
-import { writeFileAtomic } from '../serialization/atomic.js';
 import { sensitivity } from '../analysis/sensitivity.js';
 import { checkCount, pruneFeatures, pruneOrder, PRUNE_ORDERS, type PruneOrder } from '../analysis/prune.js';
-import { pgdAttack } from '../attacks/pgd.js';
-import { lineFigure, saveFigure } from '../reports/figures.js';
+import { pruningCurve } from '../analysis/pruneCurve.js';
 import { DEFAULTS } from '../training/config.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { noGrad } from '../tensor/autograd.js';
-import { scope } from '../tensor/scope.js';
-import { cat, type Tensor } from '../tensor/tensor.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from './options.js';
 import { ProgressBar } from './progress.js';
 import { checkDatasetFits } from './modelData.js';
@@ -62,7 +57,15 @@ export function pruneCommand(): Command {
         const chosen = order.slice(0, o.count);
         const original = model.classifier.weight.clone().keep();
         try {
-          if (counts.length) await curve(o, model, original, ranking, counts, test, name);
+          if (counts.length) {
+            const bar = new ProgressBar();
+            bar.start('pruning curve');
+            await pruningCurve(model, ranking, counts, test, {
+              out: o.out, seed: o.seed, limit: o.limit, attackLimit: o.attackLimit, attackSteps: o.attackSteps,
+              attackEps: o.attackEps ?? (DEFAULTS[name]?.validation.eps ?? 0.5), onProgress: (p) => bar.update(p.done, p.total),
+            });
+            bar.finish();
+          }
           noGrad(() => model.classifier.weight.copy_(original));
           pruneFeatures(model, chosen);
           saveModel(o.out, model, { ...stripModelFields(manifest), prunedFrom: o.model,
@@ -102,68 +105,4 @@ async function mostSensitive(o: PruneCli, model: ImageClassifier, name: string, 
   });
   bar.finish();
   return r.mostSensitive;
-}
-
-async function curve(o: PruneCli, model: ImageClassifier, original: Tensor, ranking: number[], counts: number[],
-  test: ImageDataset, name: string): Promise<void> {
-  // Pruning changes only the classifier: features of the test set are computed once.
-  const evalSet = o.limit ? subset(test, { limit: o.limit }) : test;
-  const feats: Tensor[] = [];
-  const labels: Tensor[] = [];
-  model.eval();
-  for await (const b of batches(evalSet, { batchSize: 256 })) {
-    feats.push(noGrad(() => model.forward(b.images).features).keep());
-    labels.push(b.labels.keep());
-    b.images.dispose();
-  }
-  const z = cat(feats).keep();
-  const y = cat(labels).keep();
-  for (const t of [...feats, ...labels]) t.dispose();
-  const attackSet = subset(test, { limit: Math.min(o.attackLimit, test.length) });
-  const eps = o.attackEps ?? (DEFAULTS[name]?.validation.eps ?? 0.5);
-  const rows: { order: PruneOrder; count: number; accuracy: number; pgdSuccessRate: number }[] = [];
-  const bar = new ProgressBar();
-  bar.start('pruning curve');
-  let done = 0;
-  try {
-    for (const ord of PRUNE_ORDERS) {
-      const order = pruneOrder(ord, ranking, model.featureDim, o.seed);
-      for (const count of counts) {
-        noGrad(() => model.classifier.weight.copy_(original));
-        pruneFeatures(model, order.slice(0, count));
-        const accuracy = scope(() => noGrad(() => model.logitsFromFeatures(z).argmax(1).eq(y).float().mean().item()));
-        let hit = 0;
-        let n = 0;
-        for await (const b of batches(attackSet, { batchSize: 256 })) {
-          scope(() => {
-            const rec = pgdAttack(model, b, { norm: 'l2', eps, iterations: o.attackSteps, restarts: 1, randomStart: false, seed: 0 }).records;
-            hit += rec.filter((r) => r.success).length;
-            n += rec.length;
-            b.images.dispose();
-            b.labels.dispose();
-          });
-        }
-        rows.push({ order: ord, count, accuracy, pgdSuccessRate: n ? hit / n : 0 });
-        bar.update(++done, PRUNE_ORDERS.length * counts.length);
-      }
-    }
-  } finally {
-    z.dispose();
-    y.dispose();
-    bar.finish();
-  }
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(o.out, { recursive: true });
-  writeFileAtomic(join(o.out, 'pruning.csv'), 'order,count,accuracy,pgd_success_rate\n' +
-    rows.map((r) => `${r.order},${r.count},${r.accuracy},${r.pgdSuccessRate}`).join('\n') + '\n');
-  const label = { random: 'random order', most: 'most sensitive first', least: 'least sensitive first' } as const;
-  const series = PRUNE_ORDERS.flatMap((ord) => {
-    const rs = rows.filter((r) => r.order === ord);
-    return [
-      { label: `accuracy, ${label[ord]}`, x: rs.map((r) => r.count), y: rs.map((r) => r.accuracy) },
-      { label: `L2 PGD success (eps ${eps}), ${label[ord]}`, x: rs.map((r) => r.count), y: rs.map((r) => r.pgdSuccessRate), dashed: true },
-    ];
-  });
-  const fig = await lineFigure(series, { title: 'Pruning feature neurons (section 6)', xLabel: 'pruned features', yLabel: 'rate', yDomain: [0, 1] });
-  saveFigure(o.out, 'pruning', fig);
 }

@@ -1,0 +1,110 @@
+// `sauron reproduce` on a tiny configuration: every output exists and parses, an interrupted
+// run resumes without redoing finished steps and gives the same table, and the HTML report
+// shows its table and figures in headless Chromium.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { reproduce, reproduceSettings, type ReproduceSettings } from '../src/index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'sauron-repro-'));
+const out = join(root, 'r');
+
+function tinySettings(): ReproduceSettings {
+  const s = reproduceSettings('fashion-mnist', true, 0);
+  const small = { width: 0.125, epochs: 1, limit: 512, testLimit: 128, batchSize: 64, validation: { eps: 1.5, steps: 2, limit: 16 } };
+  return {
+    ...s,
+    train: {
+      standard: { ...small, method: 'standard' },
+      l2: { ...small, method: 'pgd', adversarial: { norm: 'l2', eps: 1.5, steps: 1 } },
+      linf: { ...small, method: 'pgd', adversarial: { norm: 'linf', eps: 0.1, steps: 1 } },
+      sensitivity: { ...small, method: 'sensitivity', regularizer: { topK: 8, delta1: 10, delta2: 100 } },
+    },
+    pgd: { iterations: 3, restarts: 1, limit: 24 },
+    kns: { iterations: 3, limit: 6, neurons: [1, 2, 4] },
+    sensitivity: { limit: 48, statsSplit: 'test' },
+    pruning: { steps: 2, limit: 128, attackLimit: 8, attackSteps: 2 },
+    batchSize: 32,
+  };
+}
+
+test('a tiny reproduction writes Table 1, the figures and the reports; every file parses', async () => {
+  const { report, timings } = await reproduce({ out, settings: tinySettings(), command: 'test' });
+  assert.equal(report, join(out, 'report.html'));
+  assert.equal(timings.length, 4 + 4 + 16 + 1);
+  const csv = readFileSync(join(out, 'table1.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 5);
+  assert.equal(csv[0], 'model,clean accuracy,L2 PGD,L2 1-NS,L2 2-NS,L2 4-NS,Linf PGD,Linf 1-NS,Linf 2-NS,Linf 4-NS');
+  for (const row of csv.slice(1)) {
+    const cells = row.split(',');
+    assert.equal(cells.length, 10);
+    for (const c of cells.slice(1)) assert.ok(Number(c) >= 0 && Number(c) <= 100, row);
+  }
+  assert.match(readFileSync(join(out, 'table1.md'), 'utf8'), /^\| model \| clean accuracy \|/);
+  for (const f of ['figure1', 'figure2', 'figure3', 'pruning']) {
+    const png = readFileSync(join(out, `${f}.png`));
+    assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], f);
+    assert.ok(statSync(join(out, `${f}.png`)).size > 5000, f);
+    assert.match(readFileSync(join(out, `${f}.svg`), 'utf8'), /<svg/);
+  }
+  const md = readFileSync(join(out, 'report.md'), 'utf8');
+  const links = [...md.matchAll(/\]\(([^)]+)\)/g)].map((m) => m[1]!);
+  assert.ok(links.length >= 4);
+  for (const l of links) assert.ok(existsSync(join(out, l)), `report link ${l} resolves`);
+  assert.match(md, /## Findings/);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.equal((html.match(/src="data:image\/png;base64,/g) ?? []).length, 4);
+  assert.match(html, /<table>/);
+});
+
+test('re-running skips finished steps; an interrupted step resumes and the table is unchanged', async () => {
+  const before = readFileSync(join(out, 'table1.csv'), 'utf8');
+  const again = await reproduce({ out, settings: tinySettings() });
+  assert.ok(again.timings.every((t) => t.skipped), 'nothing is redone');
+  assert.equal(readFileSync(join(out, 'table1.csv'), 'utf8'), before);
+  // interrupted mid-step: the attack lost its results and its last batch; a step between
+  // others lost its marker and outputs entirely
+  const atk = join(out, 'attacks', 'linf', 'l2-pgd');
+  rmSync(join(atk, 'results.json'));
+  const lines = readFileSync(join(atk, 'progress.jsonl'), 'utf8').trim().split('\n');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(join(atk, 'progress.jsonl'), lines.slice(0, -1).join('\n') + '\n');
+  rmSync(join(out, 'steps', 'sensitivity-l2.json'));
+  rmSync(join(out, 'pruning'), { recursive: true });
+  const resumed = await reproduce({ out, settings: tinySettings() });
+  const rerun = resumed.timings.filter((t) => !t.skipped).map((t) => t.id).sort();
+  assert.deepEqual(rerun, ['attack-linf-l2-pgd', 'pruning', 'sensitivity-l2']);
+  assert.equal(readFileSync(join(out, 'table1.csv'), 'utf8'), before);
+});
+
+test('report.html shows the table and every figure in headless Chromium', { skip: !existsSync('/usr/bin/chromium') && 'Debian chromium is not installed (apt-get install chromium)' }, async () => {
+  const { chromium } = await import('playwright-core');
+  // playwright gives the browser a fresh temporary profile of its own
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(`file://${join(out, 'report.html')}`);
+    await page.waitForLoadState('load');
+    // evaluated in the page (a string: this file is type-checked without DOM types)
+    const state = await page.evaluate(`({
+      images: Array.from(document.images).map((i) => ({ complete: i.complete, width: i.naturalWidth })),
+      rows: document.querySelectorAll('table tr').length,
+    })`) as { images: { complete: boolean; width: number }[]; rows: number };
+    assert.equal(state.images.length, 4);
+    for (const im of state.images) assert.ok(im.complete && im.width > 100, JSON.stringify(im));
+    assert.ok(state.rows >= 5);
+    const shot = join(root, 'report.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(statSync(shot).size > 20000);
+  } finally {
+    await browser.close();
+  }
+});
+
+test.after(() => {
+  if (!process.env.SAURON_KEEP_TEST_OUTPUT) rmSync(root, { recursive: true, force: true });
+  else console.log(`kept ${root}: ${readdirSync(root).join(', ')}`);
+});
