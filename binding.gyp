@@ -10,7 +10,8 @@
         "native/addon.cc",
         "native/tensor.cc",
         "native/op.cc",
-        "native/optimizer.cc"
+        "native/optimizer.cc",
+        "native/script.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -104,6 +104,8 @@ void TuneMalloc() {
 
 }  // namespace
 
+Napi::Value LoadPickleFn(const Napi::CallbackInfo& info);
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   TuneMalloc();
   auto* data = new AddonData();
@@ -116,10 +118,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->opCtor = Napi::Persistent(op);
   Napi::Function optimizer = InitOptimizer(env);
   data->optimizerCtor = Napi::Persistent(optimizer);
+  Napi::Function scriptModule = InitScriptModule(env);
+  data->scriptModuleCtor = Napi::Persistent(scriptModule);
 
   exports.Set("Generator", generator);
   exports.Set("Op", op);
   exports.Set("Optimizer", optimizer);
+  exports.Set("ScriptModule", scriptModule);
+  exports.Set("loadPickle", Napi::Function::New(env, LoadPickleFn));
   exports.Set("fromArray", Napi::Function::New(env, FromArray));
   exports.Set("grad", Napi::Function::New(env, Grad));
   exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));

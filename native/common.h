@@ -19,6 +19,7 @@ struct AddonData {
   Napi::FunctionReference generatorCtor;
   Napi::FunctionReference opCtor;
   Napi::FunctionReference optimizerCtor;
+  Napi::FunctionReference scriptModuleCtor;
 };
 
 // Converts libtorch / C++ exceptions into JS errors carrying libtorch's message.
@@ -64,6 +65,9 @@ class GeneratorWrap : public Napi::ObjectWrap<GeneratorWrap> {
 };
 
 Napi::Function InitOp(Napi::Env env);
+Napi::Function InitScriptModule(Napi::Env env);
+// Tensors become ids, None null, tuples and lists arrays, scalars numbers.
+Napi::Value FromIValue(Napi::Env env, const c10::IValue& v);
 Napi::Function InitOptimizer(Napi::Env env);
 
 // Helpers shared between translation units.

@@ -146,36 +146,6 @@ IValue ToIValue(Napi::Env env, const Napi::Value& v, const TypePtr& real, c10::o
   }
 }
 
-Napi::Value FromIValue(Napi::Env env, const IValue& v) {
-  if (v.isTensor()) return TensorWrap::Wrap(env, v.toTensor());
-  if (v.isNone()) return env.Null();
-  if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
-  if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
-  if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
-  if (v.isString()) return Napi::String::New(env, v.toStringRef());
-  if (v.isScalar()) {
-    at::Scalar s = v.toScalar();
-    return Napi::Number::New(env, s.isIntegral(false) ? static_cast<double>(s.toLong()) : s.toDouble());
-  }
-  if (v.isTensorList()) {
-    auto list = v.toTensorList();
-    auto arr = Napi::Array::New(env, list.size());
-    for (size_t i = 0; i < list.size(); i++) arr.Set(i, TensorWrap::Wrap(env, list.get(i)));
-    return arr;
-  }
-  if (v.isTuple() || v.isList()) {
-    std::vector<IValue> elems;
-    if (v.isTuple())
-      for (const auto& e : v.toTupleRef().elements()) elems.push_back(e);
-    else
-      for (const auto& e : v.toListRef()) elems.push_back(e);
-    auto arr = Napi::Array::New(env, elems.size());
-    for (size_t i = 0; i < elems.size(); i++) arr.Set(i, FromIValue(env, elems[i]));
-    return arr;
-  }
-  throw Napi::TypeError::New(env, "unsupported return type " + v.tagKind());
-}
-
 class OpWrap : public Napi::ObjectWrap<OpWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -240,6 +210,47 @@ class OpWrap : public Napi::ObjectWrap<OpWrap> {
 };
 
 }  // namespace
+
+Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
+  if (v.isTensor()) return TensorWrap::Wrap(env, v.toTensor());
+  if (v.isNone()) return env.Null();
+  if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
+  if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
+  if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
+  if (v.isString()) return Napi::String::New(env, v.toStringRef());
+  if (v.isScalar()) {
+    at::Scalar s = v.toScalar();
+    return Napi::Number::New(env, s.isIntegral(false) ? static_cast<double>(s.toLong()) : s.toDouble());
+  }
+  if (v.isTensorList()) {
+    auto list = v.toTensorList();
+    auto arr = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); i++) arr.Set(i, TensorWrap::Wrap(env, list.get(i)));
+    return arr;
+  }
+  if (v.isGenericDict()) {
+    auto obj = Napi::Object::New(env);
+    for (const auto& kv : v.toGenericDict()) {
+      std::string key = kv.key().isString() ? kv.key().toStringRef()
+                        : kv.key().isInt()  ? std::to_string(kv.key().toInt())
+                                            : kv.key().tagKind();
+      obj.Set(key, FromIValue(env, kv.value()));
+    }
+    return obj;
+  }
+  if (v.isTuple() || v.isList()) {
+    std::vector<c10::IValue> elems;
+    if (v.isTuple())
+      for (const auto& e : v.toTupleRef().elements()) elems.push_back(e);
+    else
+      for (const auto& e : v.toListRef()) elems.push_back(e);
+    auto arr = Napi::Array::New(env, elems.size());
+    for (size_t i = 0; i < elems.size(); i++) arr.Set(i, FromIValue(env, elems[i]));
+    return arr;
+  }
+  throw Napi::TypeError::New(env, "unsupported return type " + v.tagKind());
+}
+
 
 Napi::Function InitOp(Napi::Env env) { return OpWrap::Init(env); }
 

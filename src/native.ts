@@ -51,11 +51,24 @@ export interface NativeOptimizer {
   loadState(state: Buffer): void;
 }
 
+export interface NativeScriptModule {
+  forward(...inputs: NativeTensor[]): NativeValue | Record<string, NativeValue>;
+  namedParameters(): [string, NativeTensor][];
+  namedBuffers(): [string, NativeTensor][];
+  childNames(): string[];
+  child(name: string): NativeScriptModule;
+  train(on: boolean): void;
+  save(path: string): void;
+  typeName(): string;
+}
+
 export interface NativeAddon {
   tensor: NativeTensorFunctions;
   Generator: new (seed?: number | bigint) => NativeGenerator;
   Op: new (name: string, overload?: string) => NativeOp;
   Optimizer: new (kind: string, params: NativeTensor[], options: Record<string, number | boolean | undefined>) => NativeOptimizer;
+  ScriptModule: new (path: string) => NativeScriptModule;
+  loadPickle(data: Buffer): unknown;
   fromArray(data: ArrayBufferView, shape: number[], dtype: string): NativeTensor;
   grad(outputs: NativeTensor[], inputs: NativeTensor[], gradOutputs: NativeTensor[] | null,
     retainGraph: boolean | undefined, createGraph: boolean, allowUnused: boolean): (NativeTensor | null)[];

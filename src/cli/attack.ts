@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { DATASETS, openDataset, parseIndices } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { loadModel } from '../serialization/modelFiles.js';
+import { loadAnyModel } from '../models/load.js';
+import type { ImageClassifier } from '../models/classifier.js';
 import { loadNpy, saveNpyArray } from '../serialization/npy.js';
 import { featureStats } from '../analysis/featureStats.js';
 import { runAttack, type AttackSpec } from '../attacks/run.js';
@@ -11,14 +12,14 @@ import { checkBudget, type Norm } from '../attacks/budget.js';
 import { scope } from '../tensor/scope.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from './options.js';
 import { ProgressBar } from './progress.js';
-import { checkDatasetFits } from './modelData.js';
+import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
 
 interface AttackCli {
   model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
   attack: 'pgd' | 'kns'; norm: Norm; eps: number; iterations?: number; stepSize?: number; restarts: number;
   randomStart: boolean; targetClass?: number; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
   sensitivity?: string; statsSplit: 'train+test' | 'train' | 'test'; batchSize: number; seed: number; saveExamples?: boolean;
-  targetModel?: string; out: string; resume?: boolean;
+  targetModel?: string; out: string; resume?: boolean; featuresLayer?: string; classifierParam?: string;
 }
 
 function parseList(v: string): number[] {
@@ -38,7 +39,9 @@ export function attackCommand(): Command {
     .description('Attack a model: PGD (untargeted or targeted) or the n-neuron sensitivity attack (k-NS), under an L2\n' +
       'or Linf budget. Writes results.json, samples.csv and, with --save-examples, clean.npy / adversarial.npy /\n' +
       'indices.npy; for k-NS also success-by-rank.png/.svg. An interrupted attack continues with --resume.')
-    .requiredOption('--model <run>', 'run folder of the model to attack')
+    .requiredOption('--model <run>', 'run folder of the model to attack, or a TorchScript file')
+    .option('--features-layer <name>', TORCHSCRIPT_HELP.featuresLayer)
+    .option('--classifier-param <name>', TORCHSCRIPT_HELP.classifierParam)
     .addOption(new Option('--dataset <name>', 'data set (default: the model\'s)').choices([...DATASETS]))
     .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
     .addOption(new Option('--split <split>', 'inputs to attack').choices(['train', 'test']).default('test'))
@@ -68,11 +71,12 @@ export function attackCommand(): Command {
     .option('--resume', 'continue an interrupted attack in --out')
     .action(async (o: AttackCli) => {
       checkBudget(o.norm, o.eps);
-      const { model, manifest } = loadModel(o.model);
-      const target = o.targetModel ? loadModel(o.targetModel).model : undefined;
+      const name = o.dataset ?? datasetOf(o.model) ?? 'fashion-mnist';
+      const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
+      const { model } = loadAnyModel(o.model, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam });
+      let target: ImageClassifier | undefined;
       try {
-        const name = o.dataset ?? (manifest.dataset as string | undefined) ?? 'fashion-mnist';
-        const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
+        target = o.targetModel ? loadAnyModel(o.targetModel, { inputShape: ds.imageShape }).model : undefined;
         checkDatasetFits(model, ds);
         if (target) checkDatasetFits(target, ds);
         const meta = { model: o.model, targetModel: o.targetModel, dataset: name, split: o.split, limit: o.limit, indices: o.indices };
@@ -113,7 +117,7 @@ export function attackCommand(): Command {
     });
 }
 
-async function knsStats(o: AttackCli, model: import('../models/classifier.js').ImageClassifier, name: string): Promise<{ mean: Float32Array; std: Float32Array }> {
+async function knsStats(o: AttackCli, model: ImageClassifier, name: string): Promise<{ mean: Float32Array; std: Float32Array }> {
   const read = (dir: string) => scope(() => ({
     mean: loadNpy(join(dir, 'feature_mean.npy')).toFloat32Array(), std: loadNpy(join(dir, 'feature_std.npy')).toFloat32Array(),
   }));

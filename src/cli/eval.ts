@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { DATASETS, openDataset, parseIndices } from '../data/registry.js';
-import { loadModel } from '../serialization/modelFiles.js';
+import { loadAnyModel } from '../models/load.js';
 import { loadNpy, saveNpy } from '../serialization/npy.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { evaluate } from '../training/evaluate.js';
@@ -10,18 +10,20 @@ import { predict } from '../training/evaluateInputs.js';
 import { scope } from '../tensor/scope.js';
 import { positiveInt } from './options.js';
 import { ProgressBar } from './progress.js';
-import { checkDatasetFits } from './modelData.js';
+import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
 
 interface EvalCli {
   model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
-  inputs?: string; labels?: string; out?: string; batchSize: number;
+  inputs?: string; labels?: string; out?: string; batchSize: number; featuresLayer?: string; classifierParam?: string; input?: [number, number, number];
 }
 
 export function evalCommand(): Command {
   return new Command('eval')
     .description('Accuracy of a model on a data set (overall and per class), or predictions for given images.\n' +
       'Prints one JSON object; with --out also writes it (eval.json) and, for --inputs, predictions.npy.')
-    .requiredOption('--model <run>', 'run folder of the model (model.json + model.safetensors)')
+    .requiredOption('--model <run>', 'run folder of the model, or a TorchScript file')
+    .option('--features-layer <name>', TORCHSCRIPT_HELP.featuresLayer)
+    .option('--classifier-param <name>', TORCHSCRIPT_HELP.classifierParam)
     .addOption(new Option('--dataset <name>', 'data set (default: the one the model was trained on)').choices([...DATASETS]))
     .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
     .addOption(new Option('--split <split>', 'which split').choices(['train', 'test']).default('test'))
@@ -32,7 +34,10 @@ export function evalCommand(): Command {
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 256)
     .option('--out <dir>', 'folder to write results into')
     .action(async (o: EvalCli) => {
-      const { model, manifest } = loadModel(o.model);
+      const name = o.dataset ?? datasetOf(o.model) ?? 'fashion-mnist';
+      const ds = o.inputs ? null : await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
+      const shape = ds?.imageShape ?? (await openDataset(name, 'test', { data: o.data, limit: 1 })).imageShape;
+      const { model } = loadAnyModel(o.model, { inputShape: shape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam });
       try {
         let result: Record<string, unknown>;
         if (o.inputs) {
@@ -54,12 +59,10 @@ export function evalCommand(): Command {
             return r;
           });
         } else {
-          const name = o.dataset ?? (manifest.dataset as string | undefined) ?? 'fashion-mnist';
-          const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
-          checkDatasetFits(model, ds);
+          checkDatasetFits(model, ds!);
           const bar = new ProgressBar();
           bar.start(`eval ${name} ${o.split}`);
-          const ev = await evaluate(model, ds, { batchSize: o.batchSize, onProgress: (p) => bar.update(p.done, p.total, p.stats) });
+          const ev = await evaluate(model, ds!, { batchSize: o.batchSize, onProgress: (p) => bar.update(p.done, p.total, p.stats) });
           bar.finish();
           result = { model: o.model, dataset: name, split: o.split, count: ev.count, accuracy: ev.accuracy, loss: ev.loss, perClass: ev.perClass };
         }

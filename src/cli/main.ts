@@ -7,6 +7,7 @@ import { sensitivityCommand } from './sensitivity.js';
 import { attackCommand } from './attack.js';
 import { pruneCommand } from './prune.js';
 import { reproduceCommand } from './reproduce.js';
+import { convertCommand } from './convert.js';
 
 const program = new Command('sauron')
   .description('Find the feature neurons an image classifier depends on most, attack through them, and train models that do not depend on any one neuron.')
@@ -19,6 +20,7 @@ program.addCommand(evalCommand());
 program.addCommand(sensitivityCommand());
 program.addCommand(attackCommand());
 program.addCommand(pruneCommand());
+program.addCommand(convertCommand());
 program.addCommand(benchCommand());
 
 try {

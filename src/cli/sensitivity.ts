@@ -2,17 +2,18 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { DATASETS, openDataset, parseIndices } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { loadModel } from '../serialization/modelFiles.js';
+import { loadAnyModel } from '../models/load.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { sensitivity, type SensitivityResult } from '../analysis/sensitivity.js';
 import { sensitivityFigures } from '../analysis/figures.js';
 import { positiveInt } from './options.js';
 import { ProgressBar } from './progress.js';
-import { checkDatasetFits } from './modelData.js';
+import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
 
 interface SensCli {
   model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
   statsSplit: 'train+test' | 'train' | 'test'; topK: number; eps: number; batchSize: number; compare?: string[]; out: string;
+  featuresLayer?: string; classifierParam?: string;
 }
 
 function nonNegativeNumber(v: string): number {
@@ -25,7 +26,9 @@ export function sensitivityCommand(): Command {
   return new Command('sensitivity')
     .description('Delta(i, x) of every feature neuron i for every input x (the smallest change of the neuron that flips\n' +
       'the prediction), feature statistics, scaled values, per-input rankings, per-neuron summaries and figures.')
-    .requiredOption('--model <run>', 'run folder of the model')
+    .requiredOption('--model <run>', 'run folder of the model, or a TorchScript file')
+    .option('--features-layer <name>', TORCHSCRIPT_HELP.featuresLayer)
+    .option('--classifier-param <name>', TORCHSCRIPT_HELP.classifierParam)
     .addOption(new Option('--dataset <name>', 'data set (default: the one the model was trained on)').choices([...DATASETS]))
     .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
     .addOption(new Option('--split <split>', 'inputs to analyse').choices(['train', 'test']).default('test'))
@@ -41,10 +44,10 @@ export function sensitivityCommand(): Command {
     .action(async (o: SensCli) => {
       const bar = new ProgressBar();
       const runOne = async (runDir: string, outDir?: string): Promise<{ name: string; result: SensitivityResult }> => {
-        const { model, manifest } = loadModel(runDir);
+        const name = o.dataset ?? datasetOf(runDir) ?? 'fashion-mnist';
+        const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
+        const { model, manifest } = loadAnyModel(runDir, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam });
         try {
-          const name = o.dataset ?? (manifest.dataset as string | undefined) ?? 'fashion-mnist';
-          const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
           checkDatasetFits(model, ds);
           const statsSets: ImageDataset[] = [];
           for (const s of o.statsSplit === 'train+test' ? ['train', 'test'] as const : [o.statsSplit]) {

@@ -4,7 +4,6 @@
 import { tensor } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from '../nn/module.js';
-import type { Linear } from '../nn/layers.js';
 
 export interface Normalization {
   mean: number[];
@@ -34,8 +33,17 @@ export interface ForwardOptions {
   fakeRelu?: boolean;
 }
 
+/** The final layer: logits = features @ weight.T + bias (PyTorch's nn.Linear layout). */
+export interface ClassifierLayer {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  forward(features: Tensor): Tensor;
+}
+
 export abstract class ImageClassifier extends Module<[Tensor, ForwardOptions?], ModelOutput> {
-  abstract readonly classifier: Linear;
+  abstract readonly classifier: ClassifierLayer;
   readonly config: Required<ModelConfig>;
   readonly #mean: Tensor;
   readonly #std: Tensor;

@@ -3,3 +3,4 @@ export * from './modelFiles.js';
 export { writeFileAtomic } from './atomic.js';
 export * from './npy.js';
 export { NpyWriter } from './npyStream.js';
+export { convertCheckpoint, readTorchFile, mapKeys, type ConvertOptions } from './convert.js';

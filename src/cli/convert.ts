@@ -1,0 +1,39 @@
+import { Command, Option } from 'commander';
+import { ARCHITECTURES } from '../models/zoo.js';
+import { convertCheckpoint } from '../serialization/convert.js';
+import { saveModel } from '../serialization/modelFiles.js';
+import { DATASETS } from '../data/registry.js';
+import { imageShape } from './options.js';
+
+function numbers(name: string) {
+  return (v: string): number[] => {
+    const xs = v.split(',').map(Number);
+    if (!xs.length || xs.some((x) => !Number.isFinite(x))) throw new Error(`${name} must be a comma-separated list of numbers, got '${v}'`);
+    return xs;
+  };
+}
+
+export function convertCommand(): Command {
+  return new Command('convert')
+    .description('Turn a PyTorch state dict (torch.save file) of a zoo architecture into a Sauron run folder.\n' +
+      'Understands torchvision\'s names, the robustness library\'s checkpoints (module.model. / module.attacker.model.\n' +
+      'prefixes and normalizer buffers, as the paper\'s robust models) and Sauron\'s own keys.')
+    .requiredOption('--from <file>', 'the .pt / .pth checkpoint')
+    .requiredOption('--arch <name>', `architecture (${ARCHITECTURES.join(', ')})`)
+    .option('--input <CxHxW>', 'image shape (default 3x32x32, 3x224x224 for -imagenet, 1x28x28 for small-cnn)', imageShape)
+    .option('--mean <list>', 'per-channel mean the model normalises with (default: the checkpoint\'s, ImageNet\'s, or none)', numbers('--mean'))
+    .option('--std <list>', 'per-channel std', numbers('--std'))
+    .addOption(new Option('--dataset <name>', 'data set the model belongs to (recorded for later commands)').choices([...DATASETS]))
+    .requiredOption('--out <dir>', 'run folder to write')
+    .action((o: { from: string; arch: string; input?: [number, number, number]; mean?: number[]; std?: number[]; dataset?: string; out: string }) => {
+      if (!ARCHITECTURES.includes(o.arch)) throw new Error(`unknown architecture '${o.arch}' (available: ${ARCHITECTURES.join(', ')})`);
+      if (!!o.mean !== !!o.std) throw new Error('--mean and --std go together');
+      const model = convertCheckpoint(o.from, { arch: o.arch, inputShape: o.input, normalization: o.mean ? { mean: o.mean, std: o.std! } : undefined });
+      try {
+        saveModel(o.out, model, { dataset: o.dataset, convertedFrom: o.from });
+        console.log(JSON.stringify({ out: o.out, arch: o.arch, classes: model.numClasses, featureDim: model.featureDim, width: model.config.width }));
+      } finally {
+        model.dispose();
+      }
+    });
+}
