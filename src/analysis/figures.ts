@@ -3,6 +3,9 @@
 import { kdeFigure, saveFigure } from '../reports/figures.js';
 import type { SensitivityResult } from './sensitivity.js';
 
+/** Figure 1 drops the outer 5% of scaled values on each side: near-dead neurons scale by a tiny std. */
+export const FIGURE1_CLIP: [number, number] = [0.05, 0.95];
+
 /** Per-neuron mean activation, min-max scaled across neurons to [0, 1]. */
 export function scaledActivations(mean: ArrayLike<number>): Float64Array {
   let lo = Infinity;
@@ -18,6 +21,7 @@ export function scaledActivations(mean: ArrayLike<number>): Float64Array {
 export async function sensitivityFigures(dir: string, runs: { name: string; result: SensitivityResult }[]): Promise<string[]> {
   const kde = await kdeFigure(runs.map((r) => ({ label: r.name, values: r.result.scaledSample })), {
     title: 'Scaled neuron sensitivities (Figure 1)', xLabel: '(Delta(i, x) - mean_i) / std_i', yLabel: 'density',
+    clipQuantiles: FIGURE1_CLIP,
   });
   const act = await kdeFigure(runs.map((r) => ({
     label: `${r.name}: ${r.result.deadFeatures} of ${r.result.featureDim} features always zero`,

@@ -175,7 +175,11 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
       const mu = stats.mean[j]!;
       const sd = stats.std[j]! + eps;
       const stride = Math.max(1, Math.floor(finite.length / perNeuron));
-      for (let k = 0; k < finite.length; k += stride) {
+      // A neuron that is (almost) never active has a (near) zero std: its scaled values are
+      // huge and meaningless and would swamp the distribution, so the figure's sample leaves
+      // out neurons that are zero on 99% of the inputs or more.
+      const dead = stats.zeroRate[j]! >= 0.99 || !(stats.std[j]! > 0);
+      for (let k = 0; !dead && k < finite.length; k += stride) {
         const s = (finite[k]! - mu) / sd;
         if (Number.isFinite(s)) sample.push(s);
       }

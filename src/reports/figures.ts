@@ -48,9 +48,10 @@ async function render(rows: Row[], entries: Entry[], opts: { title: string; xLab
   // which also keeps entries for series that have nothing to draw. Below the plot, so long
   // labels do not squeeze it.
   // Vega lays the columns out at their full width even past the figure's edge, so use as many
-  // columns (up to 3) as the longest label allows; DejaVu Sans at 12 px averages < 7.5 px a character.
-  const item = Math.max(...entries.map((e) => e.label.length)) * 7.5 + 60;
-  const columns = Math.max(1, Math.min(entries.length, 3, Math.floor((WIDTH - 40) / item)));
+  // columns (up to 3) as the longest label allows; DejaVu Sans at 12 px averages < 7.5 px a
+  // character, and the legend starts where the plot does, after the y axis' labels.
+  const item = Math.max(...entries.map((e) => e.label.length)) * 8 + 60;
+  const columns = Math.max(1, Math.min(entries.length, 3, Math.floor((WIDTH - 160) / item)));
   const legend = entries.length > 1 || entries.some((e) => e.empty)
     ? { title: null, orient: 'bottom', direction: 'horizontal', columns, symbolType: 'stroke', symbolSize: 400, symbolStrokeWidth: 2.5, symbolOpacity: 1, labelLimit: WIDTH - 80, columnPadding: 24 }
     : null;

@@ -3,7 +3,7 @@
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kdeFigure, lineFigure, saveFigure } from '../reports/figures.js';
-import { scaledActivations } from '../analysis/figures.js';
+import { FIGURE1_CLIP, scaledActivations } from '../analysis/figures.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { loadNpy } from '../serialization/npy.js';
 import { scope } from '../tensor/scope.js';
@@ -58,7 +58,7 @@ async function figures(o: ReproduceOptions, rows: ModelRow[]): Promise<string[]>
     mean: loadNpy(join(out, 'sensitivity', kind, 'feature_mean.npy')).toFloat32Array(),
   })));
   const f1 = await kdeFigure(series.map((x) => ({ label: MODEL_TITLES[x.kind], values: x.sample })),
-    { title: 'Scaled neuron sensitivities (Figure 1)', xLabel: '(Delta(i, x) - mean_i) / std_i', yLabel: 'density' });
+    { title: 'Scaled neuron sensitivities (Figure 1)', xLabel: '(Delta(i, x) - mean_i) / std_i', yLabel: 'density', clipQuantiles: FIGURE1_CLIP });
   saveFigure(out, 'figure1', f1);
   const perRank = (kind: ModelKind, norm: string) =>
     JSON.parse(readFileSync(join(out, 'attacks', kind, `${norm}-kns`, 'results.json'), 'utf8')).perRank as { rank: number; successRate: number }[];
