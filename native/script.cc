@@ -26,6 +26,8 @@ class ScriptModuleWrap : public Napi::ObjectWrap<ScriptModuleWrap> {
                            InstanceMethod<&ScriptModuleWrap::Train>("train"),
                            InstanceMethod<&ScriptModuleWrap::Save>("save"),
                            InstanceMethod<&ScriptModuleWrap::TypeName>("typeName"),
+                           InstanceMethod<&ScriptModuleWrap::RegisterTensor>("registerTensor"),
+                           InstanceMethod<&ScriptModuleWrap::Define>("define"),
                        });
   }
 
@@ -38,8 +40,14 @@ class ScriptModuleWrap : public Napi::ObjectWrap<ScriptModuleWrap> {
       delete m;
       return;
     }
+    // new NativeScriptModule(path) or new NativeScriptModule(path, true) for an empty module
+    // named `path` that TypeScript fills (export).
     if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "NativeScriptModule(path)");
     std::string path = info[0].As<Napi::String>().Utf8Value();
+    if (info.Length() > 1 && info[1].ToBoolean().Value()) {
+      SAURON_GUARD(env, { module_ = torch::jit::Module(c10::QualifiedName("__torch__." + path)); })
+      return;
+    }
     SAURON_GUARD(env, { module_ = torch::jit::load(path); })
   }
 
@@ -110,6 +118,22 @@ class ScriptModuleWrap : public Napi::ObjectWrap<ScriptModuleWrap> {
   Napi::Value TypeName(const Napi::CallbackInfo& info) {
     auto name = module_.type()->name();
     return Napi::String::New(info.Env(), name ? name->qualifiedName() : "");
+  }
+
+  // registerTensor(name, id, isBuffer): a parameter or buffer the defined methods use.
+  Napi::Value RegisterTensor(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    at::Tensor& t = TensorWrap::From(env, info[1]);
+    bool buffer = info[2].ToBoolean().Value();
+    SAURON_GUARD(env, { module_.register_parameter(name, t.detach().clone(), buffer); })
+    return env.Undefined();
+  }
+
+  // define(source): compiles TorchScript methods into the module.
+  Napi::Value Define(const Napi::CallbackInfo& info) {
+    SAURON_GUARD(info.Env(), { module_.define(info[0].As<Napi::String>().Utf8Value()); })
+    return info.Env().Undefined();
   }
 
   torch::jit::Module module_;

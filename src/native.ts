@@ -60,6 +60,8 @@ export interface NativeScriptModule {
   train(on: boolean): void;
   save(path: string): void;
   typeName(): string;
+  registerTensor(name: string, t: NativeTensor, isBuffer: boolean): void;
+  define(source: string): void;
 }
 
 export interface NativeAddon {
@@ -67,7 +69,7 @@ export interface NativeAddon {
   Generator: new (seed?: number | bigint) => NativeGenerator;
   Op: new (name: string, overload?: string) => NativeOp;
   Optimizer: new (kind: string, params: NativeTensor[], options: Record<string, number | boolean | undefined>) => NativeOptimizer;
-  ScriptModule: new (path: string) => NativeScriptModule;
+  ScriptModule: new (path: string, empty?: boolean) => NativeScriptModule;
   loadPickle(data: Buffer): unknown;
   fromArray(data: ArrayBufferView, shape: number[], dtype: string): NativeTensor;
   grad(outputs: NativeTensor[], inputs: NativeTensor[], gradOutputs: NativeTensor[] | null,

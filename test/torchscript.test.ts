@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TorchScriptClassifier, convertCheckpoint, loadSafetensors, loadNpy, scope, liveTensors, type Tensor } from '../src/index.js';
+import { TorchScriptClassifier, convertCheckpoint, createModel, Generator, rand, noGrad, saveModel, loadSafetensors, loadNpy, scope, liveTensors, type Tensor } from '../src/index.js';
 import { delta } from '../src/analysis/delta.js';
 import { ROOT, relErr } from './helpers.js';
 
@@ -120,6 +120,41 @@ test('sensitivity, attack and eval run on a TorchScript file end to end; convert
     const missing = sauron('convert', '--from', join(FX, 'sd_robustness_vgg.pt'), '--arch', 'resnet18', '--out', join(root, 'd'));
     assert.notEqual(missing.status, 0);
     assert.match(missing.stderr, /missing keys: conv1\.weight/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('export round trip: every architecture family as TorchScript, loaded back, gives identical outputs', () => {
+  const root = mkdtempSync(join(tmpdir(), 'sauron-export-'));
+  try {
+    const cases: [string, [number, number, number]][] = [['small-cnn', [1, 28, 28]], ['vgg11', [3, 32, 32]], ['resnet18', [3, 16, 16]], ['resnet50-imagenet', [3, 64, 64]]];
+    for (const [arch, shape] of cases) {
+      const m = createModel({ arch, inputShape: shape, numClasses: 10, width: 0.125, normalization: { mean: Array(shape[0]).fill(0.3), std: Array(shape[0]).fill(0.6) } }, { generator: new Generator(2) });
+      try {
+        m.train();
+        scope(() => noGrad(() => m.forward(rand([4, ...shape])))); // non-trivial BN statistics
+        m.eval();
+        const run = join(root, arch);
+        saveModel(run, m);
+        const r = sauron('export', '--model', run, '--out', join(root, `${arch}.pt`));
+        assert.equal(r.status, 0, r.stderr);
+        const back = new TorchScriptClassifier(join(root, `${arch}.pt`), { inputShape: shape });
+        try {
+          scope(() => {
+            const x = rand([3, ...shape]);
+            const a = m.forward(x);
+            const b = back.forward(x);
+            assert.deepEqual(b.logits.argmax(1).toNumbers(), a.logits.argmax(1).toNumbers(), arch);
+            assert.ok(relErr(b.logits, a.logits) < 1e-6 && relErr(b.features, a.features) < 1e-6, arch);
+          });
+        } finally {
+          back.dispose();
+        }
+      } finally {
+        m.dispose();
+      }
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -8,6 +8,7 @@ import { attackCommand } from './attack.js';
 import { pruneCommand } from './prune.js';
 import { reproduceCommand } from './reproduce.js';
 import { convertCommand } from './convert.js';
+import { exportCommand } from './export.js';
 
 const program = new Command('sauron')
   .description('Find the feature neurons an image classifier depends on most, attack through them, and train models that do not depend on any one neuron.')
@@ -21,6 +22,7 @@ program.addCommand(sensitivityCommand());
 program.addCommand(attackCommand());
 program.addCommand(pruneCommand());
 program.addCommand(convertCommand());
+program.addCommand(exportCommand());
 program.addCommand(benchCommand());
 
 try {

@@ -4,3 +4,4 @@ export { writeFileAtomic } from './atomic.js';
 export * from './npy.js';
 export { NpyWriter } from './npyStream.js';
 export { convertCheckpoint, readTorchFile, mapKeys, type ConvertOptions } from './convert.js';
+export { exportTorchScript } from './export.js';

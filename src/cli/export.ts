@@ -1,0 +1,24 @@
+import { dirname } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { Command } from 'commander';
+import { loadModel } from '../serialization/modelFiles.js';
+import { exportTorchScript } from '../serialization/export.js';
+
+export function exportCommand(): Command {
+  return new Command('export')
+    .description('Write a Sauron model as a TorchScript file for Python: torch.jit.load(FILE)(images) returns\n' +
+      '(logits, features); images in [0, 1], normalisation inside, parameters named like features_0_weight.')
+    .requiredOption('--model <run>', 'run folder of the model')
+    .requiredOption('--out <file>', 'TorchScript file to write (e.g. model.pt)')
+    .action((o: { model: string; out: string }) => {
+      const { model } = loadModel(o.model);
+      try {
+        model.eval();
+        mkdirSync(dirname(o.out), { recursive: true });
+        exportTorchScript(model, o.out);
+        console.log(JSON.stringify({ out: o.out, arch: model.config.arch, inputShape: model.config.inputShape, featureDim: model.featureDim }));
+      } finally {
+        model.dispose();
+      }
+    });
+}
