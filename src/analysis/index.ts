@@ -5,3 +5,4 @@ export { sensitivity, type SensitivityOptions, type SensitivityResult, type Neur
 export { sensitivityFigures, scaledActivations } from './figures.js';
 export * from './prune.js';
 export * from './pruneCurve.js';
+export { innerDelta, type InnerDeltaOptions } from './innerDelta.js';

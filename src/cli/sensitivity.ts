@@ -5,6 +5,10 @@ import type { ImageDataset } from '../data/dataset.js';
 import { loadAnyModel } from '../models/load.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { sensitivity, type SensitivityResult } from '../analysis/sensitivity.js';
+import { innerDelta } from '../analysis/innerDelta.js';
+import { batches } from '../data/loader.js';
+import { saveNpyArray } from '../serialization/npy.js';
+import { mkdirSync } from 'node:fs';
 import { sensitivityFigures } from '../analysis/figures.js';
 import { positiveInt } from './options.js';
 import { ProgressBar } from './progress.js';
@@ -13,7 +17,7 @@ import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
 interface SensCli {
   model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
   statsSplit: 'train+test' | 'train' | 'test'; topK: number; eps: number; batchSize: number; compare?: string[]; out: string;
-  featuresLayer?: string; classifierParam?: string;
+  featuresLayer?: string; classifierParam?: string; layer?: string; units?: string;
 }
 
 function nonNegativeNumber(v: string): number {
@@ -40,8 +44,12 @@ export function sensitivityCommand(): Command {
     .option('--eps <x>', 'eps in (Delta - mean) / (std + eps)', nonNegativeNumber, 1e-10)
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 256)
     .option('--compare <runs...>', 'other models to overlay in the figures (same data)')
+    .option('--layer <name>', 'an inner layer (e.g. features.9, layer3): Delta of its units found numerically\n' +
+      '(bracketing + bisection, both signs) instead of the closed form of the penultimate layer')
+    .option('--units <list>', 'with --layer: these flat unit indices only, e.g. 0-99 (default all)')
     .requiredOption('--out <dir>', 'folder to write results into')
     .action(async (o: SensCli) => {
+      if (o.layer && o.layer !== 'penultimate') return innerLayer(o);
       const bar = new ProgressBar();
       const runOne = async (runDir: string, outDir?: string): Promise<{ name: string; result: SensitivityResult }> => {
         const name = o.dataset ?? datasetOf(runDir) ?? 'fashion-mnist';
@@ -91,4 +99,48 @@ export function sensitivityCommand(): Command {
       console.log(JSON.stringify({ out: o.out, count: r.count, featureDim: r.featureDim, accuracy: r.accuracy, deadFeatures: r.deadFeatures,
         mostSensitive: r.mostSensitive.slice(0, 10) }));
     });
+}
+
+/** --layer: numeric Delta for an inner layer's units, written as inner-deltas.npy [units, inputs]. */
+async function innerLayer(o: SensCli): Promise<void> {
+  const name = o.dataset ?? datasetOf(o.model) ?? 'fashion-mnist';
+  const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
+  const { model } = loadAnyModel(o.model, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam });
+  try {
+    checkDatasetFits(model, ds);
+    const units = o.units ? parseIndices(o.units) : undefined;
+    const cols: Float32Array[] = [];
+    let unitList: number[] = [];
+    const bar = new ProgressBar();
+    bar.start(`inner Delta of ${o.layer}`);
+    const total = Math.ceil(ds.length / o.batchSize);
+    for await (const b of batches(ds, { batchSize: o.batchSize })) {
+      const r = innerDelta(model, b.images, o.layer!, { units });
+      b.images.dispose();
+      b.labels.dispose();
+      unitList = r.units;
+      cols.push(r.deltas);
+      bar.update(b.batch + 1, total);
+    }
+    bar.finish();
+    // each batch's block is [units, batch]; the file is [units, inputs]
+    const n = ds.length;
+    const u = unitList.length;
+    const all = new Float32Array(u * n);
+    let col = 0;
+    for (const block of cols) {
+      const w = block.length / u;
+      for (let k = 0; k < u; k++) all.set(block.subarray(k * w, (k + 1) * w), k * n + col);
+      col += w;
+    }
+    mkdirSync(o.out, { recursive: true });
+    saveNpyArray(join(o.out, 'inner-deltas.npy'), all, [u, n], 'float32');
+    saveNpyArray(join(o.out, 'inner-units.npy'), BigInt64Array.from(unitList, BigInt), [u], 'int64');
+    const finite = all.filter((v) => Number.isFinite(v));
+    writeFileAtomic(join(o.out, 'inner-summary.json'), JSON.stringify({ model: o.model, layer: o.layer, count: n, units: u,
+      finiteRate: finite.length / all.length, medianAbsDelta: finite.length ? [...finite].map(Math.abs).sort((a, b) => a - b)[finite.length >> 1] : null }, null, 2) + '\n');
+    console.log(JSON.stringify({ out: o.out, layer: o.layer, count: n, units: u, finiteRate: finite.length / all.length }));
+  } finally {
+    model.dispose();
+  }
 }

@@ -42,6 +42,17 @@ export interface ClassifierLayer {
   forward(features: Tensor): Tensor;
 }
 
+/** A model cut after one layer: images -> that layer's output -> logits. */
+export interface LayerSplit {
+  layer: string;
+  /** Output of the layer for images in [0, 1] (normalisation included). */
+  head(x: Tensor): Tensor;
+  /** Logits from that output. */
+  tail(a: Tensor): Tensor;
+  /** The layer's output is never negative (it follows a ReLU or max pool of one). */
+  nonNegative: boolean;
+}
+
 export abstract class ImageClassifier extends Module<[Tensor, ForwardOptions?], ModelOutput> {
   abstract readonly classifier: ClassifierLayer;
   readonly config: Required<ModelConfig>;
@@ -83,6 +94,22 @@ export abstract class ImageClassifier extends Module<[Tensor, ForwardOptions?], 
     const features = this.embed(xn, opts.fakeRelu ?? false);
     const logits = this.classifier.forward(features);
     return { logits, features };
+  }
+
+  /** Layers the model can be cut after (for Delta of inner neurons); 'penultimate' always. */
+  layerNames(): string[] {
+    return ['penultimate'];
+  }
+
+  /** The model cut after `layer`. Subclasses add their inner layers. */
+  splitAt(layer: string): LayerSplit {
+    if (layer !== 'penultimate') throw new Error(`${this.config.arch} has no layer '${layer}' (layers: ${this.layerNames().join(', ')})`);
+    return { layer, nonNegative: true, head: (x) => this.forward(x).features, tail: (a) => this.classifier.forward(a) };
+  }
+
+  /** Normalises images as forward does. */
+  normalize(x: Tensor): Tensor {
+    return x.sub(this.#mean).div(this.#std);
   }
 
   /** Logits from penultimate features: the classifier layer alone. */

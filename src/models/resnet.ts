@@ -5,7 +5,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { BatchNorm2d, Conv2d, Linear, MaxPool2d, Sequential, type InitOptions } from '../nn/layers.js';
 import * as F from '../nn/functional.js';
 import { Module } from '../nn/module.js';
-import { ImageClassifier, scaled, type ModelConfig } from './classifier.js';
+import { ImageClassifier, scaled, type LayerSplit, type ModelConfig } from './classifier.js';
 
 type Layout = 'cifar' | 'imagenet';
 
@@ -148,6 +148,26 @@ export class ResNet extends ImageClassifier {
       return this.registerModule(`layer${i + 1}`, new Sequential(...(blocks as unknown as Module[])));
     });
     this.classifier = this.registerModule('classifier', new Linear(inC, config.numClasses, { generator: g }));
+  }
+
+  override layerNames(): string[] {
+    return ['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'penultimate'];
+  }
+
+  override splitAt(layer: string): LayerSplit {
+    const stages = ['stem', 'layer1', 'layer2', 'layer3', 'layer4'];
+    const k = stages.indexOf(layer);
+    if (k < 0) return super.splitAt(layer);
+    const stem = (x: Tensor) => {
+      const h = this.bn1.forward(this.conv1.forward(this.normalize(x))).relu();
+      return this.maxpool ? this.maxpool.forward(h) : h;
+    };
+    const run = (h: Tensor, from: number, to: number) => this.layers.slice(from, to).reduce((a, l) => l.forward(a), h);
+    return {
+      layer, nonNegative: true,
+      head: (x) => run(stem(x), 0, k),
+      tail: (a) => this.classifier.forward(F.adaptiveAvgPool2d(run(a, k, 4), 1).flatten(1)),
+    };
   }
 
   protected embed(x: Tensor, fakeRelu: boolean): Tensor {

@@ -3,7 +3,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential, Flatten, type InitOptions } from '../nn/layers.js';
 import * as F from '../nn/functional.js';
-import { ImageClassifier, scaled, type ModelConfig } from './classifier.js';
+import { ImageClassifier, scaled, type LayerSplit, type ModelConfig } from './classifier.js';
 
 export class SmallCNN extends ImageClassifier {
   readonly features: Sequential;
@@ -27,6 +27,30 @@ export class SmallCNN extends ImageClassifier {
     const flat = c2 * Math.floor(Math.floor(h / 2) / 2) * Math.floor(Math.floor(w / 2) / 2);
     this.fc = this.registerModule('fc', new Linear(flat, hidden, { generator: g }));
     this.classifier = this.registerModule('classifier', new Linear(hidden, config.numClasses, { generator: g }));
+  }
+
+  override layerNames(): string[] {
+    return [...this.features.layers.map((_, i) => `features.${i}`), 'fc', 'penultimate'];
+  }
+
+  override splitAt(layer: string): LayerSplit {
+    const m = /^features\.(\d+)$/.exec(layer);
+    const fromFc = (h: Tensor) => this.classifier.forward(this.fc.forward(h).relu());
+    if (m && Number(m[1]) < this.features.layers.length) {
+      const k = Number(m[1]);
+      const run = (x: Tensor, from: number, to: number) => this.features.layers.slice(from, to).reduce((h, l) => l.forward(h), x);
+      const kind = this.features.layers[k]!;
+      return {
+        layer, nonNegative: kind instanceof ReLU || kind instanceof MaxPool2d || kind instanceof Flatten,
+        head: (x) => run(this.normalize(x), 0, k + 1),
+        tail: (a) => fromFc(run(a, k + 1, this.features.layers.length)),
+      };
+    }
+    if (layer === 'fc') {
+      return { layer, nonNegative: false, head: (x) => this.fc.forward(this.features.forward(this.normalize(x))),
+        tail: (a) => this.classifier.forward(a.relu()) };
+    }
+    return super.splitAt(layer);
   }
 
   protected embed(x: Tensor, fakeRelu: boolean): Tensor {

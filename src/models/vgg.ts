@@ -3,7 +3,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential, type InitOptions } from '../nn/layers.js';
 import * as F from '../nn/functional.js';
-import { ImageClassifier, scaled, type ModelConfig } from './classifier.js';
+import { ImageClassifier, scaled, type LayerSplit, type ModelConfig } from './classifier.js';
 import type { Module } from '../nn/module.js';
 
 const M = 'M' as const;
@@ -46,6 +46,30 @@ export class VGG extends ImageClassifier {
     this.#lastRelu = lastRelu;
     this.features = this.registerModule('features', new Sequential(...layers));
     this.classifier = this.registerModule('classifier', new Linear(inC, config.numClasses, { generator: init.generator }));
+  }
+
+  override layerNames(): string[] {
+    return [...this.features.layers.map((_, i) => `features.${i}`), 'penultimate'];
+  }
+
+  override splitAt(layer: string): LayerSplit {
+    const m = /^features\.(\d+)$/.exec(layer);
+    if (m && Number(m[1]) < this.features.layers.length) {
+      const k = Number(m[1]);
+      const layers = this.features.layers;
+      const run = (x: Tensor, from: number, to: number) => layers.slice(from, to).reduce((h, l) => l.forward(h), x);
+      const kind = layers[k]!;
+      return {
+        layer, nonNegative: kind instanceof ReLU || kind instanceof MaxPool2d || kind instanceof AvgPool2d,
+        head: (x) => run(this.normalize(x), 0, k + 1),
+        tail: (a) => {
+          let h = run(a, k + 1, layers.length);
+          if (h.shape[2] !== 1 || h.shape[3] !== 1) h = F.adaptiveAvgPool2d(h, 1);
+          return this.classifier.forward(h.flatten(1));
+        },
+      };
+    }
+    return super.splitAt(layer);
   }
 
   protected embed(x: Tensor, fakeRelu: boolean): Tensor {
