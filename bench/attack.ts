@@ -52,7 +52,7 @@ const section = [
   '',
   `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores; ${getNumThreads()} threads in both. PyTorch ${torchVersion}.`,
   'L2 PGD (eps 0.5, no random start) keeping each row\'s best iterate; input-gradient steps per second = batch x iterations / seconds,',
-  `best of ${rounds} runs each. Produced by \`node --import tsx bench/attack.ts\`. Target: PyTorch / Sauron time ratio at most 1.1.`,
+  `best of ${rounds} runs each. Produced by \`node --import tsx bench/attack.ts\`. Target: Sauron time / PyTorch time at most 1.1.`,
   '',
   '| model and attack | Sauron steps/s | PyTorch steps/s | Sauron time / PyTorch time |',
   '|---|---:|---:|---:|',
