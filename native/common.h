@@ -66,8 +66,9 @@ class GeneratorWrap : public Napi::ObjectWrap<GeneratorWrap> {
 
 Napi::Function InitOp(Napi::Env env);
 Napi::Function InitScriptModule(Napi::Env env);
-// Tensors become ids, None null, tuples and lists arrays, scalars numbers.
-Napi::Value FromIValue(Napi::Env env, const c10::IValue& v);
+// Tensors become ids (or {tensor: id} objects, where numbers could be mistaken for them),
+// None null, tuples and lists arrays, dicts objects, scalars numbers.
+Napi::Value FromIValue(Napi::Env env, const c10::IValue& v, bool tensorObjects = false);
 Napi::Function InitOptimizer(Napi::Env env);
 
 // Helpers shared between translation units.

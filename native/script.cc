@@ -139,51 +139,13 @@ class ScriptModuleWrap : public Napi::ObjectWrap<ScriptModuleWrap> {
   torch::jit::Module module_;
 };
 
-// A pickled object as JS: tensors as {tensor: id} (so they cannot be mistaken for numbers),
-// dicts as objects, lists and tuples as arrays.
-Napi::Value PickleToJs(Napi::Env env, const c10::IValue& v) {
-  if (v.isTensor()) {
-    auto o = Napi::Object::New(env);
-    o.Set("tensor", TensorWrap::Wrap(env, v.toTensor()));
-    return o;
-  }
-  if (v.isGenericDict()) {
-    auto obj = Napi::Object::New(env);
-    for (const auto& kv : v.toGenericDict()) {
-      std::string key = kv.key().isString() ? kv.key().toStringRef()
-                        : kv.key().isInt()  ? std::to_string(kv.key().toInt())
-                                            : kv.key().tagKind();
-      obj.Set(key, PickleToJs(env, kv.value()));
-    }
-    return obj;
-  }
-  if (v.isTuple() || v.isList()) {
-    std::vector<c10::IValue> elems;
-    if (v.isTuple())
-      for (const auto& e : v.toTupleRef().elements()) elems.push_back(e);
-    else
-      for (const auto& e : v.toListRef()) elems.push_back(e);
-    auto arr = Napi::Array::New(env, elems.size());
-    for (size_t i = 0; i < elems.size(); i++) arr.Set(i, PickleToJs(env, elems[i]));
-    return arr;
-  }
-  if (v.isTensorList()) {
-    auto list = v.toTensorList();
-    auto arr = Napi::Array::New(env, list.size());
-    for (size_t i = 0; i < list.size(); i++) arr.Set(i, PickleToJs(env, c10::IValue(list.get(i))));
-    return arr;
-  }
-  if (v.isNone() || v.isInt() || v.isDouble() || v.isBool() || v.isString()) return FromIValue(env, v);
-  return env.Null();
-}
-
 // loadPickle(buffer): the object torch.save wrote (zip format).
 Napi::Value LoadPickle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "loadPickle(buffer)");
   auto buf = info[0].As<Napi::Buffer<char>>();
   std::vector<char> data(buf.Data(), buf.Data() + buf.Length());
-  SAURON_GUARD(env, { return PickleToJs(env, torch::jit::pickle_load(data)); })
+  SAURON_GUARD(env, { return FromIValue(env, torch::jit::pickle_load(data), true); })
 }
 
 }  // namespace

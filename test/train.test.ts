@@ -139,7 +139,7 @@ test('bad input: one-line error, non-zero exit, nothing written is lost', () => 
       [['train', '--arch', 'vgg19', '--epochs', '1', '--out', join(root, 'x')], /needs inputs of at least 32x32/],
       [['train', '--dataset', 'cifar10', '--out', join(root, 'x')], /not shipped with Sauron: pass --data DIR/],
       [['train', '--resume', '--out', join(root, 'none')], /nothing to resume/],
-      [['eval', '--model', join(root, 'nope')], /not a Sauron model folder/],
+      [['eval', '--model', join(root, 'nope')], /nope does not exist \(expected a Sauron run folder or a TorchScript file\)/],
     ];
     for (const [args, re] of cases) {
       const r = sauron(...args);

@@ -14,7 +14,7 @@ import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
 
 interface EvalCli {
   model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
-  inputs?: string; labels?: string; out?: string; batchSize: number; featuresLayer?: string; classifierParam?: string; input?: [number, number, number];
+  inputs?: string; labels?: string; out?: string; batchSize: number; featuresLayer?: string; classifierParam?: string;
 }
 
 export function evalCommand(): Command {

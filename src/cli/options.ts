@@ -17,6 +17,14 @@ export function nonNegativeInt(name: string) {
   };
 }
 
+export function nonNegativeNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number, got '${v}'`);
+    return n;
+  };
+}
+
 /** A positive number; fractions such as 8/255 are accepted. */
 export function positiveNumber(name: string) {
   return (v: string): number => {

@@ -10,7 +10,7 @@ import { batches } from '../data/loader.js';
 import { saveNpyArray } from '../serialization/npy.js';
 import { mkdirSync } from 'node:fs';
 import { sensitivityFigures } from '../analysis/figures.js';
-import { positiveInt } from './options.js';
+import { nonNegativeNumber, positiveInt } from './options.js';
 import { ProgressBar } from './progress.js';
 import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
 
@@ -18,12 +18,6 @@ interface SensCli {
   model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
   statsSplit: 'train+test' | 'train' | 'test'; topK: number; eps: number; batchSize: number; compare?: string[]; out: string;
   featuresLayer?: string; classifierParam?: string; layer?: string; units?: string;
-}
-
-function nonNegativeNumber(v: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new Error(`--eps must be a non-negative number, got '${v}'`);
-  return n;
 }
 
 export function sensitivityCommand(): Command {
@@ -41,7 +35,7 @@ export function sensitivityCommand(): Command {
     .addOption(new Option('--stats-split <which>', 'inputs the feature mean/std are computed over (the reference uses train+test)')
       .choices(['train+test', 'train', 'test']).default('train+test'))
     .option('--top-k <k>', 'count how often each neuron is among an input\'s k most sensitive', positiveInt('--top-k'), 16)
-    .option('--eps <x>', 'eps in (Delta - mean) / (std + eps)', nonNegativeNumber, 1e-10)
+    .option('--eps <x>', 'eps in (Delta - mean) / (std + eps)', nonNegativeNumber('--eps'), 1e-10)
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 256)
     .option('--compare <runs...>', 'other models to overlay in the figures (same data)')
     .option('--layer <name>', 'an inner layer (e.g. features.9, layer3): Delta of its units found numerically\n' +

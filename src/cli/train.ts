@@ -3,7 +3,7 @@ import { DATASETS } from '../data/registry.js';
 import { ARCHITECTURES } from '../models/zoo.js';
 import { DEFAULTS, METHODS, SCHEDULES, type MethodName, type ScheduleName, type TrainConfig } from '../training/config.js';
 import { train } from '../training/train.js';
-import { nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './options.js';
 import { ProgressBar } from './progress.js';
 
 interface TrainCli {
@@ -12,14 +12,6 @@ interface TrainCli {
   crop?: number; flip?: boolean; out: string; resume?: boolean; force?: boolean; method: MethodName;
   norm?: 'l2' | 'linf'; eps?: number; attackSteps?: number; topK?: number; delta1?: number; delta2?: number;
   valEps?: number; valSteps?: number; valLimit?: number;
-}
-
-function nonNegativeNumber(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got '${v}'`);
-    return n;
-  };
 }
 
 export function trainCommand(): Command {
