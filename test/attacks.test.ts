@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  createModel, loadSafetensors, scope, rand, randint, Generator, setNumThreads, getNumThreads, tensor, loadNpy, zeros,
+  createModel, saveModel, loadSafetensors, scope, rand, randint, Generator, setNumThreads, getNumThreads, tensor, loadNpy, zeros,
   type Tensor, type ImageClassifier,
 } from '../src/index.js';
 import { pgdAttack, type PgdConfig } from '../src/attacks/pgd.js';
@@ -189,6 +189,13 @@ test('sauron attack: files, resume, transfer, seeds; bad input is refused', () =
   assert.notEqual(refused.status, 0);
   assert.match(refused.stderr, /holds another attack's results/);
 
+  const cifarRun = join(root, 'cifar-like');
+  const cm = createModel({ arch: 'vgg11', inputShape: [3, 32, 32], numClasses: 10, width: 0.0625 });
+  saveModel(cifarRun, cm, { dataset: 'cifar10' });
+  cm.dispose();
+  const shape = sauron('attack', '--model', cifarRun, '--dataset', 'fashion-mnist', '--norm', 'l2', '--eps', '1', '--limit', '2', '--out', join(root, 'bad'));
+  assert.notEqual(shape.status, 0);
+  assert.match(shape.stderr, /the model expects 3x32x32 images, fashion-mnist test has 1x28x28/);
   const bad: [string[], RegExp][] = [
     [['--norm', 'l2', '--eps', '0'], /--eps must be a positive number/],
     [['--norm', 'l2', '--eps', 'nan'], /--eps must be a positive number/],
