@@ -80,10 +80,10 @@ export function pruneCommand(): Command {
     });
 }
 
+/** The manifest's free-form fields (data set, training, metrics): saveModel writes the rest. */
 function stripModelFields(m: Record<string, unknown>): Record<string, unknown> {
-  const { format, version, arch, inputShape, numClasses, width, normalization, featureDim, ...rest } = m;
-  void format; void version; void arch; void inputShape; void numClasses; void width; void normalization; void featureDim;
-  return rest;
+  const own = new Set(['format', 'version', 'arch', 'inputShape', 'numClasses', 'width', 'normalization', 'featureDim']);
+  return Object.fromEntries(Object.entries(m).filter(([k]) => !own.has(k)));
 }
 
 async function mostSensitive(o: PruneCli, model: ImageClassifier, name: string, test: ImageDataset): Promise<number[]> {

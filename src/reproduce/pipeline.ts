@@ -50,11 +50,11 @@ export function modelDir(o: ReproduceOptions, kind: ModelKind): string {
 }
 
 export function trainConfig(s: ReproduceSettings, kind: ModelKind): TrainConfig {
-  const d = DEFAULTS[s.dataset]!;
-  const { adversarial: _a, regularizer: _r, ...base } = d;
-  void _a;
-  void _r;
-  return { ...base, method: 'standard', dataset: s.dataset, data: s.data, seed: s.seed, ...s.train[kind] } as TrainConfig;
+  const d = { ...DEFAULTS[s.dataset]! } as Partial<typeof DEFAULTS[string]>;
+  // method-specific settings come only from the model's own overrides
+  delete d.adversarial;
+  delete d.regularizer;
+  return { ...d, method: 'standard', dataset: s.dataset, data: s.data, seed: s.seed, ...s.train[kind] } as TrainConfig;
 }
 
 export async function reproduce(o: ReproduceOptions): Promise<{ report: string; timings: StepTiming[] }> {

@@ -84,7 +84,7 @@ function block(w: Writer, p: string, b: Module, x: string): string {
 }
 
 function body(model: ImageClassifier, w: Writer): string {
-  const [c, hgt, wid] = model.config.inputShape;
+  const [, hgt, wid] = model.config.inputShape;
   let x = w.fresh();
   w.emit(`${x} = (x - self.input_mean) / self.input_std`);
   if (model instanceof SmallCNN) {
@@ -111,7 +111,6 @@ function body(model: ImageClassifier, w: Writer): string {
     }));
     const y = w.fresh();
     w.emit(`${y} = torch.flatten(torch.adaptive_avg_pool2d(${x}, [1, 1]), 1, -1)`);
-    void c;
     return y;
   }
   throw new Error(`export: ${model.config.arch} models cannot be exported`);
