@@ -166,15 +166,15 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
   const timings: StepTiming[] = [];
   const started = performance.now();
   // ETA: each remaining step is expected to take as long as the finished steps of its kind
-  // (train, sensitivity, attack, pruning) took on average, or all finished steps otherwise.
+  // (train, sensitivity, attack, pruning) took on average; no estimate until every remaining
+  // kind has been timed once (a training step says little about an attack step).
   const spent = new Map<string, { seconds: number; count: number }>();
   const kindOf = (id: string) => id.split('-')[0]!;
   const eta = (rest: Step[]): number | null => {
-    const all = [...spent.values()].reduce((a, x) => ({ seconds: a.seconds + x.seconds, count: a.count + x.count }), { seconds: 0, count: 0 });
-    if (!all.count) return null;
+    if (rest.some((st) => !spent.has(kindOf(st.id)))) return null;
     return rest.reduce((sum, st) => {
-      const k = spent.get(kindOf(st.id));
-      return sum + (k ? k.seconds / k.count : all.seconds / all.count);
+      const k = spent.get(kindOf(st.id))!;
+      return sum + k.seconds / k.count;
     }, 0);
   };
   for (let i = 0; i < steps.length; i++) {
