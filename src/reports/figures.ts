@@ -61,7 +61,8 @@ async function render(rows: Row[], entries: Entry[], opts: { title: string; xLab
     width: WIDTH,
     height: HEIGHT,
     autosize: { type: 'fit', contains: 'padding' },
-    padding: 10,
+    // extra room above: with a long legend, 'fit' leaves the title flush with the top edge
+    padding: { top: 18, bottom: 10, left: 10, right: 10 },
     background: 'white',
     title: { text: opts.title, fontSize: 16, frame: 'bounds' },
     config: {
