@@ -67,7 +67,9 @@ export const DEFAULTS: Record<string, TrainDefaults> = {
   'fashion-mnist': {
     arch: 'small-cnn', width: 0.5, epochs: 12, batchSize: 128, lr: 0.05, momentum: 0.9, weightDecay: 5e-4,
     schedule: 'onecycle', stepEpochs: 4, gamma: 0.1, seed: 0, augment: { cropPadding: 2, hflip: false },
-    adversarial: { norm: 'l2', eps: 1.5, steps: 3 }, regularizer: { topK: 16, delta1: 10, delta2: 100 },
+    // The reference's weights (10, 100) cost this small model 2.3 points of accuracy; a tenth
+    // of them keeps it within 1.2 points (docs/results.md).
+    adversarial: { norm: 'l2', eps: 1.5, steps: 3 }, regularizer: { topK: 16, delta1: 1, delta2: 10 },
     validation: { eps: 1.5, steps: 20, limit: 256 },
   },
   // The reference library's CIFAR recipe: VGG-19, SGD 0.1, step decay, crop + flip.
