@@ -9,7 +9,6 @@ import { checkCount, pruneFeatures, pruneOrder, PRUNE_ORDERS, type PruneOrder } 
 import { pruningCurve } from '../analysis/pruneCurve.js';
 import { DEFAULTS } from '../training/config.js';
 import type { ImageClassifier } from '../models/classifier.js';
-import { noGrad } from '../tensor/autograd.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from './options.js';
 import { ProgressBar } from './progress.js';
 import { checkDatasetFits } from './modelData.js';
@@ -55,24 +54,19 @@ export function pruneCommand(): Command {
         const ranking = await mostSensitive(o, model, name, test);
         const order = pruneOrder(o.order, ranking, model.featureDim, o.seed);
         const chosen = order.slice(0, o.count);
-        const original = model.classifier.weight.clone().keep();
-        try {
-          if (counts.length) {
-            const bar = new ProgressBar();
-            bar.start('pruning curve');
-            await pruningCurve(model, ranking, counts, test, {
-              out: o.out, seed: o.seed, limit: o.limit, attackLimit: o.attackLimit, attackSteps: o.attackSteps,
-              attackEps: o.attackEps ?? (DEFAULTS[name]?.validation.eps ?? 0.5), onProgress: (p) => bar.update(p.done, p.total),
-            });
-            bar.finish();
-          }
-          noGrad(() => model.classifier.weight.copy_(original));
-          pruneFeatures(model, chosen);
-          saveModel(o.out, model, { ...stripModelFields(manifest), prunedFrom: o.model,
-            pruning: { order: o.order, count: o.count, seed: o.order === 'random' ? o.seed : undefined, features: chosen } });
-        } finally {
-          original.dispose();
+        // the curve restores the classifier when it is done
+        if (counts.length) {
+          const bar = new ProgressBar();
+          bar.start('pruning curve');
+          await pruningCurve(model, ranking, counts, test, {
+            out: o.out, seed: o.seed, limit: o.limit, attackLimit: o.attackLimit, attackSteps: o.attackSteps,
+            attackEps: o.attackEps ?? (DEFAULTS[name]?.validation.eps ?? 0.5), onProgress: (p) => bar.update(p.done, p.total),
+          });
+          bar.finish();
         }
+        pruneFeatures(model, chosen);
+        saveModel(o.out, model, { ...stripModelFields(manifest), prunedFrom: o.model,
+          pruning: { order: o.order, count: o.count, seed: o.order === 'random' ? o.seed : undefined, features: chosen } });
         console.log(JSON.stringify({ out: o.out, order: o.order, count: o.count, features: chosen.slice(0, 16) }));
       } finally {
         model.dispose();

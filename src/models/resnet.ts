@@ -18,6 +18,17 @@ function shortcut(inC: number, outC: number, stride: number, init: InitOptions):
   return new Sequential(new Conv2d(inC, outC, 1, { stride, bias: false, generator: init.generator }), new BatchNorm2d(outC));
 }
 
+/** bn(conv(x)), with an optional ReLU; intermediate handles are freed (the graph keeps what it needs). */
+function convBn(conv: Conv2d, bn: BatchNorm2d, x: Tensor, relu: boolean): Tensor {
+  const c = conv.forward(x);
+  const b = bn.forward(c);
+  c.dispose();
+  if (!relu) return b;
+  const r = b.relu();
+  b.dispose();
+  return r;
+}
+
 function finish(out: Tensor, skip: Tensor, fakeRelu: boolean): Tensor {
   const sum = out.add(skip);
   const r = fakeRelu ? F.fakeRelu(sum) : sum.relu();
@@ -46,14 +57,11 @@ class BasicBlock extends Module<[Tensor, boolean?], Tensor> implements Block {
   }
 
   forward(x: Tensor, fakeRelu = false): Tensor {
-    const a = this.conv1.forward(x);
-    const b = this.bn1.forward(a);
-    const c = b.relu();
-    const d = this.conv2.forward(c);
-    const e = this.bn2.forward(d);
+    const h1 = convBn(this.conv1, this.bn1, x, true);
+    const h2 = convBn(this.conv2, this.bn2, h1, false);
     const skip = this.short ? this.short.forward(x) : x;
-    const out = finish(e, skip, fakeRelu);
-    for (const t of [a, b, c, d, e]) t.dispose();
+    const out = finish(h2, skip, fakeRelu);
+    for (const t of [h1, h2]) t.dispose();
     if (skip !== x) skip.dispose();
     return out;
   }
@@ -86,16 +94,12 @@ class Bottleneck extends Module<[Tensor, boolean?], Tensor> implements Block {
   }
 
   forward(x: Tensor, fakeRelu = false): Tensor {
-    const tmp: Tensor[] = [];
-    const t = (v: Tensor): Tensor => (tmp.push(v), v);
-    const h1 = t(t(this.bn1.forward(t(this.conv1.forward(x))))).relu();
-    tmp.push(h1);
-    const h2 = t(t(this.bn2.forward(t(this.conv2.forward(h1))))).relu();
-    tmp.push(h2);
-    const h3 = t(this.bn3.forward(t(this.conv3.forward(h2))));
+    const h1 = convBn(this.conv1, this.bn1, x, true);
+    const h2 = convBn(this.conv2, this.bn2, h1, true);
+    const h3 = convBn(this.conv3, this.bn3, h2, false);
     const skip = this.short ? this.short.forward(x) : x;
     const out = finish(h3, skip, fakeRelu);
-    for (const v of tmp) v.dispose();
+    for (const t of [h1, h2, h3]) t.dispose();
     if (skip !== x) skip.dispose();
     return out;
   }
