@@ -1,7 +1,8 @@
 {
   "variables": {
     "libtorch%": "<!(node -p \"process.env.LIBTORCH || ''\")",
-    "cxx11_abi%": "<!(node -p \"process.env.SAURON_CXX11_ABI || '1'\")"
+    "cxx11_abi%": "<!(node -p \"process.env.SAURON_CXX11_ABI || '1'\")",
+    "with_cuda%": "<!(node -p \"require('fs').existsSync((process.env.LIBTORCH || '/nonexistent') + '/lib/libtorch_cuda.so') ? 1 : 0\")"
   },
   "targets": [
     {
@@ -11,7 +12,8 @@
         "native/tensor.cc",
         "native/op.cc",
         "native/optimizer.cc",
-        "native/script.cc"
+        "native/script.cc",
+        "native/device.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"
@@ -25,6 +27,10 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
       "conditions": [
+        ["with_cuda==1", {
+          "defines": ["SAURON_WITH_CUDA"],
+          "libraries": ["-Wl,--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Wl,--as-needed"]
+        }],
         ["libtorch==''", {
           "include_dirs": ["/usr/include", "/usr/include/torch/csrc/api/include"],
           "libraries": ["-ltorch", "-ltorch_cpu", "-lc10"]

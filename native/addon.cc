@@ -16,7 +16,10 @@ namespace sauron {
 
 namespace {
 
-// fromArray(typedArray, shape, dtype): copies the data into a new tensor.
+// fromArray(typedArray, shape, dtype, device?): copies the data into a new tensor. For a
+// CUDA device the data is staged in pinned host memory and copied without blocking, so the
+// host can prepare the next batch while the copy runs (the caching host allocator keeps the
+// staging block until the copy has finished).
 Napi::Value FromArray(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "fromArray: expected a typed array");
@@ -25,14 +28,17 @@ Napi::Value FromArray(const Napi::CallbackInfo& info) {
   for (auto s : shape)
     if (s < 0) throw Napi::RangeError::New(env, "shape entries must be non-negative");
   at::ScalarType dtype = ParseDtype(env, info[2].As<Napi::String>().Utf8Value());
+  c10::Device device = DeviceArg(env, info.Length() > 3 ? info[3] : env.Undefined());
   SAURON_GUARD(env, {
-    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+    bool staged = device.is_cuda();
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype).pinned_memory(staged));
     size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
     if (ta.ByteLength() != bytes)
       throw Napi::RangeError::New(env, "fromArray: data has " + std::to_string(ta.ByteLength()) +
                                            " bytes but shape and dtype need " + std::to_string(bytes));
     auto* src = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
     if (bytes) std::memcpy(t.data_ptr(), src, bytes);
+    if (!device.is_cpu()) t = t.to(device, /*non_blocking=*/staged);
     return TensorWrap::Wrap(env, std::move(t));
   })
 }
@@ -136,6 +142,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("liveTensors", Napi::Function::New(env, LiveTensors));
   exports.Set("parallelInfo", Napi::Function::New(env, ParallelInfo));
   exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
+  InitDevice(env, exports);
   return exports;
 }
 

@@ -70,11 +70,14 @@ Napi::Function InitScriptModule(Napi::Env env);
 // None null, tuples and lists arrays, dicts objects, scalars numbers.
 Napi::Value FromIValue(Napi::Env env, const c10::IValue& v, bool tensorObjects = false);
 Napi::Function InitOptimizer(Napi::Env env);
+void InitDevice(Napi::Env env, Napi::Object exports);
 
 // Helpers shared between translation units.
 at::ScalarType ParseDtype(Napi::Env env, const std::string& name);
 std::string DtypeName(at::ScalarType t);
 std::vector<int64_t> ToIntVector(Napi::Env env, const Napi::Value& v, const char* what);
 std::vector<at::Tensor> ToTensorVector(Napi::Env env, const Napi::Value& v, const char* what);
+// A device string ('cpu', 'cuda', 'cuda:1', 'meta'); undefined or null is the CPU.
+c10::Device DeviceArg(Napi::Env env, const Napi::Value& v);
 
 }  // namespace sauron

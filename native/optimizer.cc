@@ -126,7 +126,15 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
     auto buf = info[0].As<Napi::Buffer<char>>();
     SAURON_GUARD(env, {
       torch::serialize::InputArchive archive;
-      archive.load_from(buf.Data(), buf.Length());
+      // Checkpoints are device-neutral: the state lands where the parameters live now,
+      // whichever device saved it.
+      c10::optional<c10::Device> device;
+      for (const auto& group : opt_->param_groups())
+        if (!group.params().empty()) {
+          device = group.params()[0].device();
+          break;
+        }
+      archive.load_from(buf.Data(), buf.Length(), device);
       opt_->load(archive);
     })
     return env.Undefined();

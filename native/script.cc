@@ -28,6 +28,7 @@ class ScriptModuleWrap : public Napi::ObjectWrap<ScriptModuleWrap> {
                            InstanceMethod<&ScriptModuleWrap::TypeName>("typeName"),
                            InstanceMethod<&ScriptModuleWrap::RegisterTensor>("registerTensor"),
                            InstanceMethod<&ScriptModuleWrap::Define>("define"),
+                           InstanceMethod<&ScriptModuleWrap::To>("to"),
                        });
   }
 
@@ -48,10 +49,20 @@ class ScriptModuleWrap : public Napi::ObjectWrap<ScriptModuleWrap> {
       SAURON_GUARD(env, { module_ = torch::jit::Module(c10::QualifiedName("__torch__." + path)); })
       return;
     }
-    SAURON_GUARD(env, { module_ = torch::jit::load(path); })
+    // A third argument maps the file's tensors onto a device, as torch.jit.load's map_location.
+    bool mapped = info.Length() > 2 && info[2].IsString();
+    c10::Device device = DeviceArg(env, mapped ? info[2] : env.Undefined());
+    SAURON_GUARD(env, { module_ = mapped ? torch::jit::load(path, device) : torch::jit::load(path); })
   }
 
  private:
+  Napi::Value To(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    c10::Device device = DeviceArg(env, info[0]);
+    SAURON_GUARD(env, { module_.to(device); })
+    return env.Undefined();
+  }
+
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::vector<c10::IValue> inputs;

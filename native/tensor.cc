@@ -321,7 +321,18 @@ static uint64_t SeedArg(Napi::Env env, const Napi::Value& v) {
 GeneratorWrap::GeneratorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GeneratorWrap>(info) {
   Napi::Env env = info.Env();
   uint64_t seed = info.Length() > 0 && !info[0].IsUndefined() ? SeedArg(env, info[0]) : 67280421310721ULL;
-  gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  c10::Device device = DeviceArg(env, info.Length() > 1 ? info[1] : env.Undefined());
+  if (device.is_cpu()) {
+    gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    return;
+  }
+  // Other devices' generator classes live in their own libraries (libtorch_cuda): clone the
+  // device's default generator through the device-neutral interface, then seed the clone.
+  SAURON_GUARD(env, {
+    gen = at::globalContext().defaultGenerator(device).clone();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(seed);
+  })
 }
 
 at::Generator& GeneratorWrap::From(Napi::Env env, const Napi::Value& v) {

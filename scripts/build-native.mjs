@@ -1,8 +1,10 @@
 // Builds the libtorch addon during `npm ci`. Checks for libtorch first so a missing
 // install is reported in one sentence, not as a compiler trace.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const root = process.env.LIBTORCH;
 const header = root ? join(root, 'include', 'torch', 'csrc', 'api', 'include', 'torch', 'torch.h')
@@ -13,8 +15,9 @@ if (!existsSync(header)) {
     '(Debian/Ubuntu), or download libtorch and set LIBTORCH to its folder, then run `npm ci` again.');
   process.exit(1);
 }
-const args = ['rebuild', '--release', `-j${process.env.JOBS ?? 'max'}`];
-if (!process.env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
+const withCuda = !!root && existsSync(join(root, 'lib', 'libtorch_cuda.so'));
+if (withCuda) console.error(`sauron: building against the CUDA libtorch in ${root}`);
+
 // Under npm, npm names its bundled node-gyp; run by hand, look for the same copy.
 const candidates = [
   process.env.npm_config_node_gyp,
@@ -23,9 +26,48 @@ const candidates = [
   '/usr/share/nodejs/node-gyp/bin/node-gyp.js',
 ].filter(Boolean);
 const gyp = candidates.find((p) => existsSync(p));
-const r = gyp ? spawnSync(process.execPath, [gyp, ...args], { stdio: 'inherit' })
-  : spawnSync('node-gyp', args, { stdio: 'inherit' });
+const r = gyp && process.env.SAURON_BUILD !== 'gxx' ? buildWithGyp(gyp) : buildWithGxx();
 if (r.error || r.status !== 0) {
   console.error('sauron: building the libtorch addon failed (see the compiler output above).');
   process.exit(r.status || 1);
+}
+
+function buildWithGyp(gyp) {
+  const args = ['rebuild', '--release', `-j${process.env.JOBS ?? 'max'}`];
+  if (!process.env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
+  return spawnSync(process.execPath, [gyp, ...args], { stdio: 'inherit' });
+}
+
+// Without node-gyp (a machine with a PyTorch installation but no npm): the same flags as
+// binding.gyp, one g++ call. It needs only the N-API headers: SAURON_NODE_HEADERS names
+// their folder when /usr/include/node is absent.
+function buildWithGxx() {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const pkg = join(here, '..');
+  const cxx = process.env.CXX ?? 'g++';
+  const nodeHeaders = process.env.SAURON_NODE_HEADERS ?? '/usr/include/node';
+  if (!existsSync(join(nodeHeaders, 'node_api.h'))) {
+    console.error(`sauron: no N-API headers in ${nodeHeaders}: set SAURON_NODE_HEADERS to a folder holding node_api.h.`);
+    process.exit(1);
+  }
+  const require = createRequire(import.meta.url);
+  const napi = require('node-addon-api').include_dir;
+  const inc = root ? [join(root, 'include'), join(root, 'include', 'torch', 'csrc', 'api', 'include')]
+    : ['/usr/include', '/usr/include/torch/csrc/api/include'];
+  const lib = root ? [`-L${join(root, 'lib')}`, `-Wl,-rpath,${join(root, 'lib')}`] : [];
+  const sources = ['addon', 'tensor', 'op', 'optimizer', 'script', 'device'].map((f) => join(pkg, 'native', `${f}.cc`));
+  const out = join(pkg, 'build', 'Release', 'sauron_native.node');
+  mkdirSync(dirname(out), { recursive: true });
+  const std = process.env.SAURON_CXX_STD ?? 'c++17';
+  const args = [
+    `-std=${std}`, '-O2', '-fPIC', '-shared', '-fexceptions', '-frtti', '-Wno-deprecated-declarations',
+    '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', `-D_GLIBCXX_USE_CXX11_ABI=${process.env.SAURON_CXX11_ABI ?? '1'}`,
+    ...(withCuda ? ['-DSAURON_WITH_CUDA'] : []),
+    `-I${napi}`, `-I${nodeHeaders}`, ...inc.map((d) => `-I${d}`),
+    ...sources, '-o', out, ...lib,
+    ...(withCuda ? ['-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed'] : []),
+    '-ltorch', '-ltorch_cpu', '-lc10',
+  ];
+  console.error(`sauron: compiling the addon with ${cxx} (${std})`);
+  return spawnSync(cxx, args, { stdio: 'inherit' });
 }

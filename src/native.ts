@@ -62,16 +62,26 @@ export interface NativeScriptModule {
   typeName(): string;
   registerTensor(name: string, t: NativeTensor, isBuffer: boolean): void;
   define(source: string): void;
+  to(device: string): void;
 }
 
 export interface NativeAddon {
   tensor: NativeTensorFunctions;
-  Generator: new (seed?: number | bigint) => NativeGenerator;
+  Generator: new (seed?: number | bigint, device?: string) => NativeGenerator;
   Op: new (name: string, overload?: string) => NativeOp;
   Optimizer: new (kind: string, params: NativeTensor[], options: Record<string, number | boolean | undefined>) => NativeOptimizer;
-  ScriptModule: new (path: string, empty?: boolean) => NativeScriptModule;
+  ScriptModule: new (path: string, empty?: boolean, device?: string) => NativeScriptModule;
   loadPickle(data: Buffer): unknown;
-  fromArray(data: ArrayBufferView, shape: number[], dtype: string): NativeTensor;
+  fromArray(data: ArrayBufferView, shape: number[], dtype: string, device?: string): NativeTensor;
+  /** True when the addon was linked against a CUDA libtorch. */
+  builtWithCuda: boolean;
+  cudaDeviceCount(): number;
+  synchronize(index?: number): void;
+  setData(dst: NativeTensor, src: NativeTensor): void;
+  autocastEnter(deviceType: string, dtype: string): [boolean, string];
+  autocastExit(deviceType: string, wasEnabled: boolean, previousDtype: string): void;
+  setAllowTF32(matmul: boolean, cudnn: boolean): void;
+  getAllowTF32(): [boolean, boolean];
   grad(outputs: NativeTensor[], inputs: NativeTensor[], gradOutputs: NativeTensor[] | null,
     retainGraph: boolean | undefined, createGraph: boolean, allowUnused: boolean): (NativeTensor | null)[];
   setGradEnabled(on: boolean): void;

@@ -38,7 +38,7 @@ function deltaRows(logits: Tensor, features: Tensor, weight: Tensor): Tensor {
     const den = wt.unsqueeze(0).sub(wy); // [N, F, C]: W[c, i] - W[y, i]
     const cand = num.div(den); // [N, F, C]
     // the predicted class itself is never a candidate
-    const notY = arange(c).unsqueeze(0).ne(y.unsqueeze(1)).unsqueeze(1); // [N, 1, C]
+    const notY = arange(0, c, 1, { device: logits.device }).unsqueeze(0).ne(y.unsqueeze(1)).unsqueeze(1); // [N, 1, C]
     const valid = features.unsqueeze(2).add(cand).ge(0).logicalAnd(notY); // NaN and -inf fail the test
     const inf = Number.POSITIVE_INFINITY;
     const absValid = where(valid, cand.abs(), inf);

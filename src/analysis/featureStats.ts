@@ -85,7 +85,7 @@ export async function featureStats(model: ImageClassifier, sets: ImageDataset[],
   model.eval();
   try {
     for (const ds of sets) {
-      for await (const b of batches(ds, { batchSize })) {
+      for await (const b of batches(ds, { batchSize, device: model.device })) {
         scope(() => noGrad(() => {
           acc.add(model.forward(b.images).features.toArray<'float32'>(), b.indices.length);
           b.images.dispose();

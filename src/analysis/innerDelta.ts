@@ -23,9 +23,10 @@ export interface InnerDeltaOptions {
 function predictPerturbed(tail: (a: Tensor) => Tensor, a0: Tensor, inputs: number[], units: number[], amounts: Float64Array): Int32Array {
   return scope(() => {
     const rows = inputs.length;
-    const flat = a0.indexSelect(0, tensor(BigInt64Array.from(inputs, BigInt))).flatten(1).clone();
-    const add = tensor(Float32Array.from(amounts));
-    flat.indexPut_([arange(rows), tensor(BigInt64Array.from(units, BigInt))], add, true);
+    const on = { device: a0.device };
+    const flat = a0.indexSelect(0, tensor(BigInt64Array.from(inputs, BigInt), on)).flatten(1).clone();
+    const add = tensor(Float32Array.from(amounts), on);
+    flat.indexPut_([arange(0, rows, 1, on), tensor(BigInt64Array.from(units, BigInt), on)], add, true);
     const pred = tail(flat.view([rows, ...a0.shape.slice(1)])).argmax(1).toNumbers();
     return Int32Array.from(pred);
   });

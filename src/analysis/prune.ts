@@ -42,6 +42,6 @@ export function pruneFeatures(model: ImageClassifier, features: number[]): void 
   scope(() => noGrad(() => {
     const keep = new Float32Array(f).fill(1);
     for (const j of features) keep[j] = 0;
-    model.classifier.weight.mul_(tensor(keep, { shape: [1, f] }));
+    model.classifier.weight.mul_(tensor(keep, { shape: [1, f], device: model.classifier.weight.device }));
   }));
 }

@@ -45,7 +45,7 @@ export async function pruningCurve(model: ImageClassifier, ranking: number[], co
   const labels: Tensor[] = [];
   const wasTraining = model.training;
   model.eval();
-  for await (const b of batches(evalSet, { batchSize: 256 })) {
+  for await (const b of batches(evalSet, { batchSize: 256, device: model.device })) {
     feats.push(noGrad(() => model.forward(b.images).features).keep());
     labels.push(b.labels.keep());
     b.images.dispose();
@@ -65,7 +65,7 @@ export async function pruningCurve(model: ImageClassifier, ranking: number[], co
         const accuracy = scope(() => noGrad(() => model.logitsFromFeatures(z).argmax(1).eq(y).float().mean().item()));
         let hit = 0;
         let n = 0;
-        for await (const b of batches(attackSet, { batchSize: 256 })) {
+        for await (const b of batches(attackSet, { batchSize: 256, device: model.device })) {
           scope(() => {
             const rec = pgdAttack(model, b, { norm: 'l2', eps: o.attackEps, iterations: o.attackSteps, restarts: 1, randomStart: false, seed: 0 }).records;
             hit += rec.filter((r) => r.success).length;

@@ -9,8 +9,9 @@ export function scaleDeltas(deltaRows: Tensor, mean: ArrayLike<number>, std: Arr
   return scope(() => {
     const f = deltaRows.shape[1]!;
     if (mean.length !== f || std.length !== f) throw new Error(`scaling: ${f} features but ${mean.length} means and ${std.length} stds`);
-    const mu = tensor(Float32Array.from(mean), { shape: [1, f] });
-    const sd = tensor(Float32Array.from(std), { shape: [1, f] }).add(eps);
+    const on = { shape: [1, f], device: deltaRows.device };
+    const mu = tensor(Float32Array.from(mean), on);
+    const sd = tensor(Float32Array.from(std), on).add(eps);
     return deltaRows.sub(mu).div(sd);
   });
 }

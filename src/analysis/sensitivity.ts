@@ -115,7 +115,7 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
   const wasTraining = model.training;
   model.eval();
   try {
-    for await (const b of batches(ds, { batchSize })) {
+    for await (const b of batches(ds, { batchSize, device: model.device })) {
       scope(() => noGrad(() => {
         const rows = b.indices.length;
         const { logits, features } = model.forward(b.images);

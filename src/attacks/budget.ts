@@ -33,7 +33,9 @@ export function randomStart(x: Tensor, norm: Norm, eps: number, generators: Gene
   return scope(() => {
     const shape = x.shape.slice(1);
     if (generators.length !== x.shape[0]) throw new Error('randomStart: one generator per row');
-    const noise = cat(generators.map((g) => (norm === 'l2' ? randn([1, ...shape], { generator: g }) : rand([1, ...shape], { generator: g }))), 0);
+    // Drawn on the host from per-row CPU generators, so starts are the same on every device.
+    const host = cat(generators.map((g) => (norm === 'l2' ? randn([1, ...shape], { generator: g }) : rand([1, ...shape], { generator: g }))), 0);
+    const noise = x.device === 'cpu' ? host : host.to(x.device);
     let delta: Tensor;
     if (norm === 'l2') {
       const n = perSample(noise.flatten(1).norm(2, 1), noise);

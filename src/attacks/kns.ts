@@ -67,19 +67,20 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
       const maxFinite = where(finite, d, Number.NEGATIVE_INFINITY).amax(1, true);
       const dFilled = where(finite, d, where(maxFinite.isfinite(), maxFinite, 0).expandAs(d));
       const chosen = ranking.slice(1, start, start + n); // [B, n] neuron indices
-      const rowInput = arange(b).repeatInterleave(n, 0); // [B*n]
+      const on = { device: x.device };
+      const rowInput = arange(0, b, 1, on).repeatInterleave(n, 0); // [B*n]
       const neuron = chosen.reshape([b * n]);
       const deltaRow = dFilled.index([rowInput, neuron]); // [B*n]
       const zRows = z.indexSelect(0, rowInput);
       const mask = F.oneHot(neuron, f).to('float32'); // [B*n, F]
       const target = zRows.add(mask.mul(deltaRow.unsqueeze(1)));
-      const targetI = target.index([arange(b * n), neuron]); // [B*n]
+      const targetI = target.index([arange(0, b * n, 1, on), neuron]); // [B*n]
       const tNorm = target.norm(2, 1).clamp(1e-12, null);
       const tiAbs = targetI.abs().clamp(1e-12, null);
       const x0 = x.indexSelect(0, rowInput);
       const goal = cleanPred.indexSelect(0, rowInput);
       const run = pgdLoop({
-        x0, start: x0, norm: c.norm, eps: c.eps, stepSize, iterations: c.iterations,
+        x0, start: x0, norm: c.norm, eps: c.eps, stepSize, iterations: c.iterations, precision: c.precision,
         evaluate: (xi) => {
           const out = model.forward(xi, { fakeRelu: c.fakeRelu });
           const diff = out.features.sub(target);
@@ -91,7 +92,7 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
       assertInBudget(adv, x0, c.norm, c.eps);
       const after = noGrad(() => model.forward(adv));
       const advPred = after.logits.argmax(1).toNumbers();
-      const zi = after.features.index([arange(b * n), neuron]).toNumbers();
+      const zi = after.features.index([arange(0, b * n, 1, on), neuron]).toNumbers();
       const l2 = sampleNorms(adv.sub(x0), 'l2').toNumbers();
       const linf = sampleNorms(adv.sub(x0), 'linf').toNumbers();
       const clean = goal.toNumbers();

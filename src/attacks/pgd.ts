@@ -73,7 +73,7 @@ export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConf
             derivedGenerator(c.seed, batch.indices[k % b]!, r0 + Math.floor(k / b), 17)))
           : x0r;
         const run = pgdLoop({
-          x0: x0r, start, norm: c.norm, eps: c.eps, stepSize, iterations: c.iterations,
+          x0: x0r, start, norm: c.norm, eps: c.eps, stepSize, iterations: c.iterations, precision: c.precision,
           evaluate: (x) => {
             const logits = model.forward(x).logits;
             const ce = F.crossEntropy(logits, goalR, { reduction: 'none' });
@@ -86,7 +86,7 @@ export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConf
         // best restart per sample within this chunk, then against earlier chunks
         const scores = run.bestScore.view([rs, b]);
         const { values, indices } = scores.maxDim(0);
-        const pick = indices.mul(b).add(arange(b));
+        const pick = indices.mul(b).add(arange(0, b, 1, { device: x0.device }));
         const cand = run.best.indexSelect(0, pick);
         const which = indices.toNumbers();
         const better = bestScore ? values.gt(bestScore).toArray<'bool'>() : new Uint8Array(b).fill(1);

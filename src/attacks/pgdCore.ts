@@ -5,6 +5,8 @@ import { grad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';
 import { where, type Tensor } from '../tensor/tensor.js';
 import { project, stepAlong, type Norm } from './budget.js';
+import { zeros } from '../tensor/creation.js';
+import { autocast, autocastDtype, type Precision } from '../tensor/device.js';
 
 export interface Evaluated {
   /** Per-row objective to ascend [B] (summed for the gradient). */
@@ -21,6 +23,8 @@ export interface PgdLoopOptions {
   stepSize: number;
   iterations: number;
   evaluate: (x: Tensor) => Evaluated;
+  /** fp32 (default), or autocast to bf16 / fp16 for the model's forward and backward. */
+  precision?: Precision;
 }
 
 export interface PgdLoopResult {
@@ -32,38 +36,42 @@ export interface PgdLoopResult {
 
 export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
   const rows = o.x0.shape[0]!;
+  const half = autocastDtype(o.precision ?? 'fp32');
   let x = o.start.detach().keep();
   let best: Tensor | null = null;
   let bestScore: Tensor | null = null;
-  const bestIteration = new Int32Array(rows);
+  // Bookkeeping stays on the device: one host read at the end, none per iteration.
+  let bestIt: Tensor | null = null;
   const consider = (xi: Tensor, score: Tensor, t: number) => {
-    if (!best || !bestScore) {
+    if (!best || !bestScore || !bestIt) {
       best = xi.detach().keep();
-      bestScore = score.detach().keep();
+      bestScore = score.detach().float().keep();
+      bestIt = zeros([rows], { dtype: 'int32', device: xi.device }).keep();
       return;
     }
     const better = score.gt(bestScore);
-    const flags = better.toArray<'bool'>();
-    flags.forEach((f, i) => {
-      if (f) bestIteration[i] = t;
-    });
     const mask = better.view([rows, ...Array(xi.ndim - 1).fill(1)]);
     const nb = where(mask, xi.detach(), best).keep();
-    const ns = where(better, score.detach(), bestScore).keep();
+    const ns = where(better, score.detach().float(), bestScore).keep();
+    const ni = where(better, t, bestIt).to('int32').keep();
     best.dispose();
     bestScore.dispose();
+    bestIt.dispose();
     best = nb;
     bestScore = ns;
+    bestIt = ni;
   };
   try {
     for (let t = 0; t <= o.iterations; t++) {
       const last = t === o.iterations;
       const next = scope(() => {
         const xi = x.detach().requiresGrad_(!last);
-        const e = o.evaluate(xi);
+        // Mixed precision covers the model's forward (and so its backward); the iterate,
+        // the step and the projection stay float32.
+        const e = autocast(xi.device, half, () => o.evaluate(xi));
         consider(xi, e.score, t);
         if (last) return null;
-        const [g] = grad(e.objective.sum(), xi);
+        const [g] = grad(e.objective.float().sum(), xi);
         // A zero gradient leaves the row where it is (L2 divides by ||g|| + 1e-10, never 0).
         return project(stepAlong(xi.detach(), g!, o.norm, o.stepSize), o.x0, o.norm, o.eps);
       });
@@ -74,5 +82,8 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
   } finally {
     x.dispose();
   }
+  const it: Tensor = bestIt!;
+  const bestIteration = Int32Array.from(it.toArray<'int32'>());
+  it.dispose();
   return { best: best!, bestScore: bestScore!, bestIteration };
 }

@@ -85,7 +85,7 @@ export async function runAttack(o: AttackRunOptions): Promise<Record<string, unk
   if (o.saveExamples) mkdirSync(join(o.out, PARTIAL), { recursive: true });
   const total = batchCount(o.dataset, o.batchSize);
   let seconds = previous;
-  for await (const b of batches(o.dataset, { batchSize: o.batchSize })) {
+  for await (const b of batches(o.dataset, { batchSize: o.batchSize, device: o.model.device })) {
     if (done.has(b.batch)) {
       b.images.dispose();
       b.labels.dispose();
@@ -95,7 +95,7 @@ export async function runAttack(o: AttackRunOptions): Promise<Record<string, unk
     const recs = scope(() => {
       // records and random starts use positions in the full data set, whatever the subset
       const batch = { ...b, indices: b.indices.map(original),
-        targets: o.targetClass === undefined ? undefined : full([b.indices.length], o.targetClass, 'int64') };
+        targets: o.targetClass === undefined ? undefined : full([b.indices.length], o.targetClass, { dtype: 'int64', device: b.images.device }) };
       const out = o.spec.attack === 'pgd' ? pgdAttack(o.model, batch, o.spec) : knsAttack(o.model, batch, o.spec);
       const recs = out.records as AnyRecord[];
       if (o.targetModel) {

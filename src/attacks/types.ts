@@ -1,5 +1,6 @@
 // The shape every attack shares: a config in, one record per attacked row out.
 import type { Norm } from './budget.js';
+import type { Precision } from '../tensor/device.js';
 
 export interface BudgetConfig {
   norm: Norm;
@@ -8,6 +9,11 @@ export interface BudgetConfig {
   /** Default 2.5 * eps / iterations. */
   stepSize?: number;
   seed: number;
+  /**
+   * fp32 (default), or autocast the model's forward and backward to bf16 / fp16. Budgets,
+   * projections and the returned examples stay float32, and success is judged in float32.
+   */
+  precision?: Precision;
 }
 
 export interface SampleRecord {

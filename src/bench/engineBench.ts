@@ -8,6 +8,7 @@ import { rand, randint } from '../tensor/creation.js';
 import { Generator } from '../tensor/random.js';
 import { getNumThreads, libtorchVersion } from '../tensor/runtime.js';
 import { scope } from '../tensor/scope.js';
+import { autocast, autocastDtype, builtWithCuda, synchronize, type Device, type Precision } from '../tensor/device.js';
 
 export interface EngineBenchOptions {
   arch: string;
@@ -17,6 +18,8 @@ export interface EngineBenchOptions {
   steps: number;
   warmup?: number;
   width?: number;
+  device?: Device;
+  precision?: Precision;
 }
 
 export interface EngineBenchResult {
@@ -34,6 +37,9 @@ export interface EngineBenchResult {
   threads: number;
   libtorch: string;
   engine: 'sauron';
+  device: Device;
+  precision: Precision;
+  cudaBuild: boolean;
 }
 
 function median(xs: number[]): number {
@@ -45,10 +51,13 @@ function median(xs: number[]): number {
 export function benchEngine(o: EngineBenchOptions): EngineBenchResult {
   if (!(Number.isInteger(o.steps) && o.steps > 0)) throw new RangeError(`steps must be a positive integer, got ${o.steps}`);
   if (!(Number.isInteger(o.batch) && o.batch > 0)) throw new RangeError(`batch must be a positive integer, got ${o.batch}`);
+  const device = o.device ?? 'cpu';
+  const precision = o.precision ?? 'fp32';
+  const half = autocastDtype(precision);
   const g = new Generator(0);
-  const model = createModel({ arch: o.arch, inputShape: o.inputShape, numClasses: o.classes, width: o.width }, { generator: g });
-  const x = rand([o.batch, ...o.inputShape], { generator: g }).keep();
-  const y = randint(0, o.classes, [o.batch], { generator: g }).keep();
+  const model = createModel({ arch: o.arch, inputShape: o.inputShape, numClasses: o.classes, width: o.width }, { generator: g, device });
+  const x = rand([o.batch, ...o.inputShape], { generator: g }).to(device).keep();
+  const y = randint(0, o.classes, [o.batch], { generator: g }).to(device).keep();
   const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
   const warmup = o.warmup ?? 2;
   const train: number[] = [];
@@ -59,10 +68,11 @@ export function benchEngine(o: EngineBenchOptions): EngineBenchResult {
       const t0 = performance.now();
       scope(() => {
         opt.zeroGrad();
-        const { logits } = model.forward(x);
-        F.crossEntropy(logits, y).backward();
+        autocast(device, half, () => F.crossEntropy(model.forward(x).logits, y)).backward();
         opt.step();
       });
+      // GPU work is queued: a step ends when the device has finished it.
+      synchronize(device);
       if (i >= warmup) train.push(performance.now() - t0);
     }
     model.eval();
@@ -70,9 +80,9 @@ export function benchEngine(o: EngineBenchOptions): EngineBenchResult {
       const t0 = performance.now();
       scope(() => {
         const xa = x.detach().requiresGrad_();
-        const { logits } = model.forward(xa);
-        grad(F.crossEntropy(logits, y), xa);
+        grad(autocast(device, half, () => F.crossEntropy(model.forward(xa).logits, y)), xa);
       });
+      synchronize(device);
       if (i >= warmup) inputGrad.push(performance.now() - t0);
     }
   } finally {
@@ -83,6 +93,6 @@ export function benchEngine(o: EngineBenchOptions): EngineBenchResult {
   return {
     arch: o.arch, inputShape: o.inputShape, classes: o.classes, batch: o.batch, steps: o.steps,
     trainStepMs: median(train), inputGradStepMs: median(inputGrad), trainStepMsAll: train, inputGradStepMsAll: inputGrad,
-    threads: getNumThreads(), libtorch: libtorchVersion, engine: 'sauron',
+    threads: getNumThreads(), libtorch: libtorchVersion, engine: 'sauron', device, precision, cudaBuild: builtWithCuda,
   };
 }

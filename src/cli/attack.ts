@@ -10,11 +10,13 @@ import { featureStats } from '../analysis/featureStats.js';
 import { runAttack, type AttackSpec } from '../attacks/run.js';
 import { checkBudget, type Norm } from '../attacks/budget.js';
 import { scope } from '../tensor/scope.js';
-import { nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import { deviceOption, nonNegativeInt, positiveInt, positiveNumber, precisionOption } from './options.js';
+import { resolveDevice, type Precision } from '../tensor/device.js';
 import { ProgressBar } from './progress.js';
 import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
 
 interface AttackCli {
+  device: string; precision: Precision;
   model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
   attack: 'pgd' | 'kns'; norm: Norm; eps: number; iterations?: number; stepSize?: number; restarts: number;
   randomStart: boolean; targetClass?: number; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
@@ -69,14 +71,18 @@ export function attackCommand(): Command {
     .option('--target-model <run>', 'also evaluate the adversarial examples on this model (transfer)')
     .requiredOption('--out <dir>', 'folder to write results into')
     .option('--resume', 'continue an interrupted attack in --out')
+    .addOption(deviceOption())
+    .addOption(precisionOption())
     .action(async (o: AttackCli) => {
       checkBudget(o.norm, o.eps);
+      const device = resolveDevice(o.device);
+      const precision = o.precision === 'fp32' ? {} : { precision: o.precision };
       const name = o.dataset ?? datasetOf(o.model) ?? 'fashion-mnist';
       const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
-      const { model } = loadAnyModel(o.model, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam });
+      const { model } = loadAnyModel(o.model, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device });
       let target: ImageClassifier | undefined;
       try {
-        target = o.targetModel ? loadAnyModel(o.targetModel, { inputShape: ds.imageShape }).model : undefined;
+        target = o.targetModel ? loadAnyModel(o.targetModel, { inputShape: ds.imageShape, device }).model : undefined;
         checkDatasetFits(model, ds);
         if (target) checkDatasetFits(target, ds);
         const meta = { model: o.model, targetModel: o.targetModel, dataset: name, split: o.split, limit: o.limit, indices: o.indices };
@@ -84,7 +90,7 @@ export function attackCommand(): Command {
         if (o.attack === 'pgd') {
           if (o.targetClass !== undefined && o.targetClass >= model.numClasses) throw new Error(`--target-class must be below ${model.numClasses}`);
           spec = { attack: 'pgd', norm: o.norm, eps: o.eps, iterations: o.iterations ?? 20, stepSize: o.stepSize, seed: o.seed,
-            restarts: o.restarts, randomStart: o.randomStart, targeted: o.targetClass !== undefined };
+            restarts: o.restarts, randomStart: o.randomStart, targeted: o.targetClass !== undefined, ...precision };
         } else {
           const neurons = parseList(o.neurons);
           const window = o.ranks ? parseWindow(o.ranks) : { start: 0, count: neurons[neurons.length - 1]! };
@@ -95,7 +101,7 @@ export function attackCommand(): Command {
           spec = { attack: 'kns', norm: o.norm, eps: o.eps, iterations: o.iterations ?? 50, stepSize: o.stepSize, seed: o.seed,
             neurons: neurons.filter((k) => k <= window.count), rankStart: window.start, rankCount: window.count, lambda: o.lambda,
             fakeRelu: o.fakeRelu === 'on' || (o.fakeRelu === 'auto' && model.config.arch.startsWith('resnet')),
-            featureMean: stats.mean, featureStd: stats.std };
+            featureMean: stats.mean, featureStd: stats.std, ...precision };
         }
         const bar = new ProgressBar();
         bar.start(`${o.attack} ${o.norm} eps ${+o.eps.toFixed(6)}`);

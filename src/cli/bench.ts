@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { benchEngine } from '../bench/engineBench.js';
 import { ARCHITECTURES } from '../models/zoo.js';
-import { imageShape, positiveInt, positiveNumber } from './options.js';
+import { deviceOption, imageShape, positiveInt, positiveNumber, precisionOption } from './options.js';
+import { resolveDevice, type Precision } from '../tensor/device.js';
 
 export function benchCommand(): Command {
   return new Command('bench')
@@ -14,13 +15,15 @@ export function benchCommand(): Command {
     .option('--warmup <n>', 'untimed warm-up steps', positiveInt('--warmup'), 2)
     .option('--width <w>', 'channel-width multiplier', positiveNumber('--width'), 1)
     .option('--json', 'print one JSON object only')
-    .action((o: { arch: string; input: [number, number, number]; classes: number; batch: number; steps: number; warmup: number; width: number; json?: boolean }) => {
+    .addOption(deviceOption())
+    .addOption(precisionOption())
+    .action((o: { arch: string; input: [number, number, number]; classes: number; batch: number; steps: number; warmup: number; width: number; json?: boolean; device: string; precision: Precision }) => {
       if (!ARCHITECTURES.includes(o.arch)) throw new Error(`unknown architecture '${o.arch}' (available: ${ARCHITECTURES.join(', ')})`);
-      const r = benchEngine({ arch: o.arch, inputShape: o.input, classes: o.classes, batch: o.batch, steps: o.steps, warmup: o.warmup, width: o.width });
+      const r = benchEngine({ arch: o.arch, inputShape: o.input, classes: o.classes, batch: o.batch, steps: o.steps, warmup: o.warmup, width: o.width, device: resolveDevice(o.device), precision: o.precision });
       if (o.json) {
         console.log(JSON.stringify(r));
       } else {
-        console.log(`${r.arch} ${r.inputShape.join('x')} batch ${r.batch}, ${r.threads} threads, libtorch ${r.libtorch}`);
+        console.log(`${r.arch} ${r.inputShape.join('x')} batch ${r.batch}, ${r.device} (${r.precision}), ${r.threads} threads, libtorch ${r.libtorch}${r.cudaBuild ? ' (CUDA build)' : ''}`);
         console.log(`train step (fwd + bwd + SGD): ${r.trainStepMs.toFixed(1)} ms (median of ${r.steps})`);
         console.log(`input-gradient step:          ${r.inputGradStepMs.toFixed(1)} ms (median of ${r.steps})`);
       }

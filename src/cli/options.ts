@@ -1,5 +1,5 @@
 // Parsing and validating command-line values, with one-line errors.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 
 export function positiveInt(name: string) {
   return (v: string): number => {
@@ -42,4 +42,16 @@ export function imageShape(v: string): [number, number, number] {
     throw new InvalidArgumentError(`input shape must look like CxHxW (e.g. 3x32x32), got '${v}'`);
   }
   return parts as [number, number, number];
+}
+
+export const DEVICE_HELP = 'where to compute: auto (a CUDA GPU when this build has CUDA and one is visible, else the CPU), cpu, cuda or cuda:N';
+export const PRECISION_HELP = 'fp32, or autocast the model to bf16 / fp16 (inputs, budgets and results stay fp32)';
+
+/** --device, shared by every command that computes. */
+export function deviceOption(): Option {
+  return new Option('--device <device>', DEVICE_HELP).default('auto');
+}
+
+export function precisionOption(): Option {
+  return new Option('--precision <p>', PRECISION_HELP).choices(['fp32', 'bf16', 'fp16']).default('fp32');
 }

@@ -9,13 +9,14 @@ import { checkCount, pruneFeatures, pruneOrder, PRUNE_ORDERS, type PruneOrder } 
 import { pruningCurve } from '../analysis/pruneCurve.js';
 import { DEFAULTS } from '../training/config.js';
 import type { ImageClassifier } from '../models/classifier.js';
-import { nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import { deviceOption, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import { resolveDevice } from '../tensor/device.js';
 import { ProgressBar } from './progress.js';
 import { checkDatasetFits } from './modelData.js';
 
 interface PruneCli {
   model: string; order: PruneOrder; count: number; sensitivity?: string; dataset?: string; data?: string; seed: number;
-  curve?: string; limit?: number; attackLimit: number; attackEps?: number; attackSteps: number; out: string;
+  curve?: string; limit?: number; attackLimit: number; attackEps?: number; attackSteps: number; out: string; device: string;
 }
 
 function parseCounts(v: string): number[] {
@@ -42,8 +43,9 @@ export function pruneCommand(): Command {
     .option('--attack-eps <eps>', 'curve: L2 PGD budget (default per data set)', positiveNumber('--attack-eps'))
     .option('--attack-steps <n>', 'curve: PGD steps', positiveInt('--attack-steps'), 20)
     .requiredOption('--out <dir>', 'run folder for the pruned model')
+    .addOption(deviceOption())
     .action(async (o: PruneCli) => {
-      const { model, manifest } = loadModel(o.model);
+      const { model, manifest } = loadModel(o.model, { device: resolveDevice(o.device) });
       try {
         checkCount(o.count, model.featureDim);
         const counts = o.curve ? parseCounts(o.curve) : [];

@@ -2,7 +2,8 @@ import { Command, Option } from 'commander';
 import { DATASETS } from '../data/registry.js';
 import { reproduce } from '../reproduce/pipeline.js';
 import { MODEL_KINDS, reproduceSettings, type ModelKind } from '../reproduce/settings.js';
-import { nonNegativeInt } from './options.js';
+import { deviceOption, nonNegativeInt } from './options.js';
+import { resolveDevice } from '../tensor/device.js';
 import { ProgressBar } from './progress.js';
 
 function parseModels(v: string): Partial<Record<ModelKind, string>> {
@@ -32,13 +33,15 @@ export function reproduceCommand(): Command {
     .option('--models <list>', 'reuse trained runs, e.g. standard=runs/std,l2=runs/l2 (the others are trained)', parseModels)
     .option('--seed <n>', 'random seed', nonNegativeInt('--seed'), 0)
     .requiredOption('--out <dir>', 'folder for every step\'s results and the report')
-    .action(async (o: { dataset: string; data?: string; quick?: boolean; models?: Partial<Record<ModelKind, string>>; seed: number; out: string }) => {
+    .addOption(deviceOption())
+    .action(async (o: { dataset: string; data?: string; quick?: boolean; models?: Partial<Record<ModelKind, string>>; seed: number; out: string; device: string }) => {
+      const device = resolveDevice(o.device);
       if (o.dataset !== 'fashion-mnist' && !o.data) throw new Error(`${o.dataset} is not shipped with Sauron: pass --data DIR pointing at your copy`);
       const settings = { ...reproduceSettings(o.dataset, !!o.quick, o.seed), data: o.data };
       const bar = new ProgressBar();
       let label = '';
       const { report } = await reproduce({
-        out: o.out, settings, models: o.models, command: `sauron ${process.argv.slice(2).join(' ')}`,
+        out: o.out, settings, models: o.models, device, command: `sauron ${process.argv.slice(2).join(' ')}`,
         onStep: (i, total, title, eta) => {
           bar.finish();
           label = `[${i}/${total}] ${title}`;

@@ -10,14 +10,15 @@ import { batches } from '../data/loader.js';
 import { saveNpyArray } from '../serialization/npy.js';
 import { mkdirSync } from 'node:fs';
 import { sensitivityFigures } from '../analysis/figures.js';
-import { nonNegativeNumber, positiveInt } from './options.js';
+import { deviceOption, nonNegativeNumber, positiveInt } from './options.js';
+import { resolveDevice } from '../tensor/device.js';
 import { ProgressBar } from './progress.js';
 import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
 
 interface SensCli {
   model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
   statsSplit: 'train+test' | 'train' | 'test'; topK: number; eps: number; batchSize: number; compare?: string[]; out: string;
-  featuresLayer?: string; classifierParam?: string; layer?: string; units?: string;
+  featuresLayer?: string; classifierParam?: string; layer?: string; units?: string; device: string;
 }
 
 export function sensitivityCommand(): Command {
@@ -42,13 +43,15 @@ export function sensitivityCommand(): Command {
       '(bracketing + bisection, both signs) instead of the closed form of the penultimate layer')
     .option('--units <list>', 'with --layer: these flat unit indices only, e.g. 0-99 (default all)')
     .requiredOption('--out <dir>', 'folder to write results into')
+    .addOption(deviceOption())
     .action(async (o: SensCli) => {
+      resolveDevice(o.device);
       if (o.layer && o.layer !== 'penultimate') return innerLayer(o);
       const bar = new ProgressBar();
       const runOne = async (runDir: string, outDir?: string): Promise<{ name: string; result: SensitivityResult }> => {
         const name = o.dataset ?? datasetOf(runDir) ?? 'fashion-mnist';
         const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
-        const { model, manifest } = loadAnyModel(runDir, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam });
+        const { model, manifest } = loadAnyModel(runDir, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device: resolveDevice(o.device) });
         try {
           checkDatasetFits(model, ds);
           const statsSets: ImageDataset[] = [];
@@ -99,7 +102,7 @@ export function sensitivityCommand(): Command {
 async function innerLayer(o: SensCli): Promise<void> {
   const name = o.dataset ?? datasetOf(o.model) ?? 'fashion-mnist';
   const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
-  const { model } = loadAnyModel(o.model, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam });
+  const { model } = loadAnyModel(o.model, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device: resolveDevice(o.device) });
   try {
     checkDatasetFits(model, ds);
     const units = o.units ? parseIndices(o.units) : undefined;
@@ -108,7 +111,7 @@ async function innerLayer(o: SensCli): Promise<void> {
     const bar = new ProgressBar();
     bar.start(`inner Delta of ${o.layer}`);
     const total = Math.ceil(ds.length / o.batchSize);
-    for await (const b of batches(ds, { batchSize: o.batchSize })) {
+    for await (const b of batches(ds, { batchSize: o.batchSize, device: model.device })) {
       const r = innerDelta(model, b.images, o.layer!, { units });
       b.images.dispose();
       b.labels.dispose();

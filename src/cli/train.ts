@@ -3,7 +3,8 @@ import { DATASETS } from '../data/registry.js';
 import { ARCHITECTURES } from '../models/zoo.js';
 import { DEFAULTS, METHODS, SCHEDULES, type MethodName, type ScheduleName, type TrainConfig } from '../training/config.js';
 import { train } from '../training/train.js';
-import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './options.js';
+import { deviceOption, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, precisionOption } from './options.js';
+import { resolveDevice, type Precision } from '../tensor/device.js';
 import { ProgressBar } from './progress.js';
 
 interface TrainCli {
@@ -11,7 +12,7 @@ interface TrainCli {
   momentum?: number; weightDecay?: number; schedule?: ScheduleName; seed?: number; limit?: number; testLimit?: number;
   crop?: number; flip?: boolean; out: string; resume?: boolean; force?: boolean; method: MethodName;
   norm?: 'l2' | 'linf'; eps?: number; attackSteps?: number; topK?: number; delta1?: number; delta2?: number;
-  valEps?: number; valSteps?: number; valLimit?: number;
+  valEps?: number; valSteps?: number; valLimit?: number; device: string; precision: Precision;
 }
 
 export function trainCommand(): Command {
@@ -49,7 +50,10 @@ export function trainCommand(): Command {
     .requiredOption('--out <dir>', 'run folder to write')
     .option('--resume', 'continue the interrupted run in --out with its saved settings')
     .option('--force', 'replace a run that already exists in --out')
+    .addOption(deviceOption())
+    .addOption(precisionOption())
     .action(async (o: TrainCli) => {
+      const device = resolveDevice(o.device);
       const d = DEFAULTS[o.dataset]!;
       if (o.arch !== undefined && !ARCHITECTURES.includes(o.arch)) {
         throw new Error(`unknown architecture '${o.arch}' (available: ${ARCHITECTURES.join(', ')})`);
@@ -62,6 +66,8 @@ export function trainCommand(): Command {
         seed: o.seed ?? d.seed, limit: o.limit, testLimit: o.testLimit, imageSize: d.imageSize,
         augment: { cropPadding: o.crop ?? d.augment.cropPadding, hflip: o.flip ?? d.augment.hflip },
         validation: { eps: o.valEps ?? d.validation.eps, steps: o.valSteps ?? d.validation.steps, limit: o.valLimit ?? d.validation.limit },
+        // fp32 runs keep the config they always had
+        ...(o.precision === 'fp32' ? {} : { precision: o.precision }),
       };
       if (o.method === 'pgd') {
         config.adversarial = { norm: o.norm ?? d.adversarial.norm, eps: o.eps ?? d.adversarial.eps, steps: o.attackSteps ?? d.adversarial.steps };
@@ -75,7 +81,7 @@ export function trainCommand(): Command {
       }
       const bar = new ProgressBar();
       const r = await train(config, {
-        out: o.out, resume: o.resume, force: o.force,
+        out: o.out, resume: o.resume, force: o.force, device,
         onProgress: (p) => {
           if (p.done === 1) bar.start(`epoch ${p.epoch}/${p.epochs} ${p.phase}`);
           bar.update(p.done, p.total, p.stats);

@@ -23,9 +23,10 @@ export function augmentBatch(images: Tensor, opts: AugmentOptions, generator: Ge
       const padded = F.pad(x, [p, p, p, p]).permute([0, 2, 3, 1]); // [B, H+2p, W+2p, C]
       const dy = randint(0, 2 * p + 1, [b, 1], { generator });
       const dx = randint(0, 2 * p + 1, [b, 1], { generator });
-      const rows = dy.add(arange(h).unsqueeze(0)).unsqueeze(2); // [B, H, 1]
-      const cols = dx.add(arange(w).unsqueeze(0)).unsqueeze(1); // [B, 1, W]
-      const bi = arange(b).view([b, 1, 1]);
+      const on = { device: images.device };
+      const rows = dy.add(arange(0, h, 1, on).unsqueeze(0)).unsqueeze(2); // [B, H, 1]
+      const cols = dx.add(arange(0, w, 1, on).unsqueeze(0)).unsqueeze(1); // [B, 1, W]
+      const bi = arange(0, b, 1, on).view([b, 1, 1]);
       x = padded.index([bi, rows, cols]).permute([0, 3, 1, 2]).contiguous(); // [B, C, H, W]
     }
     if (opts.hflip) {

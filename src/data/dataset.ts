@@ -6,6 +6,9 @@ import type { Normalization } from '../models/classifier.js';
 
 export type Split = 'train' | 'test';
 
+/** Data sets build batches on the host; loaders move them to the device (see loader.ts). */
+export const HOST = 'cpu';
+
 export interface Batch {
   /** float32 [B, C, H, W] in [0, 1]. */
   images: Tensor;
@@ -71,10 +74,10 @@ export class InMemoryDataset implements ImageDataset {
       buf.set(this.images.subarray(idx * n, (idx + 1) * n), k * n);
       lab[k] = BigInt(this.labels[idx]!);
     });
-    const raw = tensor(buf, { shape: [indices.length, ...this.imageShape] });
+    const raw = tensor(buf, { shape: [indices.length, ...this.imageShape], device: HOST });
     const images = raw.to('float32').div_(255);
     raw.dispose();
-    return { images, labels: tensor(lab), indices };
+    return { images, labels: tensor(lab, { device: HOST }), indices };
   }
 }
 

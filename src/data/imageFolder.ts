@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { tensor } from '../tensor/creation.js';
 import type { Normalization } from '../models/classifier.js';
 import type { Batch, ImageDataset, Split } from './dataset.js';
+import { HOST } from './dataset.js';
 
 export interface ImageFolderOptions {
   /** Side of the square images loaded (default 224). */
@@ -132,10 +133,10 @@ export class ImageFolderDataset implements ImageDataset {
       }
     };
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, indices.length) }, worker));
-    const raw = tensor(buf, { shape: [indices.length, ...this.imageShape] });
+    const raw = tensor(buf, { shape: [indices.length, ...this.imageShape], device: HOST });
     const images = raw.to('float32').div_(255);
     raw.dispose();
-    const labels = tensor(BigInt64Array.from(indices, (i) => BigInt(this.labels[i]!)));
+    const labels = tensor(BigInt64Array.from(indices, (i) => BigInt(this.labels[i]!)), { device: HOST });
     return { images, labels, indices };
   }
 

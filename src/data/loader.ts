@@ -2,6 +2,12 @@
 // training. Randomness derives from (seed, epoch) only, so an epoch replays identically.
 import { randperm } from '../tensor/creation.js';
 import { Generator } from '../tensor/random.js';
+import { hostSide, type Device } from '../tensor/deviceState.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+function isCuda(d: Device): boolean {
+  return d.startsWith('cuda');
+}
 import { augmentBatch, type AugmentOptions } from './augment.js';
 import type { Batch, ImageDataset } from './dataset.js';
 
@@ -14,6 +20,25 @@ export interface LoaderOptions {
   augment?: AugmentOptions;
   /** Skip the first batches (resuming within an epoch). */
   startBatch?: number;
+  /**
+   * Where batches arrive (default the CPU). Batches are read and augmented on the host, so
+   * they are identical on every device, then staged in pinned memory and copied without
+   * blocking.
+   */
+  device?: Device;
+}
+
+/** Moves a host batch to `device` (pinned staging, asynchronous copy); frees the host copy. */
+export function toDevice<B extends Batch>(batch: B, device: Device): B {
+  if (device === 'cpu') return batch;
+  const move = (t: Tensor): Tensor => {
+    const staged = isCuda(device) ? t.pinMemory() : t;
+    const out = staged.to({ device, nonBlocking: isCuda(device) });
+    if (staged !== t) staged.dispose();
+    t.dispose();
+    return out;
+  };
+  return { ...batch, images: move(batch.images), labels: move(batch.labels) };
 }
 
 export function batchCount(ds: ImageDataset, batchSize: number): number {
@@ -51,14 +76,16 @@ export async function* batches(ds: ImageDataset, opts: LoaderOptions): AsyncGene
   const n = batchCount(ds, opts.batchSize);
   for (let b = opts.startBatch ?? 0; b < n; b++) {
     const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
-    const batch = await ds.load(idx, { augment: !!opts.augment, seed: seed * 1000003 + epoch });
+    const device = opts.device ?? 'cpu';
+    const host = await ds.load(idx, { augment: !!opts.augment, seed: seed * 1000003 + epoch });
     if (aug) {
       // One generator per (seed, epoch, batch): a resumed epoch draws the same augmentations.
-      const images = augmentBatch(batch.images, aug, derivedGenerator(seed, epoch, 2, b));
-      batch.images.dispose();
-      yield { ...batch, images, batch: b };
+      const images = hostSide(() => augmentBatch(host.images, aug, derivedGenerator(seed, epoch, 2, b)));
+      host.images.dispose();
+      yield { ...toDevice({ ...host, images }, device), batch: b };
     } else {
-      yield { ...batch, batch: b };
+      yield { ...toDevice(host, device), batch: b };
     }
   }
 }
+

@@ -3,6 +3,7 @@
 // final layer an nn.Linear named `classifier` with weight [classes, features].
 import { tensor } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { Device } from '../tensor/deviceState.js';
 import { Module } from '../nn/module.js';
 
 export interface Normalization {
@@ -124,6 +125,13 @@ export abstract class ImageClassifier extends Module<[Tensor, ForwardOptions?], 
       throw new Error(`model ${this.config.arch} expects images [N, ${c}, ${h}, ${w}], got [${s.join(', ')}]`);
     }
     if (x.dtype !== 'float32') throw new Error(`model ${this.config.arch} expects float32 images, got ${x.dtype}`);
+  }
+
+  override to(device: Device): this {
+    super.to(device);
+    this.#mean.moveTo_(device);
+    this.#std.moveTo_(device);
+    return this;
   }
 
   override dispose(): void {

@@ -2,6 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { loadModel, type ModelManifest } from '../serialization/modelFiles.js';
 import type { ImageClassifier } from './classifier.js';
+import type { Device } from '../tensor/deviceState.js';
 import { TorchScriptClassifier } from './torchscript.js';
 
 export interface AnyModelOptions {
@@ -9,6 +10,7 @@ export interface AnyModelOptions {
   inputShape?: [number, number, number];
   featuresLayer?: string;
   classifierParam?: string;
+  device?: Device;
 }
 
 export function isRunFolder(path: string): boolean {
@@ -19,9 +21,9 @@ export function loadAnyModel(path: string, o: AnyModelOptions = {}): { model: Im
   if (!existsSync(path)) throw new Error(`${path} does not exist (expected a Sauron run folder or a TorchScript file)`);
   if (isRunFolder(path)) {
     if (o.featuresLayer || o.classifierParam) throw new Error('--features-layer and --classifier-param apply to TorchScript files only');
-    return loadModel(path);
+    return loadModel(path, { device: o.device });
   }
   if (!o.inputShape) throw new Error(`${path}: the input shape of a TorchScript model comes from the data set; pass --dataset`);
-  const model = new TorchScriptClassifier(path, { inputShape: o.inputShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam });
+  const model = new TorchScriptClassifier(path, { inputShape: o.inputShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device: o.device });
   return { model, manifest: { arch: 'torchscript', featureDim: model.featureDim, numClasses: model.numClasses } };
 }

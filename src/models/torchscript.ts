@@ -11,6 +11,7 @@ import { rand, zeros } from '../tensor/creation.js';
 import { Generator } from '../tensor/random.js';
 import { scope } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
+import { state as deviceState, type Device } from '../tensor/deviceState.js';
 import { ImageClassifier, type ClassifierLayer, type ForwardOptions, type ModelOutput } from './classifier.js';
 
 export interface TorchScriptOptions {
@@ -20,6 +21,8 @@ export interface TorchScriptOptions {
   featuresLayer?: string;
   /** Name of the classifier's weight parameter (default: the last 2-D [classes, features] one). */
   classifierParam?: string;
+  /** Where the module's tensors are loaded (torch.jit.load's map_location); default the CPU. */
+  device?: Device;
 }
 
 class ScriptLinear implements ClassifierLayer {
@@ -68,14 +71,17 @@ export class TorchScriptClassifier extends ImageClassifier {
     }
   }
 
-  #init(path: string, o: TorchScriptOptions, owned: Tensor[]): void {
+  #init(path: string, o0: TorchScriptOptions, owned: Tensor[]): void {
+    const o = { ...o0, device: o0.device ?? deviceState.defaultDevice };
     if (!existsSync(path) || !statSync(path).isFile()) throw new Error(`${path} does not exist`);
     try {
-      this.#module = new native.ScriptModule(path);
+      this.#module = new native.ScriptModule(path, false, o.device);
     } catch (e) {
       throw new Error(`${path} is not a TorchScript model (torch.jit.save): ${(e as Error).message.split('\n')[0]}`);
     }
     this.path = path;
+    // The normalisation constants (identity here) follow the module's device.
+    super.to(o.device);
     this.#module.train(false);
     this.training = false;
     const named = this.#module.namedParameters().map(([n, id]) => [n, new Tensor(id).keep()] as [string, Tensor]);
@@ -89,7 +95,7 @@ export class TorchScriptClassifier extends ImageClassifier {
     }
     // Probe once with a blank batch: output convention, class and feature counts.
     const probe = scope(() => noGrad(() => {
-      const x = zeros([2, ...o.inputShape]);
+      const x = zeros([2, ...o.inputShape], { device: o.device });
       const { logits, features } = this.#run(x);
       return { classes: logits.shape[1]!, featureDim: features.shape[1]!, logits: logits.clone(), features: features.clone() };
     }));
@@ -123,7 +129,7 @@ export class TorchScriptClassifier extends ImageClassifier {
       probe.logits.dispose();
       probe.features.dispose();
     }
-    if (this.#featuresLayer !== null) scope(() => this.verifyChildren(rand([2, ...o.inputShape], { generator: new Generator(0) })));
+    if (this.#featuresLayer !== null) scope(() => this.verifyChildren(rand([2, ...o.inputShape], { generator: new Generator(0) }).to(o.device)));
     this.config.numClasses = probe.classes;
     this.config.arch = 'torchscript';
   }
@@ -189,6 +195,16 @@ export class TorchScriptClassifier extends ImageClassifier {
 
   override parameters(): Tensor[] {
     return this.#params;
+  }
+
+  override get device(): Device {
+    return this.#params[0]?.device ?? super.device;
+  }
+
+  /** Moves the module in place (TorchScript's Module.to keeps parameter identity). */
+  override to(device: Device): this {
+    this.#module.to(device);
+    return super.to(device);
   }
 
   save(path: string): void {

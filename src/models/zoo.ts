@@ -1,5 +1,6 @@
 // The model zoo: one constructor for every architecture by name.
 import type { InitOptions } from '../nn/layers.js';
+import { state as deviceState, withDefaultDevice, type Device } from '../tensor/deviceState.js';
 import { ImageClassifier, type ModelConfig } from './classifier.js';
 import { ResNet, RESNET_ARCHS } from './resnet.js';
 import { SmallCNN } from './smallcnn.js';
@@ -7,7 +8,22 @@ import { VGG, VGG_CONFIGS } from './vgg.js';
 
 export const ARCHITECTURES: readonly string[] = [...Object.keys(VGG_CONFIGS), ...RESNET_ARCHS, 'small-cnn'];
 
-export function createModel(config: ModelConfig, init: InitOptions = {}): ImageClassifier {
+export interface ModelOptions extends InitOptions {
+  /** Where the model lives; default the default device ('cpu' unless set). */
+  device?: Device;
+}
+
+/**
+ * Builds an architecture by name. Weights are drawn on the CPU from the generator, then
+ * moved, so a seed gives the same initial model on every device.
+ */
+export function createModel(config: ModelConfig, init: ModelOptions = {}): ImageClassifier {
+  const device = init.device ?? deviceState.defaultDevice;
+  const model = withDefaultDevice('cpu', () => build(config, init));
+  return device === 'cpu' ? model : model.to(device);
+}
+
+function build(config: ModelConfig, init: InitOptions): ImageClassifier {
   const arch = config.arch;
   if (arch in VGG_CONFIGS) return new VGG(config, init);
   if (RESNET_ARCHS.includes(arch)) return new ResNet(config, init);

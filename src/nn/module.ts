@@ -2,6 +2,7 @@
 // PyTorch keys ("features.0.weight") and load into either framework.
 import { noGrad } from '../tensor/autograd.js';
 import { Tensor } from '../tensor/tensor.js';
+import type { Device } from '../tensor/deviceState.js';
 
 export type StateDict = Map<string, Tensor>;
 
@@ -121,6 +122,28 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
       }
     });
     return { missing, unexpected };
+  }
+
+  /** The device of the first parameter or buffer ('cpu' for a module with neither). */
+  get device(): Device {
+    const first = this.namedParameters()[0]?.[1] ?? this.namedBuffers()[0]?.[1];
+    return first ? first.device : 'cpu';
+  }
+
+  /**
+   * Moves every parameter and buffer to `device` in place, as PyTorch's Module.to: the
+   * tensors keep their identity, so optimizers and references stay valid. Gradients are
+   * dropped.
+   */
+  to(device: Device): this {
+    noGrad(() => {
+      for (const [, p] of this.namedParameters()) {
+        p.grad = null;
+        p.moveTo_(device);
+      }
+      for (const [, b] of this.namedBuffers()) b.moveTo_(device);
+    });
+    return this;
   }
 
   train(on = true): this {

@@ -1,2 +1,3 @@
 export * from './optimizer.js';
 export * from './schedules.js';
+export * from './gradScaler.js';

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { openDataset, subset } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { loadModel, MANIFEST_FILE } from '../serialization/modelFiles.js';
+import type { Device } from '../tensor/device.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { loadNpy, saveNpyArray } from '../serialization/npy.js';
 import { sensitivity } from '../analysis/sensitivity.js';
@@ -29,6 +30,8 @@ export interface ReproduceOptions {
   onStep?: (index: number, total: number, title: string, etaSeconds: number | null) => void;
   onProgress?: (p: Progress) => void;
   log?: (line: string) => void;
+  /** Where every step computes (default the default device). */
+  device?: Device;
 }
 
 interface Step {
@@ -83,7 +86,7 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
       run: async () => {
         if (o.models?.[kind]) throw new Error(`${dir} (given for ${kind}) is not a finished Sauron run`);
         const resume = existsSync(join(dir, 'config.json'));
-        await train(trainConfig(s, kind), { out: dir, resume, force: !resume, log,
+        await train(trainConfig(s, kind), { out: dir, resume, force: !resume, log, device: o.device,
           onProgress: (p) => o.onProgress?.({ done: p.done, total: p.total, stats: { epoch: p.epoch, ...p.stats } }) });
       },
     });
@@ -94,7 +97,7 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
       id: `sensitivity-${kind}`, title: `sensitivity of the ${kind} model`,
       done: () => isDone(`sensitivity-${kind}`),
       run: async () => {
-        const { model } = loadModel(modelDir(o, kind));
+        const { model } = loadModel(modelDir(o, kind), { device: o.device });
         try {
           const t = await test();
           const r = await sensitivity(model, s.sensitivity.limit ? subset(t, { limit: s.sensitivity.limit }) : t, {
@@ -118,7 +121,7 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
           id, title: `${attack === 'pgd' ? 'PGD' : 'k-NS'} ${norm} on the ${kind} model`,
           done: () => existsSync(join(dir, 'results.json')),
           run: async () => {
-            const { model } = loadModel(modelDir(o, kind));
+            const { model } = loadModel(modelDir(o, kind), { device: o.device });
             try {
               const t = await test();
               const eps = s.budgets[norm];
@@ -150,7 +153,7 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
     id: 'pruning', title: 'pruning curves of the standard model',
     done: () => existsSync(join(o.out, 'pruning', 'pruning.csv')),
     run: async () => {
-      const { model } = loadModel(modelDir(o, 'standard'));
+      const { model } = loadModel(modelDir(o, 'standard'), { device: o.device });
       try {
         const ranking = JSON.parse(readFileSync(join(o.out, 'sensitivity', 'standard', 'summary.json'), 'utf8')).mostSensitive as number[];
         await pruningCurve(model, ranking, pruningCounts(model.featureDim, s.pruning.steps), await test(), {

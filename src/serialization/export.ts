@@ -124,12 +124,13 @@ export function exportTorchScript(model: ImageClassifier, path: string): void {
   const source = `def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:\n${w.lines.join('\n')}\n    return (${logits}, ${features})\n`;
   const m = new native.ScriptModule(`SauronModel_${model.config.arch.replace(/[^A-Za-z0-9]/g, '_')}`, true);
   scope(() => {
-    for (const [k, t] of model.namedParameters()) m.registerTensor(flat(k), t.native, false);
-    for (const [k, t] of model.namedBuffers()) m.registerTensor(flat(k), t.native, true);
+    // Host copies: an exported file loads anywhere, whatever device the model is on.
+    for (const [k, t] of model.namedParameters()) m.registerTensor(flat(k), t.cpu().native, false);
+    for (const [k, t] of model.namedBuffers()) m.registerTensor(flat(k), t.cpu().native, true);
     const [ch] = model.config.inputShape;
     const n = model.config.normalization;
-    m.registerTensor('input_mean', tensor(n.mean, { shape: [1, ch, 1, 1] }).native, true);
-    m.registerTensor('input_std', tensor(n.std, { shape: [1, ch, 1, 1] }).native, true);
+    m.registerTensor('input_mean', tensor(n.mean, { shape: [1, ch, 1, 1], device: 'cpu' }).native, true);
+    m.registerTensor('input_std', tensor(n.std, { shape: [1, ch, 1, 1], device: 'cpu' }).native, true);
   });
   m.define(source);
   m.train(false);

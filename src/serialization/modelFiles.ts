@@ -2,7 +2,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scope } from '../tensor/scope.js';
-import type { InitOptions } from '../nn/layers.js';
+import { withDefaultDevice } from '../tensor/deviceState.js';
+import type { ModelOptions } from '../models/zoo.js';
 import type { ImageClassifier, ModelConfig, Normalization } from '../models/classifier.js';
 import { createModel } from '../models/zoo.js';
 import { libtorchVersion } from '../tensor/runtime.js';
@@ -54,7 +55,7 @@ export function readManifest(dir: string): ModelManifest {
 }
 
 /** Builds the architecture the manifest names and loads its weights. */
-export function loadModel(dir: string, init: InitOptions = {}): { model: ImageClassifier; manifest: ModelManifest } {
+export function loadModel(dir: string, init: ModelOptions = {}): { model: ImageClassifier; manifest: ModelManifest } {
   const manifest = readManifest(dir);
   const config: ModelConfig = {
     arch: manifest.arch, inputShape: manifest.inputShape, numClasses: manifest.numClasses,
@@ -63,7 +64,8 @@ export function loadModel(dir: string, init: InitOptions = {}): { model: ImageCl
   const model = createModel(config, init);
   try {
     scope(() => {
-      const { tensors } = loadSafetensors(join(dir, WEIGHTS_FILE));
+      // Weights are read to the host and copied to wherever the model lives.
+      const { tensors } = withDefaultDevice('cpu', () => loadSafetensors(join(dir, WEIGHTS_FILE)));
       model.loadStateDict(tensors);
     });
   } catch (e) {

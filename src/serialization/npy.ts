@@ -64,5 +64,5 @@ export function loadNpy(path: string): Tensor {
   if (buf.length - start < count * spec.bytes) throw bad(`truncated: ${count} values of ${spec.bytes} bytes need ${count * spec.bytes} bytes, ${buf.length - start} present`);
   const copy = new Uint8Array(count * spec.bytes);
   copy.set(buf.subarray(start, start + count * spec.bytes));
-  return tensor(spec.make(copy.buffer, count), { shape, dtype: spec.dtype });
+  return tensor(spec.make(copy.buffer, count), { shape, dtype: spec.dtype, device: 'cpu' });
 }

@@ -82,7 +82,7 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'):
       // Copy into an aligned buffer: typed arrays need offsets that are multiples of their size.
       const copy = new Uint8Array(off[1] - off[0]);
       copy.set(buf.subarray(base + off[0], base + off[1]));
-      tensors.set(name, tensor(spec.make(copy.buffer, 0, count), { shape, dtype: spec.dtype }));
+      tensors.set(name, tensor(spec.make(copy.buffer, 0, count), { shape, dtype: spec.dtype, device: 'cpu' }));
     }
   } catch (e) {
     for (const t of tensors.values()) t.dispose();

@@ -4,6 +4,19 @@ import { dtypeOfArray, type AnyTypedArray, type DType } from './dtype.js';
 import { f64, op } from './op.js';
 import type { Generator } from './random.js';
 import { Tensor, wrap } from './tensor.js';
+import { state as deviceState, type Device } from './deviceState.js';
+
+/** Where a new tensor goes: an explicit device, else the default device (initially 'cpu'). */
+export interface CreationOptions {
+  dtype?: DType;
+  device?: Device;
+}
+
+// Older call sites pass a bare dtype as the second argument.
+function creation(o: DType | CreationOptions | undefined, dtype: DType): { dtype: DType; device: Device } {
+  if (typeof o === 'string') return { dtype: o, device: deviceState.defaultDevice };
+  return { dtype: o?.dtype ?? dtype, device: o?.device ?? deviceState.defaultDevice };
+}
 
 function checkShape(shape: number[]): number[] {
   for (const s of shape) {
@@ -27,20 +40,21 @@ function inferShape(data: unknown): number[] {
  * arrays (float32 unless given). The data is copied.
  */
 export function tensor(data: AnyTypedArray | number[] | number[][] | number[][][] | number[][][][] | number,
-  opts: { shape?: number[]; dtype?: DType } = {}): Tensor {
+  opts: { shape?: number[]; dtype?: DType; device?: Device } = {}): Tensor {
   if (typeof data === 'number') data = [data];
+  const device = opts.device ?? deviceState.defaultDevice;
   if (ArrayBuffer.isView(data)) {
     const shape = checkShape(opts.shape ?? [data.length]);
     const src = dtypeOfArray(data);
     if (opts.dtype && opts.dtype !== src && !(opts.dtype === 'bool' && src === 'uint8')) {
-      const t = new Tensor(native.fromArray(data, shape, src));
+      const t = new Tensor(native.fromArray(data, shape, src, device));
       try {
         return t.to(opts.dtype);
       } finally {
         t.dispose();
       }
     }
-    return new Tensor(native.fromArray(data, shape, opts.dtype ?? src));
+    return new Tensor(native.fromArray(data, shape, opts.dtype ?? src, device));
   }
   const shape = opts.shape ?? inferShape(data);
   const flat = (data as unknown[]).flat(Infinity) as number[];
@@ -52,7 +66,7 @@ export function tensor(data: AnyTypedArray | number[] | number[][] | number[][][
   else if (dtype === 'uint8' || dtype === 'bool') arr = Uint8Array.from(flat, (x) => (dtype === 'bool' ? (x ? 1 : 0) : x));
   else arr = Float32Array.from(flat);
   const base = dtype === 'float16' || dtype === 'bfloat16' ? 'float32' : dtype === 'int16' || dtype === 'int8' ? 'int32' : dtype;
-  const t = new Tensor(native.fromArray(arr, checkShape(shape), base));
+  const t = new Tensor(native.fromArray(arr, checkShape(shape), base, device));
   if (base === dtype) return t;
   try {
     return t.to(dtype);
@@ -61,22 +75,27 @@ export function tensor(data: AnyTypedArray | number[] | number[][] | number[][][
   }
 }
 
-export function zeros(shape: number[], dtype: DType = 'float32'): Tensor {
-  return wrap(op('zeros').call(checkShape(shape), dtype));
+export function zeros(shape: number[], opts?: DType | CreationOptions): Tensor {
+  const o = creation(opts, 'float32');
+  return wrap(op('zeros').call(checkShape(shape), o.dtype, null, o.device));
 }
 
-export function ones(shape: number[], dtype: DType = 'float32'): Tensor {
-  return wrap(op('ones').call(checkShape(shape), dtype));
+export function ones(shape: number[], opts?: DType | CreationOptions): Tensor {
+  const o = creation(opts, 'float32');
+  return wrap(op('ones').call(checkShape(shape), o.dtype, null, o.device));
 }
 
-export function full(shape: number[], value: number, dtype: DType = 'float32'): Tensor {
-  return wrap(op('full').call(checkShape(shape), f64(value), dtype));
+export function full(shape: number[], value: number, opts?: DType | CreationOptions): Tensor {
+  const o = creation(opts, 'float32');
+  return wrap(op('full').call(checkShape(shape), f64(value), o.dtype, null, o.device));
 }
 
-export function empty(shape: number[], dtype: DType = 'float32'): Tensor {
-  return wrap(op('empty', 'memory_format').call(checkShape(shape), dtype));
+export function empty(shape: number[], opts?: DType | CreationOptions): Tensor {
+  const o = creation(opts, 'float32');
+  return wrap(op('empty', 'memory_format').call(checkShape(shape), o.dtype, null, o.device));
 }
 
+// The *Like functions follow their model's device and dtype, as PyTorch's.
 export function zerosLike(t: Tensor, dtype?: DType): Tensor {
   return wrap(op('zeros_like').call(t.native, dtype ?? null));
 }
@@ -90,41 +109,50 @@ export function fullLike(t: Tensor, value: number, dtype?: DType): Tensor {
 }
 
 /** [start, end) with step; int64 for integer arguments unless a dtype is given, as PyTorch. */
-export function arange(start: number, end?: number, step = 1, dtype?: DType): Tensor {
+export function arange(start: number, end?: number, step = 1, opts?: DType | CreationOptions): Tensor {
   if (end === undefined) [start, end] = [0, start];
   const integral = Number.isInteger(start) && Number.isInteger(end) && Number.isInteger(step);
-  return wrap(op('arange', 'start_step').call(start, end, step, dtype ?? (integral ? 'int64' : 'float32')));
+  const o = creation(opts, integral ? 'int64' : 'float32');
+  return wrap(op('arange', 'start_step').call(start, end, step, o.dtype, null, o.device));
 }
 
-export function linspace(start: number, end: number, steps: number, dtype: DType = 'float32'): Tensor {
-  return wrap(op('linspace').call(f64(start), f64(end), steps, dtype));
+export function linspace(start: number, end: number, steps: number, opts?: DType | CreationOptions): Tensor {
+  const o = creation(opts, 'float32');
+  return wrap(op('linspace').call(f64(start), f64(end), steps, o.dtype, null, o.device));
 }
 
-export function eye(n: number, dtype: DType = 'float32'): Tensor {
-  return wrap(op('eye').call(n, dtype));
+export function eye(n: number, opts?: DType | CreationOptions): Tensor {
+  const o = creation(opts, 'float32');
+  return wrap(op('eye').call(n, o.dtype, null, o.device));
 }
 
 export interface RandomOptions {
+  /** Its device is the tensor's device unless `device` says otherwise (then they must agree). */
   generator?: Generator;
   dtype?: DType;
+  device?: Device;
+}
+
+function randomDevice(opts: RandomOptions): Device {
+  return opts.device ?? opts.generator?.device ?? deviceState.defaultDevice;
 }
 
 /** Standard normal samples. */
 export function randn(shape: number[], opts: RandomOptions = {}): Tensor {
-  return wrap(op('randn', 'generator').call(checkShape(shape), opts.generator?.native ?? null, opts.dtype ?? 'float32'));
+  return wrap(op('randn', 'generator').call(checkShape(shape), opts.generator?.native ?? null, opts.dtype ?? 'float32', null, randomDevice(opts)));
 }
 
 /** Uniform samples in [0, 1). */
 export function rand(shape: number[], opts: RandomOptions = {}): Tensor {
-  return wrap(op('rand', 'generator').call(checkShape(shape), opts.generator?.native ?? null, opts.dtype ?? 'float32'));
+  return wrap(op('rand', 'generator').call(checkShape(shape), opts.generator?.native ?? null, opts.dtype ?? 'float32', null, randomDevice(opts)));
 }
 
 /** Integers uniform in [low, high). */
 export function randint(low: number, high: number, shape: number[], opts: RandomOptions = {}): Tensor {
-  return wrap(op('randint', 'low_generator').call(low, high, checkShape(shape), opts.generator?.native ?? null, opts.dtype ?? 'int64'));
+  return wrap(op('randint', 'low_generator').call(low, high, checkShape(shape), opts.generator?.native ?? null, opts.dtype ?? 'int64', null, randomDevice(opts)));
 }
 
 /** A random permutation of 0..n-1 (int64). */
 export function randperm(n: number, opts: RandomOptions = {}): Tensor {
-  return wrap(op('randperm', 'generator').call(n, opts.generator?.native ?? null, opts.dtype ?? 'int64'));
+  return wrap(op('randperm', 'generator').call(n, opts.generator?.native ?? null, opts.dtype ?? 'int64', null, randomDevice(opts)));
 }

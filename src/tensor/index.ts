@@ -6,3 +6,5 @@ export { Generator, manualSeed } from './random.js';
 export { scope } from './scope.js';
 export { op } from './op.js';
 export * from './runtime.js';
+export * from './device.js';
+export type { CreationOptions } from './creation.js';

@@ -1,13 +1,17 @@
-// Seedable random number generators (libtorch's CPU generator, Philox/MT as in PyTorch),
-// so a given seed gives the same numbers as torch.Generator().manual_seed(seed).
+// Seedable random number generators, one kind per device as in PyTorch (the CPU's Mersenne
+// Twister, CUDA's Philox), so a given seed gives the same numbers as
+// torch.Generator(device).manual_seed(seed) on that device.
 import { native, type NativeGenerator } from '../native.js';
 import { Tensor } from './tensor.js';
+import { canonicalDevice, hostSide, type Device } from './deviceState.js';
 
 export class Generator {
   readonly native: NativeGenerator;
+  readonly device: Device;
 
-  constructor(seed: number | bigint = 67280421310721) {
-    this.native = new native.Generator(seed);
+  constructor(seed: number | bigint = 67280421310721, device: Device = 'cpu') {
+    this.device = canonicalDevice(device);
+    this.native = new native.Generator(seed, this.device);
   }
 
   manualSeed(seed: number | bigint): this {
@@ -21,21 +25,26 @@ export class Generator {
 
   /** The full generator state as bytes, for checkpoints. */
   getState(): Uint8Array {
-    const t = new Tensor(this.native.getState());
-    try {
-      return t.toArray<'uint8'>();
-    } finally {
-      t.dispose();
-    }
+    // A generator's state is a host byte tensor whatever its device.
+    return hostSide(() => {
+      const t = new Tensor(this.native.getState());
+      try {
+        return t.toArray<'uint8'>();
+      } finally {
+        t.dispose();
+      }
+    });
   }
 
   setState(state: Uint8Array): this {
-    const t = new Tensor(native.fromArray(state, [state.length], 'uint8'));
-    try {
-      this.native.setState(t.native);
-    } finally {
-      t.dispose();
-    }
+    hostSide(() => {
+      const t = new Tensor(native.fromArray(state, [state.length], 'uint8'));
+      try {
+        this.native.setState(t.native);
+      } finally {
+        t.dispose();
+      }
+    });
     return this;
   }
 }

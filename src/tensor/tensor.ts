@@ -5,6 +5,8 @@ import type { AnyTypedArray, DType, TypedArrayFor } from './dtype.js';
 import { f64, op } from './op.js';
 import { track, untrack, type Scoped } from './scope.js';
 import type { Generator } from './random.js';
+import { canonicalDevice, state as deviceState, type Device } from './deviceState.js';
+import { DTYPES } from './dtype.js';
 
 export type Scalar = number;
 export type TensorOrScalar = Tensor | Scalar;
@@ -35,6 +37,7 @@ export class Tensor implements Scoped {
     this.#id = id;
     collected.register(this, id, this);
     track(this);
+    if (deviceState.guard !== null && deviceState.guardPaused === 0) checkGuard(this);
   }
 
   /** The native id; throws once disposed. */
@@ -174,8 +177,36 @@ export class Tensor implements Scoped {
 
   // ---- conversion and copies ------------------------------------------------------------
 
-  to(dtype: DType): Tensor {
-    return wrap(op('to', 'dtype').call(this.native, dtype));
+  /**
+   * A copy on another device and/or of another dtype (this tensor itself, re-wrapped, when
+   * nothing changes, as PyTorch). `nonBlocking` overlaps a host-device copy with compute.
+   */
+  to(target: DType | Device | { dtype?: DType; device?: Device; nonBlocking?: boolean }): Tensor {
+    const o = typeof target === 'string'
+      ? ((DTYPES as readonly string[]).includes(target) ? { dtype: target as DType } : { device: target })
+      : target;
+    if (o.device === undefined) return wrap(op('to', 'dtype').call(this.native, o.dtype!));
+    return wrap(op('to', 'dtype_layout').call(this.native, o.dtype ?? null, null, o.device, null, o.nonBlocking ?? false));
+  }
+
+  cpu(): Tensor {
+    return this.to('cpu');
+  }
+
+  /** A copy in page-locked host memory, from which host-to-GPU copies can run asynchronously. */
+  pinMemory(): Tensor {
+    return wrap(op('pin_memory').call(this.native));
+  }
+
+  /** Moves this tensor's data in place (same id, same autograd leaf), as `p.data = p.to(d)`. */
+  moveTo_(device: Device): this {
+    const moved = this.to(device);
+    try {
+      addon.setData(this.native, moved.native);
+    } finally {
+      moved.dispose();
+    }
+    return this;
   }
 
   float(): Tensor {
@@ -646,4 +677,12 @@ export function where(condition: Tensor, a: TensorOrScalar, b: TensorOrScalar): 
   if (typeof a === 'number' && typeof b !== 'number') return wrap(op('where', 'ScalarSelf').call(condition.native, f64(a), b.native));
   if (typeof a !== 'number' && typeof b === 'number') return wrap(op('where', 'ScalarOther').call(condition.native, a.native, f64(b)));
   return wrap(op('where', 'Scalar').call(condition.native, f64(a as number), f64(b as number)));
+}
+
+function checkGuard(t: Tensor): void {
+  const d = T.device(t.native);
+  if (d !== canonicalDevice(deviceState.guard!)) {
+    const where = new Error().stack?.split('\n').slice(3, 9).join('\n') ?? '';
+    throw new Error(`device guard: a tensor of shape [${T.shape(t.native).join(', ')}] was created on ${d}, expected ${deviceState.guard}\n${where}`);
+  }
 }

@@ -13,6 +13,8 @@ export interface CheckpointState {
   epoch: number;
   /** Optimizer steps taken. */
   step: number;
+  /** fp16 training's loss scale. */
+  gradScale?: { scale: number; growth: number };
 }
 
 const DIR = 'checkpoint';

@@ -1,5 +1,6 @@
 // Training configuration and the per-data-set defaults.
 import type { AugmentOptions } from '../data/augment.js';
+import type { Precision } from '../tensor/device.js';
 
 export type ScheduleName = 'constant' | 'step' | 'cosine' | 'onecycle';
 export const SCHEDULES: readonly ScheduleName[] = ['constant', 'step', 'cosine', 'onecycle'];
@@ -55,6 +56,8 @@ export interface TrainConfig {
   testLimit?: number;
   /** Side of folder images (imagenet). */
   imageSize?: number;
+  /** fp32 (default), or autocast to bf16 / fp16 (fp16 with loss scaling). */
+  precision?: Precision;
 }
 
 export type TrainDefaults = Omit<TrainConfig, 'dataset' | 'data' | 'limit' | 'testLimit' | 'method' | 'adversarial' | 'regularizer'> & {

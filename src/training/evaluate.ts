@@ -43,7 +43,7 @@ export async function evaluate(model: ImageClassifier, ds: ImageDataset,
   const wasTraining = model.training;
   model.eval();
   try {
-    for await (const b of batches(ds, { batchSize })) {
+    for await (const b of batches(ds, { batchSize, device: model.device })) {
       scope(() => noGrad(() => {
         const { logits } = model.forward(b.images);
         lossSum += F.crossEntropy(logits, b.labels, { reduction: 'sum' }).item();

@@ -22,8 +22,10 @@ export function predict(model: ImageClassifier, images: Tensor, batchSize = 256)
     return scope(() => noGrad(() => {
       const parts: Tensor[] = [];
       for (let i = 0; i < s[0]!; i += batchSize) {
-        parts.push(model.forward(images.narrow(0, i, Math.min(batchSize, s[0]! - i))).logits.argmax(1));
+        const x = images.narrow(0, i, Math.min(batchSize, s[0]! - i)).to(model.device);
+        parts.push(model.forward(x).logits.argmax(1).cpu());
       }
+      // Predictions come back to the host, where the caller's images came from.
       return parts.length === 1 ? parts[0]! : cat(parts);
     }));
   } finally {

@@ -41,8 +41,8 @@ export function sensitivityT1(weight: Tensor, topK: number): Tensor {
         ib[x] = BigInt(j);
       }
     }
-    const a = tensor(ia);
-    const b = tensor(ib);
+    const a = tensor(ia, { device: weight.device });
+    const b = tensor(ib, { device: weight.device });
     // Only the maximising pair receives gradient, so all pairs are scored without autograd
     // (in blocks) and the winner is recomputed with it: same value and gradient as a max
     // over all pairs, without keeping [pairs, F] tensors for backward. argmax takes the

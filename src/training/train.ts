@@ -18,7 +18,14 @@ import { MANIFEST_FILE, saveModel } from '../serialization/modelFiles.js';
 import { noGrad } from '../tensor/autograd.js';
 import { manualSeed } from '../tensor/random.js';
 import { scope } from '../tensor/scope.js';
-import { findCheckpoint, loadCheckpoint, removeCheckpoints, saveCheckpoint } from './checkpoint.js';
+import { findCheckpoint, loadCheckpoint, removeCheckpoints, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { autocast, autocastDtype, isCuda, type Device } from '../tensor/device.js';
+import { zeros } from '../tensor/creation.js';
+import { stack } from '../tensor/tensor.js';
+import { GradScaler } from '../optim/gradScaler.js';
+
+// Progress lines are redrawn at most this often, so a GPU step is not held up by a host read.
+const PROGRESS_MS = 250;
 import type { TrainConfig } from './config.js';
 import { evaluate, type Evaluation, type Progress } from './evaluate.js';
 import { prepareRunDir, readConfig, readMetrics, writeConfig, writeMetrics, type EpochMetrics } from './runDir.js';
@@ -37,6 +44,8 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** Stop after this many epochs in this call (tests use it to simulate an interruption). */
   stopAfterEpochs?: number;
+  /** Where to train (default the default device). A run can resume on another device. */
+  device?: Device;
 }
 
 export interface TrainResult {
@@ -89,7 +98,7 @@ function adversarialBatch(model: ImageClassifier, b: Batch, c: TrainConfig, epoc
   const a = c.adversarial!;
   // a different random start every epoch: seed from (run seed, epoch)
   const out = pgdAttack(model, { images: b.images, labels: b.labels, indices: b.indices },
-    { norm: a.norm, eps: a.eps, iterations: a.steps, restarts: 1, randomStart: true, seed: c.seed * 7919 + epoch });
+    { norm: a.norm, eps: a.eps, iterations: a.steps, restarts: 1, randomStart: true, seed: c.seed * 7919 + epoch, precision: c.precision });
   model.train();
   return out.adversarial;
 }
@@ -100,7 +109,7 @@ export async function validationAttack(model: ImageClassifier, testSet: ImageDat
   const subsetSet = subset(testSet, { limit: Math.min(v.limit, testSet.length) });
   let hit = 0;
   let n = 0;
-  for await (const b of batches(subsetSet, { batchSize: 256 })) {
+  for await (const b of batches(subsetSet, { batchSize: 256, device: model.device })) {
     scope(() => {
       const out = pgdAttack(model, b, { norm: 'l2', eps: v.eps, iterations: v.steps, restarts: 1, randomStart: false, seed: 0 });
       hit += out.records.filter((r) => r.success).length;
@@ -112,9 +121,9 @@ export async function validationAttack(model: ImageClassifier, testSet: ImageDat
   return n ? hit / n : 0;
 }
 
-export function modelFor(c: TrainConfig, ds: ImageDataset): ImageClassifier {
+export function modelFor(c: TrainConfig, ds: ImageDataset, device?: Device): ImageClassifier {
   return createModel({ arch: c.arch, inputShape: ds.imageShape, numClasses: ds.classNames.length, width: c.width,
-    normalization: ds.normalization }, { generator: derivedGenerator(c.seed, 0xc0de) });
+    normalization: ds.normalization }, { generator: derivedGenerator(c.seed, 0xc0de), device });
 }
 
 /** Trains (or resumes) a run in `opts.out`; writes model, metrics and checkpoints there. */
@@ -125,7 +134,11 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const log = opts.log ?? (() => {});
   const trainSet = await openDataset(c.dataset, 'train', { data: c.data, limit: c.limit, imageSize: c.imageSize });
   const testSet = await openDataset(c.dataset, 'test', { data: c.data, limit: c.testLimit, imageSize: c.imageSize });
-  const model = modelFor(c, trainSet);
+  const model = modelFor(c, trainSet, opts.device);
+  const device = model.device;
+  const half = autocastDtype(c.precision ?? 'fp32');
+  if (half === 'float16' && !isCuda(device)) throw new Error('--precision fp16 needs a CUDA device (use bf16 on the CPU)');
+  const scaler = half === 'float16' ? new GradScaler() : null;
   try {
     if (c.method === 'sensitivity' && c.regularizer!.topK > model.featureDim) {
       throw new RangeError(`--top-k ${c.regularizer!.topK} is larger than the model's ${model.featureDim} features`);
@@ -139,7 +152,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     if (opts.resume) {
       const ck = findCheckpoint(opts.out);
       if (ck) {
-        ({ epoch: startEpoch, step } = loadCheckpoint(ck, model, opt));
+        let gradScale: CheckpointState['gradScale'];
+        ({ epoch: startEpoch, step, gradScale } = loadCheckpoint(ck, model, opt));
+        if (scaler && gradScale) scaler.loadState(gradScale);
         log(`resuming ${opts.out} after epoch ${startEpoch} of ${c.epochs}`);
       } else if (existsSync(join(opts.out, MANIFEST_FILE))) {
         const done = readMetrics(opts.out);
@@ -160,33 +175,57 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       const t0 = performance.now();
       manualSeed(Number(derivedGenerator(c.seed, epoch, 3).initialSeed % 2n ** 52n));
       model.train();
-      let lossSum = 0;
-      let correct = 0;
+      // Running loss and accuracy stay on the device (float64, the same sums as before);
+      // the host reads them only when the progress line is redrawn.
+      const sums = zeros([2], { dtype: 'float64', device }).keep();
       let seen = 0;
       let lr = schedule.lr(step);
-      for await (const b of batches(trainSet, { batchSize: c.batchSize, shuffle: true, seed: c.seed, epoch, augment: c.augment })) {
-        lr = schedule.lr(step);
-        opt.lr = lr;
-        scope(() => {
-          const images = c.method === 'pgd' ? adversarialBatch(model, b, c, epoch) : b.images;
-          opt.zeroGrad();
-          const { logits, features } = model.forward(images);
-          let loss = F.crossEntropy(logits, b.labels);
-          if (c.method === 'sensitivity') {
-            loss = loss.add(sensitivityRegularizer(features, model.classifier.weight, b.labels, c.regularizer!).total);
+      let shown = 0;
+      let lossSum = 0;
+      let correct = 0;
+      try {
+        for await (const b of batches(trainSet, { batchSize: c.batchSize, shuffle: true, seed: c.seed, epoch, augment: c.augment, device })) {
+          lr = schedule.lr(step);
+          opt.lr = lr;
+          scope(() => {
+            const images = c.method === 'pgd' ? adversarialBatch(model, b, c, epoch) : b.images;
+            opt.zeroGrad();
+            const { logits, loss } = autocast(device, half, () => {
+              const { logits, features } = model.forward(images);
+              let loss = F.crossEntropy(logits, b.labels);
+              if (c.method === 'sensitivity') {
+                loss = loss.add(sensitivityRegularizer(features, model.classifier.weight, b.labels, c.regularizer!).total);
+              }
+              return { logits, loss: loss.float() };
+            });
+            if (scaler) {
+              scaler.scaleLoss(loss).backward();
+              scaler.step(opt);
+            } else {
+              loss.backward();
+              opt.step();
+            }
+            const n = b.indices.length;
+            noGrad(() => {
+              const right = logits.argmax(1).eq(b.labels).sum().to('float64');
+              sums.add_(stack([loss.detach().to('float64').mul(n), right]));
+            });
+            seen += n;
+            b.images.dispose();
+            b.labels.dispose();
+          });
+          step++;
+          const now = performance.now();
+          if (opts.onProgress && (now - shown > PROGRESS_MS || b.batch + 1 === steps)) {
+            shown = now;
+            const [l, r] = sums.toNumbers() as [number, number];
+            opts.onProgress({ phase: 'train', epoch: epoch + 1, epochs: c.epochs, done: b.batch + 1, total: steps,
+              stats: { loss: l / seen, acc: r / seen, lr } });
           }
-          loss.backward();
-          opt.step();
-          const n = b.indices.length;
-          lossSum += loss.item() * n;
-          correct += noGrad(() => logits.argmax(1).eq(b.labels).sum().item());
-          seen += n;
-          b.images.dispose();
-          b.labels.dispose();
-        });
-        step++;
-        opts.onProgress?.({ phase: 'train', epoch: epoch + 1, epochs: c.epochs, done: b.batch + 1, total: steps,
-          stats: { loss: lossSum / seen, acc: correct / seen, lr } });
+        }
+      } finally {
+        [lossSum, correct] = sums.toNumbers() as [number, number];
+        sums.dispose();
       }
       const ev = await evaluate(model, testSet, {
         onProgress: (p) => opts.onProgress?.({ ...p, phase: 'test', epoch: epoch + 1, epochs: c.epochs }),
@@ -196,7 +235,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       const m: EpochMetrics = { epoch: epoch + 1, loss: lossSum / seen, trainAccuracy: correct / seen, testAccuracy: ev.accuracy,
         testLoss: ev.loss, pgdSuccessRate, lr, seconds: (performance.now() - t0) / 1000, trainSeconds };
       metrics.push(m);
-      saveCheckpoint(opts.out, model, opt, { epoch: epoch + 1, step });
+      saveCheckpoint(opts.out, model, opt, { epoch: epoch + 1, step, ...(scaler ? { gradScale: scaler.state() } : {}) });
       writeMetrics(opts.out, metrics);
       epochsThisCall++;
       log(`epoch ${m.epoch}/${c.epochs}: loss ${m.loss.toFixed(4)}, train accuracy ${(100 * m.trainAccuracy).toFixed(2)}%, ` +
