@@ -24,35 +24,51 @@ def main():
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--width', type=float, default=1.0)
     p.add_argument('--threads', type=int, default=os.cpu_count())
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'fp16'])
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     c, h, w = (int(v) for v in a.input.split('x'))
     torch.manual_seed(0)
-    model = create(a.arch, c, a.classes, a.width, (h, w))
-    x = torch.rand(a.batch, c, h, w)
-    y = torch.randint(0, a.classes, (a.batch,))
+    dev = torch.device(a.device)
+    model = create(a.arch, c, a.classes, a.width, (h, w)).to(dev)
+    x = torch.rand(a.batch, c, h, w).to(dev)
+    y = torch.randint(0, a.classes, (a.batch,)).to(dev)
+    half = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(a.precision)
+
+    def amp():
+        return torch.autocast(dev.type, dtype=half, enabled=half is not None)
+
+    def sync():
+        if dev.type == 'cuda':
+            torch.cuda.synchronize(dev)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     train, igrad = [], []
     model.train()
     for i in range(a.warmup + a.steps):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        logits, _ = model(x)
-        F.cross_entropy(logits, y).backward()
+        with amp():
+            loss = F.cross_entropy(model(x)[0], y)
+        loss.backward()
         opt.step()
+        sync()
         if i >= a.warmup:
             train.append((time.perf_counter() - t0) * 1000)
     model.eval()
     for i in range(a.warmup + a.steps):
         t0 = time.perf_counter()
         xa = x.detach().requires_grad_()
-        logits, _ = model(xa)
-        torch.autograd.grad(F.cross_entropy(logits, y), xa)
+        with amp():
+            loss = F.cross_entropy(model(xa)[0], y)
+        torch.autograd.grad(loss, xa)
+        sync()
         if i >= a.warmup:
             igrad.append((time.perf_counter() - t0) * 1000)
     print(json.dumps({'arch': a.arch, 'batch': a.batch, 'steps': a.steps, 'trainStepMs': statistics.median(train),
                       'inputGradStepMs': statistics.median(igrad), 'trainStepMsAll': train, 'inputGradStepMsAll': igrad,
-                      'threads': torch.get_num_threads(), 'torch': torch.__version__, 'engine': 'pytorch'}))
+                      'threads': torch.get_num_threads(), 'torch': torch.__version__, 'engine': 'pytorch',
+                      'device': a.device, 'precision': a.precision}))
 
 
 if __name__ == '__main__':

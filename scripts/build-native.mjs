@@ -2,7 +2,7 @@
 // install is reported in one sentence, not as a compiler trace.
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,7 +26,7 @@ const candidates = [
   '/usr/share/nodejs/node-gyp/bin/node-gyp.js',
 ].filter(Boolean);
 const gyp = candidates.find((p) => existsSync(p));
-const r = gyp && process.env.SAURON_BUILD !== 'gxx' ? buildWithGyp(gyp) : buildWithGxx();
+const r = gyp && process.env.SAURON_BUILD !== 'gxx' ? buildWithGyp(gyp) : await buildWithGxx();
 if (r.error || r.status !== 0) {
   console.error('sauron: building the libtorch addon failed (see the compiler output above).');
   process.exit(r.status || 1);
@@ -39,9 +39,9 @@ function buildWithGyp(gyp) {
 }
 
 // Without node-gyp (a machine with a PyTorch installation but no npm): the same flags as
-// binding.gyp, one g++ call. It needs only the N-API headers: SAURON_NODE_HEADERS names
+// binding.gyp, g++ called directly. It needs only the N-API headers: SAURON_NODE_HEADERS names
 // their folder when /usr/include/node is absent.
-function buildWithGxx() {
+async function buildWithGxx() {
   const here = dirname(fileURLToPath(import.meta.url));
   const pkg = join(here, '..');
   const cxx = process.env.CXX ?? 'g++';
@@ -55,19 +55,28 @@ function buildWithGxx() {
   const inc = root ? [join(root, 'include'), join(root, 'include', 'torch', 'csrc', 'api', 'include')]
     : ['/usr/include', '/usr/include/torch/csrc/api/include'];
   const lib = root ? [`-L${join(root, 'lib')}`, `-Wl,-rpath,${join(root, 'lib')}`] : [];
-  const sources = ['addon', 'tensor', 'op', 'optimizer', 'script', 'device'].map((f) => join(pkg, 'native', `${f}.cc`));
+  const sources = ['addon', 'tensor', 'op', 'optimizer', 'script', 'device'];
   const out = join(pkg, 'build', 'Release', 'sauron_native.node');
-  mkdirSync(dirname(out), { recursive: true });
+  const objDir = join(pkg, 'build', 'Release', 'obj.gxx');
+  mkdirSync(objDir, { recursive: true });
   const std = process.env.SAURON_CXX_STD ?? 'c++17';
-  const args = [
-    `-std=${std}`, '-O2', '-fPIC', '-shared', '-fexceptions', '-frtti', '-Wno-deprecated-declarations',
+  const flags = [
+    `-std=${std}`, '-O2', '-fPIC', '-fexceptions', '-frtti', '-Wno-deprecated-declarations',
     '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', `-D_GLIBCXX_USE_CXX11_ABI=${process.env.SAURON_CXX11_ABI ?? '1'}`,
     ...(withCuda ? ['-DSAURON_WITH_CUDA'] : []),
     `-I${napi}`, `-I${nodeHeaders}`, ...inc.map((d) => `-I${d}`),
-    ...sources, '-o', out, ...lib,
-    ...(withCuda ? ['-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed'] : []),
-    '-ltorch', '-ltorch_cpu', '-lc10',
   ];
-  console.error(`sauron: compiling the addon with ${cxx} (${std})`);
-  return spawnSync(cxx, args, { stdio: 'inherit' });
+  console.error(`sauron: compiling the addon with ${cxx} (${std}), ${sources.length} files in parallel`);
+  // Each file including torch headers takes long to compile: all at once, then one link.
+  const jobs = sources.map((f) => new Promise((resolve) => {
+    const child = spawn(cxx, [...flags, '-c', join(pkg, 'native', `${f}.cc`), '-o', join(objDir, `${f}.o`)], { stdio: 'inherit' });
+    child.on('error', (error) => resolve({ error }));
+    child.on('close', (status) => resolve({ status }));
+  }));
+  const results = await Promise.all(jobs);
+  const failed = results.find((r) => r.error || r.status !== 0);
+  if (failed) return failed;
+  return spawnSync(cxx, ['-shared', ...sources.map((f) => join(objDir, `${f}.o`)), '-o', out, ...lib,
+    ...(withCuda ? ['-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed'] : []),
+    '-ltorch', '-ltorch_cpu', '-lc10'], { stdio: 'inherit' });
 }

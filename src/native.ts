@@ -95,6 +95,12 @@ export interface NativeAddon {
 }
 
 function findAddon(): string {
+  // A prebuilt addon elsewhere (the GPU check builds one against another libtorch).
+  const given = process.env.SAURON_ADDON;
+  if (given) {
+    if (!existsSync(given)) throw new Error(`sauron: SAURON_ADDON=${given} does not exist`);
+    return given;
+  }
   // src/native.ts and dist/native.js both sit one level below the package root.
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   for (const p of ['build/Release/sauron_native.node', 'build/Debug/sauron_native.node']) {
@@ -116,3 +122,9 @@ function defaultThreads(): number {
 
 // libtorch starts with one thread here; two threads ran 1.9x faster on a 2-core machine.
 native.setNumThreads(defaultThreads());
+
+// TF32 tensor cores for CUDA matmuls and convolutions: PyTorch's defaults (matmul off, cuDNN
+// on) unless SAURON_TF32=0 turns both off (exact float32, as tests against fixtures need)
+// or SAURON_TF32=1 turns both on.
+if (process.env.SAURON_TF32 === '0') native.setAllowTF32(false, false);
+else if (process.env.SAURON_TF32 === '1') native.setAllowTF32(true, true);

@@ -2,6 +2,7 @@
 // library's (robustness) conventions, all per sample.
 import { randn, rand } from '../tensor/creation.js';
 import type { Generator } from '../tensor/random.js';
+import { hostSide } from '../tensor/deviceState.js';
 import { scope } from '../tensor/scope.js';
 import { cat, type Tensor } from '../tensor/tensor.js';
 import { op, f64 } from '../tensor/op.js';
@@ -34,7 +35,7 @@ export function randomStart(x: Tensor, norm: Norm, eps: number, generators: Gene
     const shape = x.shape.slice(1);
     if (generators.length !== x.shape[0]) throw new Error('randomStart: one generator per row');
     // Drawn on the host from per-row CPU generators, so starts are the same on every device.
-    const host = cat(generators.map((g) => (norm === 'l2' ? randn([1, ...shape], { generator: g }) : rand([1, ...shape], { generator: g }))), 0);
+    const host = hostSide(() => cat(generators.map((g) => (norm === 'l2' ? randn([1, ...shape], { generator: g }) : rand([1, ...shape], { generator: g }))), 0));
     const noise = x.device === 'cpu' ? host : host.to(x.device);
     let delta: Tensor;
     if (norm === 'l2') {

@@ -5,8 +5,10 @@
 /** A libtorch device string: 'cpu', 'cuda', 'cuda:N' or 'meta'. */
 export type Device = string;
 
+// SAURON_DEFAULT_DEVICE sets the initial default (the GPU check runs the test suite on CUDA
+// with it); commands choose their device with --device instead.
 export const state: { defaultDevice: Device; guard: Device | null; guardPaused: number } = {
-  defaultDevice: 'cpu',
+  defaultDevice: canonicalDevice(process.env.SAURON_DEFAULT_DEVICE || 'cpu'),
   guard: null,
   guardPaused: 0,
 };

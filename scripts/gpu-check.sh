@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The GPU check, on a Linux machine with an NVIDIA GPU and a CUDA PyTorch installation, with
+# or without Node.js. Prepare the folder first where Node.js is (scripts/gpu-prepare.sh makes
+# .gpu/), bring the checkout and .gpu/ over, then run:   bash scripts/gpu-check.sh [REPORT_DIR]
+# It builds the addon against the CUDA libtorch inside PyTorch (g++ directly, no node-gyp),
+# runs the device tests and the device-neutral test subset on CUDA, benchmarks Sauron against
+# PyTorch eager on the same GPU (fp32 and bf16), trains briefly on CUDA, and writes
+# REPORT_DIR/report.md with the logs beside it. Each phase has its own time limit, so one that
+# hangs cannot take the others with it.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPORT=${1:-${OUT:-gpu-report}}
+mkdir -p "$REPORT"
+REPORT=$(cd "$REPORT" && pwd)
+PY=${PYTHON:-python3}
+# A dry run elsewhere: GPU_CHECK_DEVICE=cpu GPU_CHECK_BUILD=0 PYTHON=/usr/bin/python3 (uses build/ as it is).
+DEV=${GPU_CHECK_DEVICE:-cuda}
+QUICK=${GPU_CHECK_QUICK:-0}  # 1: tiny benchmark and training sizes (dry runs)
+md="$REPORT/report.md"
+: > "$md"
+say() { echo "$*" | tee -a "$md"; }
+phase() { echo; say ""; say "## $1 ($(date +%T))"; }
+t0=$(date +%s)
+
+phase "Machine"
+if [ -f .gpu/node.xz ]; then
+  mkdir -p .gpu/bin
+  xz -dc .gpu/node.xz > .gpu/bin/node && chmod +x .gpu/bin/node
+  export PATH="$PWD/.gpu/bin:$PATH"
+fi
+command -v node >/dev/null || { say "no node: run scripts/gpu-prepare.sh where Node.js is and bring .gpu/ along"; exit 1; }
+say "- node $(node --version), $(g++ --version | head -1)"
+say "- $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
+say "- PyTorch: $($PY -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1 | tail -1)"
+TORCH_DIR=$($PY -c 'import torch, os; print(os.path.dirname(torch.__file__))')
+
+phase "Build"
+export LIBTORCH="$TORCH_DIR" SAURON_BUILD=gxx SAURON_NODE_HEADERS="$PWD/.gpu/include" NODE_PATH="$PWD/.gpu/node_modules"
+start=$(date +%s)
+if [ "${GPU_CHECK_BUILD:-1}" = 0 ]; then
+  say "- build skipped (GPU_CHECK_BUILD=0)"
+elif ! timeout 300 node scripts/build-native.mjs > "$REPORT/build.log" 2>&1; then
+  say "- building with c++17 failed; retrying with c++20 (tail of the log below)"
+  tail -20 "$REPORT/build.log" | tee -a "$md"
+  SAURON_CXX_STD=c++20 timeout 300 node scripts/build-native.mjs >> "$REPORT/build.log" 2>&1 || { say "- build failed"; tail -40 "$REPORT/build.log" | tee -a "$md"; exit 1; }
+fi
+say "- addon built against $TORCH_DIR in $(( $(date +%s) - start )) s"
+export SAURON_ADDON="$PWD/build/Release/sauron_native.node"
+# The compiled sources find the embedded data, fixtures and the CLI where they expect them.
+ln -sfn ../../data .gpu/js/data
+ln -sfn ../../fixtures .gpu/js/fixtures
+ln -sfn ../../bin .gpu/js/bin
+[ -e dist ] || ln -sfn .gpu/js/src dist
+node -e "import('./.gpu/js/src/tensor/device.js').then((d) => console.log('- ' + JSON.stringify(d.buildInfo())))" 2>&1 | tee -a "$md"
+
+run_tests() {  # label, env..., -- files...
+  local label=$1; shift
+  local envs=()
+  while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+  shift
+  local log="$REPORT/tests-$label.log"
+  start=$(date +%s)
+  env "${envs[@]}" timeout "${TEST_TIMEOUT:-240}" node --test --test-concurrency=4 "$@" > "$log" 2>&1
+  local rc=$?
+  say "- $label: $(grep -E '^# (pass|fail|skipped)' "$log" | tr '\n' ' ')(exit $rc, $(( $(date +%s) - start )) s)"
+  grep -E '^not ok' "$log" | head -20 | sed 's/^/  - /' | tee -a "$md"
+}
+
+phase "Tests on CUDA"
+# Device plumbing: every tensor of a forward, attack and training step on cuda, the CPU as trap.
+run_tests device SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 -- .gpu/js/test/device.test.js
+# The device-neutral subset with CUDA as the default device (TF32 off: fixtures are float32).
+run_tests default-cuda SAURON_DEFAULT_DEVICE=$DEV SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 -- \
+  .gpu/js/test/tensor.test.js .gpu/js/test/optim.test.js .gpu/js/test/models.test.js .gpu/js/test/delta.test.js \
+  .gpu/js/test/regularizer.test.js .gpu/js/test/agreement.test.js .gpu/js/test/errors.test.js .gpu/js/test/memory.test.js \
+  .gpu/js/test/attacks.test.js .gpu/js/test/innerDelta.test.js .gpu/js/test/train.test.js .gpu/js/test/methods.test.js
+
+phase "Benchmarks against PyTorch on this GPU"
+start=$(date +%s)
+timeout "${BENCH_TIMEOUT:-300}" node .gpu/js/bench/gpu.js --python "$PY" --device "$DEV" $([ "$QUICK" = 1 ] && echo --quick) --out "$REPORT" > "$REPORT/bench.log" 2>&1
+say "- exit $?, $(( $(date +%s) - start )) s"
+[ -f "$REPORT/gpu-bench.md" ] && cat "$REPORT/gpu-bench.md" >> "$md" || tail -20 "$REPORT/bench.log" | tee -a "$md"
+
+phase "Short training on CUDA (embedded Fashion-MNIST)"
+for p in fp32 bf16; do
+  start=$(date +%s)
+  timeout "${TRAIN_TIMEOUT:-120}" node .gpu/js/src/cli/main.js train --device "$DEV" --precision "$p" --epochs 2 \
+    $([ "$QUICK" = 1 ] && echo --limit 512 --test-limit 256 --val-limit 32) --out "$REPORT/train-$p" --force > "$REPORT/train-$p.log" 2>&1
+  rc=$?
+  say "- $p: exit $rc, $(( $(date +%s) - start )) s: $(tail -1 "$REPORT/train-$p.log")"
+  rm -rf "$REPORT/train-$p/checkpoint"
+done
+
+say ""
+say "Total $(( $(date +%s) - t0 )) s."
+
+# GPU_CHECK_PACK=1: everything but report.md and the benchmark figures in one archive (for
+# transports that bring back only a few files).
+if [ "${GPU_CHECK_PACK:-0}" = 1 ]; then
+  tmp=$(mktemp -d)
+  (cd "$REPORT" && tar czf "$tmp/logs.tgz" --exclude=report.md --exclude=gpu-bench.json --exclude=gpu-bench.md . \
+    && find . -mindepth 1 ! -name report.md ! -name gpu-bench.json ! -name gpu-bench.md -delete && mv "$tmp/logs.tgz" .)
+fi
