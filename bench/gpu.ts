@@ -39,16 +39,20 @@ const min = (xs: number[]) => Math.min(...xs);
 
 // ---- engine ---------------------------------------------------------------------------
 const ENGINE = { arch: 'vgg19', input: [3, 32, 32] as [number, number, number], batch: quick ? 4 : 256, steps: quick ? 2 : 20, warmup: quick ? 1 : 5 };
-const engine: Record<string, { sauron: { train: number[]; igrad: number[] }; torch: { train: number[]; igrad: number[] } }> = {};
+interface Times { train: number[]; igrad: number[]; trainIssue: number[]; igradIssue: number[] }
+const engine: Record<string, { sauron: Times; torch: Times }> = {};
 let torchVersion = '';
 for (const p of precisions) {
-  const e = { sauron: { train: [] as number[], igrad: [] as number[] }, torch: { train: [] as number[], igrad: [] as number[] } };
+  const times = (): Times => ({ train: [], igrad: [], trainIssue: [], igradIssue: [] });
+  const e = { sauron: times(), torch: times() };
   for (let r = 0; r < rounds; r++) {
     const s = () => {
       const x = benchEngine({ arch: ENGINE.arch, inputShape: ENGINE.input, classes: 10, batch: ENGINE.batch, steps: ENGINE.steps,
         warmup: ENGINE.warmup, device, precision: p });
       e.sauron.train.push(x.trainStepMs);
       e.sauron.igrad.push(x.inputGradStepMs);
+      e.sauron.trainIssue.push(x.trainIssueMs);
+      e.sauron.igradIssue.push(x.inputGradIssueMs);
     };
     const t = () => {
       const x = py('pytorch_engine.py', ['--arch', ENGINE.arch, '--input', ENGINE.input.join('x'), '--batch', String(ENGINE.batch),
@@ -56,6 +60,8 @@ for (const p of precisions) {
       torchVersion = x.torch;
       e.torch.train.push(x.trainStepMs);
       e.torch.igrad.push(x.inputGradStepMs);
+      e.torch.trainIssue.push(x.trainIssueMs);
+      e.torch.igradIssue.push(x.inputGradIssueMs);
     };
     if (r % 2 === 0) { s(); t(); } else { t(); s(); }
     console.error(`engine ${p} round ${r + 1}: sauron ${e.sauron.train.at(-1)!.toFixed(2)} / ${e.sauron.igrad.at(-1)!.toFixed(2)} ms, ` +
@@ -130,6 +136,9 @@ for (const p of precisions) {
   lines.push(`| input gradient (eval mode) | ${p} | ${f(min(e.sauron.igrad))} | ${f(min(e.torch.igrad))} | ${(min(e.sauron.igrad) / min(e.torch.igrad)).toFixed(3)} |`);
 }
 const sp = (k: 'train' | 'igrad', who: 'sauron' | 'torch') => min(engine.fp32![who][k]) / min(engine.bf16![who][k]);
+lines.push('', `Host time to issue a step (median of the best round, ms; close to the step time means the host, not the GPU, sets the pace): ` +
+  precisions.map((p) => `${p}: Sauron train ${f(min(engine[p]!.sauron.trainIssue))}, input gradient ${f(min(engine[p]!.sauron.igradIssue))}; ` +
+    `PyTorch train ${f(min(engine[p]!.torch.trainIssue))}, input gradient ${f(min(engine[p]!.torch.igradIssue))}`).join('; ') + '.');
 lines.push('', `bf16 speed-up over fp32: Sauron train ${sp('train', 'sauron').toFixed(2)}x, input gradient ${sp('igrad', 'sauron').toFixed(2)}x; ` +
   `PyTorch train ${sp('train', 'torch').toFixed(2)}x, input gradient ${sp('igrad', 'torch').toFixed(2)}x.`, '');
 lines.push('### PGD throughput (L2, eps 0.5, no random start, best iterate kept)', '',

@@ -43,7 +43,7 @@ def main():
         if dev.type == 'cuda':
             torch.cuda.synchronize(dev)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    train, igrad = [], []
+    train, igrad, train_issue, igrad_issue = [], [], [], []
     model.train()
     for i in range(a.warmup + a.steps):
         t0 = time.perf_counter()
@@ -52,9 +52,11 @@ def main():
             loss = F.cross_entropy(model(x)[0], y)
         loss.backward()
         opt.step()
+        issued = (time.perf_counter() - t0) * 1000
         sync()
         if i >= a.warmup:
             train.append((time.perf_counter() - t0) * 1000)
+            train_issue.append(issued)
     model.eval()
     for i in range(a.warmup + a.steps):
         t0 = time.perf_counter()
@@ -62,13 +64,16 @@ def main():
         with amp():
             loss = F.cross_entropy(model(xa)[0], y)
         torch.autograd.grad(loss, xa)
+        issued = (time.perf_counter() - t0) * 1000
         sync()
         if i >= a.warmup:
             igrad.append((time.perf_counter() - t0) * 1000)
+            igrad_issue.append(issued)
     print(json.dumps({'arch': a.arch, 'batch': a.batch, 'steps': a.steps, 'trainStepMs': statistics.median(train),
                       'inputGradStepMs': statistics.median(igrad), 'trainStepMsAll': train, 'inputGradStepMsAll': igrad,
                       'threads': torch.get_num_threads(), 'torch': torch.__version__, 'engine': 'pytorch',
-                      'device': a.device, 'precision': a.precision}))
+                      'device': a.device, 'precision': a.precision,
+                      'trainIssueMs': statistics.median(train_issue), 'inputGradIssueMs': statistics.median(igrad_issue)}))
 
 
 if __name__ == '__main__':

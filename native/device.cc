@@ -137,6 +137,19 @@ Napi::Value GetAllowTF32(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Deterministic CUDA kernels (cuDNN's deterministic algorithms, no autotuning, PyTorch's
+// deterministic implementations where an op has one; ops without one warn, not throw).
+Napi::Value SetDeterministic(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool on = info[0].ToBoolean().Value();
+  SAURON_GUARD(env, {
+    at::globalContext().setDeterministicCuDNN(on);
+    at::globalContext().setBenchmarkCuDNN(false);
+    at::globalContext().setDeterministicAlgorithms(on, /*warn_only=*/true);
+  })
+  return env.Undefined();
+}
+
 }  // namespace
 
 void InitDevice(Napi::Env env, Napi::Object exports) {
@@ -152,6 +165,7 @@ void InitDevice(Napi::Env env, Napi::Object exports) {
   exports.Set("autocastExit", Napi::Function::New(env, AutocastExit));
   exports.Set("setAllowTF32", Napi::Function::New(env, SetAllowTF32));
   exports.Set("getAllowTF32", Napi::Function::New(env, GetAllowTF32));
+  exports.Set("setDeterministic", Napi::Function::New(env, SetDeterministic));
 }
 
 c10::Device DeviceArg(Napi::Env env, const Napi::Value& v) {

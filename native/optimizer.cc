@@ -9,6 +9,8 @@
 
 #include <memory>
 #include <sstream>
+#include <string>
+#include <type_traits>
 
 namespace sauron {
 
@@ -25,6 +27,63 @@ bool BoolOpt(const Napi::Object& o, const char* key, bool def) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined() || v.IsNull()) return def;
   return v.ToBoolean().Value();
+}
+
+// The optimizer's state is keyed by the parameter's TensorImpl: as a string in libtorch 1.x,
+// as the pointer itself in 2.x.
+template <typename Map>
+typename Map::key_type StateKey(const Map&, const at::Tensor& p) {
+  if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
+    std::ostringstream key;  // as c10::guts::to_string, which libtorch 1.x uses for the key
+    key << p.unsafeGetTensorImpl();
+    return key.str();
+  } else
+    return p.unsafeGetTensorImpl();
+}
+
+// torch::optim::SGD::step's arithmetic with multi-tensor (_foreach_) kernels: a handful of
+// launches per step instead of four per parameter, which on a GPU is the difference between
+// launch-bound and compute-bound optimizer steps. Same formulas in the same order, and the
+// momentum buffers live in the optimizer's own state, so checkpoints are unchanged.
+void ForeachSgdStep(torch::optim::SGD& opt) {
+  torch::NoGradGuard noGrad;
+  auto& state = opt.state();
+  for (auto& group : opt.param_groups()) {
+    auto& o = static_cast<torch::optim::SGDOptions&>(group.options());
+    std::vector<at::Tensor> params, grads, bufs, fresh;
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      params.push_back(p);
+      grads.push_back(p.grad());
+    }
+    if (params.empty()) continue;
+    std::vector<at::Tensor> d = o.weight_decay() != 0 ? at::_foreach_add(grads, params, o.weight_decay()) : grads;
+    if (o.momentum() != 0) {
+      std::vector<at::Tensor> old, oldD;
+      for (size_t i = 0; i < params.size(); i++) {
+        auto key = StateKey(state, params[i]);
+        auto it = state.find(key);
+        if (it == state.end()) {
+          auto buf = d[i].clone().detach();
+          auto s = std::make_unique<torch::optim::SGDParamState>();
+          s->momentum_buffer(buf);
+          state[key] = std::move(s);
+          bufs.push_back(buf);
+        } else {
+          auto buf = static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer();
+          old.push_back(buf);
+          oldD.push_back(d[i]);
+          bufs.push_back(buf);
+        }
+      }
+      if (!old.empty()) {
+        at::_foreach_mul_(old, o.momentum());
+        at::_foreach_add_(old, oldD, 1 - o.dampening());
+      }
+      d = o.nesterov() ? at::_foreach_add(d, bufs, o.momentum()) : bufs;
+    }
+    at::_foreach_add_(params, d, -1 * o.lr());
+  }
 }
 
 class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
@@ -82,8 +141,20 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
 
  private:
   Napi::Value Step(const Napi::CallbackInfo& info) {
-    SAURON_GUARD(info.Env(), { opt_->step(); })
+    SAURON_GUARD(info.Env(), {
+      auto* sgd = dynamic_cast<torch::optim::SGD*>(opt_.get());
+      if (sgd && OnCuda()) ForeachSgdStep(*sgd);
+      else opt_->step();
+    })
     return info.Env().Undefined();
+  }
+
+  // The CPU keeps libtorch's own loop (measured at PyTorch's speed there); a GPU takes the
+  // multi-tensor step.
+  bool OnCuda() const {
+    for (const auto& group : opt_->param_groups())
+      for (const auto& p : group.params()) return p.is_cuda();
+    return false;
   }
 
   // Sets gradients to none (PyTorch 2's default); the update math is unchanged.

@@ -69,11 +69,10 @@ run_tests() {  # label, env..., -- files...
 phase "Tests on CUDA"
 # Device plumbing: every tensor of a forward, attack and training step on cuda, the CPU as trap.
 run_tests device SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 -- .gpu/js/test/device.test.js
-# The device-neutral subset with CUDA as the default device (TF32 off: fixtures are float32).
-run_tests default-cuda SAURON_DEFAULT_DEVICE=$DEV SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 -- \
-  .gpu/js/test/tensor.test.js .gpu/js/test/optim.test.js .gpu/js/test/models.test.js .gpu/js/test/delta.test.js \
-  .gpu/js/test/regularizer.test.js .gpu/js/test/agreement.test.js .gpu/js/test/errors.test.js .gpu/js/test/memory.test.js \
-  .gpu/js/test/attacks.test.js .gpu/js/test/innerDelta.test.js .gpu/js/test/train.test.js .gpu/js/test/methods.test.js
+# The device-neutral subset (tests that take their device from the library, not from CPU
+# fixtures) with CUDA as the default device, deterministic kernels, TF32 off.
+run_tests default-cuda SAURON_DEFAULT_DEVICE=$DEV SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 SAURON_DETERMINISTIC=1 -- \
+  .gpu/js/test/train.test.js .gpu/js/test/delta.test.js .gpu/js/test/optim.test.js .gpu/js/test/tensor.test.js
 
 phase "Benchmarks against PyTorch on this GPU"
 start=$(date +%s)

@@ -82,6 +82,7 @@ export interface NativeAddon {
   autocastExit(deviceType: string, wasEnabled: boolean, previousDtype: string): void;
   setAllowTF32(matmul: boolean, cudnn: boolean): void;
   getAllowTF32(): [boolean, boolean];
+  setDeterministic(on: boolean): void;
   grad(outputs: NativeTensor[], inputs: NativeTensor[], gradOutputs: NativeTensor[] | null,
     retainGraph: boolean | undefined, createGraph: boolean, allowUnused: boolean): (NativeTensor | null)[];
   setGradEnabled(on: boolean): void;
@@ -128,3 +129,8 @@ native.setNumThreads(defaultThreads());
 // or SAURON_TF32=1 turns both on.
 if (process.env.SAURON_TF32 === '0') native.setAllowTF32(false, false);
 else if (process.env.SAURON_TF32 === '1') native.setAllowTF32(true, true);
+// SAURON_DETERMINISTIC=1: deterministic GPU kernels for code that does not choose (tests).
+if (process.env.SAURON_DETERMINISTIC === '1') {
+  process.env.CUBLAS_WORKSPACE_CONFIG ??= ':4096:8';
+  native.setDeterministic(true);
+}

@@ -92,6 +92,15 @@ test('every creation function honours its device, whatever the default', () => {
   assert.throws(() => onDevice(() => scope(() => zeros([3], { device: TRAP }))), /device guard: a tensor of shape \[3\] was created on/);
 });
 
+test('host data in and out of a device tensor: setData, toArray, item', () => {
+  onDevice(() => scope(() => {
+    const t = zeros([3], { device: DEVICE });
+    t.setData(new Float32Array([1, 2, 3]));
+    assert.deepEqual(Array.from(t.toArray() as Float32Array), [1, 2, 3]);
+    assert.equal(t.sum().item(), 6);
+  }));
+});
+
 test('generators: a seed gives the same numbers on the same device', () => {
   onDevice(() => scope(() => {
     const a = rand([5], { generator: new Generator(7, DEVICE) }).toArray();

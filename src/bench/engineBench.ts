@@ -34,6 +34,9 @@ export interface EngineBenchResult {
   inputGradStepMs: number;
   trainStepMsAll: number[];
   inputGradStepMsAll: number[];
+  /** Host time to issue a step (before waiting for the device), median (ms): near the step time means host-bound. */
+  trainIssueMs: number;
+  inputGradIssueMs: number;
   threads: number;
   libtorch: string;
   engine: 'sauron';
@@ -62,6 +65,8 @@ export function benchEngine(o: EngineBenchOptions): EngineBenchResult {
   const warmup = o.warmup ?? 2;
   const train: number[] = [];
   const inputGrad: number[] = [];
+  const trainIssue: number[] = [];
+  const inputGradIssue: number[] = [];
   try {
     model.train();
     for (let i = 0; i < warmup + o.steps; i++) {
@@ -71,9 +76,13 @@ export function benchEngine(o: EngineBenchOptions): EngineBenchResult {
         autocast(device, half, () => F.crossEntropy(model.forward(x).logits, y)).backward();
         opt.step();
       });
+      const issued = performance.now() - t0;
       // GPU work is queued: a step ends when the device has finished it.
       synchronize(device);
-      if (i >= warmup) train.push(performance.now() - t0);
+      if (i >= warmup) {
+        train.push(performance.now() - t0);
+        trainIssue.push(issued);
+      }
     }
     model.eval();
     for (let i = 0; i < warmup + o.steps; i++) {
@@ -82,8 +91,12 @@ export function benchEngine(o: EngineBenchOptions): EngineBenchResult {
         const xa = x.detach().requiresGrad_();
         grad(autocast(device, half, () => F.crossEntropy(model.forward(xa).logits, y)), xa);
       });
+      const issued = performance.now() - t0;
       synchronize(device);
-      if (i >= warmup) inputGrad.push(performance.now() - t0);
+      if (i >= warmup) {
+        inputGrad.push(performance.now() - t0);
+        inputGradIssue.push(issued);
+      }
     }
   } finally {
     model.dispose();
@@ -93,6 +106,7 @@ export function benchEngine(o: EngineBenchOptions): EngineBenchResult {
   return {
     arch: o.arch, inputShape: o.inputShape, classes: o.classes, batch: o.batch, steps: o.steps,
     trainStepMs: median(train), inputGradStepMs: median(inputGrad), trainStepMsAll: train, inputGradStepMsAll: inputGrad,
+    trainIssueMs: median(trainIssue), inputGradIssueMs: median(inputGradIssue),
     threads: getNumThreads(), libtorch: libtorchVersion, engine: 'sauron', device, precision, cudaBuild: builtWithCuda,
   };
 }

@@ -10,13 +10,13 @@ import { featureStats } from '../analysis/featureStats.js';
 import { runAttack, type AttackSpec } from '../attacks/run.js';
 import { checkBudget, type Norm } from '../attacks/budget.js';
 import { scope } from '../tensor/scope.js';
-import { deviceOption, nonNegativeInt, positiveInt, positiveNumber, precisionOption } from './options.js';
-import { resolveDevice, type Precision } from '../tensor/device.js';
+import { deviceOption, nondeterministicOption, useDevice, nonNegativeInt, positiveInt, positiveNumber, precisionOption } from './options.js';
+import type { Precision } from '../tensor/device.js';
 import { ProgressBar } from './progress.js';
 import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
 
 interface AttackCli {
-  device: string; precision: Precision;
+  device: string; nondeterministic?: boolean; precision: Precision;
   model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
   attack: 'pgd' | 'kns'; norm: Norm; eps: number; iterations?: number; stepSize?: number; restarts: number;
   randomStart: boolean; targetClass?: number; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
@@ -72,10 +72,11 @@ export function attackCommand(): Command {
     .requiredOption('--out <dir>', 'folder to write results into')
     .option('--resume', 'continue an interrupted attack in --out')
     .addOption(deviceOption())
+    .addOption(nondeterministicOption())
     .addOption(precisionOption())
     .action(async (o: AttackCli) => {
       checkBudget(o.norm, o.eps);
-      const device = resolveDevice(o.device);
+      const device = useDevice(o);
       const precision = o.precision === 'fp32' ? {} : { precision: o.precision };
       const name = o.dataset ?? datasetOf(o.model) ?? 'fashion-mnist';
       const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { benchEngine } from '../bench/engineBench.js';
 import { ARCHITECTURES } from '../models/zoo.js';
-import { deviceOption, imageShape, positiveInt, positiveNumber, precisionOption } from './options.js';
-import { resolveDevice, type Precision } from '../tensor/device.js';
+import { deviceOption, nondeterministicOption, useDevice, imageShape, positiveInt, positiveNumber, precisionOption } from './options.js';
+import type { Precision } from '../tensor/device.js';
 
 export function benchCommand(): Command {
   return new Command('bench')
@@ -16,10 +16,11 @@ export function benchCommand(): Command {
     .option('--width <w>', 'channel-width multiplier', positiveNumber('--width'), 1)
     .option('--json', 'print one JSON object only')
     .addOption(deviceOption())
+    .addOption(nondeterministicOption())
     .addOption(precisionOption())
-    .action((o: { arch: string; input: [number, number, number]; classes: number; batch: number; steps: number; warmup: number; width: number; json?: boolean; device: string; precision: Precision }) => {
+    .action((o: { arch: string; input: [number, number, number]; classes: number; batch: number; steps: number; warmup: number; width: number; json?: boolean; device: string; nondeterministic?: boolean; precision: Precision }) => {
       if (!ARCHITECTURES.includes(o.arch)) throw new Error(`unknown architecture '${o.arch}' (available: ${ARCHITECTURES.join(', ')})`);
-      const r = benchEngine({ arch: o.arch, inputShape: o.input, classes: o.classes, batch: o.batch, steps: o.steps, warmup: o.warmup, width: o.width, device: resolveDevice(o.device), precision: o.precision });
+      const r = benchEngine({ arch: o.arch, inputShape: o.input, classes: o.classes, batch: o.batch, steps: o.steps, warmup: o.warmup, width: o.width, device: useDevice(o), precision: o.precision });
       if (o.json) {
         console.log(JSON.stringify(r));
       } else {

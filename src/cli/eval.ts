@@ -8,14 +8,13 @@ import { writeFileAtomic } from '../serialization/atomic.js';
 import { evaluate } from '../training/evaluate.js';
 import { predict } from '../training/evaluateInputs.js';
 import { scope } from '../tensor/scope.js';
-import { deviceOption, positiveInt } from './options.js';
-import { resolveDevice } from '../tensor/device.js';
+import { deviceOption, nondeterministicOption, useDevice, positiveInt } from './options.js';
 import { ProgressBar } from './progress.js';
 import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
 
 interface EvalCli {
   model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
-  inputs?: string; labels?: string; out?: string; batchSize: number; featuresLayer?: string; classifierParam?: string; device: string;
+  inputs?: string; labels?: string; out?: string; batchSize: number; featuresLayer?: string; classifierParam?: string; device: string; nondeterministic?: boolean;
 }
 
 export function evalCommand(): Command {
@@ -35,8 +34,9 @@ export function evalCommand(): Command {
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 256)
     .option('--out <dir>', 'folder to write results into')
     .addOption(deviceOption())
+    .addOption(nondeterministicOption())
     .action(async (o: EvalCli) => {
-      const device = resolveDevice(o.device);
+      const device = useDevice(o);
       const name = o.dataset ?? datasetOf(o.model) ?? 'fashion-mnist';
       const ds = o.inputs ? null : await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
       const shape = ds?.imageShape ?? (await openDataset(name, 'test', { data: o.data, limit: 1 })).imageShape;

@@ -1,5 +1,6 @@
 // Parsing and validating command-line values, with one-line errors.
 import { InvalidArgumentError, Option } from 'commander';
+import { isCuda, resolveDevice, setDeterministic, type Device } from '../tensor/device.js';
 
 export function positiveInt(name: string) {
   return (v: string): number => {
@@ -54,4 +55,17 @@ export function deviceOption(): Option {
 
 export function precisionOption(): Option {
   return new Option('--precision <p>', PRECISION_HELP).choices(['fp32', 'bf16', 'fp16']).default('fp32');
+}
+
+/** --nondeterministic: faster GPU kernels whose results vary from run to run. */
+export function nondeterministicOption(): Option {
+  return new Option('--nondeterministic', 'GPU: allow faster kernels whose results vary slightly between runs ' +
+    '(by default CUDA runs use deterministic kernels, so a seed reproduces a result)');
+}
+
+/** The device a command computes on, with deterministic kernels unless --nondeterministic. */
+export function useDevice(o: { device: string; nondeterministic?: boolean }): Device {
+  const device = resolveDevice(o.device);
+  if (isCuda(device)) setDeterministic(!o.nondeterministic);
+  return device;
 }

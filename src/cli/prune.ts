@@ -9,14 +9,13 @@ import { checkCount, pruneFeatures, pruneOrder, PRUNE_ORDERS, type PruneOrder } 
 import { pruningCurve } from '../analysis/pruneCurve.js';
 import { DEFAULTS } from '../training/config.js';
 import type { ImageClassifier } from '../models/classifier.js';
-import { deviceOption, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
-import { resolveDevice } from '../tensor/device.js';
+import { deviceOption, nondeterministicOption, useDevice, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
 import { ProgressBar } from './progress.js';
 import { checkDatasetFits } from './modelData.js';
 
 interface PruneCli {
   model: string; order: PruneOrder; count: number; sensitivity?: string; dataset?: string; data?: string; seed: number;
-  curve?: string; limit?: number; attackLimit: number; attackEps?: number; attackSteps: number; out: string; device: string;
+  curve?: string; limit?: number; attackLimit: number; attackEps?: number; attackSteps: number; out: string; device: string; nondeterministic?: boolean;
 }
 
 function parseCounts(v: string): number[] {
@@ -44,8 +43,9 @@ export function pruneCommand(): Command {
     .option('--attack-steps <n>', 'curve: PGD steps', positiveInt('--attack-steps'), 20)
     .requiredOption('--out <dir>', 'run folder for the pruned model')
     .addOption(deviceOption())
+    .addOption(nondeterministicOption())
     .action(async (o: PruneCli) => {
-      const { model, manifest } = loadModel(o.model, { device: resolveDevice(o.device) });
+      const { model, manifest } = loadModel(o.model, { device: useDevice(o) });
       try {
         checkCount(o.count, model.featureDim);
         const counts = o.curve ? parseCounts(o.curve) : [];

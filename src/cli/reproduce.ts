@@ -2,8 +2,7 @@ import { Command, Option } from 'commander';
 import { DATASETS } from '../data/registry.js';
 import { reproduce } from '../reproduce/pipeline.js';
 import { MODEL_KINDS, reproduceSettings, type ModelKind } from '../reproduce/settings.js';
-import { deviceOption, nonNegativeInt } from './options.js';
-import { resolveDevice } from '../tensor/device.js';
+import { deviceOption, nondeterministicOption, useDevice, nonNegativeInt } from './options.js';
 import { ProgressBar } from './progress.js';
 
 function parseModels(v: string): Partial<Record<ModelKind, string>> {
@@ -34,8 +33,9 @@ export function reproduceCommand(): Command {
     .option('--seed <n>', 'random seed', nonNegativeInt('--seed'), 0)
     .requiredOption('--out <dir>', 'folder for every step\'s results and the report')
     .addOption(deviceOption())
-    .action(async (o: { dataset: string; data?: string; quick?: boolean; models?: Partial<Record<ModelKind, string>>; seed: number; out: string; device: string }) => {
-      const device = resolveDevice(o.device);
+    .addOption(nondeterministicOption())
+    .action(async (o: { dataset: string; data?: string; quick?: boolean; models?: Partial<Record<ModelKind, string>>; seed: number; out: string; device: string; nondeterministic?: boolean }) => {
+      const device = useDevice(o);
       if (o.dataset !== 'fashion-mnist' && !o.data) throw new Error(`${o.dataset} is not shipped with Sauron: pass --data DIR pointing at your copy`);
       const settings = { ...reproduceSettings(o.dataset, !!o.quick, o.seed), data: o.data };
       const bar = new ProgressBar();

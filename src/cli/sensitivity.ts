@@ -10,15 +10,14 @@ import { batches } from '../data/loader.js';
 import { saveNpyArray } from '../serialization/npy.js';
 import { mkdirSync } from 'node:fs';
 import { sensitivityFigures } from '../analysis/figures.js';
-import { deviceOption, nonNegativeNumber, positiveInt } from './options.js';
-import { resolveDevice } from '../tensor/device.js';
+import { deviceOption, nondeterministicOption, useDevice, nonNegativeNumber, positiveInt } from './options.js';
 import { ProgressBar } from './progress.js';
 import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
 
 interface SensCli {
   model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
   statsSplit: 'train+test' | 'train' | 'test'; topK: number; eps: number; batchSize: number; compare?: string[]; out: string;
-  featuresLayer?: string; classifierParam?: string; layer?: string; units?: string; device: string;
+  featuresLayer?: string; classifierParam?: string; layer?: string; units?: string; device: string; nondeterministic?: boolean;
 }
 
 export function sensitivityCommand(): Command {
@@ -44,14 +43,15 @@ export function sensitivityCommand(): Command {
     .option('--units <list>', 'with --layer: these flat unit indices only, e.g. 0-99 (default all)')
     .requiredOption('--out <dir>', 'folder to write results into')
     .addOption(deviceOption())
+    .addOption(nondeterministicOption())
     .action(async (o: SensCli) => {
-      resolveDevice(o.device);
+      useDevice(o);
       if (o.layer && o.layer !== 'penultimate') return innerLayer(o);
       const bar = new ProgressBar();
       const runOne = async (runDir: string, outDir?: string): Promise<{ name: string; result: SensitivityResult }> => {
         const name = o.dataset ?? datasetOf(runDir) ?? 'fashion-mnist';
         const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
-        const { model, manifest } = loadAnyModel(runDir, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device: resolveDevice(o.device) });
+        const { model, manifest } = loadAnyModel(runDir, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device: useDevice(o) });
         try {
           checkDatasetFits(model, ds);
           const statsSets: ImageDataset[] = [];
@@ -102,7 +102,7 @@ export function sensitivityCommand(): Command {
 async function innerLayer(o: SensCli): Promise<void> {
   const name = o.dataset ?? datasetOf(o.model) ?? 'fashion-mnist';
   const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
-  const { model } = loadAnyModel(o.model, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device: resolveDevice(o.device) });
+  const { model } = loadAnyModel(o.model, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device: useDevice(o) });
   try {
     checkDatasetFits(model, ds);
     const units = o.units ? parseIndices(o.units) : undefined;

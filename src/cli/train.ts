@@ -3,8 +3,8 @@ import { DATASETS } from '../data/registry.js';
 import { ARCHITECTURES } from '../models/zoo.js';
 import { DEFAULTS, METHODS, SCHEDULES, type MethodName, type ScheduleName, type TrainConfig } from '../training/config.js';
 import { train } from '../training/train.js';
-import { deviceOption, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, precisionOption } from './options.js';
-import { resolveDevice, type Precision } from '../tensor/device.js';
+import { deviceOption, nondeterministicOption, useDevice, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, precisionOption } from './options.js';
+import type { Precision } from '../tensor/device.js';
 import { ProgressBar } from './progress.js';
 
 interface TrainCli {
@@ -12,7 +12,7 @@ interface TrainCli {
   momentum?: number; weightDecay?: number; schedule?: ScheduleName; seed?: number; limit?: number; testLimit?: number;
   crop?: number; flip?: boolean; out: string; resume?: boolean; force?: boolean; method: MethodName;
   norm?: 'l2' | 'linf'; eps?: number; attackSteps?: number; topK?: number; delta1?: number; delta2?: number;
-  valEps?: number; valSteps?: number; valLimit?: number; device: string; precision: Precision;
+  valEps?: number; valSteps?: number; valLimit?: number; device: string; nondeterministic?: boolean; precision: Precision;
 }
 
 export function trainCommand(): Command {
@@ -51,9 +51,10 @@ export function trainCommand(): Command {
     .option('--resume', 'continue the interrupted run in --out with its saved settings')
     .option('--force', 'replace a run that already exists in --out')
     .addOption(deviceOption())
+    .addOption(nondeterministicOption())
     .addOption(precisionOption())
     .action(async (o: TrainCli) => {
-      const device = resolveDevice(o.device);
+      const device = useDevice(o);
       const d = DEFAULTS[o.dataset]!;
       if (o.arch !== undefined && !ARCHITECTURES.includes(o.arch)) {
         throw new Error(`unknown architecture '${o.arch}' (available: ${ARCHITECTURES.join(', ')})`);

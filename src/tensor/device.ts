@@ -96,6 +96,17 @@ export function setAllowTF32(o: { matmul?: boolean; cudnn?: boolean }): void {
 }
 
 /**
+ * Deterministic GPU results: cuDNN's deterministic algorithms without autotuning, PyTorch's
+ * deterministic implementations where an op has several (an op without one warns), and the
+ * cuBLAS workspace setting that makes matmuls reproducible. Slower; the CPU is unaffected.
+ * Call before the first GPU matmul (cuBLAS reads its setting once).
+ */
+export function setDeterministic(on: boolean): void {
+  if (on && !process.env.CUBLAS_WORKSPACE_CONFIG) process.env.CUBLAS_WORKSPACE_CONFIG = ':4096:8';
+  native.setDeterministic(on);
+}
+
+/**
  * Runs fn with every tensor it creates checked to be on `device`: a tensor anywhere else
  * throws, naming its shape and the code that made it. For tests of device plumbing.
  */
