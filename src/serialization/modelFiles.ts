@@ -7,6 +7,7 @@ import type { ModelOptions } from '../models/zoo.js';
 import type { ImageClassifier, ModelConfig, Normalization } from '../models/classifier.js';
 import { createModel } from '../models/zoo.js';
 import { libtorchVersion } from '../tensor/runtime.js';
+import { builtWithCuda } from '../tensor/device.js';
 import { writeFileAtomic } from './atomic.js';
 import { loadSafetensors, saveSafetensors } from './safetensors.js';
 
@@ -31,7 +32,8 @@ export function manifestOf(model: ImageClassifier, extra: Record<string, unknown
   const c = model.config;
   return {
     format: 'sauron-model', version: 1, arch: c.arch, inputShape: c.inputShape, numClasses: c.numClasses,
-    width: c.width, normalization: c.normalization, featureDim: model.featureDim, libtorch: libtorchVersion, ...extra,
+    width: c.width, normalization: c.normalization, featureDim: model.featureDim, libtorch: libtorchVersion,
+    libtorchCuda: builtWithCuda, ...extra,
   };
 }
 

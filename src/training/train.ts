@@ -245,7 +245,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     }
     const final = await evaluate(model, testSet);
     saveModel(opts.out, model, {
-      dataset: c.dataset, classNames: trainSet.classNames, method: c.method, training: c,
+      dataset: c.dataset, classNames: trainSet.classNames, method: c.method, training: c, device,
       metrics: { testAccuracy: final.accuracy, testLoss: final.loss, epochs: c.epochs,
         pgdSuccessRate: metrics.at(-1)?.pgdSuccessRate ?? null,
         seconds: metrics.reduce((a, m) => a + m.seconds, 0) },
