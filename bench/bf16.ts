@@ -18,7 +18,7 @@ import { openDataset, subset } from '../src/data/registry.js';
 import type { ImageDataset } from '../src/data/dataset.js';
 import type { ImageClassifier } from '../src/models/classifier.js';
 import { featureStats } from '../src/analysis/featureStats.js';
-import { loadModel, MANIFEST_FILE } from '../src/serialization/modelFiles.js';
+import { loadModel, MANIFEST_FILE } from '../src/models/runFolder.js';
 import { train } from '../src/training/train.js';
 import { DEFAULTS, type TrainConfig } from '../src/training/config.js';
 import { updateBenchmarks } from './report.js';

@@ -11,7 +11,7 @@ import torch as ch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_models import create  # noqa: E402
+from torch_models import create, device_helpers  # noqa: E402
 
 
 def pgd(model, x0, y, eps, iters, step, amp):
@@ -61,18 +61,10 @@ def main():
     ch.set_num_threads(a.threads)
     c, h, w = (int(v) for v in a.input.split('x'))
     ch.manual_seed(0)
-    dev = ch.device(a.device)
+    dev, amp, sync = device_helpers(a.device, a.precision)
     model = create(a.arch, c, 10, a.width, (h, w)).eval().to(dev)
     x = ch.rand(a.batch, c, h, w).to(dev)
     y = ch.randint(0, 10, (a.batch,)).to(dev)
-    half = {'bf16': ch.bfloat16, 'fp16': ch.float16}.get(a.precision)
-
-    def amp():
-        return ch.autocast(dev.type, dtype=half, enabled=half is not None)
-
-    def sync():
-        if dev.type == 'cuda':
-            ch.cuda.synchronize(dev)
     pgd(model, x, y, 0.5, 2, 0.1, amp)  # warm-up
     times = []
     for _ in range(a.rounds):

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_models import create  # noqa: E402
+from torch_models import create, device_helpers  # noqa: E402
 
 
 def main():
@@ -30,18 +30,10 @@ def main():
     torch.set_num_threads(a.threads)
     c, h, w = (int(v) for v in a.input.split('x'))
     torch.manual_seed(0)
-    dev = torch.device(a.device)
+    dev, amp, sync = device_helpers(a.device, a.precision)
     model = create(a.arch, c, a.classes, a.width, (h, w)).to(dev)
     x = torch.rand(a.batch, c, h, w).to(dev)
     y = torch.randint(0, a.classes, (a.batch,)).to(dev)
-    half = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(a.precision)
-
-    def amp():
-        return torch.autocast(dev.type, dtype=half, enabled=half is not None)
-
-    def sync():
-        if dev.type == 'cuda':
-            torch.cuda.synchronize(dev)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     train, igrad, train_issue, igrad_issue = [], [], [], []
     model.train()

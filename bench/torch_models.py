@@ -147,3 +147,18 @@ def create(arch, in_ch, classes, width=1.0, hw=(32, 32)):
     if arch == 'small-cnn':
         return SmallCNN(in_ch, classes, width, hw)
     return ResNet(arch, in_ch, classes, width)
+
+
+def device_helpers(device, precision):
+    """(amp, sync) for a benchmark: amp() is the autocast region of the precision ('fp32' makes
+    it a no-op), sync() waits for a GPU (a no-op on the CPU)."""
+    dev = torch.device(device)
+    half = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(precision)
+
+    def amp():
+        return torch.autocast(dev.type, dtype=half, enabled=half is not None)
+
+    def sync():
+        if dev.type == 'cuda':
+            torch.cuda.synchronize(dev)
+    return dev, amp, sync

@@ -1,4 +1,5 @@
-// Loads the libtorch addon and describes its surface. Only the tensor layer imports this.
+// Loads the libtorch addon and describes its surface. Only src/tensor and src/optim (libtorch's
+// own optimizers) import this; everything else goes through them.
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';

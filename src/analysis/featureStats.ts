@@ -1,11 +1,12 @@
 // Feature statistics over a data set (method.md section 1): per-feature mean, unbiased
 // standard deviation, min, max and dead-feature rate, accumulated batch by batch in float64.
+import { withEval } from '../nn/module.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { batches, batchCount } from '../data/loader.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { noGrad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';
-import type { Progress } from '../training/evaluate.js';
+import type { Progress } from '../progress.js';
 
 export interface FeatureStats {
   count: number;
@@ -81,9 +82,7 @@ export async function featureStats(model: ImageClassifier, sets: ImageDataset[],
   const batchSize = opts.batchSize ?? 256;
   const total = sets.reduce((a, s) => a + batchCount(s, batchSize), 0);
   let done = 0;
-  const wasTraining = model.training;
-  model.eval();
-  try {
+  await withEval(model, async () => {
     for (const ds of sets) {
       for await (const b of batches(ds, { batchSize, device: model.device })) {
         scope(() => noGrad(() => {
@@ -94,8 +93,6 @@ export async function featureStats(model: ImageClassifier, sets: ImageDataset[],
         opts.onProgress?.({ done: ++done, total });
       }
     }
-  } finally {
-    model.train(wasTraining);
-  }
+  });
   return acc.result();
 }

@@ -2,6 +2,7 @@
 // one unit of the layer's output that flips the prediction, searched on both signs by
 // bracketing (geometric steps) then bisection, for many (unit, input) rows in one batch.
 // Units after a ReLU may not go below 0, as for the closed form.
+import { withEval } from '../nn/module.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { noGrad } from '../tensor/autograd.js';
 import { arange, tensor } from '../tensor/creation.js';
@@ -39,9 +40,7 @@ function predictPerturbed(tail: (a: Tensor) => Tensor, a0: Tensor, inputs: numbe
  */
 export function innerDelta(model: ImageClassifier, x: Tensor, layer: string, o: InnerDeltaOptions = {}): { deltas: Float32Array; units: number[] } {
   const split = model.splitAt(layer);
-  const wasTraining = model.training;
-  model.eval();
-  try {
+  return withEval(model, () => {
     return noGrad(() => scope(() => {
       const a0 = split.head(x).keep();
       try {
@@ -110,8 +109,6 @@ export function innerDelta(model: ImageClassifier, x: Tensor, layer: string, o: 
         a0.dispose();
       }
     }));
-  } finally {
-    model.train(wasTraining);
-  }
+  });
 }
 

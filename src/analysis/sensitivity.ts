@@ -1,7 +1,9 @@
 // The sensitivity pipeline behind `sauron sensitivity`: feature statistics, Delta for every
 // neuron and input, scaled values, rankings and per-neuron summaries, streamed batch by batch
 // so memory stays bounded whatever the data-set size.
-import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { writeFeatureStats } from './sensitivityFiles.js';
+import { withEval } from '../nn/module.js';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageDataset } from '../data/dataset.js';
 import { batches, batchCount } from '../data/loader.js';
@@ -10,7 +12,7 @@ import { NpyWriter } from '../serialization/npyStream.js';
 import { saveNpyArray } from '../serialization/npy.js';
 import { noGrad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';
-import type { Progress } from '../training/evaluate.js';
+import type { Progress } from '../progress.js';
 import { delta } from './delta.js';
 import { featureStats, type FeatureStats } from './featureStats.js';
 import { rankNeurons, scaleDeltas } from './scaled.js';
@@ -95,7 +97,6 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
     mkdirSync(dir, { recursive: true });
     scratch = dir;
   } else {
-    const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     scratch = mkdtempSync(join(tmpdir(), 'sauron-sens-'));
   }
@@ -112,46 +113,45 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
   let correct = 0;
   let at = 0;
   const total = batchCount(ds, batchSize);
-  const wasTraining = model.training;
-  model.eval();
   try {
-    for await (const b of batches(ds, { batchSize, device: model.device })) {
-      scope(() => noGrad(() => {
-        const rows = b.indices.length;
-        const { logits, features } = model.forward(b.images);
-        const d = delta(logits, features, weight); // [F, rows]
-        const dRows = d.t().contiguous(); // [rows, F]
-        const scaled = scaleDeltas(dRows, stats.mean, stats.std, eps);
-        const ranks = rankNeurons(scaled);
-        const rankArr = ranks.to('int32').toArray<'int32'>();
-        for (let r = 0; r < rows; r++) for (let k = 0; k < topK; k++) topKCount[rankArr[r * f + k]!]!++;
-        const sc = scaled.toArray<'float32'>();
-        for (let r = 0; r < rows; r++) {
-          for (let j = 0; j < f; j++) {
-            const v = sc[r * f + j]!;
-            if (Number.isFinite(v)) {
-              scaledSum[j]! += v;
-              scaledCount[j]!++;
+    await withEval(model, async () => {
+      for await (const b of batches(ds, { batchSize, device: model.device })) {
+        scope(() => noGrad(() => {
+          const rows = b.indices.length;
+          const { logits, features } = model.forward(b.images);
+          const d = delta(logits, features, weight); // [F, rows]
+          const dRows = d.t().contiguous(); // [rows, F]
+          const scaled = scaleDeltas(dRows, stats.mean, stats.std, eps);
+          const ranks = rankNeurons(scaled);
+          const rankArr = ranks.to('int32').toArray<'int32'>();
+          for (let r = 0; r < rows; r++) for (let k = 0; k < topK; k++) topKCount[rankArr[r * f + k]!]!++;
+          const sc = scaled.toArray<'float32'>();
+          for (let r = 0; r < rows; r++) {
+            for (let j = 0; j < f; j++) {
+              const v = sc[r * f + j]!;
+              if (Number.isFinite(v)) {
+                scaledSum[j]! += v;
+                scaledCount[j]!++;
+              }
             }
           }
-        }
-        deltasOut.writeColumns(at, rows, d.toArray<'float32'>());
-        featuresOut?.appendRows(features.toArray<'float32'>());
-        logitsOut?.appendRows(logits.toArray<'float32'>());
-        rankingOut?.appendRows(rankArr);
-        const pred = logits.argmax(1).toArray<'int64'>();
-        const lab = b.labels.toArray<'int64'>();
-        predictions.set(pred, at);
-        labels.set(lab, at);
-        for (let r = 0; r < rows; r++) if (pred[r] === lab[r]) correct++;
-        at += rows;
-        b.images.dispose();
-        b.labels.dispose();
-      }));
-      opts.onProgress?.('deltas', { done: b.batch + 1, total });
-    }
+          deltasOut.writeColumns(at, rows, d.toArray<'float32'>());
+          featuresOut?.appendRows(features.toArray<'float32'>());
+          logitsOut?.appendRows(logits.toArray<'float32'>());
+          rankingOut?.appendRows(rankArr);
+          const pred = logits.argmax(1).toArray<'int64'>();
+          const lab = b.labels.toArray<'int64'>();
+          predictions.set(pred, at);
+          labels.set(lab, at);
+          for (let r = 0; r < rows; r++) if (pred[r] === lab[r]) correct++;
+          at += rows;
+          b.images.dispose();
+          b.labels.dispose();
+        }));
+        opts.onProgress?.('deltas', { done: b.batch + 1, total });
+      }
+    });
   } finally {
-    model.train(wasTraining);
     deltasOut.close();
     featuresOut?.close();
     logitsOut?.close();
@@ -163,7 +163,6 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
   const perNeuron = Math.max(1, Math.floor(sampleSize / f));
   const sample: number[] = [];
   const neurons: NeuronSummary[] = [];
-  const { readFileSync } = await import('node:fs');
   const header = readFileSync(deltasPath).subarray(0, 10);
   const dataStart = 10 + header.readUInt16LE(8);
   const fd = openSync(deltasPath, 'r');
@@ -194,13 +193,12 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
     }
   } finally {
     closeSync(fd);
-    if (!dir) (await import('node:fs')).rmSync(scratch, { recursive: true, force: true });
+    if (!dir) rmSync(scratch, { recursive: true, force: true });
   }
   if (dir) {
     saveNpyArray(join(dir, 'labels.npy'), labels, [n], 'int64');
     saveNpyArray(join(dir, 'predictions.npy'), predictions, [n], 'int64');
-    saveNpyArray(join(dir, 'feature_mean.npy'), Float32Array.from(stats.mean), [f], 'float32');
-    saveNpyArray(join(dir, 'feature_std.npy'), Float32Array.from(stats.std), [f], 'float32');
+    writeFeatureStats(dir, stats.mean, stats.std);
   }
   // Neurons with no finite value sort last (they are never the easiest to attack).
   const mostSensitive = neurons.map((x) => x.index).sort((a, b) => {

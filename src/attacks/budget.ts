@@ -5,8 +5,6 @@ import type { Generator } from '../tensor/random.js';
 import { hostSide } from '../tensor/deviceState.js';
 import { scope } from '../tensor/scope.js';
 import { cat, type Tensor } from '../tensor/tensor.js';
-import { op, f64 } from '../tensor/op.js';
-import { wrap } from '../tensor/tensor.js';
 
 export type Norm = 'l2' | 'linf';
 export const NORMS: readonly Norm[] = ['l2', 'linf'];
@@ -61,7 +59,7 @@ export function stepAlong(x: Tensor, g: Tensor, norm: Norm, stepSize: number): T
 export function project(x: Tensor, x0: Tensor, norm: Norm, eps: number): Tensor {
   return scope(() => {
     const d = x.sub(x0);
-    const dp = norm === 'linf' ? d.clamp(-eps, eps) : wrap(op('renorm').call(d.native, f64(2), 0, f64(eps)));
+    const dp = norm === 'linf' ? d.clamp(-eps, eps) : d.renorm(2, 0, eps);
     return x0.add(dp).clamp(0, 1);
   });
 }

@@ -9,12 +9,14 @@ import { noGrad } from '../tensor/autograd.js';
 import { arange } from '../tensor/creation.js';
 import { scope } from '../tensor/scope.js';
 import { where } from '../tensor/tensor.js';
+import { ATTACK_DEFAULTS } from './defaults.js';
 import { delta } from '../analysis/delta.js';
 import { rankNeurons, scaleDeltas } from '../analysis/scaled.js';
 import { assertInBudget, checkBudget, sampleNorms } from './budget.js';
 import { pgdLoop } from './pgdCore.js';
 import type { AttackBatch, AttackOutput } from './pgd.js';
 import { checkIterations, defaultStepSize, type BudgetConfig, type NeuronRecord } from './types.js';
+import { withEval } from '../nn/module.js';
 
 export interface KnsConfig extends BudgetConfig {
   /** Ranks attacked for each input: [rankStart, rankStart + rankCount), 0 = most sensitive. */
@@ -48,11 +50,9 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
   const b = batch.images.shape[0]!;
   const start = c.rankStart ?? 0;
   const n = c.rankCount;
-  const lambda = c.lambda ?? 10;
+  const lambda = c.lambda ?? ATTACK_DEFAULTS.kns.lambda;
   const stepSize = defaultStepSize(c);
-  const wasTraining = model.training;
-  model.eval();
-  try {
+  return withEval(model, () => {
     return scope(() => {
       const x = batch.images;
       const { logits, features: z } = noGrad(() => model.forward(x));
@@ -114,9 +114,7 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
       run.bestScore.dispose();
       return { records, adversarial: adv };
     });
-  } finally {
-    model.train(wasTraining);
-  }
+  });
 }
 
 /** Success rate of the n-neuron attack for each n: an input succeeds if any of its first n ranks does. */

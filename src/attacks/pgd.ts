@@ -6,11 +6,12 @@ import * as F from '../nn/functional.js';
 import { noGrad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';
 import { cat, where, type Tensor } from '../tensor/tensor.js';
-import { derivedGenerator } from '../data/loader.js';
+import { derivedGenerator } from '../tensor/random.js';
 import { arange } from '../tensor/creation.js';
 import { assertInBudget, checkBudget, randomStart, sampleNorms } from './budget.js';
 import { pgdLoop } from './pgdCore.js';
 import { checkIterations, defaultStepSize, type BudgetConfig, type SampleRecord } from './types.js';
+import { withEval } from '../nn/module.js';
 
 export interface PgdConfig extends BudgetConfig {
   restarts: number;
@@ -52,9 +53,7 @@ export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConf
   if (c.targeted && !batch.targets) throw new Error('a targeted attack needs target classes');
   const b = batch.images.shape[0]!;
   const stepSize = defaultStepSize(c);
-  const wasTraining = model.training;
-  model.eval();
-  try {
+  return withEval(model, () => {
     return scope(() => {
       const x0 = batch.images;
       const goal = c.targeted ? batch.targets! : batch.labels;
@@ -122,7 +121,5 @@ export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConf
       }));
       return { records, adversarial: adv };
     });
-  } finally {
-    model.train(wasTraining);
-  }
+  });
 }

@@ -1,15 +1,14 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { hasFeatureStats, readFeatureStats, writeFeatureStats } from '../analysis/sensitivityFiles.js';
 import { Command, Option } from 'commander';
 import { DATASETS, openDataset, parseIndices } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { loadAnyModel } from '../models/load.js';
 import type { ImageClassifier } from '../models/classifier.js';
-import { loadNpy, saveNpyArray } from '../serialization/npy.js';
 import { featureStats } from '../analysis/featureStats.js';
-import { runAttack, type AttackSpec } from '../attacks/run.js';
+import { runAttack, type AttackSpec } from '../experiments/attackRun.js';
 import { checkBudget, type Norm } from '../attacks/budget.js';
-import { scope } from '../tensor/scope.js';
+import { ATTACK_DEFAULTS, defaultFakeRelu } from '../attacks/defaults.js';
 import { deviceOption, nondeterministicOption, useDevice, nonNegativeInt, positiveInt, positiveNumber, precisionOption } from './options.js';
 import type { Precision } from '../tensor/device.js';
 import { ProgressBar } from './progress.js';
@@ -52,14 +51,14 @@ export function attackCommand(): Command {
     .addOption(new Option('--attack <name>', 'pgd or kns (n-neuron sensitivity attack)').choices(['pgd', 'kns']).default('pgd'))
     .addOption(new Option('--norm <norm>', 'budget norm').choices(['l2', 'linf']).makeOptionMandatory())
     .requiredOption('--eps <eps>', 'budget; fractions like 8/255 are accepted', positiveNumber('--eps'))
-    .option('--iterations <n>', 'PGD iterations (default: pgd 20, kns 50 as the reference)', positiveInt('--iterations'))
+    .option('--iterations <n>', `PGD iterations (default: pgd ${ATTACK_DEFAULTS.pgd.iterations}, kns ${ATTACK_DEFAULTS.kns.iterations} as the reference)`, positiveInt('--iterations'))
     .option('--step-size <x>', 'step size (default 2.5 * eps / iterations)', positiveNumber('--step-size'))
-    .option('--restarts <n>', 'PGD restarts (a sample counts once any restart succeeds)', positiveInt('--restarts'), 1)
+    .option('--restarts <n>', 'PGD restarts (a sample counts once any restart succeeds)', positiveInt('--restarts'), ATTACK_DEFAULTS.pgd.restarts)
     .option('--no-random-start', 'PGD: start from the clean input instead of a random point in the budget')
     .option('--target-class <c>', 'PGD: targeted attack towards this class', nonNegativeInt('--target-class'))
     .option('--neurons <list>', 'kns: success rates for the n most sensitive neurons, for each n', '1,4,8,16')
     .option('--ranks <start:count>', 'kns: attack this window of neuron ranks instead (for the per-rank curve)')
-    .option('--lambda <x>', 'kns: weight of the attacked neuron\'s term', positiveNumber('--lambda'), 10)
+    .option('--lambda <x>', 'kns: weight of the attacked neuron\'s term', positiveNumber('--lambda'), ATTACK_DEFAULTS.kns.lambda)
     .addOption(new Option('--fake-relu <when>', 'kns: identity gradient through the final ReLU (auto: ResNets, as the reference)')
       .choices(['auto', 'on', 'off']).default('auto'))
     .option('--sensitivity <dir>', 'kns: take the feature mean/std from this `sauron sensitivity` output')
@@ -90,7 +89,7 @@ export function attackCommand(): Command {
         let spec: AttackSpec;
         if (o.attack === 'pgd') {
           if (o.targetClass !== undefined && o.targetClass >= model.numClasses) throw new Error(`--target-class must be below ${model.numClasses}`);
-          spec = { attack: 'pgd', norm: o.norm, eps: o.eps, iterations: o.iterations ?? 20, stepSize: o.stepSize, seed: o.seed,
+          spec = { attack: 'pgd', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.pgd.iterations, stepSize: o.stepSize, seed: o.seed,
             restarts: o.restarts, randomStart: o.randomStart, targeted: o.targetClass !== undefined, ...precision };
         } else {
           const neurons = parseList(o.neurons);
@@ -99,9 +98,9 @@ export function attackCommand(): Command {
             throw new Error(`neuron ranks ${window.start + 1}..${window.start + window.count} exceed the model's ${model.featureDim} features`);
           }
           const stats = await knsStats(o, model, name);
-          spec = { attack: 'kns', norm: o.norm, eps: o.eps, iterations: o.iterations ?? 50, stepSize: o.stepSize, seed: o.seed,
+          spec = { attack: 'kns', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.kns.iterations, stepSize: o.stepSize, seed: o.seed,
             neurons: neurons.filter((k) => k <= window.count), rankStart: window.start, rankCount: window.count, lambda: o.lambda,
-            fakeRelu: o.fakeRelu === 'on' || (o.fakeRelu === 'auto' && model.config.arch.startsWith('resnet')),
+            fakeRelu: o.fakeRelu === 'on' || (o.fakeRelu === 'auto' && defaultFakeRelu(model.config.arch)),
             featureMean: stats.mean, featureStd: stats.std, ...precision };
         }
         const bar = new ProgressBar();
@@ -125,25 +124,15 @@ export function attackCommand(): Command {
 }
 
 async function knsStats(o: AttackCli, model: ImageClassifier, name: string): Promise<{ mean: Float32Array; std: Float32Array }> {
-  const read = (dir: string) => scope(() => ({
-    mean: loadNpy(join(dir, 'feature_mean.npy')).toFloat32Array(), std: loadNpy(join(dir, 'feature_std.npy')).toFloat32Array(),
-  }));
-  if (o.sensitivity) {
-    if (!existsSync(join(o.sensitivity, 'feature_mean.npy'))) throw new Error(`${o.sensitivity} has no feature_mean.npy (run sauron sensitivity first)`);
-    return read(o.sensitivity);
-  }
-  if (o.resume && existsSync(join(o.out, 'feature_mean.npy'))) return read(o.out);
+  if (o.sensitivity) return readFeatureStats(o.sensitivity);
+  if (o.resume && hasFeatureStats(o.out)) return readFeatureStats(o.out);
   const sets: ImageDataset[] = [];
   for (const s of o.statsSplit === 'train+test' ? ['train', 'test'] as const : [o.statsSplit]) sets.push(await openDataset(name, s, { data: o.data }));
   const bar = new ProgressBar();
   bar.start('feature statistics');
   const st = await featureStats(model, sets, { onProgress: (p) => bar.update(p.done, p.total) });
   bar.finish();
-  const { mkdirSync } = await import('node:fs');
   mkdirSync(o.out, { recursive: true });
-  const mean = Float32Array.from(st.mean);
-  const std = Float32Array.from(st.std);
-  saveNpyArray(join(o.out, 'feature_mean.npy'), mean, [mean.length], 'float32');
-  saveNpyArray(join(o.out, 'feature_std.npy'), std, [std.length], 'float32');
-  return { mean, std };
+  writeFeatureStats(o.out, st.mean, st.std);
+  return { mean: Float32Array.from(st.mean), std: Float32Array.from(st.std) };
 }

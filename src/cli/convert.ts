@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { ARCHITECTURES } from '../models/zoo.js';
-import { convertCheckpoint } from '../serialization/convert.js';
-import { saveModel } from '../serialization/modelFiles.js';
+import { convertCheckpoint } from '../models/convert.js';
+import { saveModel } from '../models/runFolder.js';
 import { DATASETS } from '../data/registry.js';
 import { imageShape } from './options.js';
 

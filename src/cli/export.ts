@@ -1,8 +1,8 @@
 import { dirname } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { Command } from 'commander';
-import { loadModel } from '../serialization/modelFiles.js';
-import { exportTorchScript } from '../serialization/export.js';
+import { loadModel } from '../models/runFolder.js';
+import { exportTorchScript } from '../models/export.js';
 
 export function exportCommand(): Command {
   return new Command('export')

@@ -1,7 +1,7 @@
 import type { ImageDataset } from '../data/dataset.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { isRunFolder } from '../models/load.js';
-import { readManifest } from '../serialization/modelFiles.js';
+import { readManifest } from '../models/runFolder.js';
 
 /** A clear error when a data set's images or classes do not fit the model. */
 export function checkDatasetFits(model: ImageClassifier, ds: ImageDataset): void {

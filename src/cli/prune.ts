@@ -1,12 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readSensitivitySummary } from '../analysis/sensitivityFiles.js';
 import { Command, Option } from 'commander';
 import { DATASETS, openDataset, subset } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { loadModel, saveModel } from '../serialization/modelFiles.js';
+import { loadModel, saveModel } from '../models/runFolder.js';
 import { sensitivity } from '../analysis/sensitivity.js';
 import { checkCount, pruneFeatures, pruneOrder, PRUNE_ORDERS, type PruneOrder } from '../analysis/prune.js';
-import { pruningCurve } from '../analysis/pruneCurve.js';
+import { pruningCurve } from '../experiments/pruningCurve.js';
 import { DEFAULTS } from '../training/config.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { deviceOption, nondeterministicOption, useDevice, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
@@ -84,9 +83,7 @@ function stripModelFields(m: Record<string, unknown>): Record<string, unknown> {
 
 async function mostSensitive(o: PruneCli, model: ImageClassifier, name: string, test: ImageDataset): Promise<number[]> {
   if (o.sensitivity) {
-    const p = join(o.sensitivity, 'summary.json');
-    if (!existsSync(p)) throw new Error(`${o.sensitivity} has no summary.json (run sauron sensitivity first)`);
-    return JSON.parse(readFileSync(p, 'utf8')).mostSensitive as number[];
+    return readSensitivitySummary(o.sensitivity).mostSensitive;
   }
   if (o.order === 'random' && !o.curve) return Array.from({ length: model.featureDim }, (_, i) => i);
   const bar = new ProgressBar();

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { writeSensitivitySummary } from '../analysis/sensitivityFiles.js';
 import { Command, Option } from 'commander';
 import { DATASETS, openDataset, parseIndices } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
@@ -85,14 +86,11 @@ export function sensitivityCommand(): Command {
       });
       const figures = await sensitivityFigures(o.out, all);
       const r = main.result;
-      const summary = {
-        model: o.model, dataset: o.dataset, split: o.split, count: r.count, featureDim: r.featureDim, classes: r.classes,
-        accuracy: r.accuracy, statsSplit: o.statsSplit, statsCount: r.stats.count, eps: o.eps, topK: o.topK,
-        deadFeatures: r.deadFeatures, mostSensitive: r.mostSensitive, neurons: r.neurons,
+      writeSensitivitySummary(o.out, r, {
+        model: o.model, dataset: o.dataset, split: o.split, statsSplit: o.statsSplit, eps: o.eps, topK: o.topK,
         compare: others.map((x) => ({ model: x.name, accuracy: x.result.accuracy, deadFeatures: x.result.deadFeatures })),
         files: ['deltas.npy', 'features.npy', 'logits.npy', 'labels.npy', 'predictions.npy', 'ranking.npy', 'feature_mean.npy', 'feature_std.npy', ...figures],
-      };
-      writeFileAtomic(join(o.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+      });
       console.log(JSON.stringify({ out: o.out, count: r.count, featureDim: r.featureDim, accuracy: r.accuracy, deadFeatures: r.deadFeatures,
         mostSensitive: r.mostSensitive.slice(0, 10) }));
     });

@@ -2,9 +2,14 @@
 // labels as int64, loaded batch by batch so memory does not grow with the data set.
 import { tensor } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { Normalization } from '../models/classifier.js';
 
 export type Split = 'train' | 'test';
+
+/** Per-channel mean and std a model normalises this data set's images with. */
+export interface Normalization {
+  mean: number[];
+  std: number[];
+}
 
 /** Data sets build batches on the host; loaders move them to the device (see loader.ts). */
 export const HOST = 'cpu';

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { tensor } from '../tensor/creation.js';
-import type { Normalization } from '../models/classifier.js';
+import type { Normalization } from './dataset.js';
 import type { Batch, ImageDataset, Split } from './dataset.js';
 import { HOST } from './dataset.js';
 

@@ -1,7 +1,7 @@
 // Batches over a data set: fixed order for evaluation, seeded shuffling and augmentation for
 // training. Randomness derives from (seed, epoch) only, so an epoch replays identically.
 import { randperm } from '../tensor/creation.js';
-import { Generator } from '../tensor/random.js';
+import { derivedGenerator } from '../tensor/random.js';
 import { hostSide, type Device } from '../tensor/deviceState.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -45,16 +45,6 @@ export function batchCount(ds: ImageDataset, batchSize: number): number {
   return Math.ceil(ds.length / batchSize);
 }
 
-/** A generator seeded from a run seed and a stream tag (epoch, purpose). */
-export function derivedGenerator(seed: number, ...tags: number[]): Generator {
-  // splitmix-style mixing keeps nearby (seed, epoch) pairs far apart.
-  let h = BigInt(seed) & 0xffffffffffffn;
-  for (const t of tags) {
-    h = (h ^ BigInt(t)) * 0x9e3779b97f4a7c15n & 0xffffffffffffffffn;
-    h ^= h >> 31n;
-  }
-  return new Generator(h & 0x1fffffffffffffn);
-}
 
 export function epochOrder(ds: ImageDataset, opts: LoaderOptions): number[] {
   if (!opts.shuffle) return Array.from({ length: ds.length }, (_, i) => i);

@@ -5,11 +5,10 @@ import { tensor } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Device } from '../tensor/deviceState.js';
 import { Module } from '../nn/module.js';
+import type { Normalization } from '../data/dataset.js';
 
-export interface Normalization {
-  mean: number[];
-  std: number[];
-}
+// Data sets say how their images are normalised; the model applies it inside forward.
+export type { Normalization };
 
 export interface ModelConfig {
   /** Architecture name from the zoo, e.g. "vgg19", "resnet18", "small-cnn". */

@@ -1,6 +1,6 @@
 // Opening any model a command is given: a Sauron run folder or a TorchScript file.
 import { existsSync, statSync } from 'node:fs';
-import { loadModel, type ModelManifest } from '../serialization/modelFiles.js';
+import { loadModel, type ModelManifest } from './runFolder.js';
 import type { ImageClassifier } from './classifier.js';
 import type { Device } from '../tensor/deviceState.js';
 import { TorchScriptClassifier } from './torchscript.js';

@@ -4,7 +4,7 @@
 // child (checked against its own forward). The classifier weight is found by name or as the
 // last 2-D parameter shaped [classes, features].
 import { existsSync, statSync } from 'node:fs';
-import { native, type NativeScriptModule, type NativeValue } from '../native.js';
+import { loadScriptModule, type ScriptModule as NativeScriptModule, type ScriptValue as NativeValue } from '../tensor/script.js';
 import * as F from '../nn/functional.js';
 import { noGrad } from '../tensor/autograd.js';
 import { rand, zeros } from '../tensor/creation.js';
@@ -75,7 +75,7 @@ export class TorchScriptClassifier extends ImageClassifier {
     const o = { ...o0, device: o0.device ?? deviceState.defaultDevice };
     if (!existsSync(path) || !statSync(path).isFile()) throw new Error(`${path} does not exist`);
     try {
-      this.#module = new native.ScriptModule(path, false, o.device);
+      this.#module = loadScriptModule(path, o.device);
     } catch (e) {
       throw new Error(`${path} is not a TorchScript model (torch.jit.save): ${(e as Error).message.split('\n')[0]}`);
     }

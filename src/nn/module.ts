@@ -176,3 +176,22 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     this.dispose();
   }
 }
+
+/**
+ * Runs fn with the module in eval mode and puts the module back in the mode it was in, also
+ * when fn throws or its promise rejects.
+ */
+export function withEval<T>(m: Module<any, any>, fn: () => T): T {
+  const was = m.training;
+  m.eval();
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    m.train(was);
+    throw e;
+  }
+  if (result instanceof Promise) return result.finally(() => m.train(was)) as T;
+  m.train(was);
+  return result;
+}

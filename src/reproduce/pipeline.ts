@@ -1,24 +1,27 @@
 // `sauron reproduce`: the paper's pipeline end to end. Each step writes into its own folder
 // and leaves a marker when complete, so an interrupted run skips finished steps; steps that
 // are themselves resumable (training, attacks) continue where they stopped.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFeatureStats, readSensitivitySummary, writeSensitivitySummary } from '../analysis/sensitivityFiles.js';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openDataset, subset } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { loadModel, MANIFEST_FILE } from '../serialization/modelFiles.js';
+import { ATTACK_DEFAULTS, defaultFakeRelu } from '../attacks/defaults.js';
+import { loadModel, MANIFEST_FILE } from '../models/runFolder.js';
 import type { Device } from '../tensor/device.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
-import { loadNpy, saveNpyArray } from '../serialization/npy.js';
+import { saveNpyArray } from '../serialization/npy.js';
 import { sensitivity } from '../analysis/sensitivity.js';
-import { pruningCurve } from '../analysis/pruneCurve.js';
-import { runAttack } from '../attacks/run.js';
+import { pruningCurve } from '../experiments/pruningCurve.js';
+import { runAttack } from '../experiments/attackRun.js';
 import { train } from '../training/train.js';
 import { DEFAULTS, type TrainConfig } from '../training/config.js';
-import { scope } from '../tensor/scope.js';
-import type { Progress } from '../training/evaluate.js';
+import type { Progress } from '../progress.js';
 import { MODEL_KINDS, pruningCounts, type ModelKind, type ReproduceSettings } from './settings.js';
 import { writeReport } from './report.js';
+import { layout } from './layout.js';
+import { runSteps, stepDone, type Step, type StepTiming } from '../experiments/steps.js';
 
 export interface ReproduceOptions {
   out: string;
@@ -34,23 +37,7 @@ export interface ReproduceOptions {
   device?: Device;
 }
 
-interface Step {
-  id: string;
-  title: string;
-  done: () => boolean;
-  run: () => Promise<void>;
-}
-
-export interface StepTiming {
-  id: string;
-  title: string;
-  seconds: number;
-  skipped: boolean;
-}
-
-export function modelDir(o: ReproduceOptions, kind: ModelKind): string {
-  return o.models?.[kind] ?? join(o.out, 'models', kind);
-}
+export type { StepTiming };
 
 export function trainConfig(s: ReproduceSettings, kind: ModelKind): TrainConfig {
   const d = { ...DEFAULTS[s.dataset]! } as Partial<typeof DEFAULTS[string]>;
@@ -63,12 +50,8 @@ export function trainConfig(s: ReproduceSettings, kind: ModelKind): TrainConfig 
 export async function reproduce(o: ReproduceOptions): Promise<{ report: string; timings: StepTiming[] }> {
   const s = o.settings;
   mkdirSync(o.out, { recursive: true });
-  const markers = join(o.out, 'steps');
-  mkdirSync(markers, { recursive: true });
-  const marker = (id: string) => join(markers, `${id}.json`);
-  const isDone = (id: string) => existsSync(marker(id));
   const log = o.log ?? (() => {});
-  writeFileAtomic(join(o.out, 'settings.json'), JSON.stringify({ settings: s, models: o.models ?? {}, command: o.command }, null, 2) + '\n');
+  writeFileAtomic(layout.settings(o.out), JSON.stringify({ settings: s, models: o.models ?? {}, command: o.command }, null, 2) + '\n');
 
   let testSet: ImageDataset | null = null;
   const test = async () => (testSet ??= await openDataset(s.dataset, 'test', { data: s.data }));
@@ -79,7 +62,7 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
 
   const steps: Step[] = [];
   for (const kind of MODEL_KINDS) {
-    const dir = modelDir(o, kind);
+    const dir = layout.model(o, kind);
     steps.push({
       id: `train-${kind}`, title: `train the ${kind} model`,
       done: () => existsSync(join(dir, MANIFEST_FILE)),
@@ -92,20 +75,19 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
     });
   }
   for (const kind of MODEL_KINDS) {
-    const dir = join(o.out, 'sensitivity', kind);
+    const dir = layout.sensitivity(o.out, kind);
     steps.push({
       id: `sensitivity-${kind}`, title: `sensitivity of the ${kind} model`,
-      done: () => isDone(`sensitivity-${kind}`),
+      done: () => stepDone(layout.steps(o.out), `sensitivity-${kind}`),
       run: async () => {
-        const { model } = loadModel(modelDir(o, kind), { device: o.device });
+        const { model } = loadModel(layout.model(o, kind), { device: o.device });
         try {
           const t = await test();
           const r = await sensitivity(model, s.sensitivity.limit ? subset(t, { limit: s.sensitivity.limit }) : t, {
             statsSets: await statsSets(), outDir: dir, onProgress: (_ph, p) => o.onProgress?.(p),
           });
-          saveNpyArray(join(dir, 'scaled_sample.npy'), r.scaledSample, [r.scaledSample.length], 'float32');
-          writeFileAtomic(join(dir, 'summary.json'), JSON.stringify({ count: r.count, featureDim: r.featureDim, accuracy: r.accuracy,
-            deadFeatures: r.deadFeatures, mostSensitive: r.mostSensitive, neurons: r.neurons }, null, 2) + '\n');
+          saveNpyArray(layout.scaledSample(o.out, kind), r.scaledSample, [r.scaledSample.length], 'float32');
+          writeSensitivitySummary(dir, r, { model: kind, dataset: s.dataset, split: 'test', statsSplit: s.sensitivity.statsSplit });
         } finally {
           model.dispose();
         }
@@ -116,12 +98,12 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
     for (const norm of ['l2', 'linf'] as const) {
       for (const attack of ['pgd', 'kns'] as const) {
         const id = `attack-${kind}-${norm}-${attack}`;
-        const dir = join(o.out, 'attacks', kind, `${norm}-${attack}`);
+        const dir = layout.attack(o.out, kind, norm, attack);
         steps.push({
           id, title: `${attack === 'pgd' ? 'PGD' : 'k-NS'} ${norm} on the ${kind} model`,
-          done: () => existsSync(join(dir, 'results.json')),
+          done: () => existsSync(layout.attackResults(o.out, kind, norm, attack)),
           run: async () => {
-            const { model } = loadModel(modelDir(o, kind), { device: o.device });
+            const { model } = loadModel(layout.model(o, kind), { device: o.device });
             try {
               const t = await test();
               const eps = s.budgets[norm];
@@ -133,13 +115,13 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
                   meta: { model: kind, dataset: s.dataset }, spec: { attack: 'pgd', norm, eps, iterations: s.pgd.iterations,
                     restarts: s.pgd.restarts, randomStart: true, seed: s.seed } });
               } else {
-                const sd = join(o.out, 'sensitivity', kind);
-                const stats = scope(() => ({ mean: loadNpy(join(sd, 'feature_mean.npy')).toFloat32Array(), std: loadNpy(join(sd, 'feature_std.npy')).toFloat32Array() }));
+                const sd = layout.sensitivity(o.out, kind);
+                const stats = readFeatureStats(sd);
                 const n = s.kns.neurons[s.kns.neurons.length - 1]!;
                 await runAttack({ model, dataset: ds, out: dir, batchSize: Math.max(1, Math.floor(s.batchSize / 4)), resume,
                   onProgress: o.onProgress, meta: { model: kind, dataset: s.dataset },
                   spec: { attack: 'kns', norm, eps, iterations: s.kns.iterations, seed: s.seed, neurons: s.kns.neurons, rankStart: 0,
-                    rankCount: n, lambda: 10, fakeRelu: model.config.arch.startsWith('resnet'), featureMean: stats.mean, featureStd: stats.std } });
+                    rankCount: n, lambda: ATTACK_DEFAULTS.kns.lambda, fakeRelu: defaultFakeRelu(model.config.arch), featureMean: stats.mean, featureStd: stats.std } });
               }
             } finally {
               model.dispose();
@@ -151,13 +133,13 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
   }
   steps.push({
     id: 'pruning', title: 'pruning curves of the standard model',
-    done: () => existsSync(join(o.out, 'pruning', 'pruning.csv')),
+    done: () => existsSync(layout.pruningCsv(o.out)),
     run: async () => {
-      const { model } = loadModel(modelDir(o, 'standard'), { device: o.device });
+      const { model } = loadModel(layout.model(o, 'standard'), { device: o.device });
       try {
-        const ranking = JSON.parse(readFileSync(join(o.out, 'sensitivity', 'standard', 'summary.json'), 'utf8')).mostSensitive as number[];
+        const ranking = readSensitivitySummary(layout.sensitivity(o.out, 'standard')).mostSensitive;
         await pruningCurve(model, ranking, pruningCounts(model.featureDim, s.pruning.steps), await test(), {
-          out: join(o.out, 'pruning'), seed: s.seed, limit: s.pruning.limit, attackLimit: s.pruning.attackLimit,
+          out: layout.pruning(o.out), seed: s.seed, limit: s.pruning.limit, attackLimit: s.pruning.attackLimit,
           attackSteps: s.pruning.attackSteps, attackEps: s.budgets.l2, onProgress: o.onProgress,
         });
       } finally {
@@ -166,37 +148,8 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
     },
   });
 
-  const timings: StepTiming[] = [];
   const started = performance.now();
-  // ETA: each remaining step is expected to take as long as the finished steps of its kind
-  // (train, sensitivity, attack, pruning) took on average; no estimate until every remaining
-  // kind has been timed once (a training step says little about an attack step).
-  const spent = new Map<string, { seconds: number; count: number }>();
-  const kindOf = (id: string) => id.split('-')[0]!;
-  const eta = (rest: Step[]): number | null => {
-    if (rest.some((st) => !spent.has(kindOf(st.id)))) return null;
-    return rest.reduce((sum, st) => {
-      const k = spent.get(kindOf(st.id))!;
-      return sum + k.seconds / k.count;
-    }, 0);
-  };
-  for (let i = 0; i < steps.length; i++) {
-    const st = steps[i]!;
-    if (st.done()) {
-      const prev = existsSync(marker(st.id)) ? JSON.parse(readFileSync(marker(st.id), 'utf8')).seconds as number : 0;
-      timings.push({ id: st.id, title: st.title, seconds: prev, skipped: true });
-      continue;
-    }
-    o.onStep?.(i + 1, steps.length, st.title, eta(steps.slice(i).filter((x) => !x.done())));
-    const t0 = performance.now();
-    await st.run();
-    const sec = (performance.now() - t0) / 1000;
-    const k = spent.get(kindOf(st.id)) ?? { seconds: 0, count: 0 };
-    spent.set(kindOf(st.id), { seconds: k.seconds + sec, count: k.count + 1 });
-    writeFileAtomic(marker(st.id), JSON.stringify({ id: st.id, seconds: sec, finished: new Date().toISOString() }) + '\n');
-    timings.push({ id: st.id, title: st.title, seconds: sec, skipped: false });
-    log(`${st.title}: done in ${sec.toFixed(1)} s`);
-  }
+  const timings = await runSteps(steps, { markers: layout.steps(o.out), onStep: o.onStep, log });
   const report = await writeReport(o, timings, (performance.now() - started) / 1000);
   return { report, timings };
 }

@@ -1,5 +1,6 @@
 // The reproduction's outputs: Table 1 (CSV and Markdown), Figures 1-3 and the pruning plot,
 // and report.md / a self-contained report.html with the settings, versions and timings.
+import { readFeatureStats, readSensitivitySummary } from '../analysis/sensitivityFiles.js';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kdeFigure, lineFigure, saveFigure } from '../reports/figures.js';
@@ -10,7 +11,9 @@ import { scope } from '../tensor/scope.js';
 import { libtorchVersion } from '../tensor/runtime.js';
 import { MODEL_KINDS, MODEL_TITLES, PAPER_TABLE1, type ModelKind } from './settings.js';
 import type { ReproduceOptions, StepTiming } from './pipeline.js';
-import { modelDir } from './pipeline.js';
+import { layout } from './layout.js';
+import { readAttackResults } from '../experiments/attackRun.js';
+import { MANIFEST_FILE } from '../models/runFolder.js';
 import { findings } from './findings.js';
 
 export interface ModelRow {
@@ -29,13 +32,13 @@ const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '' 
 export function readRows(o: ReproduceOptions): ModelRow[] {
   const read = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
   return MODEL_KINDS.map((kind) => {
-    const a = (norm: string, attack: string) => read(join(o.out, 'attacks', kind, `${norm}-${attack}`, 'results.json'));
-    const m = read(join(modelDir(o, kind), 'model.json'));
-    const sens = read(join(o.out, 'sensitivity', kind, 'summary.json'));
+    const a = (norm: string, attack: string) => readAttackResults(layout.attack(o.out, kind, norm, attack));
+    const m = read(join(layout.model(o, kind), MANIFEST_FILE));
+    const sens = readSensitivitySummary(layout.sensitivity(o.out, kind));
     return {
       kind, clean: m.metrics?.testAccuracy ?? NaN,
-      l2Pgd: a('l2', 'pgd').successRate, l2Kns: a('l2', 'kns').nNeuronSuccessRate,
-      linfPgd: a('linf', 'pgd').successRate, linfKns: a('linf', 'kns').nNeuronSuccessRate,
+      l2Pgd: a('l2', 'pgd').successRate, l2Kns: a('l2', 'kns').nNeuronSuccessRate ?? {},
+      linfPgd: a('linf', 'pgd').successRate, linfKns: a('linf', 'kns').nNeuronSuccessRate ?? {},
       deadFeatures: sens.deadFeatures, featureDim: sens.featureDim,
     };
   });
@@ -54,14 +57,14 @@ async function figures(o: ReproduceOptions, rows: ModelRow[]): Promise<string[]>
   const out = o.out;
   const series = scope(() => MODEL_KINDS.map((kind) => ({
     kind,
-    sample: loadNpy(join(out, 'sensitivity', kind, 'scaled_sample.npy')).toFloat32Array(),
-    mean: loadNpy(join(out, 'sensitivity', kind, 'feature_mean.npy')).toFloat32Array(),
+    sample: loadNpy(layout.scaledSample(out, kind)).toFloat32Array(),
+    mean: readFeatureStats(layout.sensitivity(out, kind)).mean,
   })));
   const f1 = await kdeFigure(series.map((x) => ({ label: MODEL_TITLES[x.kind], values: x.sample })),
     { title: 'Scaled neuron sensitivities (Figure 1)', xLabel: '(Delta(i, x) - mean_i) / std_i', yLabel: 'density', clipQuantiles: FIGURE1_CLIP });
   saveFigure(out, 'figure1', f1);
   const perRank = (kind: ModelKind, norm: string) =>
-    JSON.parse(readFileSync(join(out, 'attacks', kind, `${norm}-kns`, 'results.json'), 'utf8')).perRank as { rank: number; successRate: number }[];
+    readAttackResults(layout.attack(out, kind, norm, 'kns')).perRank ?? [];
   const norm = 'linf';
   const lines = MODEL_KINDS.flatMap((kind) => {
     const pr = perRank(kind, norm);
@@ -79,7 +82,7 @@ async function figures(o: ReproduceOptions, rows: ModelRow[]): Promise<string[]>
     values: scaledActivations(x.mean),
   })), { title: 'Mean feature activation, min-max scaled (Figure 3)', xLabel: 'scaled mean activation', yLabel: 'density', clipQuantiles: [0, 1] });
   saveFigure(out, 'figure3', f3);
-  for (const ext of ['png', 'svg']) copyFileSync(join(out, 'pruning', `pruning.${ext}`), join(out, `pruning.${ext}`));
+  for (const ext of ['png', 'svg']) copyFileSync(join(layout.pruning(out), `pruning.${ext}`), join(out, `pruning.${ext}`));
   return ['figure1', 'figure2', 'figure3', 'pruning'];
 }
 
@@ -97,10 +100,10 @@ export async function writeReport(o: ReproduceOptions, timings: StepTiming[], se
   const s = o.settings;
   const rows = readRows(o);
   const t = table1(rows, s.kns.neurons);
-  writeFileAtomic(join(o.out, 'table1.csv'), t.csv);
-  writeFileAtomic(join(o.out, 'table1.md'), t.md);
+  writeFileAtomic(layout.table1Csv(o.out), t.csv);
+  writeFileAtomic(layout.table1Md(o.out), t.md);
   const figs = await figures(o, rows);
-  const pruning = readFileSync(join(o.out, 'pruning', 'pruning.csv'), 'utf8');
+  const pruning = readFileSync(layout.pruningCsv(o.out), 'utf8');
   const fs = findings(rows, pruning, s.kns.neurons);
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
   const md = [
@@ -122,9 +125,9 @@ export async function writeReport(o: ReproduceOptions, timings: StepTiming[], se
     'Every number comes from files in this folder: `models/*/metrics.jsonl`, `sensitivity/*/summary.json`,',
     '`attacks/*/*/results.json` and `samples.csv`, `pruning/pruning.csv`.', '',
   ].join('\n');
-  writeFileAtomic(join(o.out, 'report.md'), md);
-  writeFileAtomic(join(o.out, 'report.html'), html(md, o.out, figs));
-  return join(o.out, 'report.html');
+  writeFileAtomic(layout.reportMd(o.out), md);
+  writeFileAtomic(layout.reportHtml(o.out), html(md, o.out, figs));
+  return layout.reportHtml(o.out);
 }
 
 function esc(x: string): string {

@@ -1,5 +1,6 @@
 // What `sauron reproduce` runs, per data set: the full default and --quick.
 import { DEFAULTS, type TrainConfig } from '../training/config.js';
+import { ATTACK_DEFAULTS } from '../attacks/defaults.js';
 
 export const MODEL_KINDS = ['standard', 'l2', 'linf', 'sensitivity'] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
@@ -49,8 +50,8 @@ export function reproduceSettings(dataset: string, quick: boolean, seed = 0): Re
         linf: { ...adv('linf', d.adversarial.steps), epochs: advEpochs },
         sensitivity: { method: 'sensitivity', regularizer: d.regularizer },
       },
-      pgd: { iterations: 20, restarts: 1, limit: 1000 },
-      kns: { iterations: 50, limit: dataset === 'fashion-mnist' ? 500 : 1000, neurons: [1, 4, 8, 16] },
+      pgd: { iterations: ATTACK_DEFAULTS.pgd.iterations, restarts: ATTACK_DEFAULTS.pgd.restarts, limit: 1000 },
+      kns: { iterations: ATTACK_DEFAULTS.kns.iterations, limit: dataset === 'fashion-mnist' ? 500 : 1000, neurons: [1, 4, 8, 16] },
       sensitivity: { statsSplit: dataset === 'imagenet' ? 'test' : 'train+test' },
       pruning: { steps: 8, attackLimit: 500, attackSteps: 20 },
     };

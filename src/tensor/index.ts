@@ -1,8 +1,13 @@
+// Tensors: the typed facade over libtorch's at::Tensor (every method one ATen operator),
+// creation, autograd, scopes that free native memory, seeded generators and seed streams,
+// devices (CUDA, autocast, determinism), TorchScript/pickle handles and process-wide settings.
+// The bottom layer: it alone (with src/optim) loads the addon (src/native.ts) and imports
+// nothing else from src/ but progress.ts.
 export * from './dtype.js';
 export { Tensor, cat, stack, where, type TensorOrScalar, type Dims } from './tensor.js';
 export * from './creation.js';
 export * from './autograd.js';
-export { Generator, manualSeed } from './random.js';
+export { Generator, manualSeed, derivedGenerator } from './random.js';
 export { scope } from './scope.js';
 export { op } from './op.js';
 export * from './runtime.js';

@@ -49,6 +49,18 @@ export class Generator {
   }
 }
 
+/** A generator seeded from a run seed and stream tags (epoch, purpose, index), so every random
+ * stream of a run is reproducible on its own (a host generator: see the README on devices). */
+export function derivedGenerator(seed: number, ...tags: number[]): Generator {
+  // splitmix-style mixing keeps nearby (seed, epoch) pairs far apart.
+  let h = BigInt(seed) & 0xffffffffffffn;
+  for (const t of tags) {
+    h = (h ^ BigInt(t)) * 0x9e3779b97f4a7c15n & 0xffffffffffffffffn;
+    h ^= h >> 31n;
+  }
+  return new Generator(h & 0x1fffffffffffffn);
+}
+
 /** Seeds libtorch's default generator (used by dropout and by ops given no generator). */
 export function manualSeed(seed: number): void {
   if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`seed must be a non-negative integer, got ${seed}`);

@@ -443,6 +443,11 @@ export class Tensor implements Scoped {
   }
 
   /** Vector p-norm over dims (all elements when dim is omitted). */
+  /** Sub-tensors along `dim` whose p-norm exceeds maxnorm are scaled down to maxnorm. */
+  renorm(p: number, dim: number, maxnorm: number): Tensor {
+    return wrap(op('renorm').call(this.native, f64(p), dim, f64(maxnorm)));
+  }
+
   norm(p = 2, dim?: Dims, keepdim = false): Tensor {
     return wrap(op('linalg_vector_norm').call(this.native, f64(p), dim ?? null, keepdim));
   }

@@ -7,6 +7,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { loadSafetensors, saveSafetensors } from '../serialization/safetensors.js';
 import { scope } from '../tensor/scope.js';
+import { METRICS_FILE, readMetrics, writeMetrics, type EpochMetrics } from './metrics.js';
 
 export interface CheckpointState {
   /** Number of completed epochs. */
@@ -19,7 +20,13 @@ export interface CheckpointState {
 
 const DIR = 'checkpoint';
 
-export function saveCheckpoint(runDir: string, model: ImageClassifier, opt: Optimizer, state: CheckpointState): void {
+/**
+ * Writes the checkpoint, with the metrics of every epoch it covers, as one folder swap: a
+ * kill at any moment leaves a checkpoint whose metrics match it (metrics.jsonl beside it is
+ * written after, and repaired from the checkpoint on resume).
+ */
+export function saveCheckpoint(runDir: string, model: ImageClassifier, opt: Optimizer, state: CheckpointState,
+  metrics: EpochMetrics[] = []): void {
   const tmp = join(runDir, `${DIR}.tmp`);
   const old = join(runDir, `${DIR}.old`);
   const cur = join(runDir, DIR);
@@ -27,6 +34,7 @@ export function saveCheckpoint(runDir: string, model: ImageClassifier, opt: Opti
   mkdirSync(tmp, { recursive: true });
   saveSafetensors(join(tmp, 'weights.safetensors'), model.stateDict());
   writeFileAtomic(join(tmp, 'optimizer.bin'), opt.saveState());
+  writeMetrics(tmp, metrics);
   writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(state) + '\n');
   rmSync(old, { recursive: true, force: true });
   if (existsSync(cur)) renameSync(cur, old);
@@ -43,11 +51,12 @@ export function findCheckpoint(runDir: string): string | null {
   return null;
 }
 
-export function loadCheckpoint(dir: string, model: ImageClassifier, opt: Optimizer): CheckpointState {
+/** Restores model and optimizer; `metrics` is null for checkpoints written before they held them. */
+export function loadCheckpoint(dir: string, model: ImageClassifier, opt: Optimizer): CheckpointState & { metrics: EpochMetrics[] | null } {
   const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
   scope(() => model.loadStateDict(loadSafetensors(join(dir, 'weights.safetensors')).tensors));
   opt.loadState(readFileSync(join(dir, 'optimizer.bin')));
-  return state;
+  return { ...state, metrics: existsSync(join(dir, METRICS_FILE)) ? readMetrics(dir) : null };
 }
 
 export function removeCheckpoints(runDir: string): void {

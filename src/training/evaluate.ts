@@ -1,10 +1,12 @@
 // Accuracy of a model on a data set, overall and per class, batch by batch.
+import type { Progress } from '../progress.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { batches, batchCount } from '../data/loader.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import * as F from '../nn/functional.js';
 import { noGrad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';
+import { withEval } from '../nn/module.js';
 
 export interface ClassAccuracy {
   class: string;
@@ -23,13 +25,6 @@ export interface Evaluation {
   predictions: Int32Array;
 }
 
-export interface Progress {
-  done: number;
-  total: number;
-  /** Running values to show (accuracy so far, loss, ...). */
-  stats?: Record<string, number>;
-}
-
 export async function evaluate(model: ImageClassifier, ds: ImageDataset,
   opts: { batchSize?: number; onProgress?: (p: Progress) => void } = {}): Promise<Evaluation> {
   const batchSize = opts.batchSize ?? 256;
@@ -40,9 +35,7 @@ export async function evaluate(model: ImageClassifier, ds: ImageDataset,
   const predictions = new Int32Array(ds.length);
   let lossSum = 0;
   let done = 0;
-  const wasTraining = model.training;
-  model.eval();
-  try {
+  await withEval(model, async () => {
     for await (const b of batches(ds, { batchSize, device: model.device })) {
       scope(() => noGrad(() => {
         const { logits } = model.forward(b.images);
@@ -61,9 +54,7 @@ export async function evaluate(model: ImageClassifier, ds: ImageDataset,
       const right = correct.reduce((a, c) => a + c, 0);
       opts.onProgress?.({ done: b.batch + 1, total: batchCount(ds, batchSize), stats: { acc: right / done } });
     }
-  } finally {
-    model.train(wasTraining);
-  }
+  });
   const total = correct.reduce((a, c) => a + c, 0);
   return {
     accuracy: done ? total / done : 0,

@@ -4,6 +4,7 @@ import { noGrad } from '../tensor/autograd.js';
 import { cat } from '../tensor/tensor.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { withEval } from '../nn/module.js';
 
 /** Predicted classes (int64 [N]) of images [N, C, H, W] in [0, 1], in batches. */
 export function predict(model: ImageClassifier, images: Tensor, batchSize = 256): Tensor {
@@ -16,9 +17,7 @@ export function predict(model: ImageClassifier, images: Tensor, batchSize = 256)
   const lo = images.min().item();
   const hi = images.max().item();
   if (!(lo >= 0 && hi <= 1)) throw new Error(`inputs must lie in [0, 1], found values in [${lo}, ${hi}]`);
-  const wasTraining = model.training;
-  model.eval();
-  try {
+  return withEval(model, () => {
     return scope(() => noGrad(() => {
       const parts: Tensor[] = [];
       for (let i = 0; i < s[0]!; i += batchSize) {
@@ -28,7 +27,5 @@ export function predict(model: ImageClassifier, images: Tensor, batchSize = 256)
       // Predictions come back to the host, where the caller's images came from.
       return parts.length === 1 ? parts[0]! : cat(parts);
     }));
-  } finally {
-    model.train(wasTraining);
-  }
+  });
 }

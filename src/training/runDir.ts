@@ -2,27 +2,15 @@
 import { existsSync, readdirSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../serialization/atomic.js';
-import { MANIFEST_FILE, WEIGHTS_FILE } from '../serialization/modelFiles.js';
+import { MANIFEST_FILE, WEIGHTS_FILE } from '../models/runFolder.js';
 import { removeCheckpoints, findCheckpoint } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
+import { METRICS_FILE } from './metrics.js';
+
+export { METRICS_FILE, readMetrics, writeMetrics, type EpochMetrics } from './metrics.js';
 
 export const CONFIG_FILE = 'config.json';
-export const METRICS_FILE = 'metrics.jsonl';
 
-export interface EpochMetrics {
-  epoch: number;
-  loss: number;
-  trainAccuracy: number;
-  testAccuracy: number;
-  testLoss: number;
-  /** L2 PGD success rate on the fixed validation subset (null when switched off). */
-  pgdSuccessRate: number | null;
-  lr: number;
-  /** Whole epoch, including evaluation. */
-  seconds: number;
-  /** Training batches only. */
-  trainSeconds: number;
-}
 
 const RUN_FILES = [CONFIG_FILE, METRICS_FILE, MANIFEST_FILE, WEIGHTS_FILE];
 
@@ -56,12 +44,3 @@ export function readConfig(dir: string): TrainConfig {
   }
 }
 
-export function writeMetrics(dir: string, metrics: EpochMetrics[]): void {
-  writeFileAtomic(join(dir, METRICS_FILE), metrics.map((m) => JSON.stringify(m)).join('\n') + (metrics.length ? '\n' : ''));
-}
-
-export function readMetrics(dir: string): EpochMetrics[] {
-  const p = join(dir, METRICS_FILE);
-  if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as EpochMetrics);
-}

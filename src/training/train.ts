@@ -3,31 +3,24 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Batch, ImageDataset } from '../data/dataset.js';
-import { batches, batchCount, derivedGenerator } from '../data/loader.js';
-import { openDataset, subset } from '../data/registry.js';
-import { pgdAttack } from '../attacks/pgd.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { sensitivityRegularizer } from './sensitivityRegularizer.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { batchCount } from '../data/loader.js';
+import { openDataset } from '../data/registry.js';
+import { robustAccuracy } from '../attacks/robustAccuracy.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { createModel } from '../models/zoo.js';
-import * as F from '../nn/functional.js';
 import { SGD } from '../optim/optimizer.js';
 import { ConstantLR, CosineLR, OneCycleLR, StepLR, type LRSchedule } from '../optim/schedules.js';
-import { MANIFEST_FILE, saveModel } from '../serialization/modelFiles.js';
-import { noGrad } from '../tensor/autograd.js';
-import { manualSeed } from '../tensor/random.js';
-import { scope } from '../tensor/scope.js';
-import { findCheckpoint, loadCheckpoint, removeCheckpoints, saveCheckpoint, type CheckpointState } from './checkpoint.js';
-import { autocast, autocastDtype, isCuda, type Device } from '../tensor/device.js';
-import { zeros } from '../tensor/creation.js';
-import { stack } from '../tensor/tensor.js';
+import { MANIFEST_FILE, saveModel } from '../models/runFolder.js';
+import { derivedGenerator, manualSeed } from '../tensor/random.js';
+import { findCheckpoint, loadCheckpoint, removeCheckpoints, saveCheckpoint } from './checkpoint.js';
+import { autocastDtype, isCuda, type Device } from '../tensor/device.js';
 import { GradScaler } from '../optim/gradScaler.js';
 
-// Progress lines are redrawn at most this often, so a GPU step is not held up by a host read.
-const PROGRESS_MS = 250;
 import type { TrainConfig } from './config.js';
-import { evaluate, type Evaluation, type Progress } from './evaluate.js';
+import { evaluate, type Evaluation } from './evaluate.js';
+import { trainEpoch, type StepContext } from './trainStep.js';
+import type { Progress } from '../progress.js';
 import { prepareRunDir, readConfig, readMetrics, writeConfig, writeMetrics, type EpochMetrics } from './runDir.js';
 
 export interface TrainProgress extends Progress {
@@ -93,32 +86,10 @@ export function checkConfig(c: TrainConfig): void {
   if (!Number.isInteger(c.seed) || c.seed < 0) throw new RangeError(`seed must be a non-negative integer, got ${c.seed}`);
 }
 
-/** PGD examples for a training batch, crafted in eval mode (Madry et al.'s recipe). */
-function adversarialBatch(model: ImageClassifier, b: Batch, c: TrainConfig, epoch: number): Tensor {
-  const a = c.adversarial!;
-  // a different random start every epoch: seed from (run seed, epoch)
-  const out = pgdAttack(model, { images: b.images, labels: b.labels, indices: b.indices },
-    { norm: a.norm, eps: a.eps, iterations: a.steps, restarts: 1, randomStart: true, seed: c.seed * 7919 + epoch, precision: c.precision });
-  model.train();
-  return out.adversarial;
-}
-
 /** L2 PGD success rate on the first `validation.limit` test inputs (fixed subset, no random start). */
 export async function validationAttack(model: ImageClassifier, testSet: ImageDataset, c: TrainConfig): Promise<number> {
   const v = c.validation;
-  const subsetSet = subset(testSet, { limit: Math.min(v.limit, testSet.length) });
-  let hit = 0;
-  let n = 0;
-  for await (const b of batches(subsetSet, { batchSize: 256, device: model.device })) {
-    scope(() => {
-      const out = pgdAttack(model, b, { norm: 'l2', eps: v.eps, iterations: v.steps, restarts: 1, randomStart: false, seed: 0 });
-      hit += out.records.filter((r) => r.success).length;
-      n += out.records.length;
-      b.images.dispose();
-      b.labels.dispose();
-    });
-  }
-  return n ? hit / n : 0;
+  return (await robustAccuracy(model, testSet, { norm: 'l2', eps: v.eps, steps: v.steps, limit: v.limit })).successRate;
 }
 
 export function modelFor(c: TrainConfig, ds: ImageDataset, device?: Device): ImageClassifier {
@@ -144,17 +115,18 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       throw new RangeError(`--top-k ${c.regularizer!.topK} is larger than the model's ${model.featureDim} features`);
     }
     const opt = new SGD(model.parameters(), { lr: c.lr, momentum: c.momentum, weightDecay: c.weightDecay });
-    const steps = batchCount(trainSet, c.batchSize);
-    const schedule = makeSchedule(c, steps);
+    const schedule = makeSchedule(c, batchCount(trainSet, c.batchSize));
+    const ctx: StepContext = { model, opt, config: c, device, half, scaler };
     let startEpoch = 0;
     let step = 0;
     let metrics: EpochMetrics[] = [];
     if (opts.resume) {
       const ck = findCheckpoint(opts.out);
       if (ck) {
-        let gradScale: CheckpointState['gradScale'];
-        ({ epoch: startEpoch, step, gradScale } = loadCheckpoint(ck, model, opt));
-        if (scaler && gradScale) scaler.loadState(gradScale);
+        const restored = loadCheckpoint(ck, model, opt);
+        ({ epoch: startEpoch, step } = restored);
+        if (scaler && restored.gradScale) scaler.loadState(restored.gradScale);
+        if (restored.metrics) writeMetrics(opts.out, restored.metrics);
         log(`resuming ${opts.out} after epoch ${startEpoch} of ${c.epochs}`);
       } else if (existsSync(join(opts.out, MANIFEST_FILE))) {
         const done = readMetrics(opts.out);
@@ -175,73 +147,21 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       const t0 = performance.now();
       manualSeed(Number(derivedGenerator(c.seed, epoch, 3).initialSeed % 2n ** 52n));
       model.train();
-      // Running loss and accuracy stay on the device (float64, the same sums as before);
-      // the host reads them only when the progress line is redrawn.
-      const sums = zeros([2], { dtype: 'float64', device }).keep();
-      let seen = 0;
-      let lr = schedule.lr(step);
-      let shown = 0;
-      let lossSum = 0;
-      let correct = 0;
-      try {
-        for await (const b of batches(trainSet, { batchSize: c.batchSize, shuffle: true, seed: c.seed, epoch, augment: c.augment, device })) {
-          lr = schedule.lr(step);
-          opt.lr = lr;
-          scope(() => {
-            const images = c.method === 'pgd' ? adversarialBatch(model, b, c, epoch) : b.images;
-            opt.zeroGrad();
-            const { logits, loss } = autocast(device, half, () => {
-              const { logits, features } = model.forward(images);
-              let loss = F.crossEntropy(logits, b.labels);
-              if (c.method === 'sensitivity') {
-                loss = loss.add(sensitivityRegularizer(features, model.classifier.weight, b.labels, c.regularizer!).total);
-              }
-              return { logits, loss: loss.float() };
-            });
-            if (scaler) {
-              scaler.scaleLoss(loss).backward();
-              scaler.step(opt);
-            } else {
-              loss.backward();
-              opt.step();
-            }
-            const n = b.indices.length;
-            noGrad(() => {
-              const right = logits.argmax(1).eq(b.labels).sum().to('float64');
-              sums.add_(stack([loss.detach().to('float64').mul(n), right]));
-            });
-            seen += n;
-            b.images.dispose();
-            b.labels.dispose();
-          });
-          step++;
-          const now = performance.now();
-          if (opts.onProgress && (now - shown > PROGRESS_MS || b.batch + 1 === steps)) {
-            shown = now;
-            const [l, r] = sums.toNumbers() as [number, number];
-            opts.onProgress({ phase: 'train', epoch: epoch + 1, epochs: c.epochs, done: b.batch + 1, total: steps,
-              stats: { loss: l / seen, acc: r / seen, lr } });
-          }
-        }
-      } finally {
-        [lossSum, correct] = sums.toNumbers() as [number, number];
-        sums.dispose();
-      }
+      const t = await trainEpoch(ctx, trainSet, epoch, step, schedule,
+        (p) => opts.onProgress?.({ ...p, phase: 'train', epoch: epoch + 1, epochs: c.epochs }));
+      step = t.step;
       const ev = await evaluate(model, testSet, {
         onProgress: (p) => opts.onProgress?.({ ...p, phase: 'test', epoch: epoch + 1, epochs: c.epochs }),
       });
       const trainSeconds = (performance.now() - t0) / 1000;
       const pgdSuccessRate = c.validation.limit > 0 ? await validationAttack(model, testSet, c) : null;
-      const m: EpochMetrics = { epoch: epoch + 1, loss: lossSum / seen, trainAccuracy: correct / seen, testAccuracy: ev.accuracy,
-        testLoss: ev.loss, pgdSuccessRate, lr, seconds: (performance.now() - t0) / 1000, trainSeconds };
+      const m: EpochMetrics = { epoch: epoch + 1, loss: t.lossSum / t.seen, trainAccuracy: t.correct / t.seen, testAccuracy: ev.accuracy,
+        testLoss: ev.loss, pgdSuccessRate, lr: t.lr, seconds: (performance.now() - t0) / 1000, trainSeconds };
       metrics.push(m);
-      saveCheckpoint(opts.out, model, opt, { epoch: epoch + 1, step, ...(scaler ? { gradScale: scaler.state() } : {}) });
+      saveCheckpoint(opts.out, model, opt, { epoch: epoch + 1, step, ...(scaler ? { gradScale: scaler.state() } : {}) }, metrics);
       writeMetrics(opts.out, metrics);
       epochsThisCall++;
-      log(`epoch ${m.epoch}/${c.epochs}: loss ${m.loss.toFixed(4)}, train accuracy ${(100 * m.trainAccuracy).toFixed(2)}%, ` +
-        `test accuracy ${(100 * m.testAccuracy).toFixed(2)}%` +
-        (pgdSuccessRate === null ? '' : `, L2 PGD success ${(100 * pgdSuccessRate).toFixed(1)}% (eps ${c.validation.eps})`) +
-        `, lr ${m.lr.toExponential(2)}, ${m.seconds.toFixed(1)} s`);
+      log(epochLine(m, c));
     }
     const final = await evaluate(model, testSet);
     saveModel(opts.out, model, {
@@ -255,4 +175,12 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   } finally {
     model.dispose();
   }
+}
+
+/** The log line of a finished epoch. */
+export function epochLine(m: EpochMetrics, c: TrainConfig): string {
+  return `epoch ${m.epoch}/${c.epochs}: loss ${m.loss.toFixed(4)}, train accuracy ${(100 * m.trainAccuracy).toFixed(2)}%, ` +
+    `test accuracy ${(100 * m.testAccuracy).toFixed(2)}%` +
+    (m.pgdSuccessRate === null ? '' : `, L2 PGD success ${(100 * m.pgdSuccessRate).toFixed(1)}% (eps ${c.validation.eps})`) +
+    `, lr ${m.lr.toExponential(2)}, ${m.seconds.toFixed(1)} s`;
 }

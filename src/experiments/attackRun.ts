@@ -13,10 +13,10 @@ import { full } from '../tensor/creation.js';
 import { scope } from '../tensor/scope.js';
 import { cat, type Tensor } from '../tensor/tensor.js';
 import { lineFigure, saveFigure } from '../reports/figures.js';
-import type { Progress } from '../training/evaluate.js';
-import { knsAttack, nNeuronRates, type KnsConfig } from './kns.js';
-import { pgdAttack, type PgdConfig } from './pgd.js';
-import type { NeuronRecord, SampleRecord } from './types.js';
+import type { Progress } from '../progress.js';
+import { knsAttack, nNeuronRates, type KnsConfig } from '../attacks/kns.js';
+import { pgdAttack, type PgdConfig } from '../attacks/pgd.js';
+import type { NeuronRecord, SampleRecord } from '../attacks/types.js';
 
 export type AttackSpec = ({ attack: 'pgd' } & PgdConfig) | ({ attack: 'kns'; neurons: number[] } & KnsConfig);
 
@@ -35,6 +35,40 @@ export interface AttackRunOptions {
   /** Recorded in results.json. */
   meta?: Record<string, unknown>;
   onProgress?: (p: Progress) => void;
+}
+
+export interface RankRate {
+  rank: number;
+  successRate: number;
+  /** Rows whose attacked neuron reached z_i + Delta. */
+  deltaAchieveRate: number;
+}
+
+/**
+ * results.json: the run's `meta` fields first (model, data set, ...), then these. Success
+ * rates count an input once when any of its rows (restarts, neurons) fooled the model.
+ */
+export type AttackResults = Record<string, unknown> & {
+  attack: Record<string, unknown>;
+  count: number;
+  cleanAccuracy: number;
+  seconds: number;
+  successRate: number;
+  /** Over inputs the model classified correctly. */
+  successRateCorrect: number;
+  /** k-NS from rank 1: success within the n most sensitive neurons, for each n. */
+  nNeuronSuccessRate?: Record<string, number>;
+  nNeuronSuccessRateCorrect?: Record<string, number>;
+  perRank?: RankRate[];
+  deltaAchieveRate?: number;
+  transfer?: { targetCleanAccuracy: number; successRateCorrect: number };
+};
+
+/** A finished attack folder's results.json. */
+export function readAttackResults(dir: string): AttackResults {
+  const p = join(dir, 'results.json');
+  if (!existsSync(p)) throw new Error(`${dir} has no results.json (the attack has not finished)`);
+  return JSON.parse(readFileSync(p, 'utf8')) as AttackResults;
 }
 
 type AnyRecord = (SampleRecord | NeuronRecord) & { targetCleanPrediction?: number; targetAdversarialPrediction?: number; targetSuccess?: boolean };
@@ -77,7 +111,7 @@ function prepare(o: AttackRunOptions, fingerprint: string): { done: Map<number, 
   return { done: new Map(), seconds: 0 };
 }
 
-export async function runAttack(o: AttackRunOptions): Promise<Record<string, unknown>> {
+export async function runAttack(o: AttackRunOptions): Promise<AttackResults> {
   const fingerprint = JSON.stringify({ spec: { ...o.spec, featureMean: undefined, featureStd: undefined }, targetClass: o.targetClass, batchSize: o.batchSize,
     count: o.dataset.length, saveExamples: !!o.saveExamples, meta: o.meta }, null, 2) + '\n';
   const { done, seconds: previous } = prepare(o, fingerprint);
@@ -137,14 +171,15 @@ export async function runAttack(o: AttackRunOptions): Promise<Record<string, unk
   return results;
 }
 
-function summarize(o: AttackRunOptions, records: AnyRecord[], seconds: number): Record<string, unknown> {
+function summarize(o: AttackRunOptions, records: AnyRecord[], seconds: number): AttackResults {
   const inputs = new Map<number, AnyRecord>();
   for (const r of records) if (!inputs.has(r.index)) inputs.set(r.index, r);
   const first = [...inputs.values()];
   const correct = new Set(first.filter((r) => r.cleanPrediction === r.label).map((r) => r.index));
   const spec = { ...o.spec, featureMean: undefined, featureStd: undefined };
-  const res: Record<string, unknown> = {
+  const res: AttackResults = {
     ...o.meta, attack: spec, count: inputs.size, cleanAccuracy: inputs.size ? correct.size / inputs.size : 0, seconds: +seconds.toFixed(2),
+    successRate: 0, successRateCorrect: 0,
   };
   const anySuccess = (filter: (r: AnyRecord) => boolean) => {
     const idx = new Set(records.filter((r) => filter(r)).map((r) => r.index));
@@ -160,7 +195,7 @@ function summarize(o: AttackRunOptions, records: AnyRecord[], seconds: number): 
       res.nNeuronSuccessRate = nNeuronRates(nr, o.spec.neurons);
       res.nNeuronSuccessRateCorrect = nNeuronRates(nr, o.spec.neurons, (r) => correct.has(r.index));
     }
-    const perRank: { rank: number; successRate: number; deltaAchieveRate: number }[] = [];
+    const perRank: RankRate[] = [];
     for (let k = start + 1; k <= start + o.spec.rankCount; k++) {
       const at = nr.filter((r) => r.rank === k);
       perRank.push({ rank: k, successRate: at.filter((r) => r.success).length / Math.max(at.length, 1),
@@ -213,8 +248,8 @@ function mergeExamples(out: string, total: number, indices: bigint[]): void {
   rmSync(join(out, PARTIAL), { recursive: true, force: true });
 }
 
-async function rankFigure(out: string, results: Record<string, unknown>): Promise<void> {
-  const perRank = results.perRank as { rank: number; successRate: number; deltaAchieveRate: number }[];
+async function rankFigure(out: string, results: AttackResults): Promise<void> {
+  const perRank = results.perRank ?? [];
   const fig = await lineFigure([
     { label: 'attack success', x: perRank.map((p) => p.rank), y: perRank.map((p) => p.successRate) },
     { label: 'Delta reached', x: perRank.map((p) => p.rank), y: perRank.map((p) => p.deltaAchieveRate), dashed: true },

@@ -3,13 +3,13 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scope } from '../tensor/scope.js';
 import { withDefaultDevice } from '../tensor/deviceState.js';
-import type { ModelOptions } from '../models/zoo.js';
-import type { ImageClassifier, ModelConfig, Normalization } from '../models/classifier.js';
-import { createModel } from '../models/zoo.js';
+import type { ModelOptions } from './zoo.js';
+import type { ImageClassifier, ModelConfig, Normalization } from './classifier.js';
+import { createModel } from './zoo.js';
 import { libtorchVersion } from '../tensor/runtime.js';
 import { builtWithCuda } from '../tensor/device.js';
-import { writeFileAtomic } from './atomic.js';
-import { loadSafetensors, saveSafetensors } from './safetensors.js';
+import { writeFileAtomic } from '../serialization/atomic.js';
+import { loadSafetensors, saveSafetensors } from '../serialization/safetensors.js';
 
 export const MANIFEST_FILE = 'model.json';
 export const WEIGHTS_FILE = 'model.safetensors';

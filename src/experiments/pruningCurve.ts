@@ -1,18 +1,20 @@
-// Accuracy and PGD success as feature neurons are pruned in each order (section 6).
+// Accuracy and PGD success as feature neurons are pruned in each order (section 6): the
+// curve, its CSV and its figure.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageDataset } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
 import { subset } from '../data/registry.js';
 import type { ImageClassifier } from '../models/classifier.js';
-import { pgdAttack } from '../attacks/pgd.js';
+import { robustAccuracy } from '../attacks/robustAccuracy.js';
+import { withEval } from '../nn/module.js';
 import { lineFigure, saveFigure } from '../reports/figures.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { noGrad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';
 import { cat, type Tensor } from '../tensor/tensor.js';
-import type { Progress } from '../training/evaluate.js';
-import { pruneFeatures, pruneOrder, PRUNE_ORDERS, type PruneOrder } from './prune.js';
+import type { Progress } from '../progress.js';
+import { pruneFeatures, pruneOrder, PRUNE_ORDERS, type PruneOrder } from '../analysis/prune.js';
 
 export interface PruningRow {
   order: PruneOrder;
@@ -39,52 +41,7 @@ export interface PruningCurveOptions {
  */
 export async function pruningCurve(model: ImageClassifier, ranking: number[], counts: number[], test: ImageDataset,
   o: PruningCurveOptions): Promise<PruningRow[]> {
-  const original = model.classifier.weight.clone().keep();
-  const evalSet = o.limit ? subset(test, { limit: o.limit }) : test;
-  const feats: Tensor[] = [];
-  const labels: Tensor[] = [];
-  const wasTraining = model.training;
-  model.eval();
-  for await (const b of batches(evalSet, { batchSize: 256, device: model.device })) {
-    feats.push(noGrad(() => model.forward(b.images).features).keep());
-    labels.push(b.labels.keep());
-    b.images.dispose();
-  }
-  const z = cat(feats).keep();
-  const y = cat(labels).keep();
-  for (const t of [...feats, ...labels]) t.dispose();
-  const attackSet = subset(test, { limit: Math.min(o.attackLimit, test.length) });
-  const rows: PruningRow[] = [];
-  let done = 0;
-  try {
-    for (const ord of PRUNE_ORDERS) {
-      const order = pruneOrder(ord, ranking, model.featureDim, o.seed);
-      for (const count of counts) {
-        noGrad(() => model.classifier.weight.copy_(original));
-        pruneFeatures(model, order.slice(0, count));
-        const accuracy = scope(() => noGrad(() => model.logitsFromFeatures(z).argmax(1).eq(y).float().mean().item()));
-        let hit = 0;
-        let n = 0;
-        for await (const b of batches(attackSet, { batchSize: 256, device: model.device })) {
-          scope(() => {
-            const rec = pgdAttack(model, b, { norm: 'l2', eps: o.attackEps, iterations: o.attackSteps, restarts: 1, randomStart: false, seed: 0 }).records;
-            hit += rec.filter((r) => r.success).length;
-            n += rec.length;
-            b.images.dispose();
-            b.labels.dispose();
-          });
-        }
-        rows.push({ order: ord, count, accuracy, pgdSuccessRate: n ? hit / n : 0 });
-        o.onProgress?.({ done: ++done, total: PRUNE_ORDERS.length * counts.length });
-      }
-    }
-  } finally {
-    noGrad(() => model.classifier.weight.copy_(original));
-    model.train(wasTraining);
-    original.dispose();
-    z.dispose();
-    y.dispose();
-  }
+  const rows = await withEval(model, () => curveRows(model, ranking, counts, test, o));
   mkdirSync(o.out, { recursive: true });
   writeFileAtomic(join(o.out, 'pruning.csv'), 'order,count,accuracy,pgd_success_rate\n' +
     rows.map((r) => `${r.order},${r.count},${r.accuracy},${r.pgdSuccessRate}`).join('\n') + '\n');
@@ -98,5 +55,42 @@ export async function pruningCurve(model: ImageClassifier, ranking: number[], co
   });
   const fig = await lineFigure(series, { title: 'Pruning feature neurons (section 6)', xLabel: 'pruned features', yLabel: 'rate', yDomain: [0, 1] });
   saveFigure(o.out, 'pruning', fig);
+  return rows;
+}
+
+async function curveRows(model: ImageClassifier, ranking: number[], counts: number[], test: ImageDataset,
+  o: PruningCurveOptions): Promise<PruningRow[]> {
+  const evalSet = o.limit ? subset(test, { limit: o.limit }) : test;
+  const feats: Tensor[] = [];
+  const labels: Tensor[] = [];
+  for await (const b of batches(evalSet, { batchSize: 256, device: model.device })) {
+    feats.push(noGrad(() => model.forward(b.images).features).keep());
+    labels.push(b.labels.keep());
+    b.images.dispose();
+  }
+  const z = cat(feats).keep();
+  const y = cat(labels).keep();
+  for (const t of [...feats, ...labels]) t.dispose();
+  const original = model.classifier.weight.clone().keep();
+  const rows: PruningRow[] = [];
+  let done = 0;
+  try {
+    for (const ord of PRUNE_ORDERS) {
+      const order = pruneOrder(ord, ranking, model.featureDim, o.seed);
+      for (const count of counts) {
+        noGrad(() => model.classifier.weight.copy_(original));
+        pruneFeatures(model, order.slice(0, count));
+        const accuracy = scope(() => noGrad(() => model.logitsFromFeatures(z).argmax(1).eq(y).float().mean().item()));
+        const attacked = await robustAccuracy(model, test, { norm: 'l2', eps: o.attackEps, steps: o.attackSteps, limit: o.attackLimit });
+        rows.push({ order: ord, count, accuracy, pgdSuccessRate: attacked.successRate });
+        o.onProgress?.({ done: ++done, total: PRUNE_ORDERS.length * counts.length });
+      }
+    }
+  } finally {
+    noGrad(() => model.classifier.weight.copy_(original));
+    original.dispose();
+    z.dispose();
+    y.dispose();
+  }
   return rows;
 }

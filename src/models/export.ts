@@ -1,11 +1,11 @@
 // Exporting a zoo model to TorchScript for use in Python: the model's computation written as
 // TorchScript source over its own parameters (flattened names: features.0.weight becomes
 // features_0_weight), returning (logits, features) like the zoo's forward.
-import { native } from '../native.js';
-import type { ImageClassifier } from '../models/classifier.js';
-import { VGG } from '../models/vgg.js';
-import { ResNet } from '../models/resnet.js';
-import { SmallCNN } from '../models/smallcnn.js';
+import { emptyScriptModule } from '../tensor/script.js';
+import type { ImageClassifier } from './classifier.js';
+import { VGG } from './vgg.js';
+import { ResNet } from './resnet.js';
+import { SmallCNN } from './smallcnn.js';
 import { AvgPool2d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import { tensor } from '../tensor/creation.js';
@@ -122,7 +122,7 @@ export function exportTorchScript(model: ImageClassifier, path: string): void {
   const features = body(model, w);
   const logits = linear(w, 'classifier', model.classifier as Linear, features);
   const source = `def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:\n${w.lines.join('\n')}\n    return (${logits}, ${features})\n`;
-  const m = new native.ScriptModule(`SauronModel_${model.config.arch.replace(/[^A-Za-z0-9]/g, '_')}`, true);
+  const m = emptyScriptModule(`SauronModel_${model.config.arch.replace(/[^A-Za-z0-9]/g, '_')}`);
   scope(() => {
     // Host copies: an exported file loads anywhere, whatever device the model is on.
     for (const [k, t] of model.namedParameters()) m.registerTensor(flat(k), t.cpu().native, false);

@@ -3,11 +3,11 @@
 // paper (`module.model.` / `module.attacker.model.` prefixes, `normalizer` buffers, final
 // layer `linear` for ResNets) and Sauron's own keys.
 import { existsSync, readFileSync } from 'node:fs';
-import { native } from '../native.js';
+import { loadPickle } from '../tensor/script.js';
 import { Tensor } from '../tensor/tensor.js';
 import { scope } from '../tensor/scope.js';
-import { createModel } from '../models/zoo.js';
-import type { ImageClassifier, Normalization } from '../models/classifier.js';
+import { createModel } from './zoo.js';
+import type { ImageClassifier, Normalization } from './classifier.js';
 
 export interface ConvertOptions {
   arch: string;
@@ -32,7 +32,7 @@ export function readTorchFile(path: string): Map<string, Tensor> {
   if (!existsSync(path)) throw new Error(`${path} does not exist`);
   let obj: unknown;
   try {
-    obj = native.loadPickle(readFileSync(path));
+    obj = loadPickle(readFileSync(path));
   } catch (e) {
     throw new Error(`${path} is not a PyTorch checkpoint (torch.save zip file): ${(e as Error).message.split('\n')[0]}`);
   }

@@ -1,0 +1,72 @@
+// A sensitivity folder's small files, written and read in one place: summary.json (the
+// sensitivity summary, the same fields whoever writes it) and the feature statistics
+// (feature_mean.npy, feature_std.npy) the n-neuron attack scales Delta with.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../serialization/atomic.js';
+import { loadNpy, saveNpyArray } from '../serialization/npy.js';
+import { scope } from '../tensor/scope.js';
+import type { NeuronSummary, SensitivityResult } from './sensitivity.js';
+
+export const SUMMARY_FILE = 'summary.json';
+export const FEATURE_MEAN_FILE = 'feature_mean.npy';
+export const FEATURE_STD_FILE = 'feature_std.npy';
+
+/** What summary.json holds: the result's figures and, where known, how it was made. */
+export interface SensitivitySummary {
+  count: number;
+  featureDim: number;
+  classes: number;
+  accuracy: number;
+  deadFeatures: number;
+  /** Neuron indices, most sensitive first (ascending |mean scaled Delta|). */
+  mostSensitive: number[];
+  neurons: NeuronSummary[];
+  /** Inputs the feature statistics were computed over. */
+  statsCount: number;
+  model?: string;
+  dataset?: string;
+  split?: string;
+  statsSplit?: string;
+  eps?: number;
+  topK?: number;
+  compare?: { model: string; accuracy: number; deadFeatures: number }[];
+  files?: string[];
+}
+
+export type SummaryContext = Omit<SensitivitySummary, 'count' | 'featureDim' | 'classes' | 'accuracy' | 'deadFeatures' | 'mostSensitive' | 'neurons' | 'statsCount'>;
+
+export function writeSensitivitySummary(dir: string, r: SensitivityResult, context: SummaryContext = {}): SensitivitySummary {
+  const { model, dataset, split, statsSplit, eps, topK, compare, files } = context;
+  const summary: SensitivitySummary = {
+    model, dataset, split, count: r.count, featureDim: r.featureDim, classes: r.classes, accuracy: r.accuracy,
+    statsSplit, statsCount: r.stats.count, eps, topK, deadFeatures: r.deadFeatures, mostSensitive: r.mostSensitive,
+    neurons: r.neurons, compare, files,
+  };
+  writeFileAtomic(join(dir, SUMMARY_FILE), JSON.stringify(summary, null, 2) + '\n');
+  return summary;
+}
+
+export function readSensitivitySummary(dir: string): SensitivitySummary {
+  const p = join(dir, SUMMARY_FILE);
+  if (!existsSync(p)) throw new Error(`${dir} has no ${SUMMARY_FILE} (run sauron sensitivity first)`);
+  try {
+    return JSON.parse(readFileSync(p, 'utf8')) as SensitivitySummary;
+  } catch (e) {
+    throw new Error(`${p} is damaged: ${(e as Error).message}; run sauron sensitivity again`);
+  }
+}
+
+export function hasFeatureStats(dir: string): boolean {
+  return existsSync(join(dir, FEATURE_MEAN_FILE)) && existsSync(join(dir, FEATURE_STD_FILE));
+}
+
+export function readFeatureStats(dir: string): { mean: Float32Array; std: Float32Array } {
+  if (!hasFeatureStats(dir)) throw new Error(`${dir} has no ${FEATURE_MEAN_FILE} / ${FEATURE_STD_FILE} (run sauron sensitivity first)`);
+  return scope(() => ({ mean: loadNpy(join(dir, FEATURE_MEAN_FILE)).toFloat32Array(), std: loadNpy(join(dir, FEATURE_STD_FILE)).toFloat32Array() }));
+}
+
+export function writeFeatureStats(dir: string, mean: ArrayLike<number>, std: ArrayLike<number>): void {
+  saveNpyArray(join(dir, FEATURE_MEAN_FILE), Float32Array.from(mean), [mean.length], 'float32');
+  saveNpyArray(join(dir, FEATURE_STD_FILE), Float32Array.from(std), [std.length], 'float32');
+}

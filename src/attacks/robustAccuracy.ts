@@ -1,0 +1,47 @@
+// PGD over the first inputs of a data set, reduced to rates: the per-epoch validation attack
+// of training and the pruning curves both read a model's robustness this way.
+import type { ImageDataset } from '../data/dataset.js';
+import { batches } from '../data/loader.js';
+import { subset } from '../data/registry.js';
+import type { ImageClassifier } from '../models/classifier.js';
+import { scope } from '../tensor/scope.js';
+import type { Norm } from './budget.js';
+import { pgdAttack } from './pgd.js';
+
+export interface RobustnessOptions {
+  norm: Norm;
+  eps: number;
+  steps: number;
+  /** Attack the first `limit` inputs (default all). */
+  limit?: number;
+  batchSize?: number;
+}
+
+export interface Robustness {
+  count: number;
+  /** Inputs whose prediction the attack changed. */
+  successRate: number;
+  /** Inputs still classified correctly after the attack. */
+  robustAccuracy: number;
+}
+
+/** PGD from the clean input (no random start, seed 0): the same inputs give the same rates. */
+export async function robustAccuracy(model: ImageClassifier, data: ImageDataset, o: RobustnessOptions): Promise<Robustness> {
+  const set = subset(data, { limit: Math.min(o.limit ?? data.length, data.length) });
+  let hit = 0;
+  let right = 0;
+  let n = 0;
+  for await (const b of batches(set, { batchSize: o.batchSize ?? 256, device: model.device })) {
+    scope(() => {
+      const records = pgdAttack(model, b, { norm: o.norm, eps: o.eps, iterations: o.steps, restarts: 1, randomStart: false, seed: 0 }).records;
+      for (const r of records) {
+        if (r.success) hit++;
+        if (r.adversarialPrediction === r.label) right++;
+      }
+      n += records.length;
+      b.images.dispose();
+      b.labels.dispose();
+    });
+  }
+  return { count: n, successRate: n ? hit / n : 0, robustAccuracy: n ? right / n : 0 };
+}
