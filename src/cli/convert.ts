@@ -3,7 +3,7 @@ import { ARCHITECTURES } from '../models/zoo.js';
 import { convertCheckpoint } from '../models/convert.js';
 import { saveModel } from '../models/runFolder.js';
 import { DATASETS } from '../data/registry.js';
-import { imageShape } from './options.js';
+import { deviceOption, imageShape, nondeterministicOption, useDevice } from './options.js';
 
 function numbers(name: string) {
   return (v: string): number[] => {
@@ -25,10 +25,12 @@ export function convertCommand(): Command {
     .option('--std <list>', 'per-channel std', numbers('--std'))
     .addOption(new Option('--dataset <name>', 'data set the model belongs to (recorded for later commands)').choices([...DATASETS]))
     .requiredOption('--out <dir>', 'run folder to write')
-    .action((o: { from: string; arch: string; input?: [number, number, number]; mean?: number[]; std?: number[]; dataset?: string; out: string }) => {
+    .addOption(deviceOption())
+    .addOption(nondeterministicOption())
+    .action((o: { from: string; arch: string; input?: [number, number, number]; mean?: number[]; std?: number[]; dataset?: string; out: string; device: string; nondeterministic?: boolean }) => {
       if (!ARCHITECTURES.includes(o.arch)) throw new Error(`unknown architecture '${o.arch}' (available: ${ARCHITECTURES.join(', ')})`);
       if (!!o.mean !== !!o.std) throw new Error('--mean and --std go together');
-      const model = convertCheckpoint(o.from, { arch: o.arch, inputShape: o.input, normalization: o.mean ? { mean: o.mean, std: o.std! } : undefined });
+      const model = convertCheckpoint(o.from, { arch: o.arch, inputShape: o.input, normalization: o.mean ? { mean: o.mean, std: o.std! } : undefined, device: useDevice(o) });
       try {
         saveModel(o.out, model, { dataset: o.dataset, convertedFrom: o.from });
         console.log(JSON.stringify({ out: o.out, arch: o.arch, classes: model.numClasses, featureDim: model.featureDim, width: model.config.width }));

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadModel } from '../models/runFolder.js';
 import { exportTorchScript } from '../models/export.js';
+import { deviceOption, nondeterministicOption, useDevice } from './options.js';
 
 export function exportCommand(): Command {
   return new Command('export')
@@ -10,8 +11,11 @@ export function exportCommand(): Command {
       '(logits, features); images in [0, 1], normalisation inside, parameters named like features_0_weight.')
     .requiredOption('--model <run>', 'run folder of the model')
     .requiredOption('--out <file>', 'TorchScript file to write (e.g. model.pt)')
-    .action((o: { model: string; out: string }) => {
-      const { model } = loadModel(o.model);
+    .addOption(deviceOption())
+    .addOption(nondeterministicOption())
+    .action((o: { model: string; out: string; device: string; nondeterministic?: boolean }) => {
+      // the file holds host copies of the weights, wherever the model was loaded
+      const { model } = loadModel(o.model, { device: useDevice(o) });
       try {
         model.eval();
         mkdirSync(dirname(o.out), { recursive: true });

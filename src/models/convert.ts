@@ -7,6 +7,7 @@ import { loadPickle } from '../tensor/script.js';
 import { Tensor } from '../tensor/tensor.js';
 import { scope } from '../tensor/scope.js';
 import { createModel } from './zoo.js';
+import type { Device } from '../tensor/deviceState.js';
 import type { ImageClassifier, Normalization } from './classifier.js';
 
 export interface ConvertOptions {
@@ -15,6 +16,8 @@ export interface ConvertOptions {
   inputShape?: [number, number, number];
   /** Overrides the normalisation found in the checkpoint (robustness' normalizer buffers). */
   normalization?: Normalization;
+  /** Where the converted model lives (the checkpoint is read on the host). */
+  device?: Device;
 }
 
 const IMAGENET_NORMALIZATION = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
@@ -91,7 +94,7 @@ export function convertCheckpoint(path: string, o: ConvertOptions): ImageClassif
       const width = first[1].shape[0]! / base;
       const shape = o.inputShape ?? defaultShape(o.arch);
       const norm = o.normalization ?? normalization ?? (o.arch.endsWith('-imagenet') ? IMAGENET_NORMALIZATION : undefined);
-      const model = createModel({ arch: o.arch, inputShape: shape, numClasses: cls.shape[0]!, width, normalization: norm });
+      const model = createModel({ arch: o.arch, inputShape: shape, numClasses: cls.shape[0]!, width, normalization: norm }, { device: o.device });
       try {
         model.loadStateDict(state);
       } catch (e) {
