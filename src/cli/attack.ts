@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { hasFeatureStats, readFeatureStats, writeFeatureStats } from '../analysis/sensitivityFiles.js';
 import { Command, Option } from 'commander';
-import { DATASETS, openDataset, parseIndices } from '../data/registry.js';
+import { openDataset } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { loadAnyModel } from '../models/load.js';
 import type { ImageClassifier } from '../models/classifier.js';
@@ -9,18 +9,17 @@ import { featureStats } from '../analysis/featureStats.js';
 import { runAttack, type AttackSpec } from '../experiments/attackRun.js';
 import { checkBudget, type Norm } from '../attacks/budget.js';
 import { ATTACK_DEFAULTS, defaultFakeRelu } from '../attacks/defaults.js';
-import { deviceOption, nondeterministicOption, useDevice, nonNegativeInt, positiveInt, positiveNumber, precisionOption } from './options.js';
+import { nonNegativeInt, positiveInt, positiveNumber, precisionOption } from './options.js';
 import type { Precision } from '../tensor/device.js';
 import { ProgressBar } from './progress.js';
-import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
+import { checkDatasetFits, modelDataOptions, openModelData, type ModelDataCli } from './modelData.js';
 
-interface AttackCli {
-  device: string; nondeterministic?: boolean; precision: Precision;
-  model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
+interface AttackCli extends ModelDataCli {
+  precision: Precision;
   attack: 'pgd' | 'kns'; norm: Norm; eps: number; iterations?: number; stepSize?: number; restarts: number;
   randomStart: boolean; targetClass?: number; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
   sensitivity?: string; statsSplit: 'train+test' | 'train' | 'test'; batchSize: number; seed: number; saveExamples?: boolean;
-  targetModel?: string; out: string; resume?: boolean; featuresLayer?: string; classifierParam?: string;
+  targetModel?: string; out: string; resume?: boolean;
 }
 
 function parseList(v: string): number[] {
@@ -36,18 +35,10 @@ function parseWindow(v: string): { start: number; count: number } {
 }
 
 export function attackCommand(): Command {
-  return new Command('attack')
+  return modelDataOptions(new Command('attack')
     .description('Attack a model: PGD (untargeted or targeted) or the n-neuron sensitivity attack (k-NS), under an L2\n' +
       'or Linf budget. Writes results.json, samples.csv and, with --save-examples, clean.npy / adversarial.npy /\n' +
-      'indices.npy; for k-NS also success-by-rank.png/.svg. An interrupted attack continues with --resume.')
-    .requiredOption('--model <run>', 'run folder of the model to attack, or a TorchScript file')
-    .option('--features-layer <name>', TORCHSCRIPT_HELP.featuresLayer)
-    .option('--classifier-param <name>', TORCHSCRIPT_HELP.classifierParam)
-    .addOption(new Option('--dataset <name>', 'data set (default: the model\'s)').choices([...DATASETS]))
-    .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
-    .addOption(new Option('--split <split>', 'inputs to attack').choices(['train', 'test']).default('test'))
-    .option('--limit <n>', 'first N inputs only', positiveInt('--limit'))
-    .option('--indices <list>', 'these inputs only, e.g. 0,5,10-19')
+      'indices.npy; for k-NS also success-by-rank.png/.svg. An interrupted attack continues with --resume.'), 'to attack', 'inputs')
     .addOption(new Option('--attack <name>', 'pgd or kns (n-neuron sensitivity attack)').choices(['pgd', 'kns']).default('pgd'))
     .addOption(new Option('--norm <norm>', 'budget norm').choices(['l2', 'linf']).makeOptionMandatory())
     .requiredOption('--eps <eps>', 'budget; fractions like 8/255 are accepted', positiveNumber('--eps'))
@@ -70,20 +61,14 @@ export function attackCommand(): Command {
     .option('--target-model <run>', 'also evaluate the adversarial examples on this model (transfer)')
     .requiredOption('--out <dir>', 'folder to write results into')
     .option('--resume', 'continue an interrupted attack in --out')
-    .addOption(deviceOption())
-    .addOption(nondeterministicOption())
     .addOption(precisionOption())
     .action(async (o: AttackCli) => {
       checkBudget(o.norm, o.eps);
-      const device = useDevice(o);
       const precision = o.precision === 'fp32' ? {} : { precision: o.precision };
-      const name = o.dataset ?? datasetOf(o.model) ?? 'fashion-mnist';
-      const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
-      const { model } = loadAnyModel(o.model, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device });
+      const { name, ds, model, device } = await openModelData(o);
       let target: ImageClassifier | undefined;
       try {
         target = o.targetModel ? loadAnyModel(o.targetModel, { inputShape: ds.imageShape, device }).model : undefined;
-        checkDatasetFits(model, ds);
         if (target) checkDatasetFits(target, ds);
         const meta = { model: o.model, targetModel: o.targetModel, dataset: name, split: o.split, limit: o.limit, indices: o.indices };
         let spec: AttackSpec;

@@ -1,46 +1,32 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
-import { DATASETS, openDataset, parseIndices } from '../data/registry.js';
+import { Command } from 'commander';
+import { openDataset } from '../data/registry.js';
+import type { ImageClassifier } from '../models/classifier.js';
 import { loadAnyModel } from '../models/load.js';
 import { loadNpy, saveNpy } from '../serialization/npy.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { evaluate } from '../training/evaluate.js';
 import { predict } from '../training/evaluateInputs.js';
 import { scope } from '../tensor/scope.js';
-import { deviceOption, nondeterministicOption, useDevice, positiveInt } from './options.js';
+import { positiveInt, useDevice } from './options.js';
 import { ProgressBar } from './progress.js';
-import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
+import { datasetOf, modelDataOptions, openModelData, type ModelDataCli } from './modelData.js';
 
-interface EvalCli {
-  model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
-  inputs?: string; labels?: string; out?: string; batchSize: number; featuresLayer?: string; classifierParam?: string; device: string; nondeterministic?: boolean;
+interface EvalCli extends ModelDataCli {
+  inputs?: string; labels?: string; out?: string; batchSize: number;
 }
 
 export function evalCommand(): Command {
-  return new Command('eval')
+  return modelDataOptions(new Command('eval')
     .description('Accuracy of a model on a data set (overall and per class), or predictions for given images.\n' +
-      'Prints one JSON object; with --out also writes it (eval.json) and, for --inputs, predictions.npy.')
-    .requiredOption('--model <run>', 'run folder of the model, or a TorchScript file')
-    .option('--features-layer <name>', TORCHSCRIPT_HELP.featuresLayer)
-    .option('--classifier-param <name>', TORCHSCRIPT_HELP.classifierParam)
-    .addOption(new Option('--dataset <name>', 'data set (default: the one the model was trained on)').choices([...DATASETS]))
-    .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
-    .addOption(new Option('--split <split>', 'which split').choices(['train', 'test']).default('test'))
-    .option('--limit <n>', 'first N samples only', positiveInt('--limit'))
-    .option('--indices <list>', 'these samples only, e.g. 0,5,10-19')
+      'Prints one JSON object; with --out also writes it (eval.json) and, for --inputs, predictions.npy.'), '', 'samples')
     .option('--inputs <x.npy>', 'evaluate these images (float32 [N, C, H, W] in [0, 1]) instead of a data set')
     .option('--labels <y.npy>', 'labels of --inputs (int64 [N]) to report accuracy')
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 256)
     .option('--out <dir>', 'folder to write results into')
-    .addOption(deviceOption())
-    .addOption(nondeterministicOption())
     .action(async (o: EvalCli) => {
-      const device = useDevice(o);
-      const name = o.dataset ?? datasetOf(o.model) ?? 'fashion-mnist';
-      const ds = o.inputs ? null : await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
-      const shape = ds?.imageShape ?? (await openDataset(name, 'test', { data: o.data, limit: 1 })).imageShape;
-      const { model } = loadAnyModel(o.model, { inputShape: shape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device });
+      const { name, ds, model } = o.inputs ? await openForInputs(o) : await openModelData(o);
       try {
         let result: Record<string, unknown>;
         if (o.inputs) {
@@ -62,7 +48,6 @@ export function evalCommand(): Command {
             return r;
           });
         } else {
-          checkDatasetFits(model, ds!);
           const bar = new ProgressBar();
           bar.start(`eval ${name} ${o.split}`);
           const ev = await evaluate(model, ds!, { batchSize: o.batchSize, onProgress: (p) => bar.update(p.done, p.total, p.stats) });
@@ -78,4 +63,13 @@ export function evalCommand(): Command {
         model.dispose();
       }
     });
+}
+
+/** --inputs: the model alone; the data set (default the model's own) gives the image shape. */
+async function openForInputs(o: EvalCli): Promise<{ name: string; ds: null; model: ImageClassifier }> {
+  const device = useDevice(o);
+  const name = o.dataset ?? datasetOf(o.model) ?? 'fashion-mnist';
+  const shape = (await openDataset(name, 'test', { data: o.data, limit: 1 })).imageShape;
+  const { model } = loadAnyModel(o.model, { inputShape: shape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device });
+  return { name, ds: null, model };
 }

@@ -1,9 +1,8 @@
 import { join } from 'node:path';
 import { writeSensitivitySummary } from '../analysis/sensitivityFiles.js';
 import { Command, Option } from 'commander';
-import { DATASETS, openDataset, parseIndices } from '../data/registry.js';
+import { openDataset, parseIndices } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { loadAnyModel } from '../models/load.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { sensitivity, type SensitivityResult } from '../analysis/sensitivity.js';
 import { innerDelta } from '../analysis/innerDelta.js';
@@ -11,28 +10,19 @@ import { batches } from '../data/loader.js';
 import { saveNpyArray } from '../serialization/npy.js';
 import { mkdirSync } from 'node:fs';
 import { sensitivityFigures } from '../analysis/figures.js';
-import { deviceOption, nondeterministicOption, useDevice, nonNegativeNumber, positiveInt } from './options.js';
+import { nonNegativeNumber, positiveInt } from './options.js';
 import { ProgressBar } from './progress.js';
-import { checkDatasetFits, datasetOf, TORCHSCRIPT_HELP } from './modelData.js';
+import { modelDataOptions, openModelData, type ModelDataCli } from './modelData.js';
 
-interface SensCli {
-  model: string; dataset?: string; data?: string; split: 'train' | 'test'; limit?: number; indices?: string;
+interface SensCli extends ModelDataCli {
   statsSplit: 'train+test' | 'train' | 'test'; topK: number; eps: number; batchSize: number; compare?: string[]; out: string;
-  featuresLayer?: string; classifierParam?: string; layer?: string; units?: string; device: string; nondeterministic?: boolean;
+  layer?: string; units?: string;
 }
 
 export function sensitivityCommand(): Command {
-  return new Command('sensitivity')
+  return modelDataOptions(new Command('sensitivity')
     .description('Delta(i, x) of every feature neuron i for every input x (the smallest change of the neuron that flips\n' +
-      'the prediction), feature statistics, scaled values, per-input rankings, per-neuron summaries and figures.')
-    .requiredOption('--model <run>', 'run folder of the model, or a TorchScript file')
-    .option('--features-layer <name>', TORCHSCRIPT_HELP.featuresLayer)
-    .option('--classifier-param <name>', TORCHSCRIPT_HELP.classifierParam)
-    .addOption(new Option('--dataset <name>', 'data set (default: the one the model was trained on)').choices([...DATASETS]))
-    .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
-    .addOption(new Option('--split <split>', 'inputs to analyse').choices(['train', 'test']).default('test'))
-    .option('--limit <n>', 'first N inputs only', positiveInt('--limit'))
-    .option('--indices <list>', 'these inputs only, e.g. 0,5,10-19')
+      'the prediction), feature statistics, scaled values, per-input rankings, per-neuron summaries and figures.'), '', 'inputs')
     .addOption(new Option('--stats-split <which>', 'inputs the feature mean/std are computed over (the reference uses train+test)')
       .choices(['train+test', 'train', 'test']).default('train+test'))
     .option('--top-k <k>', 'count how often each neuron is among an input\'s k most sensitive', positiveInt('--top-k'), 16)
@@ -43,18 +33,12 @@ export function sensitivityCommand(): Command {
       '(bracketing + bisection, both signs) instead of the closed form of the penultimate layer')
     .option('--units <list>', 'with --layer: these flat unit indices only, e.g. 0-99 (default all)')
     .requiredOption('--out <dir>', 'folder to write results into')
-    .addOption(deviceOption())
-    .addOption(nondeterministicOption())
     .action(async (o: SensCli) => {
-      useDevice(o);
       if (o.layer && o.layer !== 'penultimate') return innerLayer(o);
       const bar = new ProgressBar();
       const runOne = async (runDir: string, outDir?: string): Promise<{ name: string; result: SensitivityResult }> => {
-        const name = o.dataset ?? datasetOf(runDir) ?? 'fashion-mnist';
-        const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
-        const { model, manifest } = loadAnyModel(runDir, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device: useDevice(o) });
+        const { name, ds, model, manifest } = await openModelData(o, runDir);
         try {
-          checkDatasetFits(model, ds);
           const statsSets: ImageDataset[] = [];
           for (const s of o.statsSplit === 'train+test' ? ['train', 'test'] as const : [o.statsSplit]) {
             statsSets.push(s === o.split && !o.limit && !o.indices ? ds : await openDataset(name, s, { data: o.data }));
@@ -98,11 +82,8 @@ export function sensitivityCommand(): Command {
 
 /** --layer: numeric Delta for an inner layer's units, written as inner-deltas.npy [units, inputs]. */
 async function innerLayer(o: SensCli): Promise<void> {
-  const name = o.dataset ?? datasetOf(o.model) ?? 'fashion-mnist';
-  const ds = await openDataset(name, o.split, { data: o.data, limit: o.limit, indices: o.indices ? parseIndices(o.indices) : undefined });
-  const { model } = loadAnyModel(o.model, { inputShape: ds.imageShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device: useDevice(o) });
+  const { ds, model } = await openModelData(o);
   try {
-    checkDatasetFits(model, ds);
     const units = o.units ? parseIndices(o.units) : undefined;
     const cols: Float32Array[] = [];
     let unitList: number[] = [];
