@@ -236,3 +236,23 @@ test('fp16 training needs CUDA: a clear error elsewhere', { skip: DEVICE !== 'cp
   await assert.rejects(train({ ...DEFAULTS['fashion-mnist']!, method: 'standard', dataset: 'fashion-mnist', width: 0.25, epochs: 1,
     batchSize: 32, limit: 64, testLimit: 32, seed: 0, precision: 'fp16' }, { out, device: 'cpu' }), /--precision fp16 needs a CUDA device/);
 });
+
+test('fp16 on CUDA: loss-scaled training steps and an fp16 attack with float32 results', { skip: !DEVICE.startsWith('cuda') }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'sauron-fp16-'));
+  const r = await onDeviceAsync(() => train({ ...DEFAULTS['fashion-mnist']!, method: 'standard', dataset: 'fashion-mnist', width: 0.25,
+    epochs: 1, batchSize: 32, limit: 256, testLimit: 64, seed: 0, precision: 'fp16', validation: { eps: 1, steps: 2, limit: 16 } }, { out, device: DEVICE }));
+  assert.ok(Number.isFinite(r.metrics[0]!.loss) && r.metrics[0]!.loss > 0);
+  const { model } = loadModel(out, { device: DEVICE });
+  const b = batch(8);
+  try {
+    onDevice(() => scope(() => {
+      const adv = pgdAttack(model, b, { norm: 'l2', eps: 1, iterations: 3, restarts: 1, randomStart: true, seed: 0, precision: 'fp16' });
+      assert.equal(adv.adversarial.dtype, 'float32');
+      for (const rec of adv.records) assert.ok(rec.l2 <= 1 + 1e-5);
+    }));
+  } finally {
+    b.images.dispose();
+    b.labels.dispose();
+    model.dispose();
+  }
+});
