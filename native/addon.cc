@@ -92,7 +92,7 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(TensorWrap::LiveCount()));
+  return Napi::Number::New(info.Env(), static_cast<double>(TensorWrap::LiveCount(info.Env())));
 }
 
 Napi::Value ParallelInfo(const Napi::CallbackInfo& info) {

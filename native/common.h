@@ -14,8 +14,24 @@
 
 namespace sauron {
 
-// Per-addon-instance state: constructors needed to create JS wrappers from C++.
+// One tensor held for JS: the tensor and the bytes reported to V8 as external memory.
+struct TensorSlot {
+  at::Tensor tensor;
+  int64_t reported = 0;
+};
+
+// The tensors JS holds, by id. One table per addon instance (the main thread and each
+// worker_thread that loads the addon have their own), touched only from that instance's thread.
+struct TensorTable {
+  std::vector<TensorSlot> slots = std::vector<TensorSlot>(1);  // id 0 is never used
+  std::vector<uint32_t> freeSlots;
+  int64_t liveCount = 0;
+};
+
+// Per-addon-instance state: the tensor table and the constructors needed to create JS
+// wrappers from C++.
 struct AddonData {
+  TensorTable tensors;
   Napi::FunctionReference generatorCtor;
   Napi::FunctionReference opCtor;
   Napi::FunctionReference optimizerCtor;
@@ -47,7 +63,7 @@ class TensorWrap {
   static bool IsTensor(Napi::Env env, const Napi::Value& v);
   // Throws a JS error when v is not the id of a live tensor.
   static at::Tensor& From(Napi::Env env, const Napi::Value& v);
-  static int64_t LiveCount();
+  static int64_t LiveCount(Napi::Env env);
 };
 
 class GeneratorWrap : public Napi::ObjectWrap<GeneratorWrap> {

@@ -70,26 +70,18 @@ static int64_t StorageBytes(const at::Tensor& t) {
 
 namespace {
 
-struct Slot {
-  at::Tensor tensor;
-  int64_t reported = 0;
-};
-
-// Slot 0 is never used, so a zero id is always invalid.
-std::vector<Slot> slots(1);
-std::vector<uint32_t> freeSlots;
-int64_t liveCount = 0;
+TensorTable& Table(Napi::Env env) { return env.GetInstanceData<AddonData>()->tensors; }
 
 uint32_t IdOf(Napi::Env env, const Napi::Value& v) {
   if (!v.IsNumber()) throw Napi::TypeError::New(env, "expected a tensor");
   double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 1 && d < static_cast<double>(slots.size()) && d == static_cast<double>(static_cast<uint32_t>(d))))
+  if (!(d >= 1 && d < static_cast<double>(Table(env).slots.size()) && d == static_cast<double>(static_cast<uint32_t>(d))))
     throw Napi::TypeError::New(env, "expected a tensor");
   return static_cast<uint32_t>(d);
 }
 
 at::Tensor& Live(Napi::Env env, const Napi::Value& v) {
-  auto& slot = slots[IdOf(env, v)];
+  auto& slot = Table(env).slots[IdOf(env, v)];
   if (!slot.tensor.defined()) throw Napi::Error::New(env, "tensor was already disposed");
   return slot.tensor;
 }
@@ -97,19 +89,20 @@ at::Tensor& Live(Napi::Env env, const Napi::Value& v) {
 Napi::Value Dispose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t id = IdOf(env, info[0]);
-  auto& slot = slots[id];
+  auto& table = Table(env);
+  auto& slot = table.slots[id];
   if (slot.tensor.defined()) {
     slot.tensor.reset();
-    liveCount--;
+    table.liveCount--;
     if (slot.reported) Napi::MemoryManagement::AdjustExternalMemory(env, -slot.reported);
     slot.reported = 0;
-    freeSlots.push_back(id);
+    table.freeSlots.push_back(id);
   }
   return env.Undefined();
 }
 
 Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !slots[IdOf(info.Env(), info[0])].tensor.defined());
+  return Napi::Boolean::New(info.Env(), !Table(info.Env()).slots[IdOf(info.Env(), info[0])].tensor.defined());
 }
 
 Napi::Value Shape(const Napi::CallbackInfo& info) {
@@ -254,21 +247,22 @@ Napi::Value SameAs(const Napi::CallbackInfo& info) {
 
 Napi::Value TensorWrap::Wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
+  auto& table = Table(env);
   uint32_t id;
-  if (!freeSlots.empty()) {
-    id = freeSlots.back();
-    freeSlots.pop_back();
+  if (!table.freeSlots.empty()) {
+    id = table.freeSlots.back();
+    table.freeSlots.pop_back();
   } else {
-    id = static_cast<uint32_t>(slots.size());
-    slots.emplace_back();
+    id = static_cast<uint32_t>(table.slots.size());
+    table.slots.emplace_back();
   }
-  auto& slot = slots[id];
+  auto& slot = table.slots[id];
   // Host tensors count towards V8's external memory so a leaked one is collected under
   // pressure. Device memory is not the JS heap's concern, and reporting it made V8 run a
   // full mark-compact on almost every GPU training step (measured with --trace-gc).
   slot.reported = t.defined() && t.is_cpu() ? StorageBytes(t) : 0;
   slot.tensor = std::move(t);
-  liveCount++;
+  table.liveCount++;
   if (slot.reported) Napi::MemoryManagement::AdjustExternalMemory(env, slot.reported);
   return Napi::Number::New(env, id);
 }
@@ -276,12 +270,12 @@ Napi::Value TensorWrap::Wrap(Napi::Env env, at::Tensor t) {
 bool TensorWrap::IsTensor(Napi::Env env, const Napi::Value& v) {
   if (!v.IsNumber()) return false;
   double d = v.As<Napi::Number>().DoubleValue();
-  return d >= 1 && d < static_cast<double>(slots.size()) && d == static_cast<double>(static_cast<uint32_t>(d));
+  return d >= 1 && d < static_cast<double>(Table(env).slots.size()) && d == static_cast<double>(static_cast<uint32_t>(d));
 }
 
 at::Tensor& TensorWrap::From(Napi::Env env, const Napi::Value& v) { return Live(env, v); }
 
-int64_t TensorWrap::LiveCount() { return liveCount; }
+int64_t TensorWrap::LiveCount(Napi::Env env) { return Table(env).liveCount; }
 
 void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
   auto t = Napi::Object::New(env);

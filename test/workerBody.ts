@@ -1,0 +1,16 @@
+// Run inside a worker_thread (through workerTensor.mjs) by workers.test.ts: tensor work on this thread's own addon
+// instance, reported back as a checksum and the live-tensor count before and after.
+import { parentPort, workerData } from 'node:worker_threads';
+import { liveTensors, ones, scope, tensor } from '../src/tensor/index.js';
+
+const { n, seedValue } = workerData as { n: number; seedValue: number };
+const before = liveTensors();
+let sum = 0;
+for (let i = 0; i < n; i++) {
+  sum += scope(() => {
+    // [2, 2] of seedValue times ones [2, 2]: every entry 2 * seedValue, sum 8 * seedValue
+    const a = tensor([[seedValue, seedValue], [seedValue, seedValue]]);
+    return a.matmul(ones([2, 2])).sum().item();
+  });
+}
+parentPort!.postMessage({ sum, before, after: liveTensors() });
