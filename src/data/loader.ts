@@ -3,11 +3,8 @@
 import { randperm } from '../tensor/creation.js';
 import { derivedGenerator } from '../tensor/random.js';
 import { hostSide, type Device } from '../tensor/deviceState.js';
+import { isCuda } from '../tensor/device.js';
 import type { Tensor } from '../tensor/tensor.js';
-
-function isCuda(d: Device): boolean {
-  return d.startsWith('cuda');
-}
 import { augmentBatch, type AugmentOptions } from './augment.js';
 import type { Batch, ImageDataset } from './dataset.js';
 
