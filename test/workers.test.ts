@@ -6,9 +6,11 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { liveTensors, ones, scope } from '../src/tensor/index.js';
 
-function runWorker(n: number, seedValue: number): Promise<{ sum: number; before: number; after: number }> {
+interface WorkerResult { sum: number; before: number; after: number; foreignError: string }
+
+function runWorker(n: number, seedValue: number, foreign: number): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./workerTensor.mjs', import.meta.url), { workerData: { n, seedValue } });
+    const w = new Worker(new URL('./workerTensor.mjs', import.meta.url), { workerData: { n, seedValue, foreign } });
     w.once('message', resolve);
     w.once('error', reject);
     w.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)));
@@ -19,18 +21,26 @@ test('two workers and the main thread do tensor work at once, each in its own ta
   const kept = ones([3]).keep(); // a main-thread tensor the workers must not see
   const mainBefore = liveTensors();
   const n = 3000;
-  const workers = [runWorker(n, 1), runWorker(n, 2)];
+  const workers = [runWorker(n, 1, kept.native), runWorker(n, 2, kept.native)];
+  // the main thread keeps working (yielding so the workers' messages arrive) until both are done
+  let done = false;
+  const all = Promise.all(workers);
+  all.then(() => (done = true), () => (done = true));
   let mainSum = 0;
-  for (let i = 0; i < 200; i++) {
-    mainSum += scope(() => ones([4]).mul(3).sum().item());
+  let rounds = 0;
+  while (!done || rounds < 200) {
+    mainSum += scope(() => ones([2, 2]).mul(3).matmul(ones([2, 2])).sum().item());
+    rounds++;
     await new Promise((r) => setImmediate(r));
   }
-  const [a, b] = await Promise.all(workers);
+  const [a, b] = await all;
   assert.equal(a!.sum, 8 * n);
   assert.equal(b!.sum, 16 * n);
-  assert.equal(mainSum, 12 * 200);
+  assert.equal(mainSum, 24 * rounds);
   // each worker's table started empty (the main thread's tensor is not in it) and ends empty
   assert.deepEqual([a!.before, a!.after, b!.before, b!.after], [0, 0, 0, 0]);
+  // the main thread's tensor id is not a tensor in either worker
+  assert.deepEqual([a!.foreignError, b!.foreignError], ['expected a tensor', 'expected a tensor']);
   assert.equal(liveTensors(), mainBefore);
   kept.dispose();
 });
