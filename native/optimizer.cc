@@ -50,7 +50,7 @@ void ForeachSgdStep(torch::optim::SGD& opt) {
   auto& state = opt.state();
   for (auto& group : opt.param_groups()) {
     auto& o = static_cast<torch::optim::SGDOptions&>(group.options());
-    std::vector<at::Tensor> params, grads, bufs, fresh;
+    std::vector<at::Tensor> params, grads, bufs;
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
       params.push_back(p);

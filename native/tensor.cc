@@ -72,24 +72,26 @@ namespace {
 
 TensorTable& Table(Napi::Env env) { return env.GetInstanceData<AddonData>()->tensors; }
 
-uint32_t IdOf(Napi::Env env, const Napi::Value& v) {
+// One instance-data lookup per call: every tensor argument of every operator passes here.
+uint32_t IdOf(Napi::Env env, const TensorTable& table, const Napi::Value& v) {
   if (!v.IsNumber()) throw Napi::TypeError::New(env, "expected a tensor");
   double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 1 && d < static_cast<double>(Table(env).slots.size()) && d == static_cast<double>(static_cast<uint32_t>(d))))
+  if (!(d >= 1 && d < static_cast<double>(table.slots.size()) && d == static_cast<double>(static_cast<uint32_t>(d))))
     throw Napi::TypeError::New(env, "expected a tensor");
   return static_cast<uint32_t>(d);
 }
 
 at::Tensor& Live(Napi::Env env, const Napi::Value& v) {
-  auto& slot = Table(env).slots[IdOf(env, v)];
+  auto& table = Table(env);
+  auto& slot = table.slots[IdOf(env, table, v)];
   if (!slot.tensor.defined()) throw Napi::Error::New(env, "tensor was already disposed");
   return slot.tensor;
 }
 
 Napi::Value Dispose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint32_t id = IdOf(env, info[0]);
   auto& table = Table(env);
+  uint32_t id = IdOf(env, table, info[0]);
   auto& slot = table.slots[id];
   if (slot.tensor.defined()) {
     slot.tensor.reset();
@@ -102,7 +104,9 @@ Napi::Value Dispose(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !Table(info.Env()).slots[IdOf(info.Env(), info[0])].tensor.defined());
+  Napi::Env env = info.Env();
+  auto& table = Table(env);
+  return Napi::Boolean::New(env, !table.slots[IdOf(env, table, info[0])].tensor.defined());
 }
 
 Napi::Value Shape(const Napi::CallbackInfo& info) {
