@@ -12,6 +12,9 @@ import {
 } from '../src/index.js';
 import { pgdAttack, type PgdConfig } from '../src/attacks/pgd.js';
 import { knsAttack, nNeuronRates } from '../src/attacks/kns.js';
+import { defaultFakeRelu, resolveFakeRelu } from '../src/attacks/defaults.js';
+import { runAttack, targetSplit } from '../src/experiments/attackRun.js';
+import { noGrad } from '../src/tensor/autograd.js';
 import { project, stepAlong, sampleNorms, randomStart, type Norm } from '../src/attacks/budget.js';
 import { train } from '../src/training/train.js';
 import { DEFAULTS } from '../src/training/config.js';
@@ -110,7 +113,8 @@ test('deterministic PGD equals an independent python3-torch PGD (fixture) for L2
       const x = tensors.get('x')!;
       const y = tensors.get('y')!;
       for (const [norm, [eps, iterations]] of Object.entries(meta.runs) as [Norm, [number, number]][]) {
-        const out = pgdAttack(m, { images: x, labels: y, indices: [0, 1, 2, 3, 4, 5] }, { norm, eps, iterations, restarts: 1, randomStart: false, seed: 0 });
+        // the fixture attacks its (random) labels
+        const out = pgdAttack(m, { images: x, labels: y, indices: [0, 1, 2, 3, 4, 5] }, { norm, eps, iterations, restarts: 1, randomStart: false, seed: 0, against: 'label' });
         const e = relErr(out.adversarial, tensors.get(`${norm}.adv`)!);
         assert.ok(e < 1e-5, `${norm}: relative error ${e}`);
       }
@@ -120,6 +124,50 @@ test('deterministic PGD equals an independent python3-torch PGD (fixture) for L2
     m.dispose();
     for (const t of tensors.values()) t.dispose();
   }
+});
+
+test('untargeted PGD attacks the clean prediction, whatever the labels: success is a changed prediction, as for k-NS', () => {
+  const m = randomModel(4);
+  try {
+    scope(() => {
+      const b = batch(10, 5);
+      // attacks run the model in eval mode
+      const clean = noGrad(() => m.eval().forward(b.images).logits.argmax(1));
+      const wrong = tensor(BigInt64Array.from(clean.toNumbers(), (c) => BigInt((c + 1) % 10)), { shape: [10] });
+      for (const norm of ['l2', 'linf'] as Norm[]) {
+        const cfg: PgdConfig = { norm, eps: norm === 'l2' ? 1 : 0.05, iterations: 4, restarts: 2, randomStart: true, seed: 3 };
+        const base = pgdAttack(m, b, cfg);
+        // the labels do not enter: labels equal to the prediction, or all wrong, give the same run
+        for (const labels of [clean, wrong]) {
+          const other = pgdAttack(m, { ...b, labels }, cfg);
+          assert.equal(other.adversarial.sub(base.adversarial).abs().max().item(), 0, norm);
+          assert.deepEqual(other.records.map((r) => r.success), base.records.map((r) => r.success));
+        }
+        // and it is the label attack with the prediction as label
+        const asLabel = pgdAttack(m, { ...b, labels: clean }, { ...cfg, against: 'label' });
+        assert.equal(asLabel.adversarial.sub(base.adversarial).abs().max().item(), 0, norm);
+        for (const r of base.records) assert.equal(r.success, r.adversarialPrediction !== r.cleanPrediction);
+        // against the label, success is misclassification
+        const vsWrong = pgdAttack(m, { ...b, labels: wrong }, { ...cfg, against: 'label' });
+        for (const r of vsWrong.records) assert.equal(r.success, r.adversarialPrediction !== r.label);
+      }
+    });
+  } finally {
+    m.dispose();
+  }
+});
+
+test('fake ReLU auto: off for VGG and TorchScript, on for ResNets, the small CNN and other architectures', () => {
+  assert.equal(defaultFakeRelu('vgg19'), false);
+  assert.equal(defaultFakeRelu('vgg11'), false);
+  assert.equal(defaultFakeRelu('torchscript'), false);
+  assert.equal(defaultFakeRelu('resnet18'), true);
+  assert.equal(defaultFakeRelu('resnet50-imagenet'), true);
+  assert.equal(defaultFakeRelu('small-cnn'), true);
+  assert.equal(resolveFakeRelu('on', 'vgg19'), true);
+  assert.equal(resolveFakeRelu('off', 'small-cnn'), false);
+  assert.equal(resolveFakeRelu('auto', 'vgg19'), false);
+  assert.throws(() => resolveFakeRelu('yes' as 'on', 'vgg19'), /auto, on or off/);
 });
 
 const root = mkdtempSync(join(tmpdir(), 'sauron-atk-'));
@@ -146,6 +194,59 @@ test('k-NS on a trained model: one batch of inputs x neurons, success non-decrea
     // neurons of an input are distinct and ranked by scaled Delta
     assert.equal(new Set(a.filter((r) => r.index === 0).map((r) => r.neuron)).size, 8);
     assert.throws(() => knsAttack(model, b, { ...cfg, rankCount: 999 }), /exceed the model's 64 features/);
+    b.images.dispose();
+    b.labels.dispose();
+  } finally {
+    model.dispose();
+  }
+});
+
+test('k-NS records whether each target was active; behind a true ReLU an inactive target never moves', async () => {
+  const { loadModel } = await import('../src/index.js');
+  const { model } = loadModel(run);
+  try {
+    const ds = loadFashionMnist('test');
+    const stats = await featureStats(model, [subset(ds, { limit: 500 })]);
+    const b = ds.loadSync(Array.from({ length: 16 }, (_, i) => i));
+    const cfg = { norm: 'l2' as Norm, eps: 1.5, iterations: 8, rankCount: 6, featureMean: stats.mean, featureStd: stats.std, seed: 0 };
+    const z = scope(() => noGrad(() => model.eval().forward(b.images).features).toArray<'float32'>());
+    const f = model.featureDim;
+    const trueRelu = scope(() => knsAttack(model, b, { ...cfg, fakeRelu: false }).records);
+    const fake = scope(() => knsAttack(model, b, { ...cfg, fakeRelu: true }).records);
+    for (const records of [trueRelu, fake]) {
+      for (const r of records) {
+        assert.equal(r.active, z[r.index * f + r.neuron]! > 0, `input ${r.index} neuron ${r.neuron}`);
+        assert.equal(r.success, r.adversarialPrediction !== r.cleanPrediction);
+      }
+    }
+    const inactive = trueRelu.filter((r) => !r.active);
+    assert.ok(inactive.length > 0 && inactive.length < trueRelu.length, 'the trained model has active and inactive targets');
+    for (const r of inactive) {
+      assert.equal(r.l2, 0);
+      assert.equal(r.success, false);
+    }
+    assert.ok(fake.some((r) => !r.active && r.l2 > 0), 'the fake ReLU moves inactive targets');
+    const split = targetSplit(fake);
+    assert.equal(split.active.rows + split.inactive.rows, fake.length);
+    assert.equal(split.active.successRate, fake.filter((r) => r.active && r.success).length / split.active.rows);
+    assert.equal(split.inactive.deltaAchieveRate, fake.filter((r) => !r.active && r.deltaAchieved).length / split.inactive.rows);
+    // the attack folder: samples.csv carries the flag, results.json the split and robust accuracy
+    const out = join(root, 'kns-split');
+    const res = await runAttack({ model, dataset: subset(ds, { limit: 16 }), out, batchSize: 8,
+      spec: { attack: 'kns', neurons: [1, 3, 6], ...cfg, fakeRelu: true } });
+    const rows = readFileSync(join(out, 'samples.csv'), 'utf8').trim().split('\n');
+    const head = rows[0]!.split(',');
+    const cells = rows.slice(1).map((l) => l.split(','));
+    const col = (name: string) => cells.map((c) => Number(c[head.indexOf(name)]));
+    assert.deepEqual(col('active'), fake.map((r) => (r.active ? 1 : 0)));
+    assert.deepEqual(res.targets, split);
+    const rank1 = fake.filter((r) => r.rank === 1);
+    assert.deepEqual({ active: res.perRank![0]!.active, inactive: res.perRank![0]!.inactive }, targetSplit(rank1));
+    assert.equal(res.perRank![0]!.active.rows + res.perRank![0]!.inactive.rows, 16);
+    const correct = new Set(rank1.filter((r) => r.cleanPrediction === r.label).map((r) => r.index));
+    const fooled6 = new Set(fake.filter((r) => r.success).map((r) => r.index));
+    assert.equal(res.nNeuronRobustAccuracy!['6'], [...correct].filter((i) => !fooled6.has(i)).length / 16);
+    assert.equal(res.robustAccuracy, res.nNeuronRobustAccuracy!['6']);
     b.images.dispose();
     b.labels.dispose();
   } finally {

@@ -22,8 +22,10 @@ function tinySettings(): ReproduceSettings {
       linf: { ...small, method: 'pgd', adversarial: { norm: 'linf', eps: 0.1, steps: 1 } },
       sensitivity: { ...small, method: 'sensitivity', regularizer: { topK: 8, delta1: 10, delta2: 100 } },
     },
-    pgd: { iterations: 3, restarts: 1, limit: 24 },
-    kns: { iterations: 3, limit: 6, neurons: [1, 2, 4] },
+    inputs: 12,
+    pgd: { iterations: 3, restarts: 1 },
+    kns: { iterations: 3, neurons: [1, 2, 4], ranks: 4 },
+    sweep: { l2: [0.5, 1.5], linf: [0.1], inputs: 8 },
     sensitivity: { limit: 48, statsSplit: 'test' },
     pruning: { steps: 2, limit: 128, attackLimit: 8, attackSteps: 2 },
     batchSize: 32,
@@ -33,7 +35,7 @@ function tinySettings(): ReproduceSettings {
 test('a tiny reproduction writes Table 1, the figures and the reports; every file parses', async () => {
   const { report, timings } = await reproduce({ out, settings: tinySettings(), command: 'test' });
   assert.equal(report, join(out, 'report.html'));
-  assert.equal(timings.length, 4 + 4 + 16 + 1);
+  assert.equal(timings.length, 4 + 4 + 16 + 8 + 1);
   const csv = readFileSync(join(out, 'table1.csv'), 'utf8').trim().split('\n');
   assert.equal(csv.length, 5);
   assert.equal(csv[0], 'model,clean accuracy,L2 PGD,L2 1-NS,L2 2-NS,L2 4-NS,Linf PGD,Linf 1-NS,Linf 2-NS,Linf 4-NS');
@@ -43,7 +45,27 @@ test('a tiny reproduction writes Table 1, the figures and the reports; every fil
     for (const c of cells.slice(1)) assert.ok(Number(c) >= 0 && Number(c) <= 100, row);
   }
   assert.match(readFileSync(join(out, 'table1.md'), 'utf8'), /^\| model \| clean accuracy \|/);
-  for (const f of ['figure1', 'figure2', 'figure3', 'pruning']) {
+  // every column on the same inputs: the clean accuracy of Table 1 is the one both attacks saw
+  for (const kind of ['standard', 'l2', 'linf', 'sensitivity']) {
+    const results = ['l2-pgd', 'l2-kns', 'linf-pgd', 'linf-kns'].map((a) => JSON.parse(readFileSync(join(out, 'attacks', kind, a, 'results.json'), 'utf8')));
+    for (const r of results) {
+      assert.equal(r.count, 12);
+      assert.equal(r.cleanAccuracy, results[0].cleanAccuracy);
+    }
+    const row = csv.find((l) => l.startsWith(kind === 'standard' ? 'standard,' : kind === 'sensitivity' ? 'sensitivity-trained,' : `${kind === 'l2' ? 'L2' : 'Linf'} PGD`))!;
+    assert.equal(Number(row.split(',')[1]), +(100 * results[0].cleanAccuracy).toFixed(1));
+  }
+  const sweep = readFileSync(join(out, 'sweep.csv'), 'utf8').trim().split('\n');
+  assert.equal(sweep[0], 'model,norm,eps,attack,inputs,success_rate,success_rate_correct,robust_accuracy,active_targets,success_rate_active');
+  assert.equal(sweep.length, 1 + 4 * 3 * 2);
+  for (const l of sweep.slice(1)) {
+    const c = l.split(',');
+    assert.equal(c[4], '8');
+    // the single-neuron rows split their 8 inputs' rank-1 targets; PGD rows have no targets
+    if (c[3] === 'pgd') assert.equal(c[8], '');
+    else assert.ok(Number(c[8]) >= 0 && Number(c[8]) <= 8, l);
+  }
+  for (const f of ['figure1', 'figure2', 'figure2-l2', 'figure3', 'sweep-l2', 'sweep-linf', 'pruning']) {
     const png = readFileSync(join(out, `${f}.png`));
     assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], f);
     assert.ok(statSync(join(out, `${f}.png`)).size > 5000, f);
@@ -55,7 +77,13 @@ test('a tiny reproduction writes Table 1, the figures and the reports; every fil
   for (const l of links) assert.ok(existsSync(join(out, l)), `report link ${l} resolves`);
   assert.match(md, /## Findings/);
   const html = readFileSync(join(out, 'report.html'), 'utf8');
-  assert.equal((html.match(/src="data:image\/png;base64,/g) ?? []).length, 4);
+  assert.equal((html.match(/src="data:image\/png;base64,/g) ?? []).length, 7);
+  assert.match(md, /Budget sweep/);
+  assert.match(md, /by target activity/);
+  // each finding names its rates with intervals
+  const fs = md.split('## Findings')[1]!.split('## Figures')[0]!.split('\n').filter((l) => l.startsWith('- '));
+  assert.ok(fs.length >= 10);
+  for (const l of fs) assert.match(l, /^- (Holds|Does not hold|Inconclusive): /);
   assert.match(html, /<table>/);
 });
 
@@ -93,7 +121,7 @@ test('report.html shows the table and every figure in headless Chromium', { skip
       images: Array.from(document.images).map((i) => ({ complete: i.complete, width: i.naturalWidth })),
       rows: document.querySelectorAll('table tr').length,
     })`) as { images: { complete: boolean; width: number }[]; rows: number };
-    assert.equal(state.images.length, 4);
+    assert.equal(state.images.length, 7);
     for (const im of state.images) assert.ok(im.complete && im.width > 100, JSON.stringify(im));
     assert.ok(state.rows >= 5);
     const shot = join(root, 'report.png');

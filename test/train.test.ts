@@ -62,6 +62,37 @@ test('the same seed gives the same metrics and weights; an interrupted run resum
   }
 });
 
+test('keep best-robust: the final weights are those of the epoch with the highest adversarial validation accuracy, also after a resume', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sauron-keep-'));
+  try {
+    // (this configuration's adversarial validation accuracy peaks at epoch 3 of 4)
+    const cfg: TrainConfig = { ...tiny, epochs: 4, limit: 1024, validation: { eps: 0.3, steps: 3, limit: 48 } };
+    const best = await train({ ...cfg, keep: 'best-robust' }, { out: join(root, 'best') });
+    const acc = best.metrics.map((m) => m.pgdRobustAccuracy!);
+    assert.ok(acc.every((a) => a >= 0 && a <= 1), JSON.stringify(acc));
+    const kept = acc.indexOf(Math.max(...acc)) + 1;
+    const manifest = JSON.parse(readFileSync(join(root, 'best', 'model.json'), 'utf8'));
+    assert.equal(manifest.metrics.keptEpoch, kept);
+    assert.equal(manifest.metrics.testAccuracy, best.metrics[kept - 1]!.testAccuracy);
+    assert.ok(!existsSync(join(root, 'best', 'checkpoint')));
+    // the same run kept to the end, stopped after the kept epoch: its checkpoint holds the same weights
+    assert.ok(kept < cfg.epochs, `this configuration keeps an earlier epoch than the last (${JSON.stringify(acc)})`);
+    await train(cfg, { out: join(root, 'last'), stopAfterEpochs: kept });
+    const { tensors } = loadSafetensors(join(root, 'last', 'checkpoint', 'weights.safetensors'));
+    assert.deepEqual(weights(join(root, 'best')), tensors.get('classifier.weight')!.toArray<'float32'>());
+    for (const t of tensors.values()) t.dispose();
+    // interrupted after each epoch in turn and resumed: the same kept weights
+    await train({ ...cfg, keep: 'best-robust' }, { out: join(root, 'resumed'), stopAfterEpochs: 1 });
+    for (let i = 0; i < 2; i++) await train(cfg, { out: join(root, 'resumed'), resume: true, stopAfterEpochs: 1 });
+    await train(cfg, { out: join(root, 'resumed'), resume: true });
+    assert.deepEqual(weights(join(root, 'resumed')), weights(join(root, 'best')));
+    await assert.rejects(train({ ...cfg, keep: 'best-robust', validation: { ...cfg.validation, limit: 0 } }, { out: join(root, 'x') }),
+      /needs the validation attack/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('kill -9 mid-epoch loses at most the epoch in progress; --resume finishes with the same result', async () => {
   const root = mkdtempSync(join(tmpdir(), 'sauron-kill-'));
   try {

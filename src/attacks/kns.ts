@@ -100,6 +100,7 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
       const neurons = neuron.toNumbers();
       const deltas = d.index([rowInput, neuron]).toNumbers();
       const tis = targetI.toNumbers();
+      const zClean = z.index([rowInput, neuron]).toNumbers();
       const records: NeuronRecord[] = [];
       for (let r = 0; r < b * n; r++) {
         const i = Math.floor(r / n);
@@ -109,6 +110,7 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
           success: advPred[r] !== clean[r], l2: l2[r]!, linf: linf[r]!, restart: 0, iteration: run.bestIteration[r]!,
           neuron: neurons[r]!, rank: start + (r % n) + 1, delta: dv,
           deltaAchieved: Number.isFinite(dv) ? (dv >= 0 ? zi[r]! >= tis[r]! : zi[r]! <= tis[r]!) : false,
+          active: zClean[r]! > 0,
         });
       }
       run.bestScore.dispose();

@@ -1,5 +1,7 @@
 // PGD on cross-entropy (method.md section 4), untargeted or targeted, with restarts batched
-// as extra rows. Restart r of sample i always starts from the point seeded by
+// as extra rows. Untargeted PGD ascends the loss against the clean prediction by default, so
+// it and the n-neuron attack share one definition of success (the prediction changed); for
+// correctly classified inputs that is the label. Adversarial training attacks the label. Restart r of sample i always starts from the point seeded by
 // (seed, i, r), so results do not depend on batch size or on the number of restarts.
 import type { ImageClassifier } from '../models/classifier.js';
 import * as F from '../nn/functional.js';
@@ -21,6 +23,11 @@ export interface PgdConfig extends BudgetConfig {
   targeted?: boolean;
   /** Restarts attacked together in one batch (memory vs speed); default all. */
   restartBatch?: number;
+  /**
+   * Untargeted: push away from the clean prediction (default; success = the prediction
+   * changed) or from the label (success = misclassified; adversarial training's examples).
+   */
+  against?: 'prediction' | 'label';
 }
 
 export interface AttackBatch {
@@ -46,6 +53,7 @@ export function checkPgdConfig(c: PgdConfig): void {
   checkIterations(c.iterations);
   if (!Number.isInteger(c.restarts) || c.restarts < 1) throw new RangeError(`restarts must be a positive integer, got ${c.restarts}`);
   if (c.stepSize !== undefined && !(c.stepSize > 0)) throw new RangeError(`step size must be positive, got ${c.stepSize}`);
+  if (c.against !== undefined && c.against !== 'prediction' && c.against !== 'label') throw new Error(`against must be 'prediction' or 'label', got '${String(c.against)}'`);
 }
 
 export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConfig): AttackOutput {
@@ -56,8 +64,8 @@ export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConf
   return withEval(model, () => {
     return scope(() => {
       const x0 = batch.images;
-      const goal = c.targeted ? batch.targets! : batch.labels;
       const clean = noGrad(() => model.forward(x0).logits.argmax(1));
+      const goal = c.targeted ? batch.targets! : c.against === 'label' ? batch.labels : clean;
       let bestX: Tensor | null = null;
       let bestScore: Tensor | null = null;
       const restartOf = new Int32Array(b);
@@ -116,7 +124,7 @@ export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConf
       const linf = sampleNorms(adv.sub(x0), 'linf').toNumbers();
       const records: SampleRecord[] = batch.indices.map((index, i) => ({
         index, label: labels[i]!, cleanPrediction: cleanPred[i]!, adversarialPrediction: advPred[i]!,
-        success: c.targeted ? advPred[i] === goals[i] : advPred[i] !== cleanPred[i],
+        success: c.targeted ? advPred[i] === goals[i] : advPred[i] !== goals[i],
         l2: l2[i]!, linf: linf[i]!, restart: restartOf[i]!, iteration: iterOf[i]!,
       }));
       return { records, adversarial: adv };

@@ -12,6 +12,8 @@ export interface RobustnessOptions {
   norm: Norm;
   eps: number;
   steps: number;
+  /** Default 2.5 * eps / steps. */
+  stepSize?: number;
   /** Attack the first `limit` inputs (default all). */
   limit?: number;
   batchSize?: number;
@@ -21,7 +23,7 @@ export interface Robustness {
   count: number;
   /** Inputs whose prediction the attack changed. */
   successRate: number;
-  /** Inputs still classified correctly after the attack. */
+  /** Inputs classified correctly before and after the attack. */
   robustAccuracy: number;
 }
 
@@ -33,10 +35,10 @@ export async function robustAccuracy(model: ImageClassifier, data: ImageDataset,
   let n = 0;
   for await (const b of batches(set, { batchSize: o.batchSize ?? 256, device: model.device })) {
     scope(() => {
-      const records = pgdAttack(model, b, { norm: o.norm, eps: o.eps, iterations: o.steps, restarts: 1, randomStart: false, seed: 0 }).records;
+      const records = pgdAttack(model, b, { norm: o.norm, eps: o.eps, iterations: o.steps, stepSize: o.stepSize, restarts: 1, randomStart: false, seed: 0 }).records;
       for (const r of records) {
         if (r.success) hit++;
-        if (r.adversarialPrediction === r.label) right++;
+        if (r.cleanPrediction === r.label && r.adversarialPrediction === r.label) right++;
       }
       n += records.length;
       b.images.dispose();

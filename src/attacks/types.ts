@@ -35,8 +35,16 @@ export interface NeuronRecord extends SampleRecord {
   neuron: number;
   rank: number;
   delta: number;
-  /** Whether the neuron reached z_i + Delta (>= for Delta >= 0, <= for Delta < 0). */
+  /**
+   * Whether the neuron reached z_i + Delta (>= for Delta >= 0, <= for Delta < 0); an infinite
+   * Delta (no single-neuron flip exists) counts as not reached.
+   */
   deltaAchieved: boolean;
+  /**
+   * Whether the neuron was active (z_i(x) > 0) on the clean input. Behind a true ReLU an
+   * inactive target has zero gradient, so its attack cannot leave the clean image.
+   */
+  active: boolean;
 }
 
 export function defaultStepSize(c: BudgetConfig): number {

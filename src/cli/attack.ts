@@ -8,7 +8,7 @@ import type { ImageClassifier } from '../models/classifier.js';
 import { featureStats } from '../analysis/featureStats.js';
 import { runAttack, type AttackSpec } from '../experiments/attackRun.js';
 import { checkBudget, type Norm } from '../attacks/budget.js';
-import { ATTACK_DEFAULTS, defaultFakeRelu } from '../attacks/defaults.js';
+import { ATTACK_DEFAULTS, resolveFakeRelu } from '../attacks/defaults.js';
 import { nonNegativeInt, positiveInt, positiveNumber, precisionOption } from './options.js';
 import type { Precision } from '../tensor/device.js';
 import { ProgressBar } from './progress.js';
@@ -17,7 +17,7 @@ import { checkDatasetFits, modelDataOptions, openModelData, type ModelDataCli } 
 interface AttackCli extends ModelDataCli {
   precision: Precision;
   attack: 'pgd' | 'kns'; norm: Norm; eps: number; iterations?: number; stepSize?: number; restarts: number;
-  randomStart: boolean; targetClass?: number; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
+  randomStart: boolean; targetClass?: number; against: 'prediction' | 'label'; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
   sensitivity?: string; statsSplit: 'train+test' | 'train' | 'test'; batchSize: number; seed: number; saveExamples?: boolean;
   targetModel?: string; out: string; resume?: boolean;
 }
@@ -47,10 +47,13 @@ export function attackCommand(): Command {
     .option('--restarts <n>', 'PGD restarts (a sample counts once any restart succeeds)', positiveInt('--restarts'), ATTACK_DEFAULTS.pgd.restarts)
     .option('--no-random-start', 'PGD: start from the clean input instead of a random point in the budget')
     .option('--target-class <c>', 'PGD: targeted attack towards this class', nonNegativeInt('--target-class'))
+    .addOption(new Option('--against <what>', 'PGD: push away from the clean prediction (success: the prediction changed, as for\n' +
+      'kns) or from the label (success: misclassified)').choices(['prediction', 'label']).default('prediction'))
     .option('--neurons <list>', 'kns: success rates for the n most sensitive neurons, for each n', '1,4,8,16')
     .option('--ranks <start:count>', 'kns: attack this window of neuron ranks instead (for the per-rank curve)')
     .option('--lambda <x>', 'kns: weight of the attacked neuron\'s term', positiveNumber('--lambda'), ATTACK_DEFAULTS.kns.lambda)
-    .addOption(new Option('--fake-relu <when>', 'kns: identity gradient through the final ReLU (auto: ResNets, as the reference)')
+    .addOption(new Option('--fake-relu <when>', 'kns: identity gradient through the final ReLU (auto: off for VGG as the reference,\n' +
+      'on for ResNets as the reference and for every other architecture; TorchScript models cannot)')
       .choices(['auto', 'on', 'off']).default('auto'))
     .option('--sensitivity <dir>', 'kns: take the feature mean/std from this `sauron sensitivity` output')
     .addOption(new Option('--stats-split <which>', 'kns: inputs the feature mean/std are computed over otherwise')
@@ -75,7 +78,8 @@ export function attackCommand(): Command {
         if (o.attack === 'pgd') {
           if (o.targetClass !== undefined && o.targetClass >= model.numClasses) throw new Error(`--target-class must be below ${model.numClasses}`);
           spec = { attack: 'pgd', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.pgd.iterations, stepSize: o.stepSize, seed: o.seed,
-            restarts: o.restarts, randomStart: o.randomStart, targeted: o.targetClass !== undefined, ...precision };
+            restarts: o.restarts, randomStart: o.randomStart, targeted: o.targetClass !== undefined,
+            ...(o.against === 'label' ? { against: 'label' as const } : {}), ...precision };
         } else {
           const neurons = parseList(o.neurons);
           const window = o.ranks ? parseWindow(o.ranks) : { start: 0, count: neurons[neurons.length - 1]! };
@@ -85,7 +89,7 @@ export function attackCommand(): Command {
           const stats = await knsStats(o, model, name);
           spec = { attack: 'kns', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.kns.iterations, stepSize: o.stepSize, seed: o.seed,
             neurons: neurons.filter((k) => k <= window.count), rankStart: window.start, rankCount: window.count, lambda: o.lambda,
-            fakeRelu: o.fakeRelu === 'on' || (o.fakeRelu === 'auto' && defaultFakeRelu(model.config.arch)),
+            fakeRelu: resolveFakeRelu(o.fakeRelu, model.config.arch),
             featureMean: stats.mean, featureStd: stats.std, ...precision };
         }
         const bar = new ProgressBar();

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { DATASETS } from '../data/registry.js';
 import { ARCHITECTURES } from '../models/zoo.js';
-import { DEFAULTS, METHODS, SCHEDULES, type MethodName, type ScheduleName, type TrainConfig } from '../training/config.js';
+import { DEFAULTS, KEEPS, METHODS, SCHEDULES, type KeepName, type MethodName, type ScheduleName, type TrainConfig } from '../training/config.js';
 import { train } from '../training/train.js';
 import { deviceOption, nondeterministicOption, useDevice, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, precisionOption } from './options.js';
 import type { Precision } from '../tensor/device.js';
@@ -12,7 +12,7 @@ interface TrainCli {
   momentum?: number; weightDecay?: number; schedule?: ScheduleName; seed?: number; limit?: number; testLimit?: number;
   crop?: number; flip?: boolean; out: string; resume?: boolean; force?: boolean; method: MethodName;
   norm?: 'l2' | 'linf'; eps?: number; attackSteps?: number; topK?: number; delta1?: number; delta2?: number;
-  valEps?: number; valSteps?: number; valLimit?: number; device: string; nondeterministic?: boolean; precision: Precision;
+  valEps?: number; valSteps?: number; valLimit?: number; keep?: KeepName; device: string; nondeterministic?: boolean; precision: Precision;
 }
 
 export function trainCommand(): Command {
@@ -33,11 +33,13 @@ export function trainCommand(): Command {
     .option('--val-eps <eps>', 'L2 PGD budget of the per-epoch validation attack', positiveNumber('--val-eps'))
     .option('--val-steps <n>', 'steps of the per-epoch validation attack', positiveInt('--val-steps'))
     .option('--val-limit <n>', 'test inputs the per-epoch validation attack uses (0 = off)', nonNegativeInt('--val-limit'))
+    .addOption(new Option('--keep <which>', 'weights to keep: the last epoch\'s, or the epoch with the highest adversarial accuracy\n' +
+      'under the validation attack (default: best-robust for --method sensitivity, as the reference; last otherwise)').choices([...KEEPS]))
     .option('--arch <name>', `architecture (${ARCHITECTURES.join(', ')})`)
     .option('--width <w>', 'channel-width multiplier', positiveNumber('--width'))
     .option('--epochs <n>', 'epochs', positiveInt('--epochs'))
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'))
-    .option('--lr <x>', 'peak learning rate (SGD)', positiveNumber('--lr'))
+    .option('--lr <x>', 'peak learning rate (SGD; --method sensitivity on cifar10: the reference\'s 0.01)', positiveNumber('--lr'))
     .option('--momentum <x>', 'SGD momentum', nonNegativeNumber('--momentum'))
     .option('--weight-decay <x>', 'weight decay', nonNegativeNumber('--weight-decay'))
     .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULES]))
@@ -62,13 +64,15 @@ export function trainCommand(): Command {
       if (o.resume && o.force) throw new Error('--resume and --force contradict each other');
       const config: TrainConfig = {
         method: o.method, dataset: o.dataset, data: o.data, arch: o.arch ?? d.arch, width: o.width ?? d.width,
-        epochs: o.epochs ?? d.epochs, batchSize: o.batchSize ?? d.batchSize, lr: o.lr ?? d.lr, momentum: o.momentum ?? d.momentum,
+        epochs: o.epochs ?? d.epochs, batchSize: o.batchSize ?? d.batchSize,
+        lr: o.lr ?? (o.method === 'sensitivity' ? d.sensitivity.lr ?? d.lr : d.lr), momentum: o.momentum ?? d.momentum,
         weightDecay: o.weightDecay ?? d.weightDecay, schedule: o.schedule ?? d.schedule, stepEpochs: d.stepEpochs, gamma: d.gamma,
         seed: o.seed ?? d.seed, limit: o.limit, testLimit: o.testLimit, imageSize: d.imageSize,
         augment: { cropPadding: o.crop ?? d.augment.cropPadding, hflip: o.flip ?? d.augment.hflip },
         validation: { eps: o.valEps ?? d.validation.eps, steps: o.valSteps ?? d.validation.steps, limit: o.valLimit ?? d.validation.limit },
         // fp32 runs keep the config they always had
         ...(o.precision === 'fp32' ? {} : { precision: o.precision }),
+        ...((o.keep ?? (o.method === 'sensitivity' ? d.sensitivity.keep : 'last')) === 'best-robust' ? { keep: 'best-robust' as const } : {}),
       };
       if (o.method === 'pgd') {
         config.adversarial = { norm: o.norm ?? d.adversarial.norm, eps: o.eps ?? d.adversarial.eps, steps: o.attackSteps ?? d.adversarial.steps };

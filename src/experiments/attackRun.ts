@@ -34,10 +34,25 @@ export interface AttackRunOptions {
   targetClass?: number;
   /** Recorded in results.json. */
   meta?: Record<string, unknown>;
+  /** Draw k-NS's success-by-rank figure (default true; `reproduce` draws its own). */
+  figures?: boolean;
   onProgress?: (p: Progress) => void;
 }
 
-export interface RankRate {
+/** Single-neuron attacks (rows) of one kind: how many, how many fooled the model, how many reached Delta. */
+export interface TargetCount {
+  rows: number;
+  successRate: number | null;
+  deltaAchieveRate: number | null;
+}
+
+/** Rows split by whether the target neuron was active (z_i(x) > 0) on the clean input. */
+export interface TargetSplit {
+  active: TargetCount;
+  inactive: TargetCount;
+}
+
+export interface RankRate extends TargetSplit {
   rank: number;
   successRate: number;
   /** Rows whose attacked neuron reached z_i + Delta. */
@@ -56,11 +71,17 @@ export type AttackResults = Record<string, unknown> & {
   successRate: number;
   /** Over inputs the model classified correctly. */
   successRateCorrect: number;
+  /** Inputs classified correctly before and after the attack (RobustBench's robust accuracy). */
+  robustAccuracy: number;
   /** k-NS from rank 1: success within the n most sensitive neurons, for each n. */
   nNeuronSuccessRate?: Record<string, number>;
   nNeuronSuccessRateCorrect?: Record<string, number>;
+  /** For each n: inputs classified correctly and fooled through none of their n most sensitive neurons. */
+  nNeuronRobustAccuracy?: Record<string, number>;
   perRank?: RankRate[];
   deltaAchieveRate?: number;
+  /** Every attacked (input, neuron) row, split by whether the target was active. */
+  targets?: TargetSplit;
   transfer?: { targetCleanAccuracy: number; successRateCorrect: number };
 };
 
@@ -166,7 +187,7 @@ export async function runAttack(o: AttackRunOptions): Promise<AttackResults> {
   const results = summarize(o, records, seconds);
   writeFileAtomic(join(o.out, 'samples.csv'), toCsv(records));
   if (o.saveExamples) mergeExamples(o.out, total, records.map((r) => BigInt(r.index)));
-  if (o.spec.attack === 'kns') await rankFigure(o.out, results);
+  if (o.spec.attack === 'kns' && o.figures !== false) await rankFigure(o.out, results);
   writeFileAtomic(join(o.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   return results;
 }
@@ -179,7 +200,7 @@ function summarize(o: AttackRunOptions, records: AnyRecord[], seconds: number): 
   const spec = { ...o.spec, featureMean: undefined, featureStd: undefined };
   const res: AttackResults = {
     ...o.meta, attack: spec, count: inputs.size, cleanAccuracy: inputs.size ? correct.size / inputs.size : 0, seconds: +seconds.toFixed(2),
-    successRate: 0, successRateCorrect: 0,
+    successRate: 0, successRateCorrect: 0, robustAccuracy: 0,
   };
   const anySuccess = (filter: (r: AnyRecord) => boolean) => {
     const idx = new Set(records.filter((r) => filter(r)).map((r) => r.index));
@@ -188,21 +209,27 @@ function summarize(o: AttackRunOptions, records: AnyRecord[], seconds: number): 
   };
   res.successRate = anySuccess(() => true);
   res.successRateCorrect = anySuccess((r) => correct.has(r.index));
+  const fooled = new Set(records.filter((r) => r.success).map((r) => r.index));
+  res.robustAccuracy = inputs.size ? [...correct].filter((i) => !fooled.has(i)).length / inputs.size : 0;
   if (o.spec.attack === 'kns') {
     const nr = records as NeuronRecord[];
     const start = o.spec.rankStart ?? 0;
     if (start === 0) {
       res.nNeuronSuccessRate = nNeuronRates(nr, o.spec.neurons);
-      res.nNeuronSuccessRateCorrect = nNeuronRates(nr, o.spec.neurons, (r) => correct.has(r.index));
+      const correctRate = nNeuronRates(nr, o.spec.neurons, (r) => correct.has(r.index));
+      res.nNeuronSuccessRateCorrect = correctRate;
+      const share = inputs.size ? correct.size / inputs.size : 0;
+      res.nNeuronRobustAccuracy = Object.fromEntries(Object.entries(correctRate).map(([n, rate]) => [n, share * (1 - rate)]));
     }
     const perRank: RankRate[] = [];
     for (let k = start + 1; k <= start + o.spec.rankCount; k++) {
       const at = nr.filter((r) => r.rank === k);
       perRank.push({ rank: k, successRate: at.filter((r) => r.success).length / Math.max(at.length, 1),
-        deltaAchieveRate: at.filter((r) => r.deltaAchieved).length / Math.max(at.length, 1) });
+        deltaAchieveRate: at.filter((r) => r.deltaAchieved).length / Math.max(at.length, 1), ...targetSplit(at) });
     }
     res.perRank = perRank;
     res.deltaAchieveRate = nr.filter((r) => r.deltaAchieved).length / Math.max(nr.length, 1);
+    res.targets = targetSplit(nr);
   }
   if (o.targetModel) {
     const t = records.filter((r) => r.targetCleanPrediction === r.label);
@@ -214,6 +241,16 @@ function summarize(o: AttackRunOptions, records: AnyRecord[], seconds: number): 
   return res;
 }
 
+/** Rows split by whether their target neuron was active on the clean input. */
+export function targetSplit(rows: NeuronRecord[]): TargetSplit {
+  const count = (rs: NeuronRecord[]): TargetCount => ({
+    rows: rs.length,
+    successRate: rs.length ? rs.filter((r) => r.success).length / rs.length : null,
+    deltaAchieveRate: rs.length ? rs.filter((r) => r.deltaAchieved).length / rs.length : null,
+  });
+  return { active: count(rows.filter((r) => r.active)), inactive: count(rows.filter((r) => !r.active)) };
+}
+
 const COLUMNS: [string, (r: AnyRecord) => unknown][] = [
   ['index', (r) => r.index], ['label', (r) => r.label], ['clean_prediction', (r) => r.cleanPrediction],
   ['adversarial_prediction', (r) => r.adversarialPrediction], ['success', (r) => (r.success ? 1 : 0)],
@@ -221,6 +258,7 @@ const COLUMNS: [string, (r: AnyRecord) => unknown][] = [
 ];
 const NEURON_COLUMNS: [string, (r: NeuronRecord) => unknown][] = [
   ['neuron', (r) => r.neuron], ['rank', (r) => r.rank], ['delta', (r) => r.delta], ['delta_achieved', (r) => (r.deltaAchieved ? 1 : 0)],
+  ['active', (r) => (r.active ? 1 : 0)],
 ];
 const TARGET_COLUMNS: [string, (r: AnyRecord) => unknown][] = [
   ['target_clean_prediction', (r) => r.targetCleanPrediction], ['target_adversarial_prediction', (r) => r.targetAdversarialPrediction],

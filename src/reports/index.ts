@@ -1,4 +1,5 @@
-// Figures: Vega-Lite specs rendered to SVG and PNG, kernel density estimates. Imports only
-// src/serialization (atomic writes) and below.
+// Figures (Vega-Lite specs rendered to SVG and PNG, kernel density estimates) and the binomial
+// intervals reports put next to rates. Imports only src/serialization (atomic writes) and below.
 export * from './figures.js';
 export { scottBandwidth, gaussianKde } from './kde.js';
+export { wilson, rateDifference } from './intervals.js';

@@ -1,43 +1,111 @@
-// The paper's qualitative findings (method.md section 7), checked on our numbers.
-import type { ModelRow } from './report.js';
+// The paper's qualitative findings (method.md section 7), checked on our numbers. Every
+// comparison of two rates carries the number of inputs and 95% intervals, and its verdict
+// follows the interval of the difference, not a fixed margin.
+import { rateDifference, wilson } from '../reports/intervals.js';
+import type { ModelRow, NormRow } from './report.js';
+import { MODEL_TITLES } from './settings.js';
+
+export type Verdict = 'holds' | 'does not hold' | 'inconclusive';
 
 export interface Finding {
   text: string;
+  verdict: Verdict;
   holds: boolean;
 }
 
-export function findings(rows: ModelRow[], pruningCsv: string, ns: number[]): Finding[] {
+/** A rate with its counts: `hits` of `n`. */
+export interface Rate {
+  hits: number;
+  n: number;
+}
+
+export const rate = (p: number | null | undefined, n: number): Rate => ({ hits: Math.round((p ?? 0) * n), n });
+
+const pct = (x: number) => (100 * x).toFixed(1);
+
+/** "42.0% [38.9, 45.1] of 1000" */
+export function describe(r: Rate): string {
+  const [lo, hi] = wilson(r.hits, r.n);
+  return r.n ? `${pct(r.hits / r.n)}% [${pct(lo)}, ${pct(hi)}] of ${r.n}` : 'no inputs';
+}
+
+/**
+ * Whether rate `a` exceeds rate `b` by more than `margin`: holds when the 95% interval of
+ * a - b lies above the margin, does not hold when it lies below it, inconclusive otherwise.
+ */
+export function compare(a: Rate, b: Rate, margin = 0): { verdict: Verdict; text: string } {
+  if (!a.n || !b.n) return { verdict: 'inconclusive', text: 'no inputs to compare' };
+  const { difference, interval: [lo, hi] } = rateDifference(a.hits, a.n, b.hits, b.n);
+  const verdict: Verdict = lo > margin ? 'holds' : hi < margin ? 'does not hold' : 'inconclusive';
+  return { verdict, text: `difference ${pct(difference)} points [${pct(lo)}, ${pct(hi)}]` };
+}
+
+/** All of several verdicts: holds if every one holds, does not hold if any does not. */
+function all(vs: Verdict[]): Verdict {
+  return vs.includes('does not hold') ? 'does not hold' : vs.every((v) => v === 'holds') ? 'holds' : 'inconclusive';
+}
+
+export function findings(rows: ModelRow[], pruningCsv: string, ns: number[], pruningInputs: number): Finding[] {
   const by = (k: string) => rows.find((r) => r.kind === k)!;
   const std = by('standard');
   const sens = by('sensitivity');
   const out: Finding[] = [];
-  const f = (text: string, holds: boolean) => out.push({ text, holds });
+  const f = (text: string, verdict: Verdict) => out.push({ text, verdict, holds: verdict === 'holds' });
+  const first = String(ns[0]);
+  const last = String(ns[ns.length - 1]);
   for (const norm of ['l2', 'linf'] as const) {
-    const kns = (r: ModelRow) => ns.map((n) => (norm === 'l2' ? r.l2Kns : r.linfKns)[String(n)] ?? 0);
-    const pgd = (r: ModelRow) => (norm === 'l2' ? r.l2Pgd : r.linfPgd);
-    const s = kns(std);
     const name = norm === 'l2' ? 'L2' : 'Linf';
-    f(`${name} k-NS success on the standard model grows with n (${s.map((x) => (100 * x).toFixed(1)).join(' / ')} for n = ${ns.join(' / ')}).`,
-      s.every((x, i) => i === 0 || x >= s[i - 1]!));
-    const last = s[s.length - 1]!;
-    f(`${name} ${ns[ns.length - 1]}-NS success approaches PGD on the standard model (${(100 * last).toFixed(1)} vs ${(100 * pgd(std)).toFixed(1)}; within 15 points).`,
-      pgd(std) - last <= 0.15);
+    const n = std.count;
+    const r = (row: ModelRow) => row[norm];
+    const kns = (x: NormRow, k: string) => rate(x.kns[k], n);
+    const pgd = (x: NormRow) => rate(x.pgd, n);
+    const s = r(std);
+    const grows = compare(kns(s, last), kns(s, first));
+    f(`${name} k-NS success on the standard model grows with n: ${last}-NS ${describe(kns(s, last))} vs ${first}-NS ${describe(kns(s, first))} (${grows.text}).`,
+      grows.verdict);
+    // "approaches PGD": attacking n neurons closes at least half of the gap the single-neuron attack leaves
+    const gap1 = s.pgd - (s.kns[first] ?? 0);
+    const gapN = s.pgd - (s.kns[last] ?? 0);
+    const closes = compare(kns(s, last), rate((s.kns[first] ?? 0) + gap1 / 2, n));
+    f(`${name} ${last}-NS success approaches PGD on the standard model: ${describe(kns(s, last))} vs PGD ${describe(pgd(s))}; the gap ` +
+      `shrinks from ${pct(gap1)} points at n = ${first} to ${pct(gapN)} at n = ${last}, which must close at least half of it ` +
+      `(${last}-NS minus the halfway point: ${closes.text}).`, gap1 <= 0 ? 'inconclusive' : closes.verdict);
     for (const k of ['l2', 'linf'] as const) {
-      const r = by(k);
-      const lower = kns(r).every((x, i) => x <= s[i]!) && pgd(r) <= pgd(std);
-      f(`The ${k === 'l2' ? 'L2' : 'Linf'} PGD-trained model has lower ${name} success than the standard one for PGD and every n.`, lower);
+      const a = r(by(k));
+      const cmp = [compare(pgd(s), pgd(a)), ...ns.map((m) => compare(kns(s, String(m)), kns(a, String(m))))];
+      f(`The ${MODEL_TITLES[k]} model has lower ${name} success than the standard one for PGD (${describe(pgd(a))} vs ` +
+        `${describe(pgd(s))}) and every n (${ns.map((m) => `${m}-NS ${pct(a.kns[String(m)] ?? 0)} vs ${pct(s.kns[String(m)] ?? 0)}`).join('; ')}).`,
+        all(cmp.map((c) => c.verdict)));
     }
+    const z = r(sens);
+    const p = compare(pgd(s), pgd(z));
+    f(`The sensitivity-trained model has lower ${name} PGD success than the standard one: ${describe(pgd(z))} vs ${describe(pgd(s))} (${p.text}).`, p.verdict);
+    for (const k of [first, last]) {
+      const c = compare(kns(s, k), kns(z, k));
+      f(`The sensitivity-trained model has lower ${name} ${k}-NS success than the standard one: ${describe(kns(z, k))} vs ${describe(kns(s, k))} (${c.text}).`, c.verdict);
+    }
+    // What the regularizer aims at: a single neuron reaching the value that flips the prediction.
+    const reach = (x: NormRow) => rate(x.perRank[0]?.deltaAchieveRate, n);
+    const rc = compare(reach(s), reach(z));
+    f(`The sensitivity-trained model's most sensitive neuron reaches its Delta less often under the ${name} single-neuron attack: ` +
+      `${describe(reach(z))} vs ${describe(reach(s))} (${rc.text}).`, rc.verdict);
+    const act = (x: NormRow) => rate(x.rank1.active.successRate, x.rank1.active.rows);
+    const c = compare(act(s), act(z));
+    f(`Among inputs whose most sensitive neuron is active, the sensitivity-trained model has lower ${name} 1-NS success: ` +
+      `${describe(act(z))} vs ${describe(act(s))} (${c.text}).`, c.verdict);
   }
-  const drop = std.clean - sens.clean;
-  f(`The sensitivity-trained model keeps clean accuracy close to the standard one (${(100 * sens.clean).toFixed(1)} vs ${(100 * std.clean).toFixed(1)}; within 1.5 points).`, drop <= 0.015);
-  f(`The sensitivity-trained model has lower L2 PGD success than the standard one (${(100 * sens.l2Pgd).toFixed(1)} vs ${(100 * std.l2Pgd).toFixed(1)}).`, sens.l2Pgd < std.l2Pgd);
+  const tests = (row: ModelRow) => rate(row.testAccuracy, row.testCount);
+  const drop = compare(tests(std), tests(sens), 0.015);
+  f(`The sensitivity-trained model keeps clean accuracy within 1.5 points of the standard one: ${describe(tests(sens))} vs ${describe(tests(std))} ` +
+    `(${drop.text}).`, drop.verdict === 'holds' ? 'does not hold' : drop.verdict === 'does not hold' ? 'holds' : 'inconclusive');
   const rowsP = pruningCsv.trim().split('\n').slice(1).map((l) => l.split(','));
   const counts = [...new Set(rowsP.map((r) => Number(r[1])))].sort((a, b) => a - b);
   const fifth = counts.find((c) => c > 0 && c >= 0.2 * counts[counts.length - 1]!) ?? counts[1]!;
-  const acc = (order: string) => Number(rowsP.find((r) => r[0] === order && Number(r[1]) === fifth)?.[2]);
-  f(`Pruning the ${fifth} most sensitive features hurts accuracy more than pruning the ${fifth} least sensitive (${(100 * acc('most')).toFixed(1)} vs ${(100 * acc('least')).toFixed(1)}).`,
-    acc('most') < acc('least'));
+  const acc = (order: string) => rate(Number(rowsP.find((r) => r[0] === order && Number(r[1]) === fifth)?.[2]), pruningInputs);
+  const pr = compare(acc('least'), acc('most'));
+  f(`Pruning the ${fifth} most sensitive features hurts accuracy more than pruning the ${fifth} least sensitive: ${describe(acc('most'))} ` +
+    `vs ${describe(acc('least'))} (${pr.text}).`, pr.verdict);
   f(`The sensitivity-trained model has no more dead features than the standard one (${sens.deadFeatures} vs ${std.deadFeatures} of ${std.featureDim}).`,
-    sens.deadFeatures <= std.deadFeatures);
+    sens.deadFeatures <= std.deadFeatures ? 'holds' : 'does not hold');
   return out;
 }

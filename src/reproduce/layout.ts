@@ -16,6 +16,10 @@ export const layout = {
   attack: (out: string, kind: ModelKind, norm: Norm | string, attack: 'pgd' | 'kns' | string) => join(out, 'attacks', kind, `${norm}-${attack}`),
   attackResults: (out: string, kind: ModelKind, norm: Norm | string, attack: 'pgd' | 'kns' | string) =>
     join(out, 'attacks', kind, `${norm}-${attack}`, 'results.json'),
+  /** One budget-sweep attack: `sweep/<kind>/<norm>-<eps>-<attack>` (eps with up to 6 decimals). */
+  sweep: (out: string, kind: ModelKind, norm: Norm, eps: number, attack: 'pgd' | 'kns') =>
+    join(out, 'sweep', kind, `${norm}-${+eps.toFixed(6)}-${attack}`),
+  sweepCsv: (out: string) => join(out, 'sweep.csv'),
   pruning: (out: string) => join(out, 'pruning'),
   pruningCsv: (out: string) => join(out, 'pruning', 'pruning.csv'),
   steps: (out: string) => join(out, 'steps'),

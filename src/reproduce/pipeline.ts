@@ -14,7 +14,8 @@ import { writeFileAtomic } from '../serialization/atomic.js';
 import { saveNpyArray } from '../serialization/npy.js';
 import { sensitivity } from '../analysis/sensitivity.js';
 import { pruningCurve } from '../experiments/pruningCurve.js';
-import { runAttack } from '../experiments/attackRun.js';
+import { runAttack, type AttackSpec } from '../experiments/attackRun.js';
+import type { Norm } from '../attacks/budget.js';
 import { train } from '../training/train.js';
 import { DEFAULTS, type TrainConfig } from '../training/config.js';
 import type { Progress } from '../progress.js';
@@ -35,6 +36,12 @@ export interface ReproduceOptions {
   log?: (line: string) => void;
   /** Where every step computes (default the default device). */
   device?: Device;
+  /**
+   * Run only the steps whose id starts with one of these (e.g. 'train', 'attack-standard'),
+   * and write no report: to train on one machine and analyse on another, or to run steps in
+   * parallel processes over one folder.
+   */
+  only?: string[];
 }
 
 export type { StepTiming };
@@ -44,10 +51,11 @@ export function trainConfig(s: ReproduceSettings, kind: ModelKind): TrainConfig 
   // method-specific settings come only from the model's own overrides
   delete d.adversarial;
   delete d.regularizer;
+  delete d.sensitivity;
   return { ...d, method: 'standard', dataset: s.dataset, data: s.data, seed: s.seed, ...s.train[kind] } as TrainConfig;
 }
 
-export async function reproduce(o: ReproduceOptions): Promise<{ report: string; timings: StepTiming[] }> {
+export async function reproduce(o: ReproduceOptions): Promise<{ report: string | null; timings: StepTiming[] }> {
   const s = o.settings;
   mkdirSync(o.out, { recursive: true });
   const log = o.log ?? (() => {});
@@ -94,6 +102,17 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
       },
     });
   }
+  // Every attack of Table 1 runs on the same inputs, so its columns compare like with like.
+  const tableInputs = async () => subset(await test(), { limit: Math.min(s.inputs, (await test()).length) });
+  const knsSpec = (kind: ModelKind, model: { config: { arch: string } }, norm: Norm, eps: number, neurons: number[], rankCount: number): AttackSpec => {
+    const stats = readFeatureStats(layout.sensitivity(o.out, kind));
+    return { attack: 'kns', norm, eps, iterations: s.kns.iterations, seed: s.seed, neurons, rankStart: 0, rankCount,
+      lambda: ATTACK_DEFAULTS.kns.lambda, fakeRelu: defaultFakeRelu(model.config.arch), featureMean: stats.mean, featureStd: stats.std };
+  };
+  const pgdSpec = (norm: Norm, eps: number): AttackSpec => ({ attack: 'pgd', norm, eps, iterations: s.pgd.iterations, restarts: s.pgd.restarts,
+    randomStart: true, seed: s.seed });
+  // k-NS rows are inputs x ranks: a quarter of the inputs per batch keeps the rows in bounds
+  const knsBatch = Math.max(1, Math.floor(s.batchSize / 4));
   for (const kind of MODEL_KINDS) {
     for (const norm of ['l2', 'linf'] as const) {
       for (const attack of ['pgd', 'kns'] as const) {
@@ -105,30 +124,44 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
           run: async () => {
             const { model } = loadModel(layout.model(o, kind), { device: o.device });
             try {
-              const t = await test();
               const eps = s.budgets[norm];
-              const limit = attack === 'pgd' ? s.pgd.limit : s.kns.limit;
-              const ds = subset(t, { limit: Math.min(limit, t.length) });
               const resume = existsSync(join(dir, 'attack-config.json'));
-              if (attack === 'pgd') {
-                await runAttack({ model, dataset: ds, out: dir, batchSize: s.batchSize, resume, onProgress: o.onProgress,
-                  meta: { model: kind, dataset: s.dataset }, spec: { attack: 'pgd', norm, eps, iterations: s.pgd.iterations,
-                    restarts: s.pgd.restarts, randomStart: true, seed: s.seed } });
-              } else {
-                const sd = layout.sensitivity(o.out, kind);
-                const stats = readFeatureStats(sd);
-                const n = s.kns.neurons[s.kns.neurons.length - 1]!;
-                await runAttack({ model, dataset: ds, out: dir, batchSize: Math.max(1, Math.floor(s.batchSize / 4)), resume,
-                  onProgress: o.onProgress, meta: { model: kind, dataset: s.dataset },
-                  spec: { attack: 'kns', norm, eps, iterations: s.kns.iterations, seed: s.seed, neurons: s.kns.neurons, rankStart: 0,
-                    rankCount: n, lambda: ATTACK_DEFAULTS.kns.lambda, fakeRelu: defaultFakeRelu(model.config.arch), featureMean: stats.mean, featureStd: stats.std } });
-              }
+              const ranks = Math.max(s.kns.ranks, s.kns.neurons[s.kns.neurons.length - 1]!);
+              await runAttack({ model, dataset: await tableInputs(), out: dir, resume, onProgress: o.onProgress, figures: false,
+                meta: { model: kind, dataset: s.dataset }, batchSize: attack === 'pgd' ? s.batchSize : knsBatch,
+                spec: attack === 'pgd' ? pgdSpec(norm, eps) : knsSpec(kind, model, norm, eps, s.kns.neurons, Math.min(ranks, model.featureDim)) });
             } finally {
               model.dispose();
             }
           },
         });
       }
+    }
+  }
+  for (const kind of MODEL_KINDS) {
+    for (const norm of ['l2', 'linf'] as const) {
+      const id = `sweep-${kind}-${norm}`;
+      steps.push({
+        id, title: `${norm} budget sweep on the ${kind} model`,
+        done: () => stepDone(layout.steps(o.out), id),
+        run: async () => {
+          const { model } = loadModel(layout.model(o, kind), { device: o.device });
+          try {
+            const ds = subset(await test(), { limit: Math.min(s.sweep.inputs, (await test()).length) });
+            for (const eps of s.sweep[norm]) {
+              for (const attack of ['pgd', 'kns'] as const) {
+                const dir = layout.sweep(o.out, kind, norm, eps, attack);
+                if (existsSync(join(dir, 'results.json'))) continue;
+                await runAttack({ model, dataset: ds, out: dir, resume: existsSync(join(dir, 'attack-config.json')), onProgress: o.onProgress,
+                  figures: false, meta: { model: kind, dataset: s.dataset }, batchSize: attack === 'pgd' ? s.batchSize : knsBatch,
+                  spec: attack === 'pgd' ? pgdSpec(norm, eps) : knsSpec(kind, model, norm, eps, [1], 1) });
+              }
+            }
+          } finally {
+            model.dispose();
+          }
+        },
+      });
     }
   }
   steps.push({
@@ -149,6 +182,11 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string; 
   });
 
   const started = performance.now();
+  if (o.only) {
+    const chosen = steps.filter((st) => o.only!.some((p) => st.id === p || st.id.startsWith(`${p}-`)));
+    if (!chosen.length) throw new Error(`--only ${o.only.join(',')} matches no step (steps: ${steps.map((st) => st.id).join(', ')})`);
+    return { report: null, timings: await runSteps(chosen, { markers: layout.steps(o.out), onStep: o.onStep, log }) };
+  }
   const timings = await runSteps(steps, { markers: layout.steps(o.out), onStep: o.onStep, log });
   const report = await writeReport(o, timings, (performance.now() - started) / 1000);
   return { report, timings };

@@ -14,6 +14,11 @@ export interface EpochMetrics {
   testLoss: number;
   /** L2 PGD success rate on the fixed validation subset (null when switched off). */
   pgdSuccessRate: number | null;
+  /**
+   * Adversarial accuracy on the same subset (correct after the attack); the `best-robust`
+   * criterion. Absent in runs written before it was recorded.
+   */
+  pgdRobustAccuracy?: number | null;
   lr: number;
   /** Whole epoch, including evaluation. */
   seconds: number;

@@ -13,7 +13,7 @@ import { SGD } from '../optim/optimizer.js';
 import { ConstantLR, CosineLR, OneCycleLR, StepLR, type LRSchedule } from '../optim/schedules.js';
 import { MANIFEST_FILE, saveModel } from '../models/runFolder.js';
 import { derivedGenerator, manualSeed } from '../tensor/random.js';
-import { findCheckpoint, loadCheckpoint, removeCheckpoints, saveCheckpoint } from './checkpoint.js';
+import { findCheckpoint, loadBestWeights, loadCheckpoint, removeCheckpoints, saveCheckpoint } from './checkpoint.js';
 import { autocastDtype, isCuda, type Device } from '../tensor/device.js';
 import { GradScaler } from '../optim/gradScaler.js';
 
@@ -79,6 +79,8 @@ export function checkConfig(c: TrainConfig): void {
     }
   }
   if (!Number.isInteger(c.validation.limit) || c.validation.limit < 0) throw new RangeError(`validation limit must be a non-negative integer`);
+  if (c.keep !== undefined && c.keep !== 'last' && c.keep !== 'best-robust') throw new Error(`unknown --keep '${String(c.keep)}' (last or best-robust)`);
+  if (c.keep === 'best-robust' && c.validation.limit === 0) throw new Error('--keep best-robust needs the validation attack (--val-limit above 0)');
   posInt('batch size', c.batchSize);
   if (!(c.lr > 0)) throw new RangeError(`learning rate must be positive, got ${c.lr}`);
   if (!(c.momentum >= 0 && c.momentum < 1)) throw new RangeError(`momentum must be in [0, 1), got ${c.momentum}`);
@@ -86,10 +88,13 @@ export function checkConfig(c: TrainConfig): void {
   if (!Number.isInteger(c.seed) || c.seed < 0) throw new RangeError(`seed must be a non-negative integer, got ${c.seed}`);
 }
 
-/** L2 PGD success rate on the first `validation.limit` test inputs (fixed subset, no random start). */
-export async function validationAttack(model: ImageClassifier, testSet: ImageDataset, c: TrainConfig): Promise<number> {
+/**
+ * L2 PGD on the first `validation.limit` test inputs (fixed subset, no random start, the
+ * reference's step 2.5 * eps / 10): success rate and adversarial accuracy.
+ */
+export async function validationAttack(model: ImageClassifier, testSet: ImageDataset, c: TrainConfig): Promise<{ successRate: number; robustAccuracy: number }> {
   const v = c.validation;
-  return (await robustAccuracy(model, testSet, { norm: 'l2', eps: v.eps, steps: v.steps, limit: v.limit })).successRate;
+  return robustAccuracy(model, testSet, { norm: 'l2', eps: v.eps, steps: v.steps, stepSize: (2.5 * v.eps) / 10, limit: v.limit });
 }
 
 export function modelFor(c: TrainConfig, ds: ImageDataset, device?: Device): ImageClassifier {
@@ -120,11 +125,12 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     let startEpoch = 0;
     let step = 0;
     let metrics: EpochMetrics[] = [];
+    let bestEpoch: number | undefined;
     if (opts.resume) {
       const ck = findCheckpoint(opts.out);
       if (ck) {
         const restored = loadCheckpoint(ck, model, opt);
-        ({ epoch: startEpoch, step } = restored);
+        ({ epoch: startEpoch, step, bestEpoch } = restored);
         if (scaler && restored.gradScale) scaler.loadState(restored.gradScale);
         if (restored.metrics) writeMetrics(opts.out, restored.metrics);
         log(`resuming ${opts.out} after epoch ${startEpoch} of ${c.epochs}`);
@@ -154,20 +160,37 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
         onProgress: (p) => opts.onProgress?.({ ...p, phase: 'test', epoch: epoch + 1, epochs: c.epochs }),
       });
       const trainSeconds = (performance.now() - t0) / 1000;
-      const pgdSuccessRate = c.validation.limit > 0 ? await validationAttack(model, testSet, c) : null;
+      const v = c.validation.limit > 0 ? await validationAttack(model, testSet, c) : null;
       const m: EpochMetrics = { epoch: epoch + 1, loss: t.lossSum / t.seen, trainAccuracy: t.correct / t.seen, testAccuracy: ev.accuracy,
-        testLoss: ev.loss, pgdSuccessRate, lr: t.lr, seconds: (performance.now() - t0) / 1000, trainSeconds };
+        testLoss: ev.loss, pgdSuccessRate: v?.successRate ?? null, pgdRobustAccuracy: v?.robustAccuracy ?? null, lr: t.lr,
+        seconds: (performance.now() - t0) / 1000, trainSeconds };
       metrics.push(m);
-      saveCheckpoint(opts.out, model, opt, { epoch: epoch + 1, step, ...(scaler ? { gradScale: scaler.state() } : {}) }, metrics);
+      // Ties keep the earlier epoch, as the reference's strict comparison does.
+      let best: 'model' | 'previous' | undefined;
+      if (c.keep === 'best-robust') {
+        const kept = bestEpoch === undefined ? undefined : metrics.find((x) => x.epoch === bestEpoch);
+        best = !kept || m.pgdRobustAccuracy! > kept.pgdRobustAccuracy! ? 'model' : 'previous';
+        if (best === 'model') bestEpoch = epoch + 1;
+      }
+      saveCheckpoint(opts.out, model, opt, { epoch: epoch + 1, step, ...(scaler ? { gradScale: scaler.state() } : {}),
+        ...(bestEpoch === undefined ? {} : { bestEpoch }) }, metrics, best);
       writeMetrics(opts.out, metrics);
       epochsThisCall++;
       log(epochLine(m, c));
     }
+    if (c.keep === 'best-robust') {
+      const ck = findCheckpoint(opts.out);
+      if (!ck || bestEpoch === undefined) throw new Error(`${opts.out}: the last checkpoint does not hold the kept weights; rerun with --force`);
+      loadBestWeights(ck, model);
+      log(`keeping the weights of epoch ${bestEpoch} (highest adversarial validation accuracy, ` +
+        `${(100 * metrics[bestEpoch - 1]!.pgdRobustAccuracy!).toFixed(1)}%)`);
+    }
+    const kept = c.keep === 'best-robust' ? metrics[bestEpoch! - 1]! : metrics.at(-1);
     const final = await evaluate(model, testSet);
     saveModel(opts.out, model, {
       dataset: c.dataset, classNames: trainSet.classNames, method: c.method, training: c, device,
-      metrics: { testAccuracy: final.accuracy, testLoss: final.loss, epochs: c.epochs,
-        pgdSuccessRate: metrics.at(-1)?.pgdSuccessRate ?? null,
+      metrics: { testAccuracy: final.accuracy, testLoss: final.loss, epochs: c.epochs, keptEpoch: kept?.epoch ?? c.epochs,
+        pgdSuccessRate: kept?.pgdSuccessRate ?? null,
         seconds: metrics.reduce((a, m) => a + m.seconds, 0) },
     });
     removeCheckpoints(opts.out);
@@ -181,6 +204,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
 export function epochLine(m: EpochMetrics, c: TrainConfig): string {
   return `epoch ${m.epoch}/${c.epochs}: loss ${m.loss.toFixed(4)}, train accuracy ${(100 * m.trainAccuracy).toFixed(2)}%, ` +
     `test accuracy ${(100 * m.testAccuracy).toFixed(2)}%` +
-    (m.pgdSuccessRate === null ? '' : `, L2 PGD success ${(100 * m.pgdSuccessRate).toFixed(1)}% (eps ${c.validation.eps})`) +
+    (m.pgdSuccessRate === null ? '' : `, L2 PGD success ${(100 * m.pgdSuccessRate).toFixed(1)}%` +
+      (m.pgdRobustAccuracy == null ? '' : `, adversarial accuracy ${(100 * m.pgdRobustAccuracy).toFixed(1)}%`) + ` (eps ${c.validation.eps})`) +
     `, lr ${m.lr.toExponential(2)}, ${m.seconds.toFixed(1)} s`;
 }
