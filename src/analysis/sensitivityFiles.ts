@@ -3,6 +3,7 @@
 // (feature_mean.npy, feature_std.npy) the n-neuron attack scales Delta with.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { verifyOutputFile } from '../serialization/outputDir.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { loadNpy, saveNpyArray } from '../serialization/npy.js';
 import { scope } from '../tensor/scope.js';
@@ -50,6 +51,7 @@ export function writeSensitivitySummary(dir: string, r: SensitivityResult, conte
 export function readSensitivitySummary(dir: string): SensitivitySummary {
   const p = join(dir, SUMMARY_FILE);
   if (!existsSync(p)) throw new Error(`${dir} has no ${SUMMARY_FILE} (run sauron sensitivity first)`);
+  verifyOutputFile(dir, SUMMARY_FILE, true);
   try {
     return JSON.parse(readFileSync(p, 'utf8')) as SensitivitySummary;
   } catch (e) {
@@ -63,6 +65,7 @@ export function hasFeatureStats(dir: string): boolean {
 
 export function readFeatureStats(dir: string): { mean: Float32Array; std: Float32Array } {
   if (!hasFeatureStats(dir)) throw new Error(`${dir} has no ${FEATURE_MEAN_FILE} / ${FEATURE_STD_FILE} (run sauron sensitivity first)`);
+  for (const f of [FEATURE_MEAN_FILE, FEATURE_STD_FILE]) verifyOutputFile(dir, f, true);
   return scope(() => ({ mean: loadNpy(join(dir, FEATURE_MEAN_FILE)).toFloat32Array(), std: loadNpy(join(dir, FEATURE_STD_FILE)).toFloat32Array() }));
 }
 

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { ARCHITECTURES } from '../models/zoo.js';
 import { convertCheckpoint } from '../models/convert.js';
 import { saveModel } from '../models/runFolder.js';
+import { writeOutput } from '../serialization/outputDir.js';
 import { DATASETS } from '../data/registry.js';
 import { deviceOption, imageShape, nondeterministicOption, useDevice } from './options.js';
 
@@ -27,12 +28,13 @@ export function convertCommand(): Command {
     .requiredOption('--out <dir>', 'run folder to write')
     .addOption(deviceOption())
     .addOption(nondeterministicOption())
-    .action((o: { from: string; arch: string; input?: [number, number, number]; mean?: number[]; std?: number[]; dataset?: string; out: string; device: string; nondeterministic?: boolean }) => {
+    .action(async (o: { from: string; arch: string; input?: [number, number, number]; mean?: number[]; std?: number[]; dataset?: string; out: string; device: string; nondeterministic?: boolean }) => {
       if (!ARCHITECTURES.includes(o.arch)) throw new Error(`unknown architecture '${o.arch}' (available: ${ARCHITECTURES.join(', ')})`);
       if (!!o.mean !== !!o.std) throw new Error('--mean and --std go together');
       const model = convertCheckpoint(o.from, { arch: o.arch, inputShape: o.input, normalization: o.mean ? { mean: o.mean, std: o.std! } : undefined, device: useDevice(o) });
       try {
-        saveModel(o.out, model, { dataset: o.dataset, convertedFrom: o.from });
+        await writeOutput(o.out, { kind: 'convert', command: `sauron ${process.argv.slice(2).join(' ')}`, settings: { ...o } },
+          (out) => saveModel(out, model, { dataset: o.dataset, convertedFrom: o.from }));
         console.log(JSON.stringify({ out: o.out, arch: o.arch, classes: model.numClasses, featureDim: model.featureDim, width: model.config.width }));
       } finally {
         model.dispose();

@@ -6,6 +6,7 @@ import type { ImageClassifier } from '../models/classifier.js';
 import { loadAnyModel } from '../models/load.js';
 import { loadNpy, saveNpy } from '../serialization/npy.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
+import { lockOutput } from '../serialization/outputDir.js';
 import { evaluate } from '../training/evaluate.js';
 import { predict } from '../training/evaluateInputs.js';
 import { scope } from '../tensor/scope.js';
@@ -27,6 +28,7 @@ export function evalCommand(): Command {
     .option('--out <dir>', 'folder to write results into')
     .action(async (o: EvalCli) => {
       const { name, ds, model } = o.inputs ? await openForInputs(o) : await openModelData(o);
+      const lock = o.out ? lockOutput(o.out, 'sauron eval') : null;
       try {
         let result: Record<string, unknown>;
         if (o.inputs) {
@@ -61,6 +63,7 @@ export function evalCommand(): Command {
         console.log(JSON.stringify(result));
       } finally {
         model.dispose();
+        lock?.release();
       }
     });
 }

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { DATASETS, openDataset, subset } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { loadModel, saveModel } from '../models/runFolder.js';
+import { writeOutput } from '../serialization/outputDir.js';
 import { sensitivity } from '../analysis/sensitivity.js';
 import { checkCount, pruneFeatures, pruneOrder, PRUNE_ORDERS, type PruneOrder } from '../analysis/prune.js';
 import { pruningCurve } from '../experiments/pruningCurve.js';
@@ -55,19 +56,22 @@ export function pruneCommand(): Command {
         const ranking = await mostSensitive(o, model, name, test);
         const order = pruneOrder(o.order, ranking, model.featureDim, o.seed);
         const chosen = order.slice(0, o.count);
-        // the curve restores the classifier when it is done
-        if (counts.length) {
-          const bar = new ProgressBar();
-          bar.start('pruning curve');
-          await pruningCurve(model, ranking, counts, test, {
-            out: o.out, seed: o.seed, limit: o.limit, attackLimit: o.attackLimit, attackSteps: o.attackSteps,
-            attackEps: o.attackEps ?? (DEFAULTS[name]?.validation.eps ?? 0.5), onProgress: (p) => bar.update(p.done, p.total),
-          });
-          bar.finish();
-        }
-        pruneFeatures(model, chosen);
-        saveModel(o.out, model, { ...stripModelFields(manifest), prunedFrom: o.model,
-          pruning: { order: o.order, count: o.count, seed: o.order === 'random' ? o.seed : undefined, features: chosen } });
+        // staged: a failed or killed run leaves an earlier pruned model in --out whole
+        await writeOutput(o.out, { kind: 'prune', command: `sauron ${process.argv.slice(2).join(' ')}`, settings: { ...o } }, async (out) => {
+          // the curve restores the classifier when it is done
+          if (counts.length) {
+            const bar = new ProgressBar();
+            bar.start('pruning curve');
+            await pruningCurve(model, ranking, counts, test, {
+              out, seed: o.seed, limit: o.limit, attackLimit: o.attackLimit, attackSteps: o.attackSteps,
+              attackEps: o.attackEps ?? (DEFAULTS[name]?.validation.eps ?? 0.5), onProgress: (p) => bar.update(p.done, p.total),
+            });
+            bar.finish();
+          }
+          pruneFeatures(model, chosen);
+          saveModel(out, model, { ...stripModelFields(manifest), prunedFrom: o.model,
+            pruning: { order: o.order, count: o.count, seed: o.order === 'random' ? o.seed : undefined, features: chosen } });
+        });
         console.log(JSON.stringify({ out: o.out, order: o.order, count: o.count, features: chosen.slice(0, 16) }));
       } finally {
         model.dispose();

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { writeSensitivitySummary } from '../analysis/sensitivityFiles.js';
+import { lockOutput, writeOutput } from '../serialization/outputDir.js';
 import { Command, Option } from 'commander';
 import { openDataset, parseIndices } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
@@ -60,20 +61,26 @@ export function sensitivityCommand(): Command {
           model.dispose();
         }
       };
-      const main = await runOne(o.model, o.out);
-      const others = [];
-      for (const r of o.compare ?? []) others.push(await runOne(r));
-      const all = [main, ...others];
-      // legend entries must differ even when a model is compared with itself
-      all.forEach((x, i) => {
-        if (all.findIndex((y) => y.name === x.name) < i) x.name = `${x.name} #${i + 1}`;
-      });
-      const figures = await sensitivityFigures(o.out, all);
-      const r = main.result;
-      writeSensitivitySummary(o.out, r, {
-        model: o.model, dataset: o.dataset, split: o.split, statsSplit: o.statsSplit, eps: o.eps, topK: o.topK,
-        compare: others.map((x) => ({ model: x.name, accuracy: x.result.accuracy, deadFeatures: x.result.deadFeatures })),
-        files: ['deltas.npy', 'features.npy', 'logits.npy', 'labels.npy', 'predictions.npy', 'ranking.npy', 'feature_mean.npy', 'feature_std.npy', ...figures],
+      // Written into a staging folder and swapped in when complete: a run that fails or is
+      // killed leaves the folder's earlier result whole, never a mix of the two.
+      const settings = { model: o.model, dataset: o.dataset, split: o.split, limit: o.limit, indices: o.indices, statsSplit: o.statsSplit,
+        eps: o.eps, topK: o.topK, compare: o.compare };
+      const r = await writeOutput(o.out, { kind: 'sensitivity', command: `sauron ${process.argv.slice(2).join(' ')}`, settings }, async (out) => {
+        const main = await runOne(o.model, out);
+        const others = [];
+        for (const c of o.compare ?? []) others.push(await runOne(c));
+        const all = [main, ...others];
+        // legend entries must differ even when a model is compared with itself
+        all.forEach((x, i) => {
+          if (all.findIndex((y) => y.name === x.name) < i) x.name = `${x.name} #${i + 1}`;
+        });
+        const figures = await sensitivityFigures(out, all);
+        writeSensitivitySummary(out, main.result, {
+          model: o.model, dataset: o.dataset, split: o.split, statsSplit: o.statsSplit, eps: o.eps, topK: o.topK,
+          compare: others.map((x) => ({ model: x.name, accuracy: x.result.accuracy, deadFeatures: x.result.deadFeatures })),
+          files: ['deltas.npy', 'features.npy', 'logits.npy', 'labels.npy', 'predictions.npy', 'ranking.npy', 'feature_mean.npy', 'feature_std.npy', ...figures],
+        });
+        return main.result;
       });
       console.log(JSON.stringify({ out: o.out, count: r.count, featureDim: r.featureDim, accuracy: r.accuracy, deadFeatures: r.deadFeatures,
         mostSensitive: r.mostSensitive.slice(0, 10) }));
@@ -83,6 +90,7 @@ export function sensitivityCommand(): Command {
 /** --layer: numeric Delta for an inner layer's units, written as inner-deltas.npy [units, inputs]. */
 async function innerLayer(o: SensCli): Promise<void> {
   const { ds, model } = await openModelData(o);
+  const lock = lockOutput(o.out, 'sauron sensitivity --layer');
   try {
     const units = o.units ? parseIndices(o.units) : undefined;
     const cols: Float32Array[] = [];
@@ -118,5 +126,6 @@ async function innerLayer(o: SensCli): Promise<void> {
     console.log(JSON.stringify({ out: o.out, layer: o.layer, count: n, units: u, finiteRate: finite.length / all.length }));
   } finally {
     model.dispose();
+    lock.release();
   }
 }

@@ -10,7 +10,7 @@ import { ProgressBar } from './progress.js';
 interface TrainCli {
   dataset: string; data?: string; arch?: string; width?: number; epochs?: number; batchSize?: number; lr?: number;
   momentum?: number; weightDecay?: number; schedule?: ScheduleName; seed?: number; limit?: number; testLimit?: number;
-  crop?: number; flip?: boolean; out: string; resume?: boolean; force?: boolean; method: MethodName;
+  crop?: number; flip?: boolean; out?: string; resume?: boolean | string; force?: boolean; method: MethodName;
   norm?: 'l2' | 'linf'; eps?: number; attackSteps?: number; topK?: number; delta1?: number; delta2?: number;
   valEps?: number; valSteps?: number; valLimit?: number; keep?: KeepName; device: string; nondeterministic?: boolean; precision: Precision;
 }
@@ -49,8 +49,8 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'random seed (same seed, same machine: same metrics)', nonNegativeInt('--seed'))
     .option('--limit <n>', 'train on the first N training samples', positiveInt('--limit'))
     .option('--test-limit <n>', 'evaluate on the first N test samples', positiveInt('--test-limit'))
-    .requiredOption('--out <dir>', 'run folder to write')
-    .option('--resume', 'continue the interrupted run in --out with its saved settings')
+    .option('--out <dir>', 'run folder to write')
+    .option('--resume [run]', 'continue the interrupted run in RUN (or --out) with its saved settings')
     .option('--force', 'replace a run that already exists in --out')
     .addOption(deviceOption())
     .addOption(nondeterministicOption())
@@ -62,6 +62,11 @@ export function trainCommand(): Command {
         throw new Error(`unknown architecture '${o.arch}' (available: ${ARCHITECTURES.join(', ')})`);
       }
       if (o.resume && o.force) throw new Error('--resume and --force contradict each other');
+      if (typeof o.resume === 'string' && o.out !== undefined && o.out !== o.resume) {
+        throw new Error(`--resume ${o.resume} and --out ${o.out} name different folders`);
+      }
+      const out = o.out ?? (typeof o.resume === 'string' ? o.resume : undefined);
+      if (out === undefined) throw new Error('say where the run goes: --out RUN_DIR (or --resume RUN_DIR to continue one)');
       const config: TrainConfig = {
         method: o.method, dataset: o.dataset, data: o.data, arch: o.arch ?? d.arch, width: o.width ?? d.width,
         epochs: o.epochs ?? d.epochs, batchSize: o.batchSize ?? d.batchSize,
@@ -86,7 +91,7 @@ export function trainCommand(): Command {
       }
       const bar = new ProgressBar();
       const r = await train(config, {
-        out: o.out, resume: o.resume, force: o.force, device,
+        out, resume: !!o.resume, force: o.force, device,
         onProgress: (p) => {
           if (p.done === 1) bar.start(`epoch ${p.epoch}/${p.epochs} ${p.phase}`);
           bar.update(p.done, p.total, p.stats);
@@ -97,7 +102,7 @@ export function trainCommand(): Command {
         },
       });
       bar.finish();
-      console.log(JSON.stringify({ out: o.out, method: r.config.method, testAccuracy: r.final?.accuracy, epochs: r.metrics.length,
+      console.log(JSON.stringify({ out, method: r.config.method, testAccuracy: r.final?.accuracy, epochs: r.metrics.length,
         pgdSuccessRate: r.metrics.at(-1)?.pgdSuccessRate ?? null,
         seconds: +r.metrics.reduce((a, m) => a + m.seconds, 0).toFixed(1) }));
     });

@@ -7,6 +7,7 @@ import { SubsetDataset, type ImageDataset } from '../data/dataset.js';
 import { batches, batchCount } from '../data/loader.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
+import { withOutputLock } from '../serialization/outputDir.js';
 import { loadNpy, saveNpy, saveNpyArray } from '../serialization/npy.js';
 import { noGrad } from '../tensor/autograd.js';
 import { full } from '../tensor/creation.js';
@@ -132,7 +133,12 @@ function prepare(o: AttackRunOptions, fingerprint: string): { done: Map<number, 
   return { done: new Map(), seconds: 0 };
 }
 
+/** Runs (or resumes) an attack into `o.out`, holding the folder's lock. */
 export async function runAttack(o: AttackRunOptions): Promise<AttackResults> {
+  return withOutputLock(o.out, `attack ${o.spec.attack} ${o.spec.norm} eps ${o.spec.eps}`, () => runAttackLocked(o));
+}
+
+async function runAttackLocked(o: AttackRunOptions): Promise<AttackResults> {
   const fingerprint = JSON.stringify({ spec: { ...o.spec, featureMean: undefined, featureStd: undefined }, targetClass: o.targetClass, batchSize: o.batchSize,
     count: o.dataset.length, saveExamples: !!o.saveExamples, meta: o.meta }, null, 2) + '\n';
   const { done, seconds: previous } = prepare(o, fingerprint);

@@ -3,7 +3,7 @@
 // are themselves resumable (training, attacks) continue where they stopped.
 import { readFeatureStats, readSensitivitySummary, writeSensitivitySummary } from '../analysis/sensitivityFiles.js';
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openDataset, subset } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
@@ -11,6 +11,7 @@ import { ATTACK_DEFAULTS, defaultFakeRelu } from '../attacks/defaults.js';
 import { loadModel, MANIFEST_FILE } from '../models/runFolder.js';
 import type { Device } from '../tensor/device.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
+import { withOutputLock, writeOutput } from '../serialization/outputDir.js';
 import { saveNpyArray } from '../serialization/npy.js';
 import { sensitivity } from '../analysis/sensitivity.js';
 import { pruningCurve } from '../experiments/pruningCurve.js';
@@ -87,19 +88,20 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string |
     steps.push({
       id: `sensitivity-${kind}`, title: `sensitivity of the ${kind} model`,
       done: () => stepDone(layout.steps(o.out), `sensitivity-${kind}`),
-      run: async () => {
+      // staged: an interrupted step leaves no arrays of a half-done run behind
+      run: () => writeOutput(dir, { kind: 'sensitivity', command: `reproduce: sensitivity of the ${kind} model`, settings: s.sensitivity }, async (stage) => {
         const { model } = loadModel(layout.model(o, kind), { device: o.device });
         try {
           const t = await test();
           const r = await sensitivity(model, s.sensitivity.limit ? subset(t, { limit: s.sensitivity.limit }) : t, {
-            statsSets: await statsSets(), outDir: dir, onProgress: (_ph, p) => o.onProgress?.(p),
+            statsSets: await statsSets(), outDir: stage, onProgress: (_ph, p) => o.onProgress?.(p),
           });
-          saveNpyArray(layout.scaledSample(o.out, kind), r.scaledSample, [r.scaledSample.length], 'float32');
-          writeSensitivitySummary(dir, r, { model: kind, dataset: s.dataset, split: 'test', statsSplit: s.sensitivity.statsSplit });
+          saveNpyArray(join(stage, basename(layout.scaledSample(o.out, kind))), r.scaledSample, [r.scaledSample.length], 'float32');
+          writeSensitivitySummary(stage, r, { model: kind, dataset: s.dataset, split: 'test', statsSplit: s.sensitivity.statsSplit });
         } finally {
           model.dispose();
         }
-      },
+      }),
     });
   }
   // Every attack of Table 1 runs on the same inputs, so its columns compare like with like.
@@ -167,7 +169,7 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string |
   steps.push({
     id: 'pruning', title: 'pruning curves of the standard model',
     done: () => existsSync(layout.pruningCsv(o.out)),
-    run: async () => {
+    run: () => withOutputLock(layout.pruning(o.out), 'reproduce: pruning curves', async () => {
       const { model } = loadModel(layout.model(o, 'standard'), { device: o.device });
       try {
         const ranking = readSensitivitySummary(layout.sensitivity(o.out, 'standard')).mostSensitive;
@@ -178,7 +180,7 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string |
       } finally {
         model.dispose();
       }
-    },
+    }),
   });
 
   const started = performance.now();

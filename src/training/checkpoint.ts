@@ -57,19 +57,70 @@ export function saveCheckpoint(runDir: string, model: ImageClassifier, opt: Opti
 
 /** The folder of the newest complete checkpoint, or null. */
 export function findCheckpoint(runDir: string): string | null {
-  for (const d of [DIR, `${DIR}.old`]) {
-    const p = join(runDir, d);
-    if (existsSync(join(p, 'state.json'))) return p;
-  }
-  return null;
+  return findCheckpoints(runDir)[0] ?? null;
 }
 
-/** Restores model and optimizer; `metrics` is null for checkpoints written before they held them. */
-export function loadCheckpoint(dir: string, model: ImageClassifier, opt: Optimizer): CheckpointState & { metrics: EpochMetrics[] | null } {
-  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
-  scope(() => model.loadStateDict(loadSafetensors(join(dir, 'weights.safetensors')).tensors));
-  opt.loadState(readFileSync(join(dir, 'optimizer.bin')));
-  return { ...state, metrics: existsSync(join(dir, METRICS_FILE)) ? readMetrics(dir) : null };
+/** Complete checkpoints, newest first: the current one, and the previous one when a swap was cut short. */
+export function findCheckpoints(runDir: string): string[] {
+  return [DIR, `${DIR}.old`].map((d) => join(runDir, d)).filter((p) => existsSync(join(p, 'state.json')));
+}
+
+/** A checkpoint file that cannot be read back: its path and what is wrong with it. */
+export class DamagedCheckpointError extends Error {
+  constructor(readonly file: string, why: string) {
+    super(`${file} is damaged (${why})`);
+  }
+}
+
+const why = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+
+function checkState(s: unknown, file: string, epochs?: number): CheckpointState {
+  const st = s as Partial<CheckpointState> | null;
+  const int = (v: unknown, lo: number, hi = Infinity) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+  if (!st || typeof st !== 'object') throw new DamagedCheckpointError(file, 'not a JSON object');
+  if (!int(st.epoch, 0, epochs)) throw new DamagedCheckpointError(file, `epoch ${JSON.stringify(st.epoch)} is not a whole number of epochs from 0 to ${epochs ?? 'the run\'s total'}`);
+  if (!int(st.step, 0)) throw new DamagedCheckpointError(file, `step ${JSON.stringify(st.step)} is not a non-negative whole number`);
+  if (st.bestEpoch !== undefined && !int(st.bestEpoch, 1, st.epoch)) throw new DamagedCheckpointError(file, `bestEpoch ${JSON.stringify(st.bestEpoch)} is not an epoch it covers`);
+  if (st.gradScale !== undefined && !(st.gradScale.scale > 0 && Number.isInteger(st.gradScale.growth))) {
+    throw new DamagedCheckpointError(file, 'gradScale is not a positive scale and a whole growth count');
+  }
+  return st as CheckpointState;
+}
+
+/**
+ * Restores model and optimizer; `metrics` is null for checkpoints written before they held
+ * them. A file that cannot be read back throws DamagedCheckpointError naming it.
+ */
+export function loadCheckpoint(dir: string, model: ImageClassifier, opt: Optimizer, epochs?: number): CheckpointState & { metrics: EpochMetrics[] | null } {
+  const at = (f: string) => join(dir, f);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(at('state.json'), 'utf8'));
+  } catch (e) {
+    throw new DamagedCheckpointError(at('state.json'), why(e));
+  }
+  const state = checkState(raw, at('state.json'), epochs);
+  try {
+    scope(() => model.loadStateDict(loadSafetensors(at('weights.safetensors')).tensors));
+  } catch (e) {
+    throw new DamagedCheckpointError(at('weights.safetensors'), why(e));
+  }
+  try {
+    opt.loadState(readFileSync(at('optimizer.bin')));
+  } catch (e) {
+    throw new DamagedCheckpointError(at('optimizer.bin'), why(e));
+  }
+  let metrics: EpochMetrics[] | null = null;
+  if (existsSync(at(METRICS_FILE))) {
+    try {
+      metrics = readMetrics(dir);
+    } catch (e) {
+      throw new DamagedCheckpointError(at(METRICS_FILE), why(e));
+    }
+    if (metrics.length !== state.epoch) throw new DamagedCheckpointError(at(METRICS_FILE), `${metrics.length} epochs of metrics for a checkpoint after epoch ${state.epoch}`);
+  }
+  if (state.bestEpoch !== undefined && !existsSync(at(BEST_WEIGHTS))) throw new DamagedCheckpointError(at(BEST_WEIGHTS), 'missing');
+  return { ...state, metrics };
 }
 
 /** Loads the kept (best-robust) weights of a checkpoint into the model. */

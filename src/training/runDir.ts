@@ -37,10 +37,16 @@ export function writeConfig(dir: string, config: TrainConfig): void {
 }
 
 export function readConfig(dir: string): TrainConfig {
+  const p = join(dir, CONFIG_FILE);
+  let c: unknown;
   try {
-    return JSON.parse(readFileSync(join(dir, CONFIG_FILE), 'utf8')) as TrainConfig;
+    c = JSON.parse(readFileSync(p, 'utf8'));
   } catch (e) {
-    throw new Error(`cannot read ${join(dir, CONFIG_FILE)}: ${(e as Error).message}`);
+    throw new Error(`${p} is damaged (${(e as Error).message}): the run's settings are lost; start over with --force`);
   }
+  if (!c || typeof c !== 'object' || typeof (c as TrainConfig).method !== 'string' || !Number.isInteger((c as TrainConfig).epochs)) {
+    throw new Error(`${p} is damaged (not a training configuration): the run's settings are lost; start over with --force`);
+  }
+  return c as TrainConfig;
 }
 

@@ -13,15 +13,17 @@ import { SGD } from '../optim/optimizer.js';
 import { ConstantLR, CosineLR, OneCycleLR, StepLR, type LRSchedule } from '../optim/schedules.js';
 import { MANIFEST_FILE, saveModel } from '../models/runFolder.js';
 import { derivedGenerator, manualSeed } from '../tensor/random.js';
-import { findCheckpoint, loadBestWeights, loadCheckpoint, removeCheckpoints, saveCheckpoint } from './checkpoint.js';
+import { DamagedCheckpointError, findCheckpoint, findCheckpoints, loadBestWeights, loadCheckpoint, removeCheckpoints, saveCheckpoint } from './checkpoint.js';
+import type { Optimizer } from '../optim/optimizer.js';
 import { autocastDtype, isCuda, type Device } from '../tensor/device.js';
 import { GradScaler } from '../optim/gradScaler.js';
+import { withOutputLock } from '../serialization/outputDir.js';
 
 import type { TrainConfig } from './config.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { trainEpoch, type StepContext } from './trainStep.js';
 import type { Progress } from '../progress.js';
-import { prepareRunDir, readConfig, readMetrics, writeConfig, writeMetrics, type EpochMetrics } from './runDir.js';
+import { CONFIG_FILE, prepareRunDir, readConfig, readMetrics, writeConfig, writeMetrics, type EpochMetrics } from './runDir.js';
 
 export interface TrainProgress extends Progress {
   phase: 'train' | 'test';
@@ -102,11 +104,23 @@ export function modelFor(c: TrainConfig, ds: ImageDataset, device?: Device): Ima
     normalization: ds.normalization }, { generator: derivedGenerator(c.seed, 0xc0de), device });
 }
 
-/** Trains (or resumes) a run in `opts.out`; writes model, metrics and checkpoints there. */
+/**
+ * Trains (or resumes) a run in `opts.out`; writes model, metrics and checkpoints there. The
+ * folder is locked while it runs: a second writer is refused before it touches anything.
+ */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+  return withOutputLock(opts.out, `train ${opts.resume ? '--resume' : config.method}`, () => trainLocked(config, opts));
+}
+
+async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   prepareRunDir(opts.out, opts);
   const c = opts.resume ? readConfig(opts.out) : config;
-  checkConfig(c);
+  try {
+    checkConfig(c);
+  } catch (e) {
+    if (!opts.resume) throw e;
+    throw new Error(`${join(opts.out, CONFIG_FILE)} is damaged (${(e as Error).message}): the run's settings are lost; start over with --force`);
+  }
   const log = opts.log ?? (() => {});
   const trainSet = await openDataset(c.dataset, 'train', { data: c.data, limit: c.limit, imageSize: c.imageSize });
   const testSet = await openDataset(c.dataset, 'test', { data: c.data, limit: c.testLimit, imageSize: c.imageSize });
@@ -127,9 +141,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     let metrics: EpochMetrics[] = [];
     let bestEpoch: number | undefined;
     if (opts.resume) {
-      const ck = findCheckpoint(opts.out);
-      if (ck) {
-        const restored = loadCheckpoint(ck, model, opt);
+      const ck = findCheckpoints(opts.out);
+      if (ck.length) {
+        const restored = restore(ck, model, opt, c.epochs, log);
         ({ epoch: startEpoch, step, bestEpoch } = restored);
         if (scaler && restored.gradScale) scaler.loadState(restored.gradScale);
         if (restored.metrics) writeMetrics(opts.out, restored.metrics);
@@ -198,6 +212,25 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The newest checkpoint that reads back whole. A damaged one falls back to the one before it
+ * (left by a swap cut short); with none left, the error names the file and the way out.
+ */
+function restore(candidates: string[], model: ImageClassifier, opt: Optimizer, epochs: number, log: (line: string) => void) {
+  let last: DamagedCheckpointError | null = null;
+  for (const dir of candidates) {
+    try {
+      const r = loadCheckpoint(dir, model, opt, epochs);
+      if (last) log(`${last.message}; resuming from the previous checkpoint in ${dir}`);
+      return r;
+    } catch (e) {
+      if (!(e instanceof DamagedCheckpointError)) throw e;
+      last = e;
+    }
+  }
+  throw new Error(`${last!.message}: the run cannot resume from it and no earlier checkpoint is kept; start over with --force`);
 }
 
 /** The log line of a finished epoch. */
