@@ -217,4 +217,43 @@ test('a full disk: the earlier result stays whole and the error names the disk',
   }
 });
 
+test('train --force over a finished run: killed, the finished run stays whole; --resume finishes the new one', async () => {
+  const out = join(root, 'force');
+  cpSync(ref, out, { recursive: true });
+  const before = weights(join(out, 'model.safetensors'));
+  const slow = ['--width', '0.125', '--epochs', '2', '--limit', '8000', '--test-limit', '256', '--val-limit', '16', '--seed', '8'];
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), 'train', ...slow, '--force', '--out', out], { stdio: 'ignore' });
+  await waitFor(() => existsSync(join(dirname(out), '.force.staging', 'checkpoint', 'state.json')), 'the new run\'s first checkpoint');
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  assert.deepEqual(weights(join(out, 'model.safetensors')), before, 'the finished run is untouched');
+  assert.equal(JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).training.seed, 7);
+  const r = sauron('train', '--resume', out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).training.seed, 8);
+  assert.ok(!existsSync(join(dirname(out), '.force.staging')));
+  const clean = join(root, 'force-clean');
+  assert.equal(sauron('train', ...slow, '--out', clean).status, 0);
+  assert.deepEqual(weights(join(out, 'model.safetensors')), weights(join(clean, 'model.safetensors')));
+});
+
+test('a reproduce step killed over its earlier result leaves that result; the re-run completes it', async () => {
+  const out = join(root, 'repro');
+  const child = (env: Record<string, string>, ...only: string[]) =>
+    spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'reproduceChild.ts'), out, ...only], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, ...env } });
+  const finish = (c: ReturnType<typeof child>) => new Promise<number | string | null>((res) => c.on('exit', (code, sig) => res(sig ?? code)));
+  assert.equal(await finish(child({})), 0);
+  const sens = join(out, 'sensitivity', 'standard');
+  checkComplete(sens, 48);
+  rmSync(join(out, 'steps', 'sensitivity-standard.json'));
+  const c = child({ SENS_LIMIT: '3000' }, 'sensitivity-standard');
+  await waitFor(() => existsSync(join(out, 'sensitivity', '.standard.staging', 'deltas.npy')), 'the step to write its arrays');
+  c.kill('SIGKILL');
+  assert.equal(await finish(c), 'SIGKILL');
+  checkComplete(sens, 48);
+  assert.equal(await finish(child({ SENS_LIMIT: '3000' })), 0);
+  checkComplete(sens, 3000);
+  assert.ok(existsSync(join(out, 'report.md')));
+});
+
 test.after(() => rmSync(root, { recursive: true, force: true }));

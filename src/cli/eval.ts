@@ -1,12 +1,11 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { openDataset } from '../data/registry.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { loadAnyModel } from '../models/load.js';
-import { loadNpy, saveNpy } from '../serialization/npy.js';
+import { loadNpy, saveNpyArray } from '../serialization/npy.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
-import { lockOutput } from '../serialization/outputDir.js';
+import { writeOutput } from '../serialization/outputDir.js';
 import { evaluate } from '../training/evaluate.js';
 import { predict } from '../training/evaluateInputs.js';
 import { scope } from '../tensor/scope.js';
@@ -28,9 +27,9 @@ export function evalCommand(): Command {
     .option('--out <dir>', 'folder to write results into')
     .action(async (o: EvalCli) => {
       const { name, ds, model } = o.inputs ? await openForInputs(o) : await openModelData(o);
-      const lock = o.out ? lockOutput(o.out, 'sauron eval') : null;
       try {
         let result: Record<string, unknown>;
+        let predictions: BigInt64Array | null = null;
         if (o.inputs) {
           result = scope(() => {
             const x = loadNpy(o.inputs!);
@@ -43,10 +42,7 @@ export function evalCommand(): Command {
               }
               r.accuracy = pred.eq(y).float().mean().item();
             }
-            if (o.out) {
-              mkdirSync(o.out, { recursive: true });
-              saveNpy(join(o.out, 'predictions.npy'), pred);
-            }
+            if (o.out) predictions = pred.toArray<'int64'>();
             return r;
           });
         } else {
@@ -57,13 +53,15 @@ export function evalCommand(): Command {
           result = { model: o.model, dataset: name, split: o.split, count: ev.count, accuracy: ev.accuracy, loss: ev.loss, perClass: ev.perClass };
         }
         if (o.out) {
-          mkdirSync(o.out, { recursive: true });
-          writeFileAtomic(join(o.out, 'eval.json'), JSON.stringify(result, null, 2) + '\n');
+          // eval.json and predictions.npy of one run, swapped in together
+          await writeOutput(o.out, { kind: 'eval', command: `sauron ${process.argv.slice(2).join(' ')}` }, (dir) => {
+            if (predictions) saveNpyArray(join(dir, 'predictions.npy'), predictions, [predictions.length], 'int64');
+            writeFileAtomic(join(dir, 'eval.json'), JSON.stringify(result, null, 2) + '\n');
+          });
         }
         console.log(JSON.stringify(result));
       } finally {
         model.dispose();
-        lock?.release();
       }
     });
 }

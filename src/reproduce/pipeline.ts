@@ -11,7 +11,7 @@ import { ATTACK_DEFAULTS, defaultFakeRelu } from '../attacks/defaults.js';
 import { loadModel, MANIFEST_FILE } from '../models/runFolder.js';
 import type { Device } from '../tensor/device.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
-import { withOutputLock, writeOutput } from '../serialization/outputDir.js';
+import { writeOutput } from '../serialization/outputDir.js';
 import { saveNpyArray } from '../serialization/npy.js';
 import { sensitivity } from '../analysis/sensitivity.js';
 import { pruningCurve } from '../experiments/pruningCurve.js';
@@ -169,12 +169,13 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string |
   steps.push({
     id: 'pruning', title: 'pruning curves of the standard model',
     done: () => existsSync(layout.pruningCsv(o.out)),
-    run: () => withOutputLock(layout.pruning(o.out), 'reproduce: pruning curves', async () => {
+    // staged: the step is done when pruning.csv exists, so it must never appear without the figures
+    run: () => writeOutput(layout.pruning(o.out), { kind: 'pruning', command: 'reproduce: pruning curves', settings: s.pruning }, async (stage) => {
       const { model } = loadModel(layout.model(o, 'standard'), { device: o.device });
       try {
         const ranking = readSensitivitySummary(layout.sensitivity(o.out, 'standard')).mostSensitive;
         await pruningCurve(model, ranking, pruningCounts(model.featureDim, s.pruning.steps), await test(), {
-          out: layout.pruning(o.out), seed: s.seed, limit: s.pruning.limit, attackLimit: s.pruning.attackLimit,
+          out: stage, seed: s.seed, limit: s.pruning.limit, attackLimit: s.pruning.attackLimit,
           attackSteps: s.pruning.attackSteps, attackEps: s.budgets.l2, onProgress: o.onProgress,
         });
       } finally {

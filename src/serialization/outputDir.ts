@@ -36,7 +36,8 @@ const beside = (dir: string, suffix: string) => {
 };
 
 export const lockPath = (dir: string) => beside(dir, 'lock');
-const stagingPath = (dir: string) => beside(dir, 'staging');
+/** Where a new result for `dir` is written before it replaces `dir`. */
+export const stagingPath = (dir: string) => beside(dir, 'staging');
 const previousPath = (dir: string) => beside(dir, 'previous');
 
 function alive(pid: number): boolean {
@@ -169,10 +170,12 @@ function isDiskFull(e: unknown): boolean {
  * An interrupted swap leaves the destination missing and the previous result beside it:
  * put it back.
  */
-function recover(dir: string): void {
+export function recoverOutput(dir: string): void {
   const prev = previousPath(dir);
   if (!existsSync(prev)) return;
-  if (!existsSync(dir) && existsSync(join(prev, OUTPUT_MANIFEST))) renameSync(prev, dir);
+  // `.previous` exists only between swapIn's two renames: a missing destination means the swap
+  // was cut after the first, and `.previous` is the earlier complete result
+  if (!existsSync(dir)) renameSync(prev, dir);
   else rmSync(prev, { recursive: true, force: true });
 }
 
@@ -185,7 +188,7 @@ function recover(dir: string): void {
 export async function writeOutput<T>(dir: string, o: { kind: string; command: string; settings?: unknown },
   fn: (staging: string) => Promise<T> | T): Promise<T> {
   return withOutputLock(dir, o.command, async () => {
-    recover(dir);
+    recoverOutput(dir);
     // The swap replaces the whole folder: never one that holds something else.
     if (existsSync(dir) && readdirSync(dir).length > 0) {
       const m = readOutputManifest(dir);
@@ -210,13 +213,18 @@ export async function writeOutput<T>(dir: string, o: { kind: string; command: st
       }
       throw e;
     }
-    const prev = previousPath(dir);
-    rmSync(prev, { recursive: true, force: true });
-    if (existsSync(dir)) renameSync(dir, prev);
-    renameSync(staging, dir);
-    rmSync(prev, { recursive: true, force: true });
+    swapIn(staging, dir);
     return result;
   });
+}
+
+/** Replaces `dir` with the complete `staging` folder; a kill between the renames is undone by recoverOutput. */
+export function swapIn(staging: string, dir: string): void {
+  const prev = previousPath(dir);
+  rmSync(prev, { recursive: true, force: true });
+  if (existsSync(dir)) renameSync(dir, prev);
+  renameSync(staging, dir);
+  rmSync(prev, { recursive: true, force: true });
 }
 
 /** A complete output folder's manifest, or null for folders written without one. */

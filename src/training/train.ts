@@ -1,6 +1,6 @@
 // Standard training of a zoo model on a data set, with per-epoch evaluation, metrics,
 // checkpoints and exact resume.
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ImageDataset } from '../data/dataset.js';
@@ -17,7 +17,7 @@ import { DamagedCheckpointError, findCheckpoint, findCheckpoints, loadBestWeight
 import type { Optimizer } from '../optim/optimizer.js';
 import { autocastDtype, isCuda, type Device } from '../tensor/device.js';
 import { GradScaler } from '../optim/gradScaler.js';
-import { withOutputLock } from '../serialization/outputDir.js';
+import { recoverOutput, stagingPath, swapIn, withOutputLock } from '../serialization/outputDir.js';
 
 import type { TrainConfig } from './config.js';
 import { evaluate, type Evaluation } from './evaluate.js';
@@ -109,7 +109,18 @@ export function modelFor(c: TrainConfig, ds: ImageDataset, device?: Device): Ima
  * folder is locked while it runs: a second writer is refused before it touches anything.
  */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
-  return withOutputLock(opts.out, `train ${opts.resume ? '--resume' : config.method}`, () => trainLocked(config, opts));
+  return withOutputLock(opts.out, `train ${opts.resume ? '--resume' : config.method}`, async () => {
+    recoverOutput(opts.out);
+    // A new run over a finished one is trained beside it and swapped in when complete, so an
+    // interrupted or failed run never costs the finished one; `--resume` continues it there.
+    const staging = stagingPath(opts.out);
+    const staged = opts.resume ? existsSync(join(staging, CONFIG_FILE)) : !!opts.force && existsSync(join(opts.out, MANIFEST_FILE));
+    if (!staged) return trainLocked(config, opts);
+    if (!opts.resume) rmSync(staging, { recursive: true, force: true });
+    const r = await trainLocked(config, { ...opts, out: staging, force: false });
+    if (r.completed) swapIn(staging, opts.out);
+    return r;
+  });
 }
 
 async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
