@@ -103,7 +103,7 @@ async function partOne(): Promise<{ rows: string[]; notes: string[] }> {
   const stats = await featureStats(model, [testSet]);
   const featureMean = Float32Array.from(stats.mean);
   const featureStd = Float32Array.from(stats.std);
-  const pgdBase = { restarts: 1, randomStart: true, seed: 0, iterations: 20 };
+  const pgdBase = { restarts: 1, randomStart: true, seed: 0, iterations: 20, earlyStop: false };
   const knsBase = { norm: 'l2' as const, eps: 1.5, iterations: 50, seed: 0, rankCount: 1, lambda: 10, featureMean, featureStd };
   const specs: Spec[] = [
     { name: 'PGD L2 eps 1.5, 20 iterations, random start', kind: 'pgd', cfg: { ...pgdBase, norm: 'l2', eps: 1.5 } },
@@ -196,7 +196,7 @@ function partTwo(): string[] {
   const images = rand([b, 3, 32, 32], { generator: g }).keep();
   const labels = randint(0, 10, [b], { generator: g }).keep();
   const batch: AttackBatch = { images, labels, indices: Array.from({ length: b }, (_, i) => i) };
-  const cfg: PgdConfig = { norm: 'l2', eps: 0.5, iterations: 10, restarts: 1, randomStart: false, seed: 0 };
+  const cfg: PgdConfig = { norm: 'l2', eps: 0.5, iterations: 10, restarts: 1, randomStart: false, seed: 0, earlyStop: false };
   const rows: string[] = [];
   for (const [name, make] of [['as initialised', vgg], ['batch-norm statistics from 1,920 synthetic images', vggCalibrated]] as const) {
     const model = make();

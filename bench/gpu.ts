@@ -82,7 +82,7 @@ function sauronPgd(c: (typeof PGD)[number], precision: Precision): number {
   const images = rand([c.batch, ...c.input], { generator: g }).to(device).keep();
   const labels = randint(0, 10, [c.batch], { generator: g }).to(device).keep();
   const b = { images, labels, indices: Array.from({ length: c.batch }, (_, i) => i) };
-  const cfg = { norm: 'l2' as const, eps: 0.5, restarts: 1, randomStart: false, seed: 0, precision };
+  const cfg = { norm: 'l2' as const, eps: 0.5, restarts: 1, randomStart: false, seed: 0, precision, earlyStop: false };
   scope(() => pgdAttack(model, b, { ...cfg, iterations: 2 })); // warm-up
   const times: number[] = [];
   for (let r = 0; r < rounds; r++) {

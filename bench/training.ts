@@ -29,7 +29,7 @@ async function time(method: (typeof methods)[number]): Promise<number> {
   for await (const b of batches(train, { batchSize: base.batchSize, shuffle: true, seed: 0, augment: base.augment })) {
     const t0 = performance.now();
     scope(() => {
-      const x = method === 'pgd' ? pgdAttack(model, b, { norm: 'l2', eps: d.adversarial.eps, iterations: d.adversarial.steps, restarts: 1, randomStart: true, seed: 0 }).adversarial : b.images;
+      const x = method === 'pgd' ? pgdAttack(model, b, { norm: 'l2', eps: d.adversarial.eps, iterations: d.adversarial.steps, restarts: 1, randomStart: true, seed: 0, against: 'label', earlyStop: false }).adversarial : b.images;
       model.train();
       opt.zeroGrad();
       const { logits, features } = model.forward(x);

@@ -99,6 +99,40 @@ test('more restarts never lower the success rate for the same seed; batch size d
   }
 });
 
+test('early-stopped PGD: the full protocol\'s success records, the same examples for unfooled inputs, independent of batching', () => {
+  const m = randomModel(6);
+  try {
+    scope(() => {
+      const b = batch(32, 7);
+      for (const [norm, eps] of [['linf', 0.004], ['l2', 0.15]] as [Norm, number][]) {
+        const cfg: PgdConfig = { norm, eps, iterations: 6, restarts: 3, randomStart: true, seed: 5 };
+        const full = pgdAttack(m, b, { ...cfg, earlyStop: false });
+        const early = pgdAttack(m, b, cfg);
+        const fooled = full.records.filter((r) => r.success).length;
+        assert.ok(fooled > 0 && fooled < 32, `${norm}: a mix of fooled and unfooled inputs (${fooled} of 32)`);
+        assert.deepEqual(early.records.map((r) => r.success), full.records.map((r) => r.success), norm);
+        full.records.forEach((r, i) => {
+          const e = early.records[i]!;
+          assert.equal(e.adversarialPrediction !== e.cleanPrediction, r.success);
+          if (r.success) return;
+          // unfooled: every restart and iteration ran in both; the kept iterate is the same
+          assert.deepEqual([e.restart, e.iteration, e.adversarialPrediction], [r.restart, r.iteration, r.adversarialPrediction]);
+          const d = early.adversarial.narrow(0, i, 1).sub(full.adversarial.narrow(0, i, 1)).abs().max().item();
+          assert.ok(d < 1e-6, `${norm} input ${i}: ${d}`);
+        });
+        // fewer rows at a time, or halves of the batch: the same records and examples
+        for (const other of [pgdAttack(m, b, { ...cfg, restartBatch: 1 }),
+          { records: [0, 16].flatMap((s) => pgdAttack(m, { images: b.images.narrow(0, s, 16), labels: b.labels.narrow(0, s, 16),
+            indices: b.indices.slice(s, s + 16) }, cfg).records) }]) {
+          assert.deepEqual(other.records, early.records, norm);
+        }
+      }
+    });
+  } finally {
+    m.dispose();
+  }
+});
+
 test('deterministic PGD equals an independent python3-torch PGD (fixture) for L2 and Linf', () => {
   const { tensors, metadata } = loadSafetensors(join(ROOT, 'fixtures', 'attacks.safetensors'));
   const meta = JSON.parse(metadata.json!);
@@ -114,7 +148,8 @@ test('deterministic PGD equals an independent python3-torch PGD (fixture) for L2
       const y = tensors.get('y')!;
       for (const [norm, [eps, iterations]] of Object.entries(meta.runs) as [Norm, [number, number]][]) {
         // the fixture attacks its (random) labels
-        const out = pgdAttack(m, { images: x, labels: y, indices: [0, 1, 2, 3, 4, 5] }, { norm, eps, iterations, restarts: 1, randomStart: false, seed: 0, against: 'label' });
+        const out = pgdAttack(m, { images: x, labels: y, indices: [0, 1, 2, 3, 4, 5] }, { norm, eps, iterations, restarts: 1, randomStart: false, seed: 0, against: 'label',
+          earlyStop: false });
         const e = relErr(out.adversarial, tensors.get(`${norm}.adv`)!);
         assert.ok(e < 1e-5, `${norm}: relative error ${e}`);
       }

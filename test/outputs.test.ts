@@ -256,4 +256,24 @@ test('a reproduce step killed over its earlier result leaves that result; the re
   assert.ok(existsSync(join(out, 'report.md')));
 });
 
+test('an attack killed mid-run resumes to the same files as an uninterrupted one', async () => {
+  const args = (out: string) => ['attack', '--model', ref, '--attack', 'pgd', '--norm', 'l2', '--eps', '0.3', '--iterations', '20',
+    '--restarts', '3', '--limit', '600', '--batch-size', '16', '--out', out];
+  const clean = join(root, 'atk-clean');
+  assert.equal(sauron(...args(clean)).status, 0);
+  const out = join(root, 'atk');
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), ...args(out)], { stdio: 'ignore' });
+  const lines = () => (existsSync(join(out, 'progress.jsonl')) ? readFileSync(join(out, 'progress.jsonl'), 'utf8').split('\n').length - 1 : 0);
+  await waitFor(() => lines() >= 3, 'three finished batches');
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  assert.ok(!existsSync(join(out, 'results.json')), 'killed before it finished');
+  assert.match(oneLine(sauron(...args(out)).stderr), /holds another attack's results: pass --resume/);
+  const r = sauron(...args(out), '--resume');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(readFileSync(join(out, 'samples.csv'), 'utf8'), readFileSync(join(clean, 'samples.csv'), 'utf8'));
+  const res = (d: string) => ({ ...JSON.parse(readFileSync(join(d, 'results.json'), 'utf8')), seconds: 0 });
+  assert.deepEqual(res(out), res(clean));
+});
+
 test.after(() => rmSync(root, { recursive: true, force: true }));

@@ -12,6 +12,7 @@ import { derivedGenerator } from '../tensor/random.js';
 import { arange } from '../tensor/creation.js';
 import { assertInBudget, checkBudget, randomStart, sampleNorms } from './budget.js';
 import { pgdLoop } from './pgdCore.js';
+import { pgdEarlyStop } from './pgdEarlyStop.js';
 import { checkIterations, defaultStepSize, type BudgetConfig, type SampleRecord } from './types.js';
 import { withEval } from '../nn/module.js';
 
@@ -21,13 +22,20 @@ export interface PgdConfig extends BudgetConfig {
   randomStart: boolean;
   /** Targeted: move towards these classes (one per input) instead of away from the label. */
   targeted?: boolean;
-  /** Restarts attacked together in one batch (memory vs speed); default all. */
+  /** Restarts attacked together in one batch (memory vs speed); default defaultRestartBatch's. */
   restartBatch?: number;
   /**
    * Untargeted: push away from the clean prediction (default; success = the prediction
    * changed) or from the label (success = misclassified; adversarial training's examples).
    */
   against?: 'prediction' | 'label';
+  /**
+   * Drop rows from the batch once they fool the model and run a restart only for inputs no
+   * earlier restart fooled (default true): the same success records, and for unfooled inputs
+   * the same examples, as the full protocol; a fooled input's example is its first fooling
+   * iterate instead of its highest-loss one. false: every input, iteration and restart.
+   */
+  earlyStop?: boolean;
 }
 
 export interface AttackBatch {
@@ -43,6 +51,16 @@ export interface AttackOutput<R extends SampleRecord = SampleRecord> {
   records: R[];
   /** Adversarial examples, one row per record. */
   adversarial: Tensor;
+}
+
+/**
+ * Restarts batched together when the caller does not say. On the CPU a step over more than
+ * about 512 rows of the small CNN costs more per row (128 inputs x 8 restarts: 17.5 s as 1,024
+ * rows against 9.2-9.5 s as 128-512, 2 cores), so restarts go in chunks of at most 256 rows;
+ * a GPU takes them all at once (its steps are host-bound).
+ */
+export function defaultRestartBatch(inputs: number, restarts: number, device: string): number {
+  return device === 'cpu' ? Math.max(1, Math.min(restarts, Math.floor(256 / Math.max(1, inputs)))) : restarts;
 }
 
 // Iterates that fool the model beat all others; among equals the higher loss wins.
@@ -66,11 +84,15 @@ export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConf
       const x0 = batch.images;
       const clean = noGrad(() => model.forward(x0).logits.argmax(1));
       const goal = c.targeted ? batch.targets! : c.against === 'label' ? batch.labels : clean;
+      if (c.earlyStop !== false) {
+        const r = pgdEarlyStop(model, batch, goal, c, stepSize);
+        return toRecords(model, batch, c, r.adversarial, clean, goal, r.restartOf, r.iterationOf);
+      }
       let bestX: Tensor | null = null;
       let bestScore: Tensor | null = null;
       const restartOf = new Int32Array(b);
       const iterOf = new Int32Array(b);
-      const chunk = c.restartBatch ?? c.restarts;
+      const chunk = c.restartBatch ?? defaultRestartBatch(b, c.restarts, x0.device);
       for (let r0 = 0; r0 < c.restarts; r0 += chunk) {
         const rs = Math.min(chunk, c.restarts - r0);
         const x0r = cat(Array(rs).fill(x0), 0);
@@ -114,20 +136,26 @@ export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConf
         run.best.dispose();
         run.bestScore.dispose();
       }
-      const adv = bestX!;
-      assertInBudget(adv, x0, c.norm, c.eps);
-      const advPred = noGrad(() => model.forward(adv).logits.argmax(1)).toNumbers();
-      const cleanPred = clean.toNumbers();
-      const labels = batch.labels.toNumbers();
-      const goals = goal.toNumbers();
-      const l2 = sampleNorms(adv.sub(x0), 'l2').toNumbers();
-      const linf = sampleNorms(adv.sub(x0), 'linf').toNumbers();
-      const records: SampleRecord[] = batch.indices.map((index, i) => ({
-        index, label: labels[i]!, cleanPrediction: cleanPred[i]!, adversarialPrediction: advPred[i]!,
-        success: c.targeted ? advPred[i] === goals[i] : advPred[i] !== goals[i],
-        l2: l2[i]!, linf: linf[i]!, restart: restartOf[i]!, iteration: iterOf[i]!,
-      }));
-      return { records, adversarial: adv };
+      return toRecords(model, batch, c, bestX!, clean, goal, restartOf, iterOf);
     });
   });
+}
+
+/** The per-input records of a finished attack (inside the attack's eval mode and scope). */
+function toRecords(model: ImageClassifier, batch: AttackBatch, c: PgdConfig, adv: Tensor, clean: Tensor, goal: Tensor,
+  restartOf: Int32Array, iterOf: Int32Array): AttackOutput {
+  const x0 = batch.images;
+  assertInBudget(adv, x0, c.norm, c.eps);
+  const advPred = noGrad(() => model.forward(adv).logits.argmax(1)).toNumbers();
+  const cleanPred = clean.toNumbers();
+  const labels = batch.labels.toNumbers();
+  const goals = goal.toNumbers();
+  const l2 = sampleNorms(adv.sub(x0), 'l2').toNumbers();
+  const linf = sampleNorms(adv.sub(x0), 'linf').toNumbers();
+  const records: SampleRecord[] = batch.indices.map((index, i) => ({
+    index, label: labels[i]!, cleanPrediction: cleanPred[i]!, adversarialPrediction: advPred[i]!,
+    success: c.targeted ? advPred[i] === goals[i] : advPred[i] !== goals[i],
+    l2: l2[i]!, linf: linf[i]!, restart: restartOf[i]!, iteration: iterOf[i]!,
+  }));
+  return { records, adversarial: adv };
 }

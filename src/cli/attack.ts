@@ -17,7 +17,7 @@ import { checkDatasetFits, modelDataOptions, openModelData, type ModelDataCli } 
 interface AttackCli extends ModelDataCli {
   precision: Precision;
   attack: 'pgd' | 'kns'; norm: Norm; eps: number; iterations?: number; stepSize?: number; restarts: number;
-  randomStart: boolean; targetClass?: number; against: 'prediction' | 'label'; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
+  randomStart: boolean; targetClass?: number; against: 'prediction' | 'label'; earlyStop: boolean; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
   sensitivity?: string; statsSplit: 'train+test' | 'train' | 'test'; batchSize: number; seed: number; saveExamples?: boolean;
   targetModel?: string; out: string; resume?: boolean;
 }
@@ -47,6 +47,8 @@ export function attackCommand(): Command {
     .option('--restarts <n>', 'PGD restarts (a sample counts once any restart succeeds)', positiveInt('--restarts'), ATTACK_DEFAULTS.pgd.restarts)
     .option('--no-random-start', 'PGD: start from the clean input instead of a random point in the budget')
     .option('--target-class <c>', 'PGD: targeted attack towards this class', nonNegativeInt('--target-class'))
+    .option('--no-early-stop', 'PGD: run every input, iteration and restart (the returned example of a fooled input is then\n' +
+      'its highest-loss iterate, not its first fooling one; success rates are the same either way)')
     .addOption(new Option('--against <what>', 'PGD: push away from the clean prediction (success: the prediction changed, as for\n' +
       'kns) or from the label (success: misclassified)').choices(['prediction', 'label']).default('prediction'))
     .option('--neurons <list>', 'kns: success rates for the n most sensitive neurons, for each n', '1,4,8,16')
@@ -79,7 +81,7 @@ export function attackCommand(): Command {
           if (o.targetClass !== undefined && o.targetClass >= model.numClasses) throw new Error(`--target-class must be below ${model.numClasses}`);
           spec = { attack: 'pgd', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.pgd.iterations, stepSize: o.stepSize, seed: o.seed,
             restarts: o.restarts, randomStart: o.randomStart, targeted: o.targetClass !== undefined,
-            ...(o.against === 'label' ? { against: 'label' as const } : {}), ...precision };
+            ...(o.against === 'label' ? { against: 'label' as const } : {}), ...(o.earlyStop ? {} : { earlyStop: false }), ...precision };
         } else {
           const neurons = parseList(o.neurons);
           const window = o.ranks ? parseWindow(o.ranks) : { start: 0, count: neurons[neurons.length - 1]! };

@@ -39,7 +39,7 @@ export function adversarialBatch(model: ImageClassifier, b: Batch, c: TrainConfi
   // a different random start every epoch: seed from (run seed, epoch)
   const out = pgdAttack(model, { images: b.images, labels: b.labels, indices: b.indices },
     { norm: a.norm, eps: a.eps, iterations: a.steps, restarts: 1, randomStart: true, seed: c.seed * 7919 + epoch, precision: c.precision,
-      against: 'label' });
+      against: 'label', earlyStop: false });
   model.train();
   return out.adversarial;
 }
