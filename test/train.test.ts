@@ -75,10 +75,15 @@ test('keep best-robust: the final weights are those of the epoch with the highes
     assert.equal(manifest.metrics.keptEpoch, kept);
     assert.equal(manifest.metrics.testAccuracy, best.metrics[kept - 1]!.testAccuracy);
     assert.ok(!existsSync(join(root, 'best', 'checkpoint')));
-    // the same run kept to the end, stopped after the kept epoch: its checkpoint holds the same weights
-    assert.ok(kept < cfg.epochs, `this configuration keeps an earlier epoch than the last (${JSON.stringify(acc)})`);
-    await train(cfg, { out: join(root, 'last'), stopAfterEpochs: kept });
-    const { tensors } = loadSafetensors(join(root, 'last', 'checkpoint', 'weights.safetensors'));
+    // the same run kept to the end, stopped after the kept epoch: its checkpoint holds the same
+    // weights. On the CPU this configuration keeps epoch 3 of 4; other devices' numbers may make
+    // the last epoch the best, which the full run then shows.
+    if ((process.env.SAURON_TEST_DEVICE ?? 'cpu') === 'cpu') {
+      assert.ok(kept < cfg.epochs, `this configuration keeps an earlier epoch than the last (${JSON.stringify(acc)})`);
+    }
+    await train(cfg, { out: join(root, 'last'), stopAfterEpochs: kept < cfg.epochs ? kept : undefined });
+    const file = kept < cfg.epochs ? join(root, 'last', 'checkpoint', 'weights.safetensors') : join(root, 'last', 'model.safetensors');
+    const { tensors } = loadSafetensors(file);
     assert.deepEqual(weights(join(root, 'best')), tensors.get('classifier.weight')!.toArray<'float32'>());
     for (const t of tensors.values()) t.dispose();
     // interrupted after each epoch in turn and resumed: the same kept weights
