@@ -79,6 +79,38 @@ test('fake ReLU: same forward values, gradient reaches features the ReLU zeroed'
   }
 });
 
+test('channels-last layout: the same logits and input gradients, parameters keep their identity', () => {
+  for (const arch of ['small-cnn', 'vgg11', 'resnet18']) {
+    const { shape, width } = SMALL[arch]!;
+    const a = createModel({ arch, inputShape: shape, numClasses: 10, width }, { generator: new Generator(5) });
+    const b = createModel({ arch, inputShape: shape, numClasses: 10, width }, { generator: new Generator(5) });
+    try {
+      scope(() => {
+        a.eval();
+        b.eval();
+        const params = b.parameters();
+        b.toMemoryFormat('channels_last');
+        assert.ok(b.parameters().every((p, i) => p === params[i]), 'same parameter objects');
+        const conv = b.parameters().find((p) => p.ndim === 4 && p.shape[1]! > 1)!;
+        assert.equal(conv.stride(1), 1, `${arch}: a conv weight is laid out channels-last`);
+        const x = rand([3, ...shape], { generator: new Generator(6) });
+        const xa = x.detach().requiresGrad_();
+        const xb = x.contiguous('channels_last').detach().requiresGrad_();
+        if (shape[0] > 1) assert.equal(xb.stride(1), 1);
+        const la = a.forward(xa).logits;
+        const lb = b.forward(xb).logits;
+        assert.ok(la.sub(lb).abs().max().item() < 1e-4, arch);
+        const [ga] = grad(F.crossEntropy(la, la.argmax(1)), xa);
+        const [gb] = grad(F.crossEntropy(lb, lb.argmax(1)), xb);
+        assert.ok(ga!.sub(gb!).abs().max().item() < 1e-4 * Math.max(1, ga!.abs().max().item()), arch);
+      });
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  }
+});
+
 test('width multiplier scales channels; the same seed gives the same weights', () => {
   const a = createModel({ arch: 'vgg11', inputShape: [3, 32, 32], numClasses: 10, width: 0.25 }, { generator: new Generator(5) });
   const b = createModel({ arch: 'vgg11', inputShape: [3, 32, 32], numClasses: 10, width: 0.25 }, { generator: new Generator(5) });

@@ -1,7 +1,7 @@
 // Module: parameters, buffers and submodules with PyTorch's naming, so state dicts use
 // PyTorch keys ("features.0.weight") and load into either framework.
 import { noGrad } from '../tensor/autograd.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, type MemoryFormat } from '../tensor/tensor.js';
 import type { Device } from '../tensor/deviceState.js';
 
 export type StateDict = Map<string, Tensor>;
@@ -142,6 +142,17 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
         p.moveTo_(device);
       }
       for (const [, b] of this.namedBuffers()) b.moveTo_(device);
+    });
+    return this;
+  }
+
+  /**
+   * Lays every 4-D parameter and buffer out in `format` in place, as PyTorch's
+   * Module.to(memory_format=...); convolutions then run in that layout when their input does.
+   */
+  toMemoryFormat(format: MemoryFormat): this {
+    noGrad(() => {
+      for (const [, t] of [...this.namedParameters(), ...this.namedBuffers()]) if (t.ndim === 4) t.toMemoryFormat_(format);
     });
     return this;
   }

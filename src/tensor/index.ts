@@ -4,7 +4,7 @@
 // The bottom layer: it alone (with src/optim) loads the addon (src/native.ts) and imports
 // nothing else from src/ but progress.ts.
 export * from './dtype.js';
-export { Tensor, cat, stack, where, type TensorOrScalar, type Dims } from './tensor.js';
+export { Tensor, cat, stack, where, type TensorOrScalar, type Dims, type MemoryFormat } from './tensor.js';
 export * from './creation.js';
 export * from './autograd.js';
 export { Generator, manualSeed, derivedGenerator } from './random.js';

@@ -13,6 +13,9 @@ export type TensorOrScalar = Tensor | Scalar;
 export type Dims = number | number[];
 
 /** Wraps a native result: tensors become Tensors, arrays are mapped element-wise. */
+/** How a 4-D tensor's elements lie in memory: NCHW ('contiguous') or NHWC ('channels_last'). */
+export type MemoryFormat = 'contiguous' | 'channels_last';
+
 export function wrap(v: NativeValue): Tensor {
   if (typeof v !== 'number') throw new Error('expected a tensor result');
   return new Tensor(v);
@@ -198,13 +201,22 @@ export class Tensor implements Scoped {
     return wrap(op('pin_memory').call(this.native));
   }
 
+  /** Relays this tensor's data out in place (same id, same autograd leaf), as `p.data = p.contiguous(format)`. */
+  toMemoryFormat_(format: MemoryFormat): this {
+    return this.#takeData(this.contiguous(format));
+  }
+
   /** Moves this tensor's data in place (same id, same autograd leaf), as `p.data = p.to(d)`. */
   moveTo_(device: Device): this {
-    const moved = this.to(device);
+    return this.#takeData(this.to(device));
+  }
+
+  /** `this.data = replacement`, then frees the replacement's handle. */
+  #takeData(replacement: Tensor): this {
     try {
-      addon.setData(this.native, moved.native);
+      addon.setData(this.native, replacement.native);
     } finally {
-      moved.dispose();
+      replacement.dispose();
     }
     return this;
   }
@@ -225,8 +237,14 @@ export class Tensor implements Scoped {
     return wrap(op('clone').call(this.native));
   }
 
-  contiguous(): Tensor {
-    return wrap(op('contiguous').call(this.native));
+  /** A copy in the given memory layout ('contiguous': NCHW, 'channels_last': NHWC strides). */
+  contiguous(format: MemoryFormat = 'contiguous'): Tensor {
+    return wrap(format === 'contiguous' ? op('contiguous').call(this.native) : op('contiguous').call(this.native, format));
+  }
+
+  /** The step in elements between neighbours along `dim` (channels_last: 1 along dim 1). */
+  stride(dim: number): number {
+    return op('stride', 'int').call(this.native, dim) as number;
   }
 
   // ---- elementwise arithmetic -----------------------------------------------------------
