@@ -13,7 +13,8 @@
         "native/op.cc",
         "native/optimizer.cc",
         "native/script.cc",
-        "native/device.cc"
+        "native/device.cc",
+        "native/distributed.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -143,6 +143,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("parallelInfo", Napi::Function::New(env, ParallelInfo));
   exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
   InitDevice(env, exports);
+  InitDistributed(env, exports);
   return exports;
 }
 

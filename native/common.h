@@ -87,6 +87,7 @@ Napi::Function InitScriptModule(Napi::Env env);
 Napi::Value FromIValue(Napi::Env env, const c10::IValue& v, bool tensorObjects = false);
 Napi::Function InitOptimizer(Napi::Env env);
 void InitDevice(Napi::Env env, Napi::Object exports);
+void InitDistributed(Napi::Env env, Napi::Object exports);
 
 // Helpers shared between translation units.
 at::ScalarType ParseDtype(Napi::Env env, const std::string& name);

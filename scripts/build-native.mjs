@@ -55,7 +55,7 @@ async function buildWithGxx() {
   const inc = root ? [join(root, 'include'), join(root, 'include', 'torch', 'csrc', 'api', 'include')]
     : ['/usr/include', '/usr/include/torch/csrc/api/include'];
   const lib = root ? [`-L${join(root, 'lib')}`, `-Wl,-rpath,${join(root, 'lib')}`] : [];
-  const sources = ['addon', 'tensor', 'op', 'optimizer', 'script', 'device'];
+  const sources = ['addon', 'tensor', 'op', 'optimizer', 'script', 'device', 'distributed'];
   const out = join(pkg, 'build', 'Release', 'sauron_native.node');
   const objDir = join(pkg, 'build', 'Release', 'obj.gxx');
   mkdirSync(objDir, { recursive: true });
@@ -64,6 +64,8 @@ async function buildWithGxx() {
     `-std=${std}`, '-O2', '-fPIC', '-fexceptions', '-frtti', '-Wno-deprecated-declarations',
     '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', `-D_GLIBCXX_USE_CXX11_ABI=${process.env.SAURON_CXX11_ABI ?? '1'}`,
     ...(withCuda ? ['-DSAURON_WITH_CUDA'] : []),
+    // SAURON_NO_GLOO=1: build the collectives as stubs (for a libtorch whose c10d headers do not compile here)
+    ...(process.env.SAURON_NO_GLOO === '1' ? ['-DSAURON_NO_GLOO'] : []),
     `-I${napi}`, `-I${nodeHeaders}`, ...inc.map((d) => `-I${d}`),
   ];
   console.error(`sauron: compiling the addon with ${cxx} (${std}), ${sources.length} files in parallel`);

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 need=()
 if [ -z "${LIBTORCH:-}" ]; then
   dpkg -s libtorch-dev >/dev/null 2>&1 || need+=(libtorch-dev)
+  # gloo's headers, which libtorch's c10d headers include; libtorch already links libgloo
+  dpkg -s libgloo-dev >/dev/null 2>&1 || need+=(libgloo-dev)
 fi
 # Figures render text with the DejaVu fonts.
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)

@@ -79,6 +79,14 @@ export interface NativeAddon {
   cudaDeviceCount(): number;
   synchronize(index?: number): void;
   setData(dst: NativeTensor, src: NativeTensor): void;
+  /** c10d over Gloo (false when the addon was built without gloo's headers). */
+  hasGloo: boolean;
+  initProcessGroup(o: { rank: number; worldSize: number; host: string; port: number; timeoutMs: number }): void;
+  allReduce(tensors: NativeTensor[], op: string): void;
+  broadcast(tensors: NativeTensor[], root: number): void;
+  allGather(t: NativeTensor): NativeTensor[];
+  barrier(): void;
+  destroyProcessGroup(): void;
   autocastEnter(deviceType: string, dtype: string): [boolean, string];
   autocastExit(deviceType: string, wasEnabled: boolean, previousDtype: string): void;
   setAllowTF32(matmul: boolean, cudnn: boolean): void;

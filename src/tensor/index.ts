@@ -1,6 +1,7 @@
 // Tensors: the typed facade over libtorch's at::Tensor (every method one ATen operator),
 // creation, autograd, scopes that free native memory, seeded generators and seed streams,
-// devices (CUDA, autocast, determinism), TorchScript/pickle handles and process-wide settings.
+// devices (CUDA, autocast, determinism), c10d collectives, TorchScript/pickle handles and
+// process-wide settings.
 // The bottom layer: it alone (with src/optim) loads the addon (src/native.ts) and imports
 // nothing else from src/ but progress.ts.
 export * from './dtype.js';
@@ -13,3 +14,4 @@ export { op } from './op.js';
 export * from './runtime.js';
 export * from './device.js';
 export type { CreationOptions } from './creation.js';
+export { initProcessGroup, destroyProcessGroup, isInitialized, getRank, getWorldSize, allReduce, broadcast, allGather, barrier, type ProcessGroupOptions, type ReduceOp } from './distributed.js';

@@ -1,0 +1,96 @@
+// Collectives over PyTorch's c10d (Gloo on the CPU), as torch.distributed offers them:
+// rendezvous through a TCPStore that rank 0 serves, the launcher's environment read the way
+// torchrun sets it (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT). Each call waits for its result;
+// a rank that died makes the others fail after the group's timeout with an error, not a hang.
+import { native } from '../native.js';
+import type { Tensor } from './tensor.js';
+import { wrapMany } from './tensor.js';
+
+export interface ProcessGroupOptions {
+  rank?: number;
+  worldSize?: number;
+  /** Where rank 0 serves the rendezvous store (default MASTER_ADDR, else 127.0.0.1). */
+  host?: string;
+  /** Default MASTER_PORT, else 29500 (torchrun's). */
+  port?: number;
+  /** How long rendezvous and every collective may wait for the other ranks (default 60 s). */
+  timeoutMs?: number;
+}
+
+export type ReduceOp = 'sum' | 'max' | 'min' | 'product';
+
+let state: { rank: number; worldSize: number } | null = null;
+
+function envInt(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}=${v} is not a non-negative integer`);
+  return n;
+}
+
+/** Joins the process group (torchrun's environment unless told otherwise). */
+export function initProcessGroup(o: ProcessGroupOptions = {}): { rank: number; worldSize: number } {
+  if (!native.hasGloo) native.initProcessGroup({ rank: 0, worldSize: 1, host: '', port: 0, timeoutMs: 0 }); // throws the reason
+  if (state) throw new Error('the process group is already initialised');
+  const rank = o.rank ?? envInt('RANK') ?? 0;
+  const worldSize = o.worldSize ?? envInt('WORLD_SIZE') ?? 1;
+  const port = o.port ?? envInt('MASTER_PORT') ?? 29500;
+  if (!(worldSize >= 1)) throw new RangeError(`world size must be at least 1, got ${worldSize}`);
+  if (!(rank >= 0 && rank < worldSize)) throw new RangeError(`rank ${rank} is outside a world of ${worldSize}`);
+  if (!(port > 0 && port < 65536)) throw new RangeError(`port ${port} is outside 1..65535`);
+  native.initProcessGroup({ rank, worldSize, port, host: o.host ?? process.env.MASTER_ADDR ?? '127.0.0.1', timeoutMs: o.timeoutMs ?? 60000 });
+  state = { rank, worldSize };
+  return state;
+}
+
+export function isInitialized(): boolean {
+  return state !== null;
+}
+
+/** This process's rank (0 without a process group). */
+export function getRank(): number {
+  return state?.rank ?? 0;
+}
+
+/** Processes in the group (1 without one). */
+export function getWorldSize(): number {
+  return state?.worldSize ?? 1;
+}
+
+// Gloo's own messages name a socket, not a cause: say what failed and the likely reason.
+function collective<T>(name: string, fn: () => T): T {
+  if (!state) throw new Error(`${name}: no process group (call initProcessGroup() first)`);
+  try {
+    return fn();
+  } catch (e) {
+    throw new Error(`${name} on rank ${state.rank} of ${state.worldSize} failed (${(e as Error).message}): ` +
+      'another rank stopped or cannot be reached');
+  }
+}
+
+/** Reduces the tensors across ranks, in place on every rank. */
+export function allReduce(tensors: Tensor | Tensor[], op: ReduceOp = 'sum'): void {
+  collective('allReduce', () => native.allReduce((Array.isArray(tensors) ? tensors : [tensors]).map((t) => t.native), op));
+}
+
+/** Overwrites the tensors on every rank with rank `root`'s. */
+export function broadcast(tensors: Tensor | Tensor[], root = 0): void {
+  collective('broadcast', () => native.broadcast((Array.isArray(tensors) ? tensors : [tensors]).map((t) => t.native), root));
+}
+
+/** Every rank's copy of `t`, in rank order (same shape on every rank). */
+export function allGather(t: Tensor): Tensor[] {
+  return collective('allGather', () => wrapMany(native.allGather(t.native)));
+}
+
+/** Waits until every rank has reached this point. */
+export function barrier(): void {
+  collective('barrier', () => native.barrier());
+}
+
+export function destroyProcessGroup(): void {
+  if (!state) return;
+  native.destroyProcessGroup();
+  state = null;
+}

@@ -1,0 +1,75 @@
+// c10d over Gloo between real processes on 127.0.0.1: each collective gives every rank the
+// right values, and a rank that dies makes the other fail within the timeout instead of hanging.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { ROOT } from './helpers.js';
+import { initProcessGroup } from '../src/index.js';
+import { native } from '../src/native.js';
+
+// Debian's setup installs gloo's headers; an addon built against a libtorch without them says so
+const skip = !native.hasGloo && 'the addon was built without Gloo (install libgloo-dev and run npm ci)';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function ranks(n: number, env: Record<string, string> = {}): Promise<{ code: number | null; out: Record<string, unknown>; ms: number }[]> {
+  const port = await freePort();
+  const t0 = Date.now();
+  return Promise.all(Array.from({ length: n }, (_, rank) => new Promise<{ code: number | null; out: Record<string, unknown>; ms: number }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'distributedChild.ts')], {
+      cwd: ROOT, env: { ...process.env, ...env, RANK: String(rank), WORLD_SIZE: String(n), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
+    });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('exit', (code) => {
+      const line = stdout.trim().split('\n').pop() ?? '';
+      let out: Record<string, unknown> = {};
+      try {
+        out = JSON.parse(line);
+      } catch {
+        out = { raw: stdout };
+      }
+      resolve({ code, out, ms: Date.now() - t0 });
+    });
+  })));
+}
+
+test('two ranks: allReduce (sum, max), broadcast, allGather and barrier give every rank the same, right values', { skip }, async () => {
+  const rs = await ranks(2);
+  for (const [rank, r] of rs.entries()) {
+    assert.equal(r.code, 0, JSON.stringify(r.out));
+    assert.deepEqual(r.out, { rank, worldSize: 2, sum: [3, 30], max: [5], broadcast: [7, 8, 9], gathered: [[0, 0], [1, 1]] });
+  }
+});
+
+test('three ranks agree as well', { skip }, async () => {
+  const rs = await ranks(3);
+  for (const r of rs) {
+    assert.equal(r.code, 0, JSON.stringify(r.out));
+    assert.deepEqual((r.out as { sum: number[] }).sum, [6, 60]);
+    assert.deepEqual((r.out as { gathered: number[][] }).gathered, [[0, 0], [1, 1], [2, 4]]);
+  }
+});
+
+test('a rank that leaves makes the other fail within the timeout, with an error', { skip }, async () => {
+  const [r0, r1] = await ranks(2, { DIE: '1', TIMEOUT_MS: '4000' });
+  assert.equal(r1!.code, 0);
+  assert.equal(r0!.code, 3, JSON.stringify(r0!.out));
+  assert.match(String(r0!.out.error), /^allReduce on rank 0 of 2 failed \(.*\): another rank stopped or cannot be reached$/);
+  assert.ok(r0!.ms < 30000, `failed after ${r0!.ms} ms`);
+});
+
+test('bad settings are refused before any network is touched', { skip }, () => {
+  assert.throws(() => initProcessGroup({ rank: 2, worldSize: 2 }), /rank 2 is outside a world of 2/);
+  assert.throws(() => initProcessGroup({ rank: 0, worldSize: 1, port: 70000 }), /port 70000 is outside/);
+});
