@@ -3,24 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { ROOT } from './helpers.js';
+import { ROOT, freePort } from './helpers.js';
 import { initProcessGroup } from '../src/index.js';
 import { native } from '../src/native.js';
 
 // Debian's setup installs gloo's headers; an addon built against a libtorch without them says so
 const skip = !native.hasGloo && 'the addon was built without Gloo (install libgloo-dev and run npm ci)';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function ranks(n: number, env: Record<string, string> = {}): Promise<{ code: number | null; out: Record<string, unknown>; ms: number }[]> {
   const port = await freePort();

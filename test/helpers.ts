@@ -36,3 +36,15 @@ export function fx(name: string): Tensor {
   if (!t) throw new Error(`fixture has no tensor ${name}`);
   return t;
 }
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for rendezvous in multi-process tests). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}

@@ -64,19 +64,24 @@ function collective<T>(name: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    throw new Error(`${name} on rank ${state.rank} of ${state.worldSize} failed (${(e as Error).message}): ` +
-      'another rank stopped or cannot be reached');
+    const msg = (e as Error).message;
+    const lost = /closed|timed? ?out|connect|peer|reset/i.test(msg);
+    throw new Error(`${name} on rank ${state.rank} of ${state.worldSize} failed (${msg})` +
+      (lost ? ': another rank stopped or cannot be reached' : ''));
   }
 }
 
-/** Reduces the tensors across ranks, in place on every rank. */
+// c10d's tensor lists are one tensor per device of a rank, all of one shape: several tensors
+// of a process go through one call each.
+
+/** Reduces each tensor across ranks, in place on every rank. */
 export function allReduce(tensors: Tensor | Tensor[], op: ReduceOp = 'sum'): void {
-  collective('allReduce', () => native.allReduce((Array.isArray(tensors) ? tensors : [tensors]).map((t) => t.native), op));
+  for (const t of Array.isArray(tensors) ? tensors : [tensors]) collective('allReduce', () => native.allReduce([t.native], op));
 }
 
-/** Overwrites the tensors on every rank with rank `root`'s. */
+/** Overwrites each tensor on every rank with rank `root`'s. */
 export function broadcast(tensors: Tensor | Tensor[], root = 0): void {
-  collective('broadcast', () => native.broadcast((Array.isArray(tensors) ? tensors : [tensors]).map((t) => t.native), root));
+  for (const t of Array.isArray(tensors) ? tensors : [tensors]) collective('broadcast', () => native.broadcast([t.native], root));
 }
 
 /** Every rank's copy of `t`, in rank order (same shape on every rank). */
