@@ -140,6 +140,28 @@ test('a second writer is refused while the first runs; once it is killed, --resu
   assert.ok(!existsSync(lockPath(out)), 'released at the end');
 });
 
+test('lock files: an empty one being written is respected; an old empty or dead owner\'s one is taken over', async () => {
+  const { lockOutput } = await import('../src/serialization/outputDir.js');
+  const { utimesSync } = await import('node:fs');
+  const dir = join(root, 'lock-cases', 'out');
+  mkdirSync(dirname(dir), { recursive: true });
+  writeFileSync(lockPath(dir), '');
+  assert.throws(() => lockOutput(dir, 'test'), /is being locked by another Sauron process; try again/);
+  const old = new Date(Date.now() - 10000);
+  utimesSync(lockPath(dir), old, old);
+  const a = lockOutput(dir, 'test');
+  assert.equal(JSON.parse(readFileSync(lockPath(dir), 'utf8')).pid, process.pid);
+  const nested = lockOutput(dir, 'nested'); // the same process nests
+  nested.release();
+  assert.ok(existsSync(lockPath(dir)), 'the outer lock is still held');
+  a.release();
+  assert.ok(!existsSync(lockPath(dir)));
+  // a dead owner (a pid no process has)
+  writeFileSync(lockPath(dir), JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import('node:os')).hostname(), command: 'x', started: 'then' }));
+  lockOutput(dir, 'test').release();
+  assert.ok(!existsSync(lockPath(dir)));
+});
+
 function checkComplete(dir: string, limit: number): void {
   const m = readOutputManifest(dir)!;
   assert.ok(m, `${dir} has its manifest`);

@@ -87,7 +87,14 @@ export function lockOutput(dir: string, command: string): OutputLock {
     try {
       owner = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
     } catch {
-      // empty or cut: its writer died between creating and writing it
+      // empty or cut: its writer is between creating and writing it, or died there
+      let young: boolean;
+      try {
+        young = Date.now() - statSync(path).mtimeMs < 2000;
+      } catch {
+        continue; // gone meanwhile: try again
+      }
+      if (young) throw new Error(`${dir} is being locked by another Sauron process; try again`);
     }
     if (owner && owner.host !== me.host) {
       throw new Error(`${dir} is locked by process ${owner.pid} on ${owner.host} (${owner.command}, since ${owner.started}); ` +
