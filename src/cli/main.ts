@@ -9,6 +9,7 @@ import { pruneCommand } from './prune.js';
 import { reproduceCommand } from './reproduce.js';
 import { convertCommand } from './convert.js';
 import { exportCommand } from './export.js';
+import { launchCommand } from './launch.js';
 
 const program = new Command('sauron')
   .description('Find the feature neurons an image classifier depends on most, attack through them, and train models that do not depend on any one neuron.')
@@ -24,6 +25,7 @@ program.addCommand(pruneCommand());
 program.addCommand(convertCommand());
 program.addCommand(exportCommand());
 program.addCommand(benchCommand());
+program.addCommand(launchCommand());
 
 try {
   await program.parseAsync(process.argv);
