@@ -1,6 +1,6 @@
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSafetensors, type Tensor } from '../src/index.js';
+import { loadSafetensors, reproduceSettings, type ReproduceSettings, type Tensor } from '../src/index.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -37,14 +37,27 @@ export function fx(name: string): Tensor {
   return t;
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (for rendezvous in multi-process tests). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+/** A free TCP port on 127.0.0.1, for rendezvous in multi-process tests. */
+export { freePort } from '../src/experiments/launch.js';
+
+/** `reproduce` at toy size: seconds for the whole pipeline (tests of its files, resume and kills). */
+export function tinyReproduceSettings(): ReproduceSettings {
+  const s = reproduceSettings('fashion-mnist', true, 0);
+  const small = { width: 0.125, epochs: 1, limit: 512, testLimit: 128, batchSize: 64, validation: { eps: 1.5, steps: 2, limit: 16 } };
+  return {
+    ...s,
+    train: {
+      standard: { ...small, method: 'standard' },
+      l2: { ...small, method: 'pgd', adversarial: { norm: 'l2', eps: 1.5, steps: 1 } },
+      linf: { ...small, method: 'pgd', adversarial: { norm: 'linf', eps: 0.1, steps: 1 } },
+      sensitivity: { ...small, method: 'sensitivity', regularizer: { topK: 8, delta1: 10, delta2: 100 } },
+    },
+    inputs: 12,
+    pgd: { iterations: 3, restarts: 1 },
+    kns: { iterations: 3, neurons: [1, 2, 4], ranks: 4 },
+    sweep: { l2: [0.5, 1.5], linf: [0.1], inputs: 8 },
+    sensitivity: { limit: 48, statsSplit: 'test' },
+    pruning: { steps: 2, limit: 128, attackLimit: 8, attackSteps: 2 },
+    batchSize: 32,
+  };
 }

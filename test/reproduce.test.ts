@@ -6,31 +6,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { reproduce, reproduceSettings, type ReproduceSettings } from '../src/index.js';
+import { reproduce } from '../src/index.js';
+import { tinyReproduceSettings as tinySettings } from './helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sauron-repro-'));
 const out = join(root, 'r');
-
-function tinySettings(): ReproduceSettings {
-  const s = reproduceSettings('fashion-mnist', true, 0);
-  const small = { width: 0.125, epochs: 1, limit: 512, testLimit: 128, batchSize: 64, validation: { eps: 1.5, steps: 2, limit: 16 } };
-  return {
-    ...s,
-    train: {
-      standard: { ...small, method: 'standard' },
-      l2: { ...small, method: 'pgd', adversarial: { norm: 'l2', eps: 1.5, steps: 1 } },
-      linf: { ...small, method: 'pgd', adversarial: { norm: 'linf', eps: 0.1, steps: 1 } },
-      sensitivity: { ...small, method: 'sensitivity', regularizer: { topK: 8, delta1: 10, delta2: 100 } },
-    },
-    inputs: 12,
-    pgd: { iterations: 3, restarts: 1 },
-    kns: { iterations: 3, neurons: [1, 2, 4], ranks: 4 },
-    sweep: { l2: [0.5, 1.5], linf: [0.1], inputs: 8 },
-    sensitivity: { limit: 48, statsSplit: 'test' },
-    pruning: { steps: 2, limit: 128, attackLimit: 8, attackSteps: 2 },
-    batchSize: 32,
-  };
-}
 
 test('a tiny reproduction writes Table 1, the figures and the reports; every file parses', async () => {
   const { report, timings } = await reproduce({ out, settings: tinySettings(), command: 'test' });

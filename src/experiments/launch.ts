@@ -27,7 +27,8 @@ export interface LaunchResult {
   reason: string | null;
 }
 
-async function freePort(host: string): Promise<number> {
+/** A TCP port on `host` that was free a moment ago (for a rendezvous). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.on('error', reject);

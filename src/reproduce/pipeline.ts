@@ -104,8 +104,10 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string |
       }),
     });
   }
-  // Every attack of Table 1 runs on the same inputs, so its columns compare like with like.
-  const tableInputs = async () => subset(await test(), { limit: Math.min(s.inputs, (await test()).length) });
+  const firstTest = async (n: number) => {
+    const t = await test();
+    return subset(t, { limit: Math.min(n, t.length) });
+  };
   const knsSpec = (kind: ModelKind, model: { config: { arch: string } }, norm: Norm, eps: number, neurons: number[], rankCount: number): AttackSpec => {
     const stats = readFeatureStats(layout.sensitivity(o.out, kind));
     return { attack: 'kns', norm, eps, iterations: s.kns.iterations, seed: s.seed, neurons, rankStart: 0, rankCount,
@@ -129,7 +131,8 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string |
               const eps = s.budgets[norm];
               const resume = existsSync(join(dir, 'attack-config.json'));
               const ranks = Math.max(s.kns.ranks, s.kns.neurons[s.kns.neurons.length - 1]!);
-              await runAttack({ model, dataset: await tableInputs(), out: dir, resume, onProgress: o.onProgress, figures: false,
+              // every attack of Table 1 runs on the same inputs, so its columns compare like with like
+              await runAttack({ model, dataset: await firstTest(s.inputs), out: dir, resume, onProgress: o.onProgress, figures: false,
                 meta: { model: kind, dataset: s.dataset }, batchSize: attack === 'pgd' ? s.batchSize : knsBatch,
                 spec: attack === 'pgd' ? pgdSpec(norm, eps) : knsSpec(kind, model, norm, eps, s.kns.neurons, Math.min(ranks, model.featureDim)) });
             } finally {
@@ -149,7 +152,7 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string |
         run: async () => {
           const { model } = loadModel(layout.model(o, kind), { device: o.device });
           try {
-            const ds = subset(await test(), { limit: Math.min(s.sweep.inputs, (await test()).length) });
+            const ds = await firstTest(s.sweep.inputs);
             for (const eps of s.sweep[norm]) {
               for (const attack of ['pgd', 'kns'] as const) {
                 const dir = layout.sweep(o.out, kind, norm, eps, attack);

@@ -31,7 +31,9 @@ function envInt(name: string): number | undefined {
 
 /** Joins the process group (torchrun's environment unless told otherwise). */
 export function initProcessGroup(o: ProcessGroupOptions = {}): { rank: number; worldSize: number } {
-  if (!native.hasGloo) native.initProcessGroup({ rank: 0, worldSize: 1, host: '', port: 0, timeoutMs: 0 }); // throws the reason
+  if (!native.hasGloo) {
+    throw new Error('this build of the addon has no Gloo (its libtorch came without gloo\'s headers); install them (Debian: libgloo-dev) and run npm ci');
+  }
   if (state) throw new Error('the process group is already initialised');
   const rank = o.rank ?? envInt('RANK') ?? 0;
   const worldSize = o.worldSize ?? envInt('WORLD_SIZE') ?? 1;
