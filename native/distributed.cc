@@ -15,6 +15,7 @@
 #endif
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/autograd/custom_function.h>
 #endif
 
 #include <chrono>
@@ -130,6 +131,113 @@ Napi::Value AllGather(const Napi::CallbackInfo& info) {
   })
 }
 
+// Batch norm over the union of every rank's batch (PyTorch's SyncBatchNorm): the mean and
+// the variance are reduced across ranks in the forward pass, and the two per-channel sums the
+// input's gradient needs in the backward pass. The parameters' gradients stay local (the
+// data-parallel gradient all-reduce averages them, as DDP does with SyncBatchNorm).
+// The process group travels in the autograd context, because backward may run on another
+// thread than the one that owns `group` (CUDA's device threads).
+struct SyncBatchNormFn : public torch::autograd::Function<SyncBatchNormFn> {
+  static std::vector<int64_t> ReduceDims(const at::Tensor& x) {
+    std::vector<int64_t> dims{0};
+    for (int64_t d = 2; d < x.dim(); d++) dims.push_back(d);
+    return dims;
+  }
+  static std::vector<int64_t> ChannelShape(const at::Tensor& x) {
+    std::vector<int64_t> shape(x.dim(), 1);
+    shape[1] = x.size(1);
+    return shape;
+  }
+  // A lone process (no group) computes the same statistics with the same kernel, so a run
+  // on one process and on several take the same steps up to the order of additions.
+  static void Reduce(c10d::ProcessGroupGloo* pg, at::Tensor& t) {
+    if (!pg) return;
+    std::vector<at::Tensor> v{t};
+    pg->allreduce(v)->wait();
+  }
+
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, at::Tensor x, at::Tensor weight, at::Tensor bias,
+                            at::Tensor runningMean, at::Tensor runningVar, double momentum, double eps, int64_t pgAddress) {
+    auto* pg = reinterpret_cast<c10d::ProcessGroupGloo*>(pgAddress);
+    const int64_t c = x.size(1);
+    auto dims = ReduceDims(x);
+    auto shape = ChannelShape(x);
+    // statistics in float64, as ATen's CPU batch norm accumulates them: a channel whose mean
+    // is large against its spread loses its variance to float32 rounding otherwise
+    auto xd = x.to(at::kDouble);
+    auto first = at::cat({xd.sum(dims), at::full({1}, static_cast<double>(x.numel() / c), xd.options())});
+    Reduce(pg, first);
+    double n = first[c].item<double>();
+    if (n < 2) throw std::runtime_error("sync batch norm needs at least 2 values per channel across the ranks");
+    auto mean = first.narrow(0, 0, c) / n;
+    auto sq = (xd - mean.view(shape)).square().sum(dims);
+    Reduce(pg, sq);
+    auto var = sq / n;
+    auto invstd = (var + eps).rsqrt();
+    {
+      at::NoGradGuard ng;
+      runningMean.mul_(1 - momentum).add_(mean.to(runningMean.scalar_type()) * momentum);
+      runningVar.mul_(1 - momentum).add_((var * (n / (n - 1))).to(runningVar.scalar_type()) * momentum);
+    }
+    auto meanF = mean.to(x.scalar_type());
+    auto invstdF = invstd.to(x.scalar_type());
+    auto y = (x - meanF.view(shape)) * invstdF.view(shape);
+    if (weight.defined()) y = y * weight.view(shape);
+    if (bias.defined()) y = y + bias.view(shape);
+    ctx->save_for_backward({x, weight, meanF, invstdF});
+    ctx->saved_data["n"] = n;
+    ctx->saved_data["pg"] = pgAddress;
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    auto x = saved[0];
+    auto weight = saved[1];
+    auto mean = saved[2];
+    auto invstd = saved[3];
+    double n = ctx->saved_data["n"].toDouble();
+    auto* pg = reinterpret_cast<c10d::ProcessGroupGloo*>(ctx->saved_data["pg"].toInt());
+    auto gy = grads[0];
+    auto dims = ReduceDims(x);
+    auto shape = ChannelShape(x);
+    const int64_t c = x.size(1);
+    auto xhat = (x - mean.view(shape)) * invstd.view(shape);
+    // the two per-channel sums in float64, as ATen's CPU backward accumulates them
+    auto sumDy = gy.to(at::kDouble).sum(dims);
+    auto sumDyXhat = (gy.to(at::kDouble) * xhat.to(at::kDouble)).sum(dims);
+    auto both = at::cat({sumDy, sumDyXhat});
+    Reduce(pg, both);
+    auto scale = weight.defined() ? invstd * weight : invstd;
+    auto meanDy = (both.narrow(0, 0, c) / n).to(x.scalar_type());
+    auto meanDyXhat = (both.narrow(0, c, c) / n).to(x.scalar_type());
+    auto gx = scale.view(shape) * (gy - meanDy.view(shape) - xhat * meanDyXhat.view(shape));
+    auto type = weight.defined() ? weight.scalar_type() : x.scalar_type();
+    return {gx, weight.defined() ? sumDyXhat.to(type) : at::Tensor(), weight.defined() ? sumDy.to(type) : at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+// syncBatchNorm(x, weight, bias, runningMean, runningVar, momentum, eps): training-mode batch norm
+// over every rank's batch (this process's alone without a group); running statistics updated
+// in place.
+Napi::Value SyncBatchNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  c10d::ProcessGroupGloo* pg = group ? group->pg.get() : nullptr;
+  at::Tensor x = TensorWrap::From(env, info[0]);
+  at::Tensor weight = info[1].IsNull() ? at::Tensor() : TensorWrap::From(env, info[1]);
+  at::Tensor bias = info[2].IsNull() ? at::Tensor() : TensorWrap::From(env, info[2]);
+  at::Tensor rm = TensorWrap::From(env, info[3]);
+  at::Tensor rv = TensorWrap::From(env, info[4]);
+  double momentum = info[5].As<Napi::Number>().DoubleValue();
+  double eps = info[6].As<Napi::Number>().DoubleValue();
+  if (x.dim() < 2) throw Napi::Error::New(env, "syncBatchNorm: the input needs a channel dimension");
+  SAURON_GUARD(env, {
+    auto y = SyncBatchNormFn::apply(x, weight, bias, rm, rv, momentum, eps, reinterpret_cast<int64_t>(pg));
+    return TensorWrap::Wrap(env, y);
+  })
+}
+
 Napi::Value Barrier(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto& g = Current(env);
@@ -161,10 +269,11 @@ void InitDistributed(Napi::Env env, Napi::Object exports) {
   exports.Set("broadcast", Napi::Function::New(env, Broadcast));
   exports.Set("allGather", Napi::Function::New(env, AllGather));
   exports.Set("barrier", Napi::Function::New(env, Barrier));
+  exports.Set("syncBatchNorm", Napi::Function::New(env, SyncBatchNorm));
   exports.Set("destroyProcessGroup", Napi::Function::New(env, DestroyProcessGroup));
 #else
   exports.Set("hasGloo", Napi::Boolean::New(env, false));
-  for (const char* name : {"initProcessGroup", "allReduce", "broadcast", "allGather", "barrier", "destroyProcessGroup"})
+  for (const char* name : {"initProcessGroup", "allReduce", "broadcast", "allGather", "barrier", "syncBatchNorm", "destroyProcessGroup"})
     exports.Set(name, Napi::Function::New(env, NoGloo));
 #endif
 }

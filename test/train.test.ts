@@ -65,8 +65,8 @@ test('the same seed gives the same metrics and weights; an interrupted run resum
 test('keep best-robust: the final weights are those of the epoch with the highest adversarial validation accuracy, also after a resume', async () => {
   const root = mkdtempSync(join(tmpdir(), 'sauron-keep-'));
   try {
-    // (this configuration's adversarial validation accuracy peaks at epoch 3 of 4)
-    const cfg: TrainConfig = { ...tiny, epochs: 4, limit: 1024, validation: { eps: 0.3, steps: 3, limit: 48 } };
+    // (this configuration's adversarial validation accuracy peaks at epoch 3 of 4 on the CPU)
+    const cfg: TrainConfig = { ...tiny, epochs: 4, limit: 768, validation: { eps: 0.3, steps: 3, limit: 48 } };
     const best = await train({ ...cfg, keep: 'best-robust' }, { out: join(root, 'best') });
     const acc = best.metrics.map((m) => m.pgdRobustAccuracy!);
     assert.ok(acc.every((a) => a >= 0 && a <= 1), JSON.stringify(acc));

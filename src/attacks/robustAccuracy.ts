@@ -6,6 +6,8 @@ import { subset } from '../data/registry.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { scope } from '../tensor/scope.js';
 import type { Norm } from './budget.js';
+import { getWorldSize } from '../tensor/distributed.js';
+import { shardRange, sumAcrossRanks } from '../tensor/collectives.js';
 import { pgdAttack } from './pgd.js';
 
 export interface RobustnessOptions {
@@ -17,6 +19,8 @@ export interface RobustnessOptions {
   /** Attack the first `limit` inputs (default all). */
   limit?: number;
   batchSize?: number;
+  /** Split the inputs across the process group's ranks; every rank gets the totals. */
+  acrossRanks?: boolean;
 }
 
 export interface Robustness {
@@ -29,11 +33,14 @@ export interface Robustness {
 
 /** PGD from the clean input (no random start, seed 0): the same inputs give the same rates. */
 export async function robustAccuracy(model: ImageClassifier, data: ImageDataset, o: RobustnessOptions): Promise<Robustness> {
-  const set = subset(data, { limit: Math.min(o.limit ?? data.length, data.length) });
+  const limit = Math.min(o.limit ?? data.length, data.length);
+  const split = o.acrossRanks && getWorldSize() > 1;
+  const [lo, hi] = split ? shardRange(limit) : [0, limit];
+  const set = subset(data, { indices: Array.from({ length: hi - lo }, (_, i) => lo + i) });
   let hit = 0;
   let right = 0;
   let n = 0;
-  for await (const b of batches(set, { batchSize: o.batchSize ?? 256, device: model.device })) {
+  if (set.length) for await (const b of batches(set, { batchSize: o.batchSize ?? 256, device: model.device })) {
     scope(() => {
       const records = pgdAttack(model, b, { norm: o.norm, eps: o.eps, iterations: o.steps, stepSize: o.stepSize, restarts: 1, randomStart: false, seed: 0 }).records;
       for (const r of records) {
@@ -45,5 +52,6 @@ export async function robustAccuracy(model: ImageClassifier, data: ImageDataset,
       b.labels.dispose();
     });
   }
+  if (split) [hit, right, n] = sumAcrossRanks([hit, right, n]) as [number, number, number];
   return { count: n, successRate: n ? hit / n : 0, robustAccuracy: n ? right / n : 0 };
 }

@@ -34,6 +34,7 @@ try {
     process.exitCode = e.exitCode;
   } else {
     console.error(`sauron: ${(e as Error).message}`);
+    if (process.env.SAURON_STACK) console.error((e as Error).stack);
     process.exitCode = 1;
   }
 }

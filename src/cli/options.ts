@@ -1,6 +1,7 @@
 // Parsing and validating command-line values, with one-line errors.
-import { InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isCuda, resolveDevice, setDeterministic, type Device } from '../tensor/device.js';
+import { destroyProcessGroup, initProcessGroup, isInitialized } from '../tensor/distributed.js';
 
 export function positiveInt(name: string) {
   return (v: string): number => {
@@ -65,7 +66,33 @@ export function nondeterministicOption(): Option {
 
 /** The device a command computes on, with deterministic kernels unless --nondeterministic. */
 export function useDevice(o: { device: string; nondeterministic?: boolean }): Device {
-  const device = resolveDevice(o.device);
+  // one GPU per local rank, as torchrun's scripts pick it
+  const local = process.env.LOCAL_RANK;
+  const perRank = isInitialized() && local !== undefined && (o.device === 'cuda' || o.device === 'auto');
+  let device = resolveDevice(o.device);
+  if (perRank && isCuda(device)) device = resolveDevice(`cuda:${local}`);
   if (isCuda(device)) setDeterministic(!o.nondeterministic);
   return device;
+}
+
+/** --backend and --dist-timeout, for commands that run as ranks of a process group. */
+export function addProcessGroupOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--backend <name>', 'process-group backend when launched as several ranks (WORLD_SIZE > 1): gloo\n' +
+      '(CPU tensors; nccl needs a CUDA build of libtorch with NCCL, which this addon does not link yet)').choices(['gloo', 'nccl']).default('gloo'))
+    .option('--dist-timeout <seconds>', 'how long a rank waits for the others in rendezvous and in each collective before it\n' +
+      'stops with an error (a rank that died)', positiveInt('--dist-timeout'), 300);
+}
+
+/**
+ * Joins the process group when the launcher's environment says this is one of several ranks
+ * (torchrun, `sauron launch`, a cluster launcher); returns how to leave it. A lone process
+ * joins nothing.
+ */
+export function joinProcessGroup(o: { backend?: string; distTimeout?: number }): { rank: number; worldSize: number; leave: () => void } {
+  const world = Number(process.env.WORLD_SIZE ?? 1);
+  if (!(world > 1)) return { rank: 0, worldSize: 1, leave: () => {} };
+  if (o.backend === 'nccl') throw new Error('--backend nccl: this build of the addon has no NCCL; use --backend gloo');
+  const g = initProcessGroup({ timeoutMs: (o.distTimeout ?? 300) * 1000 });
+  return { ...g, leave: () => destroyProcessGroup() };
 }

@@ -23,6 +23,12 @@ export interface LoaderOptions {
    * blocking.
    */
   device?: Device;
+  /**
+   * A data-parallel rank's share: each global batch of `batchSize` is split into contiguous
+   * blocks across `world` ranks (sizes differ by at most one), drawn and augmented exactly as
+   * the whole batch is in one process (DistributedSampler's split, per batch).
+   */
+  shard?: { rank: number; world: number };
 }
 
 /** Moves a host batch to `device` (pinned staging, asynchronous copy); frees the host copy. */
@@ -54,24 +60,30 @@ export function epochOrder(ds: ImageDataset, opts: LoaderOptions): number[] {
 }
 
 /** Yields batches; the caller disposes each batch's tensors (or runs a scope per batch). */
-export async function* batches(ds: ImageDataset, opts: LoaderOptions): AsyncGenerator<Batch & { batch: number }> {
+export async function* batches(ds: ImageDataset, opts: LoaderOptions): AsyncGenerator<Batch & { batch: number; globalSize: number }> {
   if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0)) throw new RangeError(`batch size must be a positive integer, got ${opts.batchSize}`);
   const order = epochOrder(ds, opts);
   const seed = opts.seed ?? 0;
   const epoch = opts.epoch ?? 0;
   const aug = opts.augment && (opts.augment.cropPadding || opts.augment.hflip) ? opts.augment : null;
   const n = batchCount(ds, opts.batchSize);
+  const shard = opts.shard;
+  if (shard && !(Number.isInteger(shard.world) && shard.world >= 1 && Number.isInteger(shard.rank) && shard.rank >= 0 && shard.rank < shard.world)) {
+    throw new RangeError(`shard: rank ${shard.rank} of ${shard.world} is not a rank of that world`);
+  }
   for (let b = opts.startBatch ?? 0; b < n; b++) {
-    const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
+    const all = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
+    const [lo, hi] = shard ? [Math.floor((shard.rank * all.length) / shard.world), Math.floor(((shard.rank + 1) * all.length) / shard.world)] : [0, all.length];
+    const idx = all.slice(lo, hi);
     const device = opts.device ?? 'cpu';
     const host = await ds.load(idx, { augment: !!opts.augment, seed: seed * 1000003 + epoch });
     if (aug) {
       // One generator per (seed, epoch, batch): a resumed epoch draws the same augmentations.
-      const images = hostSide(() => augmentBatch(host.images, aug, derivedGenerator(seed, epoch, 2, b)));
+      const images = hostSide(() => augmentBatch(host.images, aug, derivedGenerator(seed, epoch, 2, b), { offset: lo, total: all.length }));
       host.images.dispose();
-      yield { ...toDevice({ ...host, images }, device), batch: b };
+      yield { ...toDevice({ ...host, images }, device), batch: b, globalSize: all.length };
     } else {
-      yield { ...toDevice(host, device), batch: b };
+      yield { ...toDevice(host, device), batch: b, globalSize: all.length };
     }
   }
 }

@@ -20,6 +20,12 @@ export interface ModelConfig {
   width?: number;
   /** Per-channel mean/std applied inside the model; identity when omitted. */
   normalization?: Normalization;
+  /**
+   * false: convolutions without batch norm (small-cnn and VGG, as torchvision's vgg11 is to
+   * vgg11_bn). Default true. Such a model has nothing a data-parallel rank computes from its
+   * own batch alone, so several ranks take exactly one process's steps.
+   */
+  batchNorm?: boolean;
 }
 
 export interface ModelOutput {
@@ -55,7 +61,7 @@ export interface LayerSplit {
 
 export abstract class ImageClassifier extends Module<[Tensor, ForwardOptions?], ModelOutput> {
   abstract readonly classifier: ClassifierLayer;
-  readonly config: Required<ModelConfig>;
+  readonly config: Required<Omit<ModelConfig, 'batchNorm'>> & Pick<ModelConfig, 'batchNorm'>;
   readonly #mean: Tensor;
   readonly #std: Tensor;
 

@@ -18,7 +18,8 @@ export class SmallCNN extends ImageClassifier {
     const c1 = scaled(32, this.config.width);
     const c2 = scaled(64, this.config.width);
     const hidden = scaled(256, this.config.width);
-    const block = (i: number, o: number) => [new Conv2d(i, o, 3, { padding: 1, generator: g }), new BatchNorm2d(o), new ReLU()];
+    const bn = config.batchNorm ?? true;
+    const block = (i: number, o: number) => [new Conv2d(i, o, 3, { padding: 1, generator: g }), ...(bn ? [new BatchNorm2d(o)] : []), new ReLU()];
     this.features = this.registerModule('features', new Sequential(
       ...block(c, c1), ...block(c1, c1), new MaxPool2d(2),
       ...block(c1, c2), ...block(c2, c2), new MaxPool2d(2),

@@ -37,7 +37,7 @@ export class VGG extends ImageClassifier {
         layers.push(new MaxPool2d(2, 2));
       } else {
         const outC = scaled(x, this.config.width);
-        layers.push(new Conv2d(inC, outC, 3, { padding: 1, generator: init.generator }), new BatchNorm2d(outC), new ReLU());
+        layers.push(new Conv2d(inC, outC, 3, { padding: 1, generator: init.generator }), ...(config.batchNorm ?? true ? [new BatchNorm2d(outC)] : []), new ReLU());
         lastRelu = layers.length - 1;
         inC = outC;
       }

@@ -26,7 +26,10 @@ export function createModel(config: ModelConfig, init: ModelOptions = {}): Image
 function build(config: ModelConfig, init: InitOptions): ImageClassifier {
   const arch = config.arch;
   if (arch in VGG_CONFIGS) return new VGG(config, init);
-  if (RESNET_ARCHS.includes(arch)) return new ResNet(config, init);
+  if (RESNET_ARCHS.includes(arch)) {
+    if (config.batchNorm === false) throw new Error(`${arch}: ResNets are built with batch norm only (small-cnn and VGG can do without)`);
+    return new ResNet(config, init);
+  }
   if (arch === 'small-cnn') return new SmallCNN(config, init);
   throw new Error(`unknown architecture '${arch}' (available: ${ARCHITECTURES.join(', ')})`);
 }

@@ -1,4 +1,5 @@
 // Layers with PyTorch's names, parameter names and default initialisations.
+import { getWorldSize, hasGloo, syncBatchNorm } from '../tensor/distributed.js';
 import { zeros, ones, empty, tensor } from '../tensor/creation.js';
 import { noGrad } from '../tensor/autograd.js';
 import type { Generator } from '../tensor/random.js';
@@ -91,9 +92,19 @@ export class BatchNorm2d extends Module {
     this.numBatchesTracked = this.registerBuffer('num_batches_tracked', tensor(new BigInt64Array([0n]), { shape: [] }))!;
   }
 
+  /**
+   * Normalise over every data-parallel rank's batch while training (PyTorch's SyncBatchNorm);
+   * by default each rank uses its own batch, as DDP does. A lone process then uses the same
+   * kernel on its batch (float64 statistics), so its steps and the ranks' agree to rounding.
+   */
+  sync = false;
+
   forward(x: Tensor): Tensor {
     if (x.ndim !== 4) throw new Error(`BatchNorm2d expects a 4-d input [N, C, H, W], got [${x.shape.join(', ')}]`);
     if (this.training) noGrad(() => this.numBatchesTracked.add_(1));
+    if (this.training && this.sync && (getWorldSize() > 1 || hasGloo())) {
+      return syncBatchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, this.opts.momentum ?? 0.1, this.opts.eps ?? 1e-5);
+    }
     return F.batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.training,
       this.opts.momentum ?? 0.1, this.opts.eps ?? 1e-5);
   }
@@ -182,4 +193,16 @@ export class Sequential extends Module {
     }
     return cur === x ? x.clone() : cur;
   }
+}
+
+/** Switches every BatchNorm2d inside `m` to synchronised statistics (PyTorch's convert_sync_batchnorm); returns how many. */
+export function convertSyncBatchNorm(m: Module<any, any>, on = true): number {
+  let n = 0;
+  for (const [, sub] of m.namedModules()) {
+    if (sub instanceof BatchNorm2d) {
+      sub.sync = on;
+      n++;
+    }
+  }
+  return n;
 }

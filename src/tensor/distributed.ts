@@ -4,7 +4,7 @@
 // a rank that died makes the others fail after the group's timeout with an error, not a hang.
 import { native } from '../native.js';
 import type { Tensor } from './tensor.js';
-import { wrapMany } from './tensor.js';
+import { wrap, wrapMany } from './tensor.js';
 
 export interface ProcessGroupOptions {
   rank?: number;
@@ -44,6 +44,11 @@ export function initProcessGroup(o: ProcessGroupOptions = {}): { rank: number; w
   native.initProcessGroup({ rank, worldSize, port, host: o.host ?? process.env.MASTER_ADDR ?? '127.0.0.1', timeoutMs: o.timeoutMs ?? 60000 });
   state = { rank, worldSize };
   return state;
+}
+
+/** Whether this build has c10d's Gloo backend (collectives and the synchronised batch norm). */
+export function hasGloo(): boolean {
+  return native.hasGloo;
 }
 
 export function isInitialized(): boolean {
@@ -94,6 +99,20 @@ export function allGather(t: Tensor): Tensor[] {
 /** Waits until every rank has reached this point. */
 export function barrier(): void {
   collective('barrier', () => native.barrier());
+}
+
+/**
+ * Training-mode batch norm over the union of every rank's batch (PyTorch's SyncBatchNorm),
+ * differentiable; updates the running statistics in place. Every rank must call it for the
+ * same layers in the same order (two collectives forward, one backward). Statistics are
+ * accumulated in float64. Without a process group it normalises this process's batch with
+ * the same kernel, so one process and several agree to rounding.
+ */
+export function syncBatchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor, runningVar: Tensor,
+  momentum: number, eps: number): Tensor {
+  const call = () => wrap(native.syncBatchNorm(x.native, weight?.native ?? null, bias?.native ?? null,
+    runningMean.native, runningVar.native, momentum, eps));
+  return state ? collective('syncBatchNorm', call) : call();
 }
 
 export function destroyProcessGroup(): void {

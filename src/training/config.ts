@@ -51,6 +51,10 @@ export interface TrainConfig {
   data?: string;
   arch: string;
   width: number;
+  /** false: the architecture without batch norm (small-cnn, VGG). */
+  batchNorm?: false;
+  /** Data-parallel runs: batch-norm statistics over every rank's share of the batch (default: each rank's own). */
+  syncBn?: true;
   epochs: number;
   batchSize: number;
   lr: number;

@@ -2,17 +2,28 @@
 // from rank 0's parameters and buffers, computes gradients on its share of the global batch,
 // and the gradients are averaged across ranks in flattened buckets between backward and the
 // optimizer step, so every rank takes the same step as one process on the whole batch.
-import type { Module } from '../nn/module.js';
 import { noGrad } from '../tensor/autograd.js';
 import { zeros } from '../tensor/creation.js';
 import { allReduce, broadcast, getWorldSize } from '../tensor/distributed.js';
 import { scope } from '../tensor/scope.js';
 import { cat, type Tensor } from '../tensor/tensor.js';
 
+/** Anything with parameters and buffers: a Module of any signature, a classifier. */
+interface HasState {
+  parameters(): Tensor[];
+  namedBuffers(): [string, Tensor][];
+}
+
 /** Overwrites every rank's parameters and buffers with rank `root`'s, in place. */
-export function broadcastParameters(m: Module, root = 0): void {
+export function broadcastParameters(m: HasState, root = 0): void {
   const tensors = [...m.parameters(), ...m.namedBuffers().map(([, b]) => b)];
   if (getWorldSize() > 1 && tensors.length) noGrad(() => broadcast(tensors, root));
+}
+
+/** Overwrites every rank's buffers (batch-norm running statistics) with rank `root`'s. */
+export function broadcastBuffers(m: HasState, root = 0): void {
+  const buffers = m.namedBuffers().map(([, b]) => b);
+  if (getWorldSize() > 1 && buffers.length) noGrad(() => broadcast(buffers, root));
 }
 
 /**

@@ -7,6 +7,9 @@ import * as F from '../nn/functional.js';
 import { noGrad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';
 import { withEval } from '../nn/module.js';
+import { subset } from '../data/registry.js';
+import { getWorldSize } from '../tensor/distributed.js';
+import { gatherRows, shardRange, sumAcrossRanks } from '../tensor/collectives.js';
 
 export interface ClassAccuracy {
   class: string;
@@ -26,7 +29,8 @@ export interface Evaluation {
 }
 
 export async function evaluate(model: ImageClassifier, ds: ImageDataset,
-  opts: { batchSize?: number; onProgress?: (p: Progress) => void } = {}): Promise<Evaluation> {
+  opts: { batchSize?: number; onProgress?: (p: Progress) => void; acrossRanks?: boolean } = {}): Promise<Evaluation> {
+  if (opts.acrossRanks && getWorldSize() > 1) return evaluateAcrossRanks(model, ds, opts);
   const batchSize = opts.batchSize ?? 256;
   const k = ds.classNames.length;
   if (model.numClasses !== k) throw new Error(`the model has ${model.numClasses} classes, the data set ${ds.name} has ${k}`);
@@ -60,6 +64,33 @@ export async function evaluate(model: ImageClassifier, ds: ImageDataset,
     accuracy: done ? total / done : 0,
     loss: done ? lossSum / done : 0,
     count: done,
+    perClass: ds.classNames.map((name, c) => ({ class: name, count: counts[c]!, correct: correct[c]!, accuracy: counts[c] ? correct[c]! / counts[c]! : 0 })),
+    predictions,
+  };
+}
+
+/**
+ * The same evaluation split across the process group's ranks (a contiguous block each), every
+ * rank getting the whole result: counts and predictions are exact, the loss is the same sum
+ * added in another order.
+ */
+async function evaluateAcrossRanks(model: ImageClassifier, ds: ImageDataset,
+  opts: { batchSize?: number; onProgress?: (p: Progress) => void }): Promise<Evaluation> {
+  const [lo, hi] = shardRange(ds.length);
+  const mine = hi > lo ? await evaluate(model, subset(ds, { indices: Array.from({ length: hi - lo }, (_, i) => lo + i) }), { ...opts, acrossRanks: false }) : null;
+  const k = ds.classNames.length;
+  const local = mine
+    ? [mine.loss * mine.count, mine.count, ...mine.perClass.map((p) => p.count), ...mine.perClass.map((p) => p.correct)]
+    : [0, 0, ...new Array<number>(2 * k).fill(0)];
+  const [lossSum, count, ...rest] = sumAcrossRanks(local) as [number, number, ...number[]];
+  const predictions = Int32Array.from(gatherRows(mine?.predictions ?? []));
+  const counts = rest.slice(0, k);
+  const correct = rest.slice(k);
+  const total = correct.reduce((a, c) => a + c, 0);
+  return {
+    accuracy: count ? total / count : 0,
+    loss: count ? lossSum / count : 0,
+    count,
     perClass: ds.classNames.map((name, c) => ({ class: name, count: counts[c]!, correct: correct[c]!, accuracy: counts[c] ? correct[c]! / counts[c]! : 0 })),
     predictions,
   };

@@ -9,4 +9,4 @@ export { saveCheckpoint, loadCheckpoint, findCheckpoint } from './checkpoint.js'
 export { readMetrics, type EpochMetrics } from './runDir.js';
 export * from './sensitivityRegularizer.js';
 export { trainStep, trainEpoch, adversarialBatch, type StepContext, type EpochTotals } from './trainStep.js';
-export { broadcastParameters, allReduceGradients } from './dataParallel.js';
+export { broadcastParameters, broadcastBuffers, allReduceGradients } from './dataParallel.js';

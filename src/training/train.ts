@@ -18,6 +18,10 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { autocastDtype, isCuda, type Device } from '../tensor/device.js';
 import { GradScaler } from '../optim/gradScaler.js';
 import { recoverOutput, stagingPath, swapIn, withOutputLock } from '../serialization/outputDir.js';
+import { getRank, getWorldSize } from '../tensor/distributed.js';
+import { broadcastBytes, broadcastJson } from '../tensor/collectives.js';
+import { broadcastParameters } from './dataParallel.js';
+import { convertSyncBatchNorm } from '../nn/layers.js';
 
 import type { TrainConfig } from './config.js';
 import { evaluate, type Evaluation } from './evaluate.js';
@@ -94,45 +98,92 @@ export function checkConfig(c: TrainConfig): void {
  * L2 PGD on the first `validation.limit` test inputs (fixed subset, no random start, the
  * reference's step 2.5 * eps / 10): success rate and adversarial accuracy.
  */
-export async function validationAttack(model: ImageClassifier, testSet: ImageDataset, c: TrainConfig): Promise<{ successRate: number; robustAccuracy: number }> {
+export async function validationAttack(model: ImageClassifier, testSet: ImageDataset, c: TrainConfig,
+  o: { acrossRanks?: boolean } = {}): Promise<{ successRate: number; robustAccuracy: number }> {
   const v = c.validation;
-  return robustAccuracy(model, testSet, { norm: 'l2', eps: v.eps, steps: v.steps, stepSize: (2.5 * v.eps) / 10, limit: v.limit });
+  return robustAccuracy(model, testSet, { norm: 'l2', eps: v.eps, steps: v.steps, stepSize: (2.5 * v.eps) / 10, limit: v.limit, acrossRanks: o.acrossRanks });
 }
 
 export function modelFor(c: TrainConfig, ds: ImageDataset, device?: Device): ImageClassifier {
-  return createModel({ arch: c.arch, inputShape: ds.imageShape, numClasses: ds.classNames.length, width: c.width,
+  return createModel({ arch: c.arch, inputShape: ds.imageShape, numClasses: ds.classNames.length, width: c.width, ...(c.batchNorm === false ? { batchNorm: false } : {}),
     normalization: ds.normalization }, { generator: derivedGenerator(c.seed, 0xc0de), device });
 }
+
+/** What rank 0 tells the other ranks of a data-parallel run before the first step. */
+interface Plan {
+  config: TrainConfig;
+  startEpoch: number;
+  step: number;
+  bestEpoch?: number;
+  metrics: EpochMetrics[];
+  gradScale?: ReturnType<GradScaler['state']>;
+  /** The optimizer state follows as bytes (a resumed run). */
+  optimizerState: boolean;
+  /** The run was already finished: nothing to do. */
+  done?: boolean;
+}
+
+type Announced = { ok: Plan } | { error: string };
 
 /**
  * Trains (or resumes) a run in `opts.out`; writes model, metrics and checkpoints there. The
  * folder is locked while it runs: a second writer is refused before it touches anything.
+ *
+ * In a process group (world size above 1) every rank calls it with the same arguments: rank
+ * 0 alone locks and writes the folder and decides the settings (a resumed run's saved ones),
+ * the others receive them, the weights and the optimizer state from it; each rank trains on
+ * its share of every batch of `config.batchSize`, which is the global batch, so a run can
+ * resume with another number of processes and take the same steps.
  */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
-  return withOutputLock(opts.out, `train ${opts.resume ? '--resume' : config.method}`, async () => {
-    recoverOutput(opts.out);
-    // A new run over a finished one is trained beside it and swapped in when complete, so an
-    // interrupted or failed run never costs the finished one; `--resume` continues it there.
-    const staging = stagingPath(opts.out);
-    const staged = opts.resume ? existsSync(join(staging, CONFIG_FILE)) : !!opts.force && existsSync(join(opts.out, MANIFEST_FILE));
-    if (!staged) return trainLocked(config, opts);
-    if (!opts.resume) rmSync(staging, { recursive: true, force: true });
-    const r = await trainLocked(config, { ...opts, out: staging, force: false });
-    if (r.completed) swapIn(staging, opts.out);
-    return r;
-  });
+  if (getWorldSize() > 1 && getRank() !== 0) {
+    const a = broadcastJson<Announced>(null);
+    if ('error' in a) throw new Error(`rank 0 stopped before training: ${a.error}`);
+    return trainLocked(config, opts, a.ok);
+  }
+  let announced = false;
+  const announce = (plan: Plan) => {
+    announced = true;
+    broadcastJson<Announced>({ ok: plan });
+  };
+  try {
+    return await withOutputLock(opts.out, `train ${opts.resume ? '--resume' : config.method}`, async () => {
+      recoverOutput(opts.out);
+      // A new run over a finished one is trained beside it and swapped in when complete, so an
+      // interrupted or failed run never costs the finished one; `--resume` continues it there.
+      const staging = stagingPath(opts.out);
+      const staged = opts.resume ? existsSync(join(staging, CONFIG_FILE)) : !!opts.force && existsSync(join(opts.out, MANIFEST_FILE));
+      if (!staged) return trainLocked(config, opts, null, announce);
+      if (!opts.resume) rmSync(staging, { recursive: true, force: true });
+      const r = await trainLocked(config, { ...opts, out: staging, force: false }, null, announce);
+      if (r.completed) swapIn(staging, opts.out);
+      return r;
+    });
+  } catch (e) {
+    // the other ranks wait for the plan: tell them why none comes
+    if (getWorldSize() > 1 && !announced) broadcastJson<Announced>({ error: (e as Error).message });
+    throw e;
+  }
 }
 
-async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
-  prepareRunDir(opts.out, opts);
-  const c = opts.resume ? readConfig(opts.out) : config;
+/**
+ * The run itself. Rank 0 (or a lone process) has `plan` null and reads or writes the folder;
+ * another rank gets the plan and touches no file.
+ */
+async function trainLocked(config: TrainConfig, opts: TrainOptions, plan: Plan | null,
+  announce?: (plan: Plan) => void): Promise<TrainResult> {
+  const lead = plan === null;
+  const parallel = getWorldSize() > 1;
+  if (lead) prepareRunDir(opts.out, opts);
+  const c = plan ? plan.config : opts.resume ? readConfig(opts.out) : config;
   try {
     checkConfig(c);
   } catch (e) {
-    if (!opts.resume) throw e;
+    if (!opts.resume || !lead) throw e;
     throw new Error(`${join(opts.out, CONFIG_FILE)} is damaged (${(e as Error).message}): the run's settings are lost; start over with --force`);
   }
-  const log = opts.log ?? (() => {});
+  const log = lead ? opts.log ?? (() => {}) : () => {};
+  const onProgress = lead ? opts.onProgress : undefined;
   const trainSet = await openDataset(c.dataset, 'train', { data: c.data, limit: c.limit, imageSize: c.imageSize });
   const testSet = await openDataset(c.dataset, 'test', { data: c.data, limit: c.testLimit, imageSize: c.imageSize });
   const model = modelFor(c, trainSet, opts.device);
@@ -144,24 +195,40 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     if (c.method === 'sensitivity' && c.regularizer!.topK > model.featureDim) {
       throw new RangeError(`--top-k ${c.regularizer!.topK} is larger than the model's ${model.featureDim} features`);
     }
+    if (c.syncBn) {
+      // a lone process uses the ranks' kernel too, so runs on 1 and N processes agree
+      convertSyncBatchNorm(model);
+      // every rank joins every synchronised layer, so none may be left without rows
+      const last = trainSet.length % c.batchSize;
+      if (parallel && last > 0 && last < getWorldSize()) {
+        throw new Error(`--sync-bn: the last batch holds ${last} inputs, fewer than the ${getWorldSize()} ranks; change --batch-size or --limit`);
+      }
+    }
     const opt = new SGD(model.parameters(), { lr: c.lr, momentum: c.momentum, weightDecay: c.weightDecay });
     const schedule = makeSchedule(c, batchCount(trainSet, c.batchSize));
-    const ctx: StepContext = { model, opt, config: c, device, half, scaler };
+    const ctx: StepContext = { model, opt, config: c, device, half, scaler, parallel };
     let startEpoch = 0;
     let step = 0;
     let metrics: EpochMetrics[] = [];
     let bestEpoch: number | undefined;
-    if (opts.resume) {
+    let restoredState = false;
+    if (plan) {
+      ({ startEpoch, step, bestEpoch, metrics } = plan);
+      if (plan.done) return { config: c, metrics, final: null, completed: true };
+      if (scaler && plan.gradScale) scaler.loadState(plan.gradScale);
+    } else if (opts.resume) {
       const ck = findCheckpoints(opts.out);
       if (ck.length) {
         const restored = restore(ck, model, opt, c.epochs, log);
         ({ epoch: startEpoch, step, bestEpoch } = restored);
+        restoredState = true;
         if (scaler && restored.gradScale) scaler.loadState(restored.gradScale);
         if (restored.metrics) writeMetrics(opts.out, restored.metrics);
         log(`resuming ${opts.out} after epoch ${startEpoch} of ${c.epochs}`);
       } else if (existsSync(join(opts.out, MANIFEST_FILE))) {
         const done = readMetrics(opts.out);
         log(`${opts.out} already holds the finished run (${done.length} epochs): nothing to resume`);
+        announce?.({ config: c, startEpoch: c.epochs, step, metrics: done, optimizerState: false, done: true });
         return { config: c, metrics: done, final: null, completed: true };
       } else {
         log(`no checkpoint in ${opts.out}: starting from epoch 1`);
@@ -170,6 +237,19 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     } else {
       writeConfig(opts.out, c);
     }
+    if (parallel) {
+      if (lead) {
+        announce!({ config: c, startEpoch, step, ...(bestEpoch === undefined ? {} : { bestEpoch }), metrics,
+          ...(scaler ? { gradScale: scaler.state() } : {}), optimizerState: restoredState });
+      }
+      // every rank starts from rank 0's weights, buffers and momentum
+      broadcastParameters(model);
+      if (lead ? restoredState : plan!.optimizerState) {
+        const state = broadcastBytes(lead ? opt.saveState() : null);
+        if (!lead) opt.loadState(Buffer.from(state.buffer, state.byteOffset, state.byteLength));
+      }
+    }
+    const across = { acrossRanks: parallel };
     let epochsThisCall = 0;
     for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
       if (opts.stopAfterEpochs !== undefined && epochsThisCall >= opts.stopAfterEpochs) {
@@ -179,13 +259,13 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       manualSeed(Number(derivedGenerator(c.seed, epoch, 3).initialSeed % 2n ** 52n));
       model.train();
       const t = await trainEpoch(ctx, trainSet, epoch, step, schedule,
-        (p) => opts.onProgress?.({ ...p, phase: 'train', epoch: epoch + 1, epochs: c.epochs }));
+        (p) => onProgress?.({ ...p, phase: 'train', epoch: epoch + 1, epochs: c.epochs }));
       step = t.step;
       const ev = await evaluate(model, testSet, {
-        onProgress: (p) => opts.onProgress?.({ ...p, phase: 'test', epoch: epoch + 1, epochs: c.epochs }),
+        ...across, onProgress: (p) => onProgress?.({ ...p, phase: 'test', epoch: epoch + 1, epochs: c.epochs }),
       });
       const trainSeconds = (performance.now() - t0) / 1000;
-      const v = c.validation.limit > 0 ? await validationAttack(model, testSet, c) : null;
+      const v = c.validation.limit > 0 ? await validationAttack(model, testSet, c, across) : null;
       const m: EpochMetrics = { epoch: epoch + 1, loss: t.lossSum / t.seen, trainAccuracy: t.correct / t.seen, testAccuracy: ev.accuracy,
         testLoss: ev.loss, pgdSuccessRate: v?.successRate ?? null, pgdRobustAccuracy: v?.robustAccuracy ?? null, lr: t.lr,
         seconds: (performance.now() - t0) / 1000, trainSeconds };
@@ -197,28 +277,35 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
         best = !kept || m.pgdRobustAccuracy! > kept.pgdRobustAccuracy! ? 'model' : 'previous';
         if (best === 'model') bestEpoch = epoch + 1;
       }
-      saveCheckpoint(opts.out, model, opt, { epoch: epoch + 1, step, ...(scaler ? { gradScale: scaler.state() } : {}),
-        ...(bestEpoch === undefined ? {} : { bestEpoch }) }, metrics, best);
-      writeMetrics(opts.out, metrics);
+      if (lead) {
+        saveCheckpoint(opts.out, model, opt, { epoch: epoch + 1, step, ...(scaler ? { gradScale: scaler.state() } : {}),
+          ...(bestEpoch === undefined ? {} : { bestEpoch }) }, metrics, best);
+        writeMetrics(opts.out, metrics);
+      }
       epochsThisCall++;
       log(epochLine(m, c));
     }
     if (c.keep === 'best-robust') {
-      const ck = findCheckpoint(opts.out);
-      if (!ck || bestEpoch === undefined) throw new Error(`${opts.out}: the last checkpoint does not hold the kept weights; rerun with --force`);
-      loadBestWeights(ck, model);
+      if (lead) {
+        const ck = findCheckpoint(opts.out);
+        if (!ck || bestEpoch === undefined) throw new Error(`${opts.out}: the last checkpoint does not hold the kept weights; rerun with --force`);
+        loadBestWeights(ck, model);
+      }
+      if (parallel) broadcastParameters(model);
       log(`keeping the weights of epoch ${bestEpoch} (highest adversarial validation accuracy, ` +
-        `${(100 * metrics[bestEpoch - 1]!.pgdRobustAccuracy!).toFixed(1)}%)`);
+        `${(100 * metrics[bestEpoch! - 1]!.pgdRobustAccuracy!).toFixed(1)}%)`);
     }
     const kept = c.keep === 'best-robust' ? metrics[bestEpoch! - 1]! : metrics.at(-1);
-    const final = await evaluate(model, testSet);
-    saveModel(opts.out, model, {
-      dataset: c.dataset, classNames: trainSet.classNames, method: c.method, training: c, device,
-      metrics: { testAccuracy: final.accuracy, testLoss: final.loss, epochs: c.epochs, keptEpoch: kept?.epoch ?? c.epochs,
-        pgdSuccessRate: kept?.pgdSuccessRate ?? null,
-        seconds: metrics.reduce((a, m) => a + m.seconds, 0) },
-    });
-    removeCheckpoints(opts.out);
+    const final = await evaluate(model, testSet, across);
+    if (lead) {
+      saveModel(opts.out, model, {
+        dataset: c.dataset, classNames: trainSet.classNames, method: c.method, training: c, device,
+        metrics: { testAccuracy: final.accuracy, testLoss: final.loss, epochs: c.epochs, keptEpoch: kept?.epoch ?? c.epochs,
+          pgdSuccessRate: kept?.pgdSuccessRate ?? null,
+          seconds: metrics.reduce((a, m) => a + m.seconds, 0) },
+      });
+      removeCheckpoints(opts.out);
+    }
     return { config: c, metrics, final, completed: true };
   } finally {
     model.dispose();

@@ -18,6 +18,9 @@ import { scope } from '../tensor/scope.js';
 import { stack, type Tensor } from '../tensor/tensor.js';
 import type { TrainConfig } from './config.js';
 import { sensitivityRegularizer } from './sensitivityRegularizer.js';
+import { getRank, getWorldSize } from '../tensor/distributed.js';
+import { sumAcrossRanks } from '../tensor/collectives.js';
+import { allReduceGradients, broadcastBuffers } from './dataParallel.js';
 
 /** What a step needs besides the batch. */
 export interface StepContext {
@@ -31,6 +34,11 @@ export interface StepContext {
   scaler: GradScaler | null;
   /** Runs between backward and the optimizer step (a gradient all-reduce goes here). */
   afterBackward?: () => void;
+  /**
+   * Data-parallel: this process is one rank of the process group; it trains on its share of
+   * every global batch, and gradients and epoch totals are reduced across ranks.
+   */
+  parallel?: boolean;
 }
 
 /** PGD examples for a training batch, crafted in eval mode (Madry et al.'s recipe). */
@@ -47,9 +55,21 @@ export function adversarialBatch(model: ImageClassifier, b: Batch, c: TrainConfi
 /**
  * One optimizer step on a batch of the run's method (standard, PGD examples, the sensitivity
  * regularizer). Returns the logits and the float32 loss, inside the caller's scope.
+ * `weight` multiplies the loss before backward: a rank holding n of a global batch of N
+ * weighs its mean loss by world * n / N, so that the averaged gradients are the global
+ * batch's mean gradient even when ranks hold unequal shares (the regularizer's T1, the same
+ * on every rank, is then counted once in total). A rank with no rows (a last batch smaller
+ * than the world) only joins the reduction.
  */
-export function trainStep(ctx: StepContext, b: Batch, epoch: number): { logits: Tensor; loss: Tensor } {
+export function trainStep(ctx: StepContext, b: Batch, epoch: number, weight = 1): { logits: Tensor; loss: Tensor } | null {
   const { model, opt, config: c } = ctx;
+  if (b.indices.length === 0) {
+    opt.zeroGrad();
+    ctx.afterBackward?.();
+    if (ctx.scaler) ctx.scaler.step(opt);
+    else opt.step();
+    return null;
+  }
   const images = c.method === 'pgd' ? adversarialBatch(model, b, c, epoch) : b.images;
   opt.zeroGrad();
   const { logits, loss } = autocast(ctx.device, ctx.half, () => {
@@ -60,7 +80,8 @@ export function trainStep(ctx: StepContext, b: Batch, epoch: number): { logits: 
     }
     return { logits, loss: loss.float() };
   });
-  (ctx.scaler ? ctx.scaler.scaleLoss(loss) : loss).backward();
+  const weighted = weight === 1 ? loss : loss.mul(weight);
+  (ctx.scaler ? ctx.scaler.scaleLoss(weighted) : weighted).backward();
   ctx.afterBackward?.();
   if (ctx.scaler) ctx.scaler.step(opt);
   else opt.step();
@@ -85,6 +106,12 @@ export async function trainEpoch(ctx: StepContext, trainSet: ImageDataset, epoch
   onProgress?: (p: Progress) => void): Promise<EpochTotals> {
   const c = ctx.config;
   const steps = batchCount(trainSet, c.batchSize);
+  const world = ctx.parallel ? getWorldSize() : 1;
+  const shard = world > 1 ? { rank: getRank(), world } : undefined;
+  // DDP's recipe: rank 0's buffers (batch-norm running statistics) before every step, the
+  // gradients averaged after backward
+  const buffers = shard ? ctx.model.namedBuffers().length > 0 : false;
+  const step1 = shard ? { ...ctx, afterBackward: () => { ctx.afterBackward?.(); allReduceGradients(ctx.model.parameters()); } } : ctx;
   // Running loss and accuracy stay on the device (float64: the same sums as host doubles);
   // the host reads them only when the progress line is redrawn.
   const sums = zeros([2], { dtype: 'float64', device: ctx.device }).keep();
@@ -92,13 +119,15 @@ export async function trainEpoch(ctx: StepContext, trainSet: ImageDataset, epoch
   let lr = schedule.lr(step);
   let shown = 0;
   try {
-    for await (const b of batches(trainSet, { batchSize: c.batchSize, shuffle: true, seed: c.seed, epoch, augment: c.augment, device: ctx.device })) {
+    for await (const b of batches(trainSet, { batchSize: c.batchSize, shuffle: true, seed: c.seed, epoch, augment: c.augment, device: ctx.device, shard })) {
       lr = schedule.lr(step);
       ctx.opt.lr = lr;
+      if (buffers) broadcastBuffers(ctx.model);
       scope(() => {
-        const { logits, loss } = trainStep(ctx, b, epoch);
         const n = b.indices.length;
-        noGrad(() => {
+        const r = trainStep(step1, b, epoch, shard ? (world * n) / b.globalSize : 1);
+        if (r) noGrad(() => {
+          const { logits, loss } = r;
           const right = logits.argmax(1).eq(b.labels).sum().to('float64');
           sums.add_(stack([loss.detach().to('float64').mul(n), right]));
         });
@@ -114,8 +143,8 @@ export async function trainEpoch(ctx: StepContext, trainSet: ImageDataset, epoch
         onProgress({ done: b.batch + 1, total: steps, stats: { loss: l / seen, acc: r / seen, lr } });
       }
     }
-    const [lossSum, correct] = sums.toNumbers() as [number, number];
-    return { lossSum, correct, seen, lr, step };
+    const [lossSum, correct, all] = (shard ? sumAcrossRanks : (v: number[]) => v)([...sums.toNumbers(), seen]) as [number, number, number];
+    return { lossSum, correct, seen: all, lr, step };
   } finally {
     sums.dispose();
   }
