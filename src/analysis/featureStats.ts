@@ -6,7 +6,10 @@ import { batches, batchCount } from '../data/loader.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { noGrad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';
+import { zeros } from '../tensor/creation.js';
 import type { Progress } from '../progress.js';
+import { getRank, getWorldSize } from '../tensor/distributed.js';
+import { allGatherRows } from '../tensor/collectives.js';
 
 export interface FeatureStats {
   count: number;
@@ -40,6 +43,7 @@ export class FeatureStatsAccumulator {
   add(features: Float32Array, rows: number): void {
     const f = this.featureDim;
     if (features.length !== rows * f) throw new Error(`feature batch has ${features.length} values, expected ${rows} x ${f}`);
+    if (rows === 0) return;
     // Sums of squares around the first row's values avoid cancellation in the variance.
     if (!this.#shift) this.#shift = Float64Array.from(features.subarray(0, f));
     const shift = this.#shift;
@@ -75,24 +79,40 @@ export class FeatureStatsAccumulator {
   }
 }
 
-/** Statistics of the model's penultimate features over one or more data sets. */
+/**
+ * Statistics of the model's penultimate features over one or more data sets. `acrossRanks`:
+ * the process group's ranks take turns at the batches (batch b goes to rank b mod world), and
+ * every rank adds all the gathered features in data-set order, so each gets exactly the
+ * statistics one process computes.
+ */
 export async function featureStats(model: ImageClassifier, sets: ImageDataset[],
-  opts: { batchSize?: number; onProgress?: (p: Progress) => void } = {}): Promise<FeatureStats> {
+  opts: { batchSize?: number; onProgress?: (p: Progress) => void; acrossRanks?: boolean } = {}): Promise<FeatureStats> {
   const acc = new FeatureStatsAccumulator(model.featureDim);
   const batchSize = opts.batchSize ?? 256;
   const total = sets.reduce((a, s) => a + batchCount(s, batchSize), 0);
+  const world = opts.acrossRanks ? getWorldSize() : 1;
+  const rank = world > 1 ? getRank() : 0;
   let done = 0;
   await withEval(model, async () => {
     for (const ds of sets) {
-      for await (const b of batches(ds, { batchSize, device: model.device })) {
+      const n = batchCount(ds, batchSize);
+      const mine = batches(ds, { batchSize, device: model.device, pick: (b) => b % world === rank });
+      for (let round = 0; round * world < n; round++) {
+        // every rank joins every round, with an empty batch past the end
+        const b = round * world + rank < n ? (await mine.next()).value : null;
         scope(() => noGrad(() => {
-          acc.add(model.forward(b.images).features.toArray<'float32'>(), b.indices.length);
-          b.images.dispose();
-          b.labels.dispose();
+          const features = b ? model.forward(b.images).features : zeros([0, model.featureDim], { device: model.device });
+          for (const part of allGatherRows(features)) acc.add(part.toArray<'float32'>(), part.shape[0]!);
+          if (b) {
+            b.images.dispose();
+            b.labels.dispose();
+          }
         }));
-        opts.onProgress?.({ done: ++done, total });
+        done += Math.min(world, n - round * world);
+        opts.onProgress?.({ done, total });
       }
     }
   });
   return acc.result();
 }
+

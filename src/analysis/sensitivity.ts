@@ -16,6 +16,10 @@ import type { Progress } from '../progress.js';
 import { delta } from './delta.js';
 import { featureStats, type FeatureStats } from './featureStats.js';
 import { rankNeurons, scaleDeltas } from './scaled.js';
+import { getRank, getWorldSize } from '../tensor/distributed.js';
+import { allGatherRows, broadcastJson } from '../tensor/collectives.js';
+import { zeros } from '../tensor/creation.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 export const QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95] as const;
 
@@ -46,6 +50,13 @@ export interface SensitivityOptions {
   /** At most this many finite scaled values are kept for the distribution figure. */
   sampleSize?: number;
   onProgress?: (phase: string, p: Progress) => void;
+  /**
+   * Split the work across the process group's ranks: batch b goes to rank b mod world, and
+   * rank 0 gathers every batch's features, logits and Deltas in data-set order and alone
+   * writes the files, which are then exactly a single process's. The other ranks get the
+   * same result without `scaledSample` (empty).
+   */
+  acrossRanks?: boolean;
 }
 
 export interface SensitivityResult {
@@ -88,8 +99,12 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
   const c = model.numClasses;
   if (n === 0) throw new Error('the data set is empty');
 
-  const stats = await featureStats(model, opts.statsSets, { batchSize, onProgress: (p) => opts.onProgress?.('statistics', p) });
-  const weight = model.classifier.weight;
+  const world = opts.acrossRanks ? getWorldSize() : 1;
+  const rank = world > 1 ? getRank() : 0;
+  const lead = rank === 0;
+  const stats = await featureStats(model, opts.statsSets, { batchSize, acrossRanks: opts.acrossRanks,
+    onProgress: (p) => opts.onProgress?.('statistics', p) });
+  if (!lead) return followSensitivity(model, ds, stats, batchSize, world, rank);
 
   const dir = opts.outDir ?? null;
   let scratch: string;
@@ -115,12 +130,14 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
   const total = batchCount(ds, batchSize);
   try {
     await withEval(model, async () => {
-      for await (const b of batches(ds, { batchSize, device: model.device })) {
-        scope(() => noGrad(() => {
-          const rows = b.indices.length;
-          const { logits, features } = model.forward(b.images);
-          const d = delta(logits, features, weight); // [F, rows]
-          const dRows = d.t().contiguous(); // [rows, F]
+      const mine = batches(ds, { batchSize, device: model.device, pick: (b) => b % world === rank });
+      for (let round = 0; round * world < total; round++) {
+        const b = round * world + rank < total ? (await mine.next()).value! : null;
+        // the other ranks' batches of this round follow this one in data-set order
+        scope(() => noGrad(() => gatherBatch(model, b ? { images: b.images, labels: b.labels } : null, world).forEach((part) => {
+          const { logits, features, dRows, labels: lab64 } = part;
+          const rows = logits.shape[0]!;
+          const d = dRows.t().contiguous(); // [F, rows]
           const scaled = scaleDeltas(dRows, stats.mean, stats.std, eps);
           const ranks = rankNeurons(scaled);
           const rankArr = ranks.to('int32').toArray<'int32'>();
@@ -140,15 +157,15 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
           logitsOut?.appendRows(logits.toArray<'float32'>());
           rankingOut?.appendRows(rankArr);
           const pred = logits.argmax(1).toArray<'int64'>();
-          const lab = b.labels.toArray<'int64'>();
+          const lab = lab64.toArray<'int64'>();
           predictions.set(pred, at);
           labels.set(lab, at);
           for (let r = 0; r < rows; r++) if (pred[r] === lab[r]) correct++;
           at += rows;
-          b.images.dispose();
-          b.labels.dispose();
-        }));
-        opts.onProgress?.('deltas', { done: b.batch + 1, total });
+        })));
+        b?.images.dispose();
+        b?.labels.dispose();
+        opts.onProgress?.('deltas', { done: Math.min(total, (round + 1) * world), total });
       }
     });
   } finally {
@@ -206,8 +223,61 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
     const mb = neurons[b]!.meanScaled;
     return (ma === null ? Infinity : Math.abs(ma)) - (mb === null ? Infinity : Math.abs(mb)) || a - b;
   });
-  return {
+  const result = {
     count: n, featureDim: f, classes: c, accuracy: correct / n, stats, neurons, mostSensitive,
     scaledSample: Float32Array.from(sample), deadFeatures: neurons.filter((x) => x.zeroRate === 1).length,
   };
+  if (world > 1) broadcastJson<Shared>({ accuracy: result.accuracy, neurons, mostSensitive, deadFeatures: result.deadFeatures });
+  return result;
+}
+
+/** What rank 0 tells the others at the end. */
+interface Shared {
+  accuracy: number;
+  neurons: NeuronSummary[];
+  mostSensitive: number[];
+  deadFeatures: number;
+}
+
+interface BatchOutputs {
+  logits: Tensor;
+  features: Tensor;
+  /** Delta as [rows, F]. */
+  dRows: Tensor;
+  labels: Tensor;
+}
+
+/**
+ * This rank's batch (or none) through the model, then every rank's outputs in rank order
+ * (= data-set order: batch b is rank b mod world's), inside the caller's scope.
+ */
+function gatherBatch(model: ImageClassifier, b: { images: Tensor; labels: Tensor } | null, world: number): BatchOutputs[] {
+  const f = model.featureDim;
+  const c = model.numClasses;
+  const on = { device: model.device };
+  const local = noGrad(() => {
+    if (!b) return { logits: zeros([0, c], on), features: zeros([0, f], on), dRows: zeros([0, f], on), labels: zeros([0], { ...on, dtype: 'int64' }) };
+    const { logits, features } = model.forward(b.images);
+    return { logits, features, dRows: delta(logits, features, model.classifier.weight).t().contiguous(), labels: b.labels };
+  });
+  if (world === 1) return [local];
+  const parts = (['logits', 'features', 'dRows', 'labels'] as const).map((k) => allGatherRows(local[k]));
+  return parts[0]!.map((_, r) => ({ logits: parts[0]![r]!, features: parts[1]![r]!, dRows: parts[2]![r]!, labels: parts[3]![r]! }));
+}
+
+/** A rank other than 0: its batches through the model and to rank 0, then rank 0's summaries. */
+async function followSensitivity(model: ImageClassifier, ds: ImageDataset, stats: FeatureStats, batchSize: number,
+  world: number, rank: number): Promise<SensitivityResult> {
+  const total = batchCount(ds, batchSize);
+  await withEval(model, async () => {
+    const mine = batches(ds, { batchSize, device: model.device, pick: (b) => b % world === rank });
+    for (let round = 0; round * world < total; round++) {
+      const b = round * world + rank < total ? (await mine.next()).value! : null;
+      scope(() => gatherBatch(model, b ? { images: b.images, labels: b.labels } : null, world));
+      b?.images.dispose();
+      b?.labels.dispose();
+    }
+  });
+  const shared = broadcastJson<Shared>(null);
+  return { count: ds.length, featureDim: model.featureDim, classes: model.numClasses, stats, scaledSample: new Float32Array(0), ...shared };
 }

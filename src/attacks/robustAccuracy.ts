@@ -6,8 +6,8 @@ import { subset } from '../data/registry.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { scope } from '../tensor/scope.js';
 import type { Norm } from './budget.js';
-import { getWorldSize } from '../tensor/distributed.js';
-import { shardRange, sumAcrossRanks } from '../tensor/collectives.js';
+import { getRank, getWorldSize } from '../tensor/distributed.js';
+import { sumAcrossRanks } from '../tensor/collectives.js';
 import { pgdAttack } from './pgd.js';
 
 export interface RobustnessOptions {
@@ -33,14 +33,15 @@ export interface Robustness {
 
 /** PGD from the clean input (no random start, seed 0): the same inputs give the same rates. */
 export async function robustAccuracy(model: ImageClassifier, data: ImageDataset, o: RobustnessOptions): Promise<Robustness> {
-  const limit = Math.min(o.limit ?? data.length, data.length);
+  const set = subset(data, { limit: Math.min(o.limit ?? data.length, data.length) });
+  // across ranks, the same batches as one process (batch b is rank b mod world's): the counts add up exactly
   const split = o.acrossRanks && getWorldSize() > 1;
-  const [lo, hi] = split ? shardRange(limit) : [0, limit];
-  const set = subset(data, { indices: Array.from({ length: hi - lo }, (_, i) => lo + i) });
+  const world = split ? getWorldSize() : 1;
+  const rank = split ? getRank() : 0;
   let hit = 0;
   let right = 0;
   let n = 0;
-  if (set.length) for await (const b of batches(set, { batchSize: o.batchSize ?? 256, device: model.device })) {
+  for await (const b of batches(set, { batchSize: o.batchSize ?? 256, device: model.device, pick: (k) => k % world === rank })) {
     scope(() => {
       const records = pgdAttack(model, b, { norm: o.norm, eps: o.eps, iterations: o.steps, stepSize: o.stepSize, restarts: 1, randomStart: false, seed: 0 }).records;
       for (const r of records) {

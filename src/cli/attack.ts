@@ -9,7 +9,8 @@ import { featureStats } from '../analysis/featureStats.js';
 import { runAttack, type AttackSpec } from '../experiments/attackRun.js';
 import { checkBudget, type Norm } from '../attacks/budget.js';
 import { ATTACK_DEFAULTS, resolveFakeRelu } from '../attacks/defaults.js';
-import { nonNegativeInt, positiveInt, positiveNumber, precisionOption } from './options.js';
+import { addProcessGroupOptions, joinProcessGroup, nonNegativeInt, positiveInt, positiveNumber, precisionOption } from './options.js';
+import { fromRoot } from '../tensor/collectives.js';
 import type { Precision } from '../tensor/device.js';
 import { ProgressBar } from './progress.js';
 import { checkDatasetFits, modelDataOptions, openModelData, type ModelDataCli } from './modelData.js';
@@ -19,7 +20,7 @@ interface AttackCli extends ModelDataCli {
   attack: 'pgd' | 'kns'; norm: Norm; eps: number; iterations?: number; stepSize?: number; restarts: number;
   randomStart: boolean; targetClass?: number; against: 'prediction' | 'label'; earlyStop: boolean; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
   sensitivity?: string; statsSplit: 'train+test' | 'train' | 'test'; batchSize: number; seed: number; saveExamples?: boolean;
-  targetModel?: string; out: string; resume?: boolean;
+  targetModel?: string; out: string; resume?: boolean; backend: string; distTimeout: number;
 }
 
 function parseList(v: string): number[] {
@@ -35,10 +36,12 @@ function parseWindow(v: string): { start: number; count: number } {
 }
 
 export function attackCommand(): Command {
-  return modelDataOptions(new Command('attack')
+  return addProcessGroupOptions(modelDataOptions(new Command('attack')
     .description('Attack a model: PGD (untargeted or targeted) or the n-neuron sensitivity attack (k-NS), under an L2\n' +
       'or Linf budget. Writes results.json, samples.csv and, with --save-examples, clean.npy / adversarial.npy /\n' +
-      'indices.npy; for k-NS also success-by-rank.png/.svg. An interrupted attack continues with --resume.'), 'to attack', 'inputs')
+      'indices.npy; for k-NS also success-by-rank.png/.svg. An interrupted attack continues with --resume.\n' +
+      'Started as several ranks (sauron launch, torchrun --no-python), the ranks take turns at the batches and rank 0\n' +
+      'writes exactly the files one process writes.'), 'to attack', 'inputs')
     .addOption(new Option('--attack <name>', 'pgd or kns (n-neuron sensitivity attack)').choices(['pgd', 'kns']).default('pgd'))
     .addOption(new Option('--norm <norm>', 'budget norm').choices(['l2', 'linf']).makeOptionMandatory())
     .requiredOption('--eps <eps>', 'budget; fractions like 8/255 are accepted', positiveNumber('--eps'))
@@ -66,64 +69,82 @@ export function attackCommand(): Command {
     .option('--target-model <run>', 'also evaluate the adversarial examples on this model (transfer)')
     .requiredOption('--out <dir>', 'folder to write results into')
     .option('--resume', 'continue an interrupted attack in --out')
-    .addOption(precisionOption())
+    .addOption(precisionOption()))
     .action(async (o: AttackCli) => {
-      checkBudget(o.norm, o.eps);
-      const precision = o.precision === 'fp32' ? {} : { precision: o.precision };
-      const { name, ds, model, device } = await openModelData(o);
-      let target: ImageClassifier | undefined;
+      const group = joinProcessGroup(o);
       try {
-        target = o.targetModel ? loadAnyModel(o.targetModel, { inputShape: ds.imageShape, device }).model : undefined;
-        if (target) checkDatasetFits(target, ds);
-        const meta = { model: o.model, targetModel: o.targetModel, dataset: name, split: o.split, limit: o.limit, indices: o.indices };
-        let spec: AttackSpec;
-        if (o.attack === 'pgd') {
-          if (o.targetClass !== undefined && o.targetClass >= model.numClasses) throw new Error(`--target-class must be below ${model.numClasses}`);
-          spec = { attack: 'pgd', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.pgd.iterations, stepSize: o.stepSize, seed: o.seed,
-            restarts: o.restarts, randomStart: o.randomStart, targeted: o.targetClass !== undefined,
-            ...(o.against === 'label' ? { against: 'label' as const } : {}), ...(o.earlyStop ? {} : { earlyStop: false }), ...precision };
-        } else {
-          const neurons = parseList(o.neurons);
-          const window = o.ranks ? parseWindow(o.ranks) : { start: 0, count: neurons[neurons.length - 1]! };
-          if (window.start + window.count > model.featureDim) {
-            throw new Error(`neuron ranks ${window.start + 1}..${window.start + window.count} exceed the model's ${model.featureDim} features`);
-          }
-          const stats = await knsStats(o, model, name);
-          spec = { attack: 'kns', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.kns.iterations, stepSize: o.stepSize, seed: o.seed,
-            neurons: neurons.filter((k) => k <= window.count), rankStart: window.start, rankCount: window.count, lambda: o.lambda,
-            fakeRelu: resolveFakeRelu(o.fakeRelu, model.config.arch),
-            featureMean: stats.mean, featureStd: stats.std, ...precision };
-        }
-        const bar = new ProgressBar();
-        bar.start(`${o.attack} ${o.norm} eps ${+o.eps.toFixed(6)}`);
-        const results = await runAttack({
-          model, dataset: ds, spec, targetClass: o.targetClass, out: o.out, batchSize: o.batchSize,
-          saveExamples: o.saveExamples, targetModel: target, resume: o.resume, meta,
-          onProgress: (p) => bar.update(p.done, p.total, p.stats),
-        });
-        bar.finish();
-        const brief: Record<string, unknown> = { out: o.out, count: results.count, cleanAccuracy: results.cleanAccuracy,
-          successRate: results.successRate, successRateCorrect: results.successRateCorrect, seconds: results.seconds };
-        if (results.nNeuronSuccessRate) brief.nNeuronSuccessRateCorrect = results.nNeuronSuccessRateCorrect;
-        if (results.transfer) brief.transfer = results.transfer;
-        console.log(JSON.stringify(brief));
+        await attackAction(o, group.rank === 0, group.worldSize);
       } finally {
-        model.dispose();
-        target?.dispose();
+        group.leave();
       }
     });
 }
 
-async function knsStats(o: AttackCli, model: ImageClassifier, name: string): Promise<{ mean: Float32Array; std: Float32Array }> {
-  if (o.sensitivity) return readFeatureStats(o.sensitivity);
-  if (o.resume && hasFeatureStats(o.out)) return readFeatureStats(o.out);
+async function attackAction(o: AttackCli, lead: boolean, world: number): Promise<void> {
+  checkBudget(o.norm, o.eps);
+  const precision = o.precision === 'fp32' ? {} : { precision: o.precision };
+  const { name, ds, model, device } = await openModelData(o);
+  let target: ImageClassifier | undefined;
+  try {
+    target = o.targetModel ? loadAnyModel(o.targetModel, { inputShape: ds.imageShape, device }).model : undefined;
+    if (target) checkDatasetFits(target, ds);
+    const meta = { model: o.model, targetModel: o.targetModel, dataset: name, split: o.split, limit: o.limit, indices: o.indices };
+    let spec: AttackSpec;
+    if (o.attack === 'pgd') {
+      if (o.targetClass !== undefined && o.targetClass >= model.numClasses) throw new Error(`--target-class must be below ${model.numClasses}`);
+      spec = { attack: 'pgd', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.pgd.iterations, stepSize: o.stepSize, seed: o.seed,
+        restarts: o.restarts, randomStart: o.randomStart, targeted: o.targetClass !== undefined,
+        ...(o.against === 'label' ? { against: 'label' as const } : {}), ...(o.earlyStop ? {} : { earlyStop: false }), ...precision };
+    } else {
+      const neurons = parseList(o.neurons);
+      const window = o.ranks ? parseWindow(o.ranks) : { start: 0, count: neurons[neurons.length - 1]! };
+      if (window.start + window.count > model.featureDim) {
+        throw new Error(`neuron ranks ${window.start + 1}..${window.start + window.count} exceed the model's ${model.featureDim} features`);
+      }
+      const stats = await knsStats(o, model, name, lead, world);
+      spec = { attack: 'kns', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.kns.iterations, stepSize: o.stepSize, seed: o.seed,
+        neurons: neurons.filter((k) => k <= window.count), rankStart: window.start, rankCount: window.count, lambda: o.lambda,
+        fakeRelu: resolveFakeRelu(o.fakeRelu, model.config.arch),
+        featureMean: stats.mean, featureStd: stats.std, ...precision };
+    }
+    const bar = new ProgressBar();
+    if (lead) bar.start(`${o.attack} ${o.norm} eps ${+o.eps.toFixed(6)}`);
+    const results = await runAttack({
+      model, dataset: ds, spec, targetClass: o.targetClass, out: o.out, batchSize: o.batchSize,
+      saveExamples: o.saveExamples, targetModel: target, resume: o.resume, meta, acrossRanks: world > 1,
+      onProgress: (p) => bar.update(p.done, p.total, p.stats),
+    });
+    bar.finish();
+    if (!lead) return;
+    const brief: Record<string, unknown> = { out: o.out, count: results.count, cleanAccuracy: results.cleanAccuracy,
+      successRate: results.successRate, successRateCorrect: results.successRateCorrect, seconds: results.seconds };
+    if (results.nNeuronSuccessRate) brief.nNeuronSuccessRateCorrect = results.nNeuronSuccessRateCorrect;
+    if (results.transfer) brief.transfer = results.transfer;
+    console.log(JSON.stringify(brief));
+  } finally {
+    model.dispose();
+    target?.dispose();
+  }
+}
+
+async function knsStats(o: AttackCli, model: ImageClassifier, name: string, lead: boolean, world: number): Promise<{ mean: Float32Array; std: Float32Array }> {
+  // files are read by rank 0 alone (other ranks may run elsewhere) and handed to the others
+  const saved = await fromRoot(() => {
+    const from = o.sensitivity ?? (o.resume && hasFeatureStats(o.out) ? o.out : null);
+    if (!from) return null;
+    const s = readFeatureStats(from);
+    return { mean: Array.from(s.mean), std: Array.from(s.std) };
+  });
+  if (saved) return { mean: Float32Array.from(saved.mean), std: Float32Array.from(saved.std) };
   const sets: ImageDataset[] = [];
   for (const s of o.statsSplit === 'train+test' ? ['train', 'test'] as const : [o.statsSplit]) sets.push(await openDataset(name, s, { data: o.data }));
   const bar = new ProgressBar();
-  bar.start('feature statistics');
-  const st = await featureStats(model, sets, { onProgress: (p) => bar.update(p.done, p.total) });
+  if (lead) bar.start('feature statistics');
+  const st = await featureStats(model, sets, { acrossRanks: world > 1, onProgress: (p) => lead && bar.update(p.done, p.total) });
   bar.finish();
-  mkdirSync(o.out, { recursive: true });
-  writeFeatureStats(o.out, st.mean, st.std);
+  if (lead) {
+    mkdirSync(o.out, { recursive: true });
+    writeFeatureStats(o.out, st.mean, st.std);
+  }
   return { mean: Float32Array.from(st.mean), std: Float32Array.from(st.std) };
 }

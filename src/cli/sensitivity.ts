@@ -11,19 +11,22 @@ import { batches } from '../data/loader.js';
 import { saveNpyArray } from '../serialization/npy.js';
 import { mkdirSync } from 'node:fs';
 import { sensitivityFigures } from '../analysis/figures.js';
-import { nonNegativeNumber, positiveInt } from './options.js';
+import { addProcessGroupOptions, joinProcessGroup, nonNegativeNumber, positiveInt } from './options.js';
+import { fromRoot } from '../tensor/collectives.js';
 import { ProgressBar } from './progress.js';
 import { modelDataOptions, openModelData, type ModelDataCli } from './modelData.js';
 
 interface SensCli extends ModelDataCli {
   statsSplit: 'train+test' | 'train' | 'test'; topK: number; eps: number; batchSize: number; compare?: string[]; out: string;
-  layer?: string; units?: string;
+  layer?: string; units?: string; backend: string; distTimeout: number;
 }
 
 export function sensitivityCommand(): Command {
-  return modelDataOptions(new Command('sensitivity')
+  return addProcessGroupOptions(modelDataOptions(new Command('sensitivity')
     .description('Delta(i, x) of every feature neuron i for every input x (the smallest change of the neuron that flips\n' +
-      'the prediction), feature statistics, scaled values, per-input rankings, per-neuron summaries and figures.'), '', 'inputs')
+      'the prediction), feature statistics, scaled values, per-input rankings, per-neuron summaries and figures.\n' +
+      'Started as several ranks (sauron launch, torchrun --no-python), the ranks take turns at the batches and rank 0\n' +
+      'writes exactly the files one process writes.'), '', 'inputs'))
     .addOption(new Option('--stats-split <which>', 'inputs the feature mean/std are computed over (the reference uses train+test)')
       .choices(['train+test', 'train', 'test']).default('train+test'))
     .option('--top-k <k>', 'count how often each neuron is among an input\'s k most sensitive', positiveInt('--top-k'), 16)
@@ -35,56 +38,82 @@ export function sensitivityCommand(): Command {
     .option('--units <list>', 'with --layer: these flat unit indices only, e.g. 0-99 (default all)')
     .requiredOption('--out <dir>', 'folder to write results into')
     .action(async (o: SensCli) => {
-      if (o.layer && o.layer !== 'penultimate') return innerLayer(o);
-      const bar = new ProgressBar();
-      const runOne = async (runDir: string, outDir?: string): Promise<{ name: string; result: SensitivityResult }> => {
-        const { name, ds, model, manifest } = await openModelData(o, runDir);
-        try {
-          const statsSets: ImageDataset[] = [];
-          for (const s of o.statsSplit === 'train+test' ? ['train', 'test'] as const : [o.statsSplit]) {
-            statsSets.push(s === o.split && !o.limit && !o.indices ? ds : await openDataset(name, s, { data: o.data }));
-          }
-          let phase = '';
-          const result = await sensitivity(model, ds, {
-            statsSets, eps: o.eps, topK: o.topK, batchSize: o.batchSize, outDir,
-            onProgress: (ph, p) => {
-              if (ph !== phase) {
-                phase = ph;
-                bar.start(`${runDir}: ${ph}`);
-              }
-              bar.update(p.done, p.total, p.stats);
-            },
-          });
-          bar.finish();
-          return { name: (manifest.method as string | undefined) ? `${runDir} (${String(manifest.method)})` : runDir, result };
-        } finally {
-          model.dispose();
-        }
-      };
-      // Written into a staging folder and swapped in when complete: a run that fails or is
-      // killed leaves the folder's earlier result whole, never a mix of the two.
-      const settings = { model: o.model, dataset: o.dataset, split: o.split, limit: o.limit, indices: o.indices, statsSplit: o.statsSplit,
-        eps: o.eps, topK: o.topK, compare: o.compare };
-      const r = await writeOutput(o.out, { kind: 'sensitivity', command: `sauron ${process.argv.slice(2).join(' ')}`, settings }, async (out) => {
-        const main = await runOne(o.model, out);
-        const others = [];
-        for (const c of o.compare ?? []) others.push(await runOne(c));
-        const all = [main, ...others];
-        // legend entries must differ even when a model is compared with itself
-        all.forEach((x, i) => {
-          if (all.findIndex((y) => y.name === x.name) < i) x.name = `${x.name} #${i + 1}`;
-        });
-        const figures = await sensitivityFigures(out, all);
-        writeSensitivitySummary(out, main.result, {
-          model: o.model, dataset: o.dataset, split: o.split, statsSplit: o.statsSplit, eps: o.eps, topK: o.topK,
-          compare: others.map((x) => ({ model: x.name, accuracy: x.result.accuracy, deadFeatures: x.result.deadFeatures })),
-          files: ['deltas.npy', 'features.npy', 'logits.npy', 'labels.npy', 'predictions.npy', 'ranking.npy', 'feature_mean.npy', 'feature_std.npy', ...figures],
-        });
-        return main.result;
-      });
-      console.log(JSON.stringify({ out: o.out, count: r.count, featureDim: r.featureDim, accuracy: r.accuracy, deadFeatures: r.deadFeatures,
-        mostSensitive: r.mostSensitive.slice(0, 10) }));
+      const group = joinProcessGroup(o);
+      try {
+        await sensitivityAction(o, group.rank, group.worldSize);
+      } finally {
+        group.leave();
+      }
     });
+}
+
+async function sensitivityAction(o: SensCli, rank: number, world: number): Promise<void> {
+  if (o.layer && o.layer !== 'penultimate') {
+    if (world > 1) throw new Error('--layer runs in one process (launch it without several ranks)');
+    return innerLayer(o);
+  }
+  const bar = new ProgressBar();
+  const lead = rank === 0;
+  const runOne = async (runDir: string, outDir?: string): Promise<{ name: string; result: SensitivityResult }> => {
+    const { name, ds, model, manifest } = await openModelData(o, runDir);
+    try {
+      const statsSets: ImageDataset[] = [];
+      for (const s of o.statsSplit === 'train+test' ? ['train', 'test'] as const : [o.statsSplit]) {
+        statsSets.push(s === o.split && !o.limit && !o.indices ? ds : await openDataset(name, s, { data: o.data }));
+      }
+      let phase = '';
+      const result = await sensitivity(model, ds, {
+        statsSets, eps: o.eps, topK: o.topK, batchSize: o.batchSize, outDir, acrossRanks: world > 1,
+        onProgress: (ph, p) => {
+          if (!lead) return;
+          if (ph !== phase) {
+            phase = ph;
+            bar.start(`${runDir}: ${ph}`);
+          }
+          bar.update(p.done, p.total, p.stats);
+        },
+      });
+      bar.finish();
+      return { name: (manifest.method as string | undefined) ? `${runDir} (${String(manifest.method)})` : runDir, result };
+    } finally {
+      model.dispose();
+    }
+  };
+  // Written into a staging folder and swapped in when complete: a run that fails or is
+  // killed leaves the folder's earlier result whole, never a mix of the two.
+  const settings = { model: o.model, dataset: o.dataset, split: o.split, limit: o.limit, indices: o.indices, statsSplit: o.statsSplit,
+    eps: o.eps, topK: o.topK, compare: o.compare };
+  if (!lead) {
+    // the same models in the same order as rank 0, which writes
+    await fromRoot(() => true);
+    for (const m of [o.model, ...o.compare ?? []]) await runOne(m);
+    return;
+  }
+  // the other ranks wait for the folder's lock: if it is refused, they hear why
+  const lock = await fromRoot(() => lockOutput(o.out, `sauron ${process.argv.slice(2).join(' ')}`));
+  try {
+    const r = await writeOutput(o.out, { kind: 'sensitivity', command: `sauron ${process.argv.slice(2).join(' ')}`, settings }, async (out) => {
+      const main = await runOne(o.model, out);
+      const others = [];
+      for (const c of o.compare ?? []) others.push(await runOne(c));
+      const all = [main, ...others];
+      // legend entries must differ even when a model is compared with itself
+      all.forEach((x, i) => {
+        if (all.findIndex((y) => y.name === x.name) < i) x.name = `${x.name} #${i + 1}`;
+      });
+      const figures = await sensitivityFigures(out, all);
+      writeSensitivitySummary(out, main.result, {
+        model: o.model, dataset: o.dataset, split: o.split, statsSplit: o.statsSplit, eps: o.eps, topK: o.topK,
+        compare: others.map((x) => ({ model: x.name, accuracy: x.result.accuracy, deadFeatures: x.result.deadFeatures })),
+        files: ['deltas.npy', 'features.npy', 'logits.npy', 'labels.npy', 'predictions.npy', 'ranking.npy', 'feature_mean.npy', 'feature_std.npy', ...figures],
+      });
+      return main.result;
+    });
+    console.log(JSON.stringify({ out: o.out, count: r.count, featureDim: r.featureDim, accuracy: r.accuracy, deadFeatures: r.deadFeatures,
+      mostSensitive: r.mostSensitive.slice(0, 10) }));
+  } finally {
+    lock.release();
+  }
 }
 
 /** --layer: numeric Delta for an inner layer's units, written as inner-deltas.npy [units, inputs]. */

@@ -29,6 +29,8 @@ export interface LoaderOptions {
    * the whole batch is in one process (DistributedSampler's split, per batch).
    */
   shard?: { rank: number; world: number };
+  /** Only the batches this says yes to are read (the rest are skipped without loading). */
+  pick?: (batch: number) => boolean;
 }
 
 /** Moves a host batch to `device` (pinned staging, asynchronous copy); frees the host copy. */
@@ -72,6 +74,7 @@ export async function* batches(ds: ImageDataset, opts: LoaderOptions): AsyncGene
     throw new RangeError(`shard: rank ${shard.rank} of ${shard.world} is not a rank of that world`);
   }
   for (let b = opts.startBatch ?? 0; b < n; b++) {
+    if (opts.pick && !opts.pick(b)) continue;
     const all = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
     const [lo, hi] = shard ? [Math.floor((shard.rank * all.length) / shard.world), Math.floor(((shard.rank + 1) * all.length) / shard.world)] : [0, all.length];
     const idx = all.slice(lo, hi);

@@ -10,9 +10,12 @@ import { writeFileAtomic } from '../serialization/atomic.js';
 import { withOutputLock } from '../serialization/outputDir.js';
 import { loadNpy, saveNpy, saveNpyArray } from '../serialization/npy.js';
 import { noGrad } from '../tensor/autograd.js';
-import { full } from '../tensor/creation.js';
 import { scope } from '../tensor/scope.js';
 import { cat, type Tensor } from '../tensor/tensor.js';
+import { full, zeros } from '../tensor/creation.js';
+import type { Batch } from '../data/dataset.js';
+import { getRank, getWorldSize } from '../tensor/distributed.js';
+import { allGatherJson, allGatherRows, broadcastJson } from '../tensor/collectives.js';
 import { lineFigure, saveFigure } from '../reports/figures.js';
 import type { Progress } from '../progress.js';
 import { knsAttack, nNeuronRates, type KnsConfig } from '../attacks/kns.js';
@@ -38,6 +41,11 @@ export interface AttackRunOptions {
   /** Draw k-NS's success-by-rank figure (default true; `reproduce` draws its own). */
   figures?: boolean;
   onProgress?: (p: Progress) => void;
+  /**
+   * Split the batches across the process group's ranks; rank 0 gathers every batch's records
+   * (and examples) in data-set order and alone writes the folder, exactly as one process does.
+   */
+  acrossRanks?: boolean;
 }
 
 /** Single-neuron attacks (rows) of one kind: how many, how many fooled the model, how many reached Delta. */
@@ -133,61 +141,62 @@ function prepare(o: AttackRunOptions, fingerprint: string): { done: Map<number, 
   return { done: new Map(), seconds: 0 };
 }
 
-/** Runs (or resumes) an attack into `o.out`, holding the folder's lock. */
+type Announced = { ok: number[] } | { error: string };
+
+/**
+ * Runs (or resumes) an attack into `o.out`, holding the folder's lock. Across ranks, every
+ * rank calls it with the same options; rank 0 returns the results, and so do the others.
+ */
 export async function runAttack(o: AttackRunOptions): Promise<AttackResults> {
-  return withOutputLock(o.out, `attack ${o.spec.attack} ${o.spec.norm} eps ${o.spec.eps}`, () => runAttackLocked(o));
+  const parallel = !!o.acrossRanks && getWorldSize() > 1;
+  if (parallel && getRank() !== 0) {
+    const a = broadcastJson<Announced>(null);
+    if ('error' in a) throw new Error(`rank 0 stopped before the attack: ${a.error}`);
+    await attackRounds(o, a.ok, null);
+    return broadcastJson<AttackResults>(null);
+  }
+  let announced = false;
+  try {
+    return await withOutputLock(o.out, `attack ${o.spec.attack} ${o.spec.norm} eps ${o.spec.eps}`, () => runAttackLocked(o, parallel, (pending) => {
+      announced = true;
+      if (parallel) broadcastJson<Announced>({ ok: pending });
+    }));
+  } catch (e) {
+    if (parallel && !announced) broadcastJson<Announced>({ error: (e as Error).message });
+    throw e;
+  }
 }
 
-async function runAttackLocked(o: AttackRunOptions): Promise<AttackResults> {
+interface BatchResult {
+  batch: number;
+  seconds: number;
+  records: AnyRecord[];
+  clean?: Tensor;
+  adversarial?: Tensor;
+}
+
+async function runAttackLocked(o: AttackRunOptions, parallel: boolean, announce: (pending: number[]) => void): Promise<AttackResults> {
   const fingerprint = JSON.stringify({ spec: { ...o.spec, featureMean: undefined, featureStd: undefined }, targetClass: o.targetClass, batchSize: o.batchSize,
     count: o.dataset.length, saveExamples: !!o.saveExamples, meta: o.meta }, null, 2) + '\n';
   const { done, seconds: previous } = prepare(o, fingerprint);
-  const original = (i: number) => (o.dataset instanceof SubsetDataset ? o.dataset.positions[i]! : i);
   if (o.saveExamples) mkdirSync(join(o.out, PARTIAL), { recursive: true });
   const total = batchCount(o.dataset, o.batchSize);
+  const pending = Array.from({ length: total }, (_, b) => b).filter((b) => !done.has(b));
+  announce(pending);
   let seconds = previous;
-  for await (const b of batches(o.dataset, { batchSize: o.batchSize, device: o.model.device })) {
-    if (done.has(b.batch)) {
-      b.images.dispose();
-      b.labels.dispose();
-      continue;
+  await attackRounds(o, pending, (r) => {
+    if (o.saveExamples) {
+      saveNpy(join(o.out, PARTIAL, `clean-${r.batch}.npy`), r.clean!);
+      saveNpy(join(o.out, PARTIAL, `adv-${r.batch}.npy`), r.adversarial!);
     }
-    const t0 = performance.now();
-    const recs = scope(() => {
-      // records and random starts use positions in the full data set, whatever the subset
-      const batch = { ...b, indices: b.indices.map(original),
-        targets: o.targetClass === undefined ? undefined : full([b.indices.length], o.targetClass, { dtype: 'int64', device: b.images.device }) };
-      const out = o.spec.attack === 'pgd' ? pgdAttack(o.model, batch, o.spec) : knsAttack(o.model, batch, o.spec);
-      const recs = out.records as AnyRecord[];
-      if (o.targetModel) {
-        const rows = out.adversarial.shape[0]! / b.indices.length;
-        const clean = rows === 1 ? b.images : b.images.repeatInterleave(rows, 0);
-        const tc = noGrad(() => o.targetModel!.eval().forward(clean).logits.argmax(1)).toNumbers();
-        const ta = noGrad(() => o.targetModel!.forward(out.adversarial).logits.argmax(1)).toNumbers();
-        recs.forEach((r, i) => {
-          r.targetCleanPrediction = tc[i]!;
-          r.targetAdversarialPrediction = ta[i]!;
-          r.targetSuccess = ta[i] !== tc[i];
-        });
-      }
-      if (o.saveExamples) {
-        const rows = out.adversarial.shape[0]! / b.indices.length;
-        saveNpy(join(o.out, PARTIAL, `clean-${b.batch}.npy`), rows === 1 ? b.images : b.images.repeatInterleave(rows, 0));
-        saveNpy(join(o.out, PARTIAL, `adv-${b.batch}.npy`), out.adversarial);
-      }
-      return recs;
-    });
-    b.images.dispose();
-    b.labels.dispose();
-    const s = (performance.now() - t0) / 1000;
-    seconds += s;
-    appendFileSync(join(o.out, PROGRESS), JSON.stringify({ batch: b.batch, seconds: s, records: recs }) + '\n');
-    done.set(b.batch, recs);
+    seconds += r.seconds;
+    appendFileSync(join(o.out, PROGRESS), JSON.stringify({ batch: r.batch, seconds: r.seconds, records: r.records }) + '\n');
+    done.set(r.batch, r.records);
     const records = [...done.values()].flat();
-    const inputs = new Set(records.map((r) => r.index)).size;
-    const hit = new Set(records.filter((r) => r.success).map((r) => r.index)).size;
-    o.onProgress?.({ done: b.batch + 1, total, stats: { 'success rate': inputs ? hit / inputs : 0 } });
-  }
+    const inputs = new Set(records.map((x) => x.index)).size;
+    const hit = new Set(records.filter((x) => x.success).map((x) => x.index)).size;
+    o.onProgress?.({ done: done.size, total, stats: { 'success rate': inputs ? hit / inputs : 0 } });
+  });
   // batch order = data-set order, ranks minor: the row order of the example files
   const records = [...done.entries()].sort(([a], [b]) => a - b).flatMap(([, r]) => r);
   const results = summarize(o, records, seconds);
@@ -195,7 +204,78 @@ async function runAttackLocked(o: AttackRunOptions): Promise<AttackResults> {
   if (o.saveExamples) mergeExamples(o.out, total, records.map((r) => BigInt(r.index)));
   if (o.spec.attack === 'kns' && o.figures !== false) await rankFigure(o.out, results);
   writeFileAtomic(join(o.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  if (parallel) broadcastJson(results);
   return results;
+}
+
+/**
+ * Attacks the `pending` batches, handing each batch's result to `take` in data-set order (rank
+ * 0; null on the others). Alone, every pending batch is this process's; across ranks, the
+ * k-th pending batch is rank k mod world's, and each round gathers one batch per rank.
+ */
+async function attackRounds(o: AttackRunOptions, pending: number[], take: ((r: BatchResult) => void) | null): Promise<void> {
+  const world = o.acrossRanks ? getWorldSize() : 1;
+  const rank = world > 1 ? getRank() : 0;
+  const mineList = pending.filter((_, k) => k % world === rank);
+  const mine = new Set(mineList);
+  const it = batches(o.dataset, { batchSize: o.batchSize, device: o.model.device, pick: (b) => mine.has(b) });
+  for (let round = 0; round * world < pending.length; round++) {
+    const b = round < mineList.length ? (await it.next()).value! : null;
+    const local = b ? attackBatch(o, b) : null;
+    if (world === 1) {
+      take?.(local!);
+    } else {
+      scope(() => {
+        const recs = allGatherJson(local ? { batch: local.batch, seconds: local.seconds, records: local.records } : null);
+        const clean = o.saveExamples ? allGatherRows(local?.clean ?? emptyRows(o)) : null;
+        const adv = o.saveExamples ? allGatherRows(local?.adversarial ?? emptyRows(o)) : null;
+        recs.forEach((r, k) => {
+          if (r) take?.({ ...r, clean: clean?.[k], adversarial: adv?.[k] });
+        });
+      });
+    }
+    local?.clean?.dispose();
+    local?.adversarial?.dispose();
+  }
+}
+
+function emptyRows(o: AttackRunOptions): Tensor {
+  return zeros([0, ...o.dataset.imageShape], { device: o.model.device });
+}
+
+/** One batch attacked: its records and, when examples are saved, the clean and adversarial rows (kept). */
+function attackBatch(o: AttackRunOptions, b: Batch & { batch: number }): BatchResult {
+  const original = (i: number) => (o.dataset instanceof SubsetDataset ? o.dataset.positions[i]! : i);
+  const t0 = performance.now();
+  let clean: Tensor | undefined;
+  let adversarial: Tensor | undefined;
+  const recs = scope(() => {
+    // records and random starts use positions in the full data set, whatever the subset
+    const batch = { ...b, indices: b.indices.map(original),
+      targets: o.targetClass === undefined ? undefined : full([b.indices.length], o.targetClass, { dtype: 'int64', device: b.images.device }) };
+    const out = o.spec.attack === 'pgd' ? pgdAttack(o.model, batch, o.spec) : knsAttack(o.model, batch, o.spec);
+    const recs = out.records as AnyRecord[];
+    if (o.targetModel) {
+      const rows = out.adversarial.shape[0]! / b.indices.length;
+      const clean = rows === 1 ? b.images : b.images.repeatInterleave(rows, 0);
+      const tc = noGrad(() => o.targetModel!.eval().forward(clean).logits.argmax(1)).toNumbers();
+      const ta = noGrad(() => o.targetModel!.forward(out.adversarial).logits.argmax(1)).toNumbers();
+      recs.forEach((r, i) => {
+        r.targetCleanPrediction = tc[i]!;
+        r.targetAdversarialPrediction = ta[i]!;
+        r.targetSuccess = ta[i] !== tc[i];
+      });
+    }
+    if (o.saveExamples) {
+      const rows = out.adversarial.shape[0]! / b.indices.length;
+      clean = (rows === 1 ? b.images.clone() : b.images.repeatInterleave(rows, 0)).keep();
+      adversarial = out.adversarial.keep();
+    }
+    return recs;
+  });
+  b.images.dispose();
+  b.labels.dispose();
+  return { batch: b.batch, seconds: (performance.now() - t0) / 1000, records: recs, clean, adversarial };
 }
 
 function summarize(o: AttackRunOptions, records: AnyRecord[], seconds: number): AttackResults {

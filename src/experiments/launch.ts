@@ -2,6 +2,7 @@
 // environment torchrun sets (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR,
 // MASTER_PORT), their output prefixed with the rank. When one exits with an error, the others
 // are stopped (SIGTERM, then SIGKILL after a grace period) and the failure names that rank.
+import { availableParallelism } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
@@ -57,9 +58,12 @@ export async function launchProcesses(o: LaunchOptions): Promise<LaunchResult> {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     }, grace).unref();
   };
+  // N processes each with all the cores' threads would fight over them: as torchrun does, a
+  // rank gets its share of the cores unless the caller chose (OMP_NUM_THREADS)
+  const threads = process.env.OMP_NUM_THREADS ?? o.env?.OMP_NUM_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / o.nproc)));
   const exits = Array.from({ length: o.nproc }, (_, rank) => new Promise<void>((resolve) => {
     const child = spawn(o.command, o.args, {
-      env: { ...process.env, ...o.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(o.nproc),
+      env: { ...process.env, OMP_NUM_THREADS: threads, ...o.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(o.nproc),
         LOCAL_WORLD_SIZE: String(o.nproc), MASTER_ADDR: addr, MASTER_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -15,4 +15,4 @@ export * from './runtime.js';
 export * from './device.js';
 export type { CreationOptions } from './creation.js';
 export { initProcessGroup, destroyProcessGroup, isInitialized, getRank, getWorldSize, allReduce, broadcast, allGather, barrier, type ProcessGroupOptions, type ReduceOp } from './distributed.js';
-export { shardRange, broadcastBytes, broadcastJson, fromRoot, sumAcrossRanks, gatherRows, gatherCounts } from './collectives.js';
+export { broadcastBytes, broadcastJson, fromRoot, sumAcrossRanks, allGatherRows, allGatherJson, gatherCounts } from './collectives.js';

@@ -7,9 +7,8 @@ import * as F from '../nn/functional.js';
 import { noGrad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';
 import { withEval } from '../nn/module.js';
-import { subset } from '../data/registry.js';
-import { getWorldSize } from '../tensor/distributed.js';
-import { gatherRows, shardRange, sumAcrossRanks } from '../tensor/collectives.js';
+import { getRank, getWorldSize } from '../tensor/distributed.js';
+import { allGatherJson } from '../tensor/collectives.js';
 
 export interface ClassAccuracy {
   class: string;
@@ -70,27 +69,52 @@ export async function evaluate(model: ImageClassifier, ds: ImageDataset,
 }
 
 /**
- * The same evaluation split across the process group's ranks (a contiguous block each), every
- * rank getting the whole result: counts and predictions are exact, the loss is the same sum
- * added in another order.
+ * The same evaluation split across the process group's ranks: batch b is rank b mod world's,
+ * and every rank adds every batch's loss and counts in data-set order, so each gets exactly
+ * the numbers one process computes.
  */
 async function evaluateAcrossRanks(model: ImageClassifier, ds: ImageDataset,
   opts: { batchSize?: number; onProgress?: (p: Progress) => void }): Promise<Evaluation> {
-  const [lo, hi] = shardRange(ds.length);
-  const mine = hi > lo ? await evaluate(model, subset(ds, { indices: Array.from({ length: hi - lo }, (_, i) => lo + i) }), { ...opts, acrossRanks: false }) : null;
+  const batchSize = opts.batchSize ?? 256;
   const k = ds.classNames.length;
-  const local = mine
-    ? [mine.loss * mine.count, mine.count, ...mine.perClass.map((p) => p.count), ...mine.perClass.map((p) => p.correct)]
-    : [0, 0, ...new Array<number>(2 * k).fill(0)];
-  const [lossSum, count, ...rest] = sumAcrossRanks(local) as [number, number, ...number[]];
-  const predictions = Int32Array.from(gatherRows(mine?.predictions ?? []));
-  const counts = rest.slice(0, k);
-  const correct = rest.slice(k);
-  const total = correct.reduce((a, c) => a + c, 0);
+  if (model.numClasses !== k) throw new Error(`the model has ${model.numClasses} classes, the data set ${ds.name} has ${k}`);
+  const world = getWorldSize();
+  const rank = getRank();
+  const total = batchCount(ds, batchSize);
+  const counts = new Array<number>(k).fill(0);
+  const correct = new Array<number>(k).fill(0);
+  const predictions = new Int32Array(ds.length);
+  let lossSum = 0;
+  let done = 0;
+  await withEval(model, async () => {
+    const mine = batches(ds, { batchSize, device: model.device, pick: (b) => b % world === rank });
+    for (let round = 0; round * world < total; round++) {
+      const b = round * world + rank < total ? (await mine.next()).value! : null;
+      const local = b ? scope(() => noGrad(() => {
+        const { logits } = model.forward(b.images);
+        return { loss: F.crossEntropy(logits, b.labels, { reduction: 'sum' }).item(), pred: logits.argmax(1).toNumbers(), lab: b.labels.toNumbers() };
+      })) : null;
+      b?.images.dispose();
+      b?.labels.dispose();
+      for (const part of allGatherJson(local)) {
+        if (!part) continue;
+        lossSum += part.loss;
+        part.pred.forEach((p, i) => {
+          predictions[done + i] = p;
+          counts[part.lab[i]!]!++;
+          if (p === part.lab[i]) correct[part.lab[i]!]!++;
+        });
+        done += part.pred.length;
+      }
+      const right = correct.reduce((a, c) => a + c, 0);
+      opts.onProgress?.({ done: Math.min(total, (round + 1) * world), total, stats: { acc: done ? right / done : 0 } });
+    }
+  });
+  const right = correct.reduce((a, c) => a + c, 0);
   return {
-    accuracy: count ? total / count : 0,
-    loss: count ? lossSum / count : 0,
-    count,
+    accuracy: done ? right / done : 0,
+    loss: done ? lossSum / done : 0,
+    count: done,
     perClass: ds.classNames.map((name, c) => ({ class: name, count: counts[c]!, correct: correct[c]!, accuracy: counts[c] ? correct[c]! / counts[c]! : 0 })),
     predictions,
   };
