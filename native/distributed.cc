@@ -15,6 +15,7 @@
 #endif
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/autograd/custom_function.h>
 #endif
 
@@ -48,7 +49,8 @@ int IntField(Napi::Env env, Napi::Object o, const char* name) {
   return v.As<Napi::Number>().Int32Value();
 }
 
-// initProcessGroup({ rank, worldSize, host, port, timeoutMs })
+// initProcessGroup({ rank, worldSize, host, port, timeoutMs, agentStore, prefix }): with agentStore,
+// every rank is a client of a store the launcher serves (torchrun's agent), under `prefix`.
 Napi::Value InitProcessGroup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (group) throw Napi::Error::New(env, "a process group is already initialised in this thread");
@@ -58,15 +60,24 @@ Napi::Value InitProcessGroup(const Napi::CallbackInfo& info) {
   int port = IntField(env, o, "port");
   int timeoutMs = IntField(env, o, "timeoutMs");
   std::string host = o.Get("host").As<Napi::String>().Utf8Value();
+  bool agentStore = o.Get("agentStore").ToBoolean().Value();
+  std::string prefix = o.Has("prefix") && o.Get("prefix").IsString() ? o.Get("prefix").As<Napi::String>().Utf8Value() : "";
   SAURON_GUARD(env, {
     c10d::TCPStoreOptions so;
     so.port = static_cast<std::uint16_t>(port);
-    so.isServer = rank == 0;
+    so.isServer = !agentStore && rank == 0;
+    // every rank, client or server, announces itself (the server waits for all), as
+    // PyTorch's TCPStore(host, port, world_size, is_master) does
     so.numWorkers = static_cast<std::size_t>(size);
     so.waitWorkers = true;
     so.timeout = std::chrono::milliseconds(timeoutMs);
     auto g = std::make_unique<Group>();
-    g->store = c10::make_intrusive<c10d::TCPStore>(host, so);
+    c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(host, so);
+    if (prefix.empty()) {
+      g->store = tcp;
+    } else {
+      g->store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);
+    }
     auto opts = c10d::ProcessGroupGloo::Options::create();
     opts->timeout = std::chrono::milliseconds(timeoutMs);
     opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));

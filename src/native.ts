@@ -81,7 +81,7 @@ export interface NativeAddon {
   setData(dst: NativeTensor, src: NativeTensor): void;
   /** c10d over Gloo (false when the addon was built without gloo's headers). */
   hasGloo: boolean;
-  initProcessGroup(o: { rank: number; worldSize: number; host: string; port: number; timeoutMs: number }): void;
+  initProcessGroup(o: { rank: number; worldSize: number; host: string; port: number; timeoutMs: number; agentStore: boolean; prefix?: string }): void;
   allReduce(tensors: NativeTensor[], op: string): void;
   broadcast(tensors: NativeTensor[], root: number): void;
   allGather(t: NativeTensor): NativeTensor[];

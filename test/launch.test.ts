@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { ROOT, freePort } from './helpers.js';
 import { native } from '../src/native.js';
 
@@ -40,23 +42,43 @@ test('sauron launch: a failed rank stops the others and is named', { skip }, () 
   assert.match(sauron(['launch', '--nproc', '0', '--', 'true']).stderr, /--nproc must be a positive integer/);
 });
 
-// Debian bookworm's torchrun (PyTorch 1.13 under Python 3.11) fails before starting anything
-// (its Std enum no longer parses under 3.11's enum rules): the test runs where torchrun works.
+// Debian bookworm's torchrun (PyTorch 1.13 under Python 3.11) cannot parse its own default
+// --redirects/--tee "0" (3.11's IntFlag no longer iterates the zero member), so it fails before
+// starting anything; "1" parses. The README gives the same flags.
+const TORCHRUN_FIX = ['--redirects', '1', '--tee', '1'];
+
 function torchrunWorks(): true | string {
-  const r = spawnSync('/usr/bin/python3', ['-m', 'torch.distributed.run', '--no_python', '--nproc_per_node', '1', 'true'], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/python3', ['-m', 'torch.distributed.run', ...TORCHRUN_FIX, '--no_python', '--nproc_per_node', '1', 'true'], { encoding: 'utf8' });
   if (r.error || r.status === null) return 'needs Debian\'s python3-torch (torchrun)';
   return r.status === 0 ? true : `this torchrun does not start processes: ${r.stderr.trim().split('\n').pop()}`;
 }
 const torchrun = torchrunWorks();
 
-// torchrun 1.13 spells its options with underscores (2.x takes both spellings)
+function torchrunArgs(port: number, command: string[]): string[] {
+  // torchrun 1.13 spells its options with underscores (2.x takes both spellings)
+  return ['-m', 'torch.distributed.run', ...TORCHRUN_FIX, '--no_python', '--nnodes', '1', '--nproc_per_node', '2',
+    '--master_addr', '127.0.0.1', '--master_port', String(port), ...command];
+}
+
 test('torchrun --no_python launches two ranks as well', { skip: skip || (torchrun !== true && torchrun) }, async () => {
-  const port = await freePort();
-  const r = spawnSync('/usr/bin/python3', ['-m', 'torch.distributed.run', '--no_python', '--nnodes', '1', '--nproc_per_node', '2',
-    '--master_addr', '127.0.0.1', '--master_port', String(port), ...child], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/python3', torchrunArgs(await freePort(), child), { cwd: ROOT, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.split('\n').filter((l) => l.includes('{'));
   const outs = lines.map((l) => JSON.parse(l.slice(l.indexOf('{'))));
   assert.deepEqual(outs.map((o) => o.rank).sort(), [0, 1]);
   for (const o of outs) assert.deepEqual(o.gathered, [[0, 0], [1, 1]]);
+});
+
+test('torchrun --no_python runs a 2-process sauron train; rank 0 writes the run', { skip: skip || (torchrun !== true && torchrun) }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'sauron-torchrun-'));
+  try {
+    const r = spawnSync('/usr/bin/python3', torchrunArgs(await freePort(), [process.execPath, join(ROOT, 'bin', 'sauron.js'), 'train',
+      '--limit', '256', '--test-limit', '64', '--epochs', '1', '--val-limit', '0', '--out', join(out, 'run')]), { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.ok(existsSync(join(out, 'run', 'model.safetensors')));
+    // rank 0 alone reports
+    assert.equal(r.stdout.split('\n').filter((l) => l.includes('{"out"')).length, 1, r.stdout);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });

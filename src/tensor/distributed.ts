@@ -41,7 +41,11 @@ export function initProcessGroup(o: ProcessGroupOptions = {}): { rank: number; w
   if (!(worldSize >= 1)) throw new RangeError(`world size must be at least 1, got ${worldSize}`);
   if (!(rank >= 0 && rank < worldSize)) throw new RangeError(`rank ${rank} is outside a world of ${worldSize}`);
   if (!(port > 0 && port < 65536)) throw new RangeError(`port ${port} is outside 1..65535`);
-  native.initProcessGroup({ rank, worldSize, port, host: o.host ?? process.env.MASTER_ADDR ?? '127.0.0.1', timeoutMs: o.timeoutMs ?? 60000 });
+  // Under torchrun the agent already serves the store on MASTER_PORT: every rank is its client,
+  // under the key prefix PyTorch's own workers use (torch.distributed.rendezvous).
+  const agentStore = process.env.TORCHELASTIC_USE_AGENT_STORE === 'True';
+  native.initProcessGroup({ rank, worldSize, port, host: o.host ?? process.env.MASTER_ADDR ?? '127.0.0.1', timeoutMs: o.timeoutMs ?? 60000,
+    agentStore, ...(agentStore ? { prefix: `/worker/attempt_${process.env.TORCHELASTIC_RESTART_COUNT ?? 0}` } : {}) });
   state = { rank, worldSize };
   return state;
 }
