@@ -48,6 +48,7 @@ Napi::Value SetData(const Napi::CallbackInfo& info) {
   at::Tensor& dst = TensorWrap::From(env, info[0]);
   at::Tensor src = TensorWrap::From(env, info[1]);
   SAURON_GUARD(env, { dst.set_data(src); })
+  TensorWrap::Recount(env, info[0]);
   return env.Undefined();
 }
 

@@ -72,6 +72,32 @@ namespace {
 
 TensorTable& Table(Napi::Env env) { return env.GetInstanceData<AddonData>()->tensors; }
 
+// The slot starts counting its tensor's host storage (reported to V8 when first held).
+void Count(Napi::Env env, TensorTable& table, TensorSlot& slot) {
+  const at::Tensor& t = slot.tensor;
+  slot.storage = nullptr;
+  if (!t.defined() || !t.is_cpu() || !t.has_storage()) return;
+  const void* key = t.storage().unsafeGetStorageImpl();
+  auto& use = table.storages[key];
+  if (use.slots++ == 0) {
+    use.bytes = StorageBytes(t);
+    if (use.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, use.bytes);
+  }
+  slot.storage = key;
+}
+
+// The slot stops counting its storage (unreported when no slot holds it any more).
+void Uncount(Napi::Env env, TensorTable& table, TensorSlot& slot) {
+  if (!slot.storage) return;
+  auto it = table.storages.find(slot.storage);
+  slot.storage = nullptr;
+  if (it == table.storages.end()) return;
+  if (--it->second.slots == 0) {
+    if (it->second.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -it->second.bytes);
+    table.storages.erase(it);
+  }
+}
+
 // One instance-data lookup per call: every tensor argument of every operator passes here.
 uint32_t IdOf(Napi::Env env, const TensorTable& table, const Napi::Value& v) {
   if (!v.IsNumber()) throw Napi::TypeError::New(env, "expected a tensor");
@@ -94,10 +120,9 @@ Napi::Value Dispose(const Napi::CallbackInfo& info) {
   uint32_t id = IdOf(env, table, info[0]);
   auto& slot = table.slots[id];
   if (slot.tensor.defined()) {
+    Uncount(env, table, slot);
     slot.tensor.reset();
     table.liveCount--;
-    if (slot.reported) Napi::MemoryManagement::AdjustExternalMemory(env, -slot.reported);
-    slot.reported = 0;
     table.freeSlots.push_back(id);
   }
   return env.Undefined();
@@ -264,10 +289,9 @@ Napi::Value TensorWrap::Wrap(Napi::Env env, at::Tensor t) {
   // Host tensors count towards V8's external memory so a leaked one is collected under
   // pressure. Device memory is not the JS heap's concern, and reporting it made V8 run a
   // full mark-compact on almost every GPU training step (measured with --trace-gc).
-  slot.reported = t.defined() && t.is_cpu() ? StorageBytes(t) : 0;
   slot.tensor = std::move(t);
+  Count(env, table, slot);
   table.liveCount++;
-  if (slot.reported) Napi::MemoryManagement::AdjustExternalMemory(env, slot.reported);
   return Napi::Number::New(env, id);
 }
 
@@ -278,6 +302,13 @@ bool TensorWrap::IsTensor(Napi::Env env, const Napi::Value& v) {
 }
 
 at::Tensor& TensorWrap::From(Napi::Env env, const Napi::Value& v) { return Live(env, v); }
+
+void TensorWrap::Recount(Napi::Env env, const Napi::Value& v) {
+  auto& table = Table(env);
+  auto& slot = table.slots[IdOf(env, table, v)];
+  Uncount(env, table, slot);
+  Count(env, table, slot);
+}
 
 int64_t TensorWrap::LiveCount(Napi::Env env) { return Table(env).liveCount; }
 

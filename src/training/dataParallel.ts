@@ -48,15 +48,19 @@ export function allReduceGradients(params: Tensor[], o: { bucketBytes?: number }
   }
   for (const bucket of buckets) {
     scope(() => {
-      const grads = bucket.map((p) => p.grad ?? zeros(p.shape, { dtype: p.dtype, device: p.device }));
-      const flat = cat(grads.map((g) => g.flatten()), 0);
+      const grads = bucket.map((p) => p.grad);
+      const flat = cat(grads.map((g, i) => (g ?? zeros(bucket[i]!.shape, { dtype: bucket[i]!.dtype, device: bucket[i]!.device })).flatten()), 0);
       allReduce(flat, 'sum');
+      flat.div_(w);
+      // back into the gradients in place (as DDP's bucket views), sparing a new tensor each
       let off = 0;
-      for (const p of bucket) {
+      noGrad(() => bucket.forEach((p, i) => {
         const n = p.numel();
-        p.grad = flat.narrow(0, off, n).div(w).view(p.shape);
+        const part = flat.narrow(0, off, n).view(p.shape);
+        if (grads[i]) grads[i]!.copy_(part);
+        else p.grad = part.clone();
         off += n;
-      }
+      }));
     });
   }
 }
