@@ -249,6 +249,23 @@ Napi::Value SyncBatchNorm(const Napi::CallbackInfo& info) {
   })
 }
 
+// storeAdd(key, delta) -> the key's new value; storeCheck(key) -> whether it exists. The
+// rendezvous store outlives a failed collective, so survivors can find out who is gone.
+Napi::Value StoreAdd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& g = Current(env);
+  std::string key = info[0].As<Napi::String>().Utf8Value();
+  int64_t delta = info[1].As<Napi::Number>().Int64Value();
+  SAURON_GUARD(env, { return Napi::Number::New(env, static_cast<double>(g.store->add(key, delta))); })
+}
+
+Napi::Value StoreCheck(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& g = Current(env);
+  std::string key = info[0].As<Napi::String>().Utf8Value();
+  SAURON_GUARD(env, { return Napi::Boolean::New(env, g.store->check({key})); })
+}
+
 Napi::Value Barrier(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto& g = Current(env);
@@ -281,10 +298,12 @@ void InitDistributed(Napi::Env env, Napi::Object exports) {
   exports.Set("allGather", Napi::Function::New(env, AllGather));
   exports.Set("barrier", Napi::Function::New(env, Barrier));
   exports.Set("syncBatchNorm", Napi::Function::New(env, SyncBatchNorm));
+  exports.Set("storeAdd", Napi::Function::New(env, StoreAdd));
+  exports.Set("storeCheck", Napi::Function::New(env, StoreCheck));
   exports.Set("destroyProcessGroup", Napi::Function::New(env, DestroyProcessGroup));
 #else
   exports.Set("hasGloo", Napi::Boolean::New(env, false));
-  for (const char* name : {"initProcessGroup", "allReduce", "broadcast", "allGather", "barrier", "syncBatchNorm", "destroyProcessGroup"})
+  for (const char* name : {"initProcessGroup", "allReduce", "broadcast", "allGather", "barrier", "syncBatchNorm", "storeAdd", "storeCheck", "destroyProcessGroup"})
     exports.Set(name, Napi::Function::New(env, NoGloo));
 #endif
 }

@@ -86,6 +86,8 @@ export interface NativeAddon {
   broadcast(tensors: NativeTensor[], root: number): void;
   allGather(t: NativeTensor): NativeTensor[];
   barrier(): void;
+  storeAdd(key: string, delta: number): number;
+  storeCheck(key: string): boolean;
   syncBatchNorm(x: NativeTensor, weight: NativeTensor | null, bias: NativeTensor | null, runningMean: NativeTensor, runningVar: NativeTensor, momentum: number, eps: number): NativeTensor;
   destroyProcessGroup(): void;
   autocastEnter(deviceType: string, dtype: string): [boolean, string];

@@ -54,8 +54,24 @@ test('a rank that leaves makes the other fail within the timeout, with an error'
   const [r0, r1] = await ranks(2, { DIE: '1', TIMEOUT_MS: '4000' });
   assert.equal(r1!.code, 0);
   assert.equal(r0!.code, 3, JSON.stringify(r0!.out));
-  assert.match(String(r0!.out.error), /^allReduce on rank 0 of 2 failed \(.*\): another rank stopped or cannot be reached$/);
+  assert.match(String(r0!.out.error), /^allReduce on rank 0 of 2 failed \(.*\): rank 1 stopped or cannot be reached$/);
   assert.ok(r0!.ms < 30000, `failed after ${r0!.ms} ms`);
+});
+
+test('of three ranks, the survivors name the one that left (they check in through the store)', { skip }, async () => {
+  const rs = await ranks(3, { DIE: '2', TIMEOUT_MS: '4000' });
+  assert.equal(rs[2]!.code, 0);
+  for (const r of [rs[0]!, rs[1]!]) {
+    assert.equal(r.code, 3, JSON.stringify(r.out));
+    assert.match(String(r.out.error), /failed \(.*\): rank 2 stopped or cannot be reached \(no check-in within 10 s\)$/);
+    assert.ok(r.ms < 40000, `failed after ${r.ms} ms`);
+  }
+  // rank 0 serves the store: when it leaves, the others say so
+  const gone = await ranks(3, { DIE: '0', TIMEOUT_MS: '4000' });
+  for (const r of [gone[1]!, gone[2]!]) {
+    assert.equal(r.code, 3, JSON.stringify(r.out));
+    assert.match(String(r.out.error), /rank 0 \(which serves the rendezvous store\) stopped or cannot be reached|rank 0 stopped or cannot be reached/);
+  }
 });
 
 test('bad settings are refused before any network is touched', { skip }, () => {

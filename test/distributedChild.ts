@@ -1,11 +1,11 @@
 // One rank of test/distributed.test.ts: joins the group from torchrun's environment, runs
-// each collective, and prints what it got as one JSON line. DIE=1 on rank 1: leave right
-// after joining, so the other rank's next collective must fail instead of hanging.
+// each collective, and prints what it got as one JSON line. DIE=k: rank k leaves right after
+// joining, so the others' next collective must fail instead of hanging.
 import { initProcessGroup, allReduce, broadcast, allGather, barrier, destroyProcessGroup, getRank, getWorldSize, tensor, zeros } from '../src/index.js';
 
 initProcessGroup({ timeoutMs: Number(process.env.TIMEOUT_MS ?? 20000) });
 const rank = getRank();
-if (process.env.DIE === '1' && rank === 1) process.exit(0);
+if (process.env.DIE !== undefined && rank === Number(process.env.DIE)) process.exit(0);
 try {
   const sum = tensor([rank + 1, 10 * (rank + 1)]);
   allReduce(sum);

@@ -69,7 +69,7 @@ export function getWorldSize(): number {
   return state?.worldSize ?? 1;
 }
 
-// Gloo's own messages name a socket, not a cause: say what failed and the likely reason.
+// Gloo's own messages name a socket, not a cause: say what failed and which rank is gone.
 function collective<T>(name: string, fn: () => T): T {
   if (!state) throw new Error(`${name}: no process group (call initProcessGroup() first)`);
   try {
@@ -77,8 +77,38 @@ function collective<T>(name: string, fn: () => T): T {
   } catch (e) {
     const msg = (e as Error).message;
     const lost = /closed|timed? ?out|connect|peer|reset/i.test(msg);
-    throw new Error(`${name} on rank ${state.rank} of ${state.worldSize} failed (${msg})` +
-      (lost ? ': another rank stopped or cannot be reached' : ''));
+    throw new Error(`${name} on rank ${state.rank} of ${state.worldSize} failed (${msg})` + (lost ? `: ${whoStopped(state)}` : ''));
+  }
+}
+
+// How long survivors of a failed collective wait for each other to check in through the
+// store: a rank busy computing reaches its next collective, fails too, and checks in.
+const CHECK_IN_MS = 10000;
+
+/**
+ * Names the ranks that stopped: every survivor checks in under a key of the rendezvous store
+ * (which outlives the process group's sockets), and the ranks that never do are named. With
+ * two ranks the other one is the answer. A store that cannot be reached means the process
+ * serving it (rank 0, unless a launcher's agent serves it) is gone.
+ */
+function whoStopped(s: { rank: number; worldSize: number }): string {
+  const others = Array.from({ length: s.worldSize }, (_, r) => r).filter((r) => r !== s.rank);
+  if (others.length === 1) return `rank ${others[0]} stopped or cannot be reached`;
+  const key = (r: number) => `sauron/survivor/${r}`;
+  try {
+    native.storeAdd(key(s.rank), 1);
+    const waitUntil = Date.now() + CHECK_IN_MS;
+    let missing = others;
+    while (missing.length && Date.now() < waitUntil) {
+      missing = missing.filter((r) => !native.storeCheck(key(r)));
+      if (missing.length) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+    if (!missing.length) return 'another rank stopped or cannot be reached';
+    return `rank${missing.length > 1 ? 's' : ''} ${missing.join(', ')} stopped or cannot be reached (no check-in within ${CHECK_IN_MS / 1000} s)`;
+  } catch {
+    return process.env.TORCHELASTIC_USE_AGENT_STORE === 'True'
+      ? 'another rank stopped, and the launcher\'s store cannot be reached'
+      : 'rank 0 (which serves the rendezvous store) stopped or cannot be reached';
   }
 }
 
