@@ -14,5 +14,5 @@ export { op } from './op.js';
 export * from './runtime.js';
 export * from './device.js';
 export type { CreationOptions } from './creation.js';
-export { initProcessGroup, destroyProcessGroup, isInitialized, getRank, getWorldSize, allReduce, broadcast, allGather, barrier, type ProcessGroupOptions, type ReduceOp } from './distributed.js';
+export { initProcessGroup, destroyProcessGroup, isInitialized, hasGloo, getRank, getWorldSize, allReduce, broadcast, allGather, barrier, syncBatchNorm, type ProcessGroupOptions, type ReduceOp } from './distributed.js';
 export { broadcastBytes, broadcastJson, fromRoot, sumAcrossRanks, allGatherRows, allGatherJson, gatherCounts } from './collectives.js';
