@@ -15,3 +15,4 @@ export * from './analysis/index.js';
 export * from './attacks/index.js';
 export * from './experiments/index.js';
 export * from './reproduce/index.js';
+export * from './explore/index.js';

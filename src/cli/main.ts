@@ -10,6 +10,7 @@ import { reproduceCommand } from './reproduce.js';
 import { convertCommand } from './convert.js';
 import { exportCommand } from './export.js';
 import { launchCommand } from './launch.js';
+import { exploreCommand } from './explore.js';
 
 const program = new Command('sauron')
   .description('Find the feature neurons an image classifier depends on most, attack through them, and train models that do not depend on any one neuron.')
@@ -26,6 +27,7 @@ program.addCommand(convertCommand());
 program.addCommand(exportCommand());
 program.addCommand(benchCommand());
 program.addCommand(launchCommand());
+program.addCommand(exploreCommand());
 
 try {
   await program.parseAsync(process.argv);

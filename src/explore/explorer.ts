@@ -1,0 +1,222 @@
+// The explorer's typed operations, one per API route: the HTTP layer (server.ts) only parses
+// URLs and bodies and turns HttpErrors into status codes. Usable from code without a server.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { scanFolders, type Sources } from './catalog.js';
+import { inputRanking, ModelData, type DataOptions, type Loaded } from './modelData.js';
+import { JobQueue } from './jobs.js';
+import { imagePng, perturbationPng } from './images.js';
+import { badRequest, enumParam, intParam, notFound, numberParam } from './validate.js';
+import { NORMS } from '../attacks/budget.js';
+import { layout } from '../reproduce/layout.js';
+import type { AttackRequest, Catalog, Histogram, InputDetail, InputPage, InputSummary, JobInfo, ModelInfo, NeuronDetail, ReproduceInfo } from './types.js';
+
+export interface ExplorerOptions extends DataOptions {
+  folders: string[];
+  /** Attacks running at once (default 2). */
+  concurrency?: number;
+}
+
+/** Largest budget and iteration count a live attack accepts (inputs are in [0, 1]). */
+export const LIMITS = { eps: { l2: 100, linf: 1 }, iterations: 1000, pageSize: 500 } as const;
+
+const FIGURES = ['figure1', 'figure2', 'figure2-l2', 'figure3', 'sweep-l2', 'sweep-linf', 'pruning'];
+
+export class Explorer {
+  readonly sources: Sources;
+  readonly models = new Map<string, ModelData>();
+  readonly jobs: JobQueue;
+
+  constructor(readonly options: ExplorerOptions) {
+    this.sources = scanFolders(options.folders);
+    for (const s of this.sources.models) this.models.set(s.id, new ModelData(s, options));
+    this.jobs = new JobQueue(options.concurrency ?? 2);
+  }
+
+  catalog(): Catalog {
+    return { models: [...this.models.values()].map(modelInfo), reproduce: this.sources.reproduce.map((r) => this.#reproduceInfo(r.dir, r.id)) };
+  }
+
+  model(id: string): ModelData {
+    const m = this.models.get(id);
+    if (!m) throw notFound(`no model '${id}' (known: ${[...this.models.keys()].join(', ')})`);
+    return m;
+  }
+
+  async #loaded(id: string): Promise<Loaded> {
+    return this.model(id).load();
+  }
+
+  async inputs(id: string, q: URLSearchParams): Promise<InputPage> {
+    const m = this.model(id);
+    const l = await m.load();
+    const offset = intParam('offset', q.get('offset'), 0, Number.MAX_SAFE_INTEGER, 0);
+    const limit = intParam('limit', q.get('limit'), 1, LIMITS.pageSize, 48);
+    const cls = q.get('class') ? intParam('class', q.get('class'), 0, l.classes - 1) : null;
+    const correct = enumParam('correct', q.get('correct'), ['any', 'correct', 'wrong'] as const, 'any');
+    const fooled = enumParam('fooled', q.get('fooled'), ['any', 'pgd', 'kns', 'neither'] as const, 'any');
+    if ((fooled === 'pgd' || fooled === 'kns') && !m.attacks.some((a) => a.attack === fooled)) {
+      throw badRequest(`fooled=${fooled}: model '${id}' has no ${fooled} attack folder`);
+    }
+    const items: InputSummary[] = [];
+    let total = 0;
+    for (let j = 0; j < l.count; j++) {
+      const s = summaryOf(m, l, j);
+      if (cls !== null && s.label !== cls) continue;
+      if (correct !== 'any' && s.correct !== (correct === 'correct')) continue;
+      if (fooled === 'pgd' && !s.fooledPgd) continue;
+      if (fooled === 'kns' && !s.fooledKns) continue;
+      if (fooled === 'neither' && (s.fooledPgd || s.fooledKns)) continue;
+      if (total >= offset && items.length < limit) items.push(s);
+      total++;
+    }
+    return { total, offset, items };
+  }
+
+  async input(id: string, rawIndex: string, top = 64): Promise<InputDetail> {
+    const m = this.model(id);
+    const l = await m.load();
+    const j = intParam('input', rawIndex, 0, l.count - 1);
+    const logits = l.logits.subarray(j * l.classes, (j + 1) * l.classes);
+    const mx = Math.max(...logits);
+    const e = Array.from(logits, (v) => Math.exp(v - mx));
+    const sum = e.reduce((a, b) => a + b, 0);
+    const { deltas, scaled, ranking } = inputRanking(l, j);
+    const finite = (v: number) => (Number.isFinite(v) ? v : null);
+    return {
+      ...summaryOf(m, l, j), datasetIndex: j, probabilities: e.map((v) => v / sum),
+      neurons: ranking.slice(0, top).map((n, r) => ({ neuron: n, rank: r + 1, delta: finite(deltas[n]!), scaled: finite(scaled[n]!), activation: l.features[j * l.featureDim + n]! })),
+    };
+  }
+
+  async inputImage(id: string, rawIndex: string): Promise<Buffer> {
+    const l = await this.#loaded(id);
+    const j = intParam('input', rawIndex, 0, l.count - 1);
+    const b = await l.dataset.load([j]);
+    try {
+      return await imagePng(b.images.toFloat32Array(), b.images.shape.slice(1));
+    } finally {
+      b.images.dispose();
+      b.labels.dispose();
+    }
+  }
+
+  async neuron(id: string, rawNeuron: string): Promise<NeuronDetail> {
+    const l = await this.#loaded(id);
+    const f = intParam('neuron', rawNeuron, 0, l.featureDim - 1);
+    const n = l.count;
+    const d = l.deltas.subarray(f * n, (f + 1) * n);
+    const z = Float32Array.from({ length: n }, (_, j) => l.features[j * l.featureDim + f]!);
+    const w = l.model.classifier.weight.toFloat32Array(); // [classes, features]
+    const weights = Array.from({ length: l.classes }, (_, c) => w[c * l.featureDim + f]!);
+    // pruning the neuron: its column of the classifier is zeroed, so logits lose w[:, f] * z_f
+    let correct = 0;
+    let prunedCorrect = 0;
+    for (let j = 0; j < n; j++) {
+      let best = 0;
+      let bestV = -Infinity;
+      for (let c = 0; c < l.classes; c++) {
+        const v = l.logits[j * l.classes + c]! - weights[c]! * z[j]!;
+        if (v > bestV) [best, bestV] = [c, v];
+      }
+      if (l.predictions[j] === l.labels[j]) correct++;
+      if (best === l.labels[j]) prunedCorrect++;
+    }
+    const order = Array.from(z.keys()).sort((a, b) => z[b]! - z[a]!).slice(0, 12);
+    return {
+      neuron: f, summary: l.summary?.neurons[f] ?? null, deltaHistogram: histogram(d), infiniteDeltas: d.filter((v) => !Number.isFinite(v)).length,
+      activationHistogram: histogram(z), topInputs: order.map((j) => ({ index: j, activation: z[j]!, label: l.labels[j]!, prediction: l.predictions[j]! })),
+      weights, topKCount: l.topKCounts[f]!, topK: l.topK, accuracy: correct / n, prunedAccuracy: prunedCorrect / n,
+    };
+  }
+
+  async submitAttack(body: unknown): Promise<JobInfo> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body must be a JSON object');
+    const b = body as Record<string, unknown>;
+    if (typeof b.model !== 'string') throw badRequest('model must be a model id (a string)');
+    const m = this.model(b.model);
+    const l = await m.load();
+    const attack = enumParam('attack', b.attack, ['kns', 'pgd'] as const);
+    const norm = enumParam('norm', b.norm, NORMS);
+    const request: AttackRequest = {
+      model: m.id, input: intParam('input', b.input, 0, l.count - 1), attack, norm,
+      eps: numberParam('eps', b.eps, 0, LIMITS.eps[norm], { exclusiveMin: true }),
+      iterations: intParam('iterations', b.iterations, 1, LIMITS.iterations),
+    };
+    if (attack === 'kns') request.neuron = intParam('neuron', b.neuron, 0, l.featureDim - 1);
+    else if (b.neuron !== undefined) throw badRequest('neuron applies to the single-neuron attack (attack: "kns") only');
+    const spec = m.datasetSpec();
+    return this.jobs.submit(request, {
+      modelDir: m.source.dir, dataset: { name: spec.name, split: l.split, data: spec.data, imageSize: spec.imageSize }, index: request.input,
+      request, featureMean: l.featureMean, featureStd: l.featureStd,
+    });
+  }
+
+  job(id: string): JobInfo {
+    const j = this.jobs.info(id);
+    if (!j) throw notFound(`no attack '${id}'`);
+    return j;
+  }
+
+  cancel(id: string): JobInfo {
+    this.job(id);
+    this.jobs.cancel(id);
+    return this.job(id);
+  }
+
+  async jobImage(id: string, which: string): Promise<Buffer> {
+    const kind = enumParam('image', which, ['clean', 'adversarial', 'perturbation'] as const);
+    this.job(id);
+    const im = this.jobs.images(id);
+    if (!im) throw notFound(`attack '${id}' has no images (it has not finished)`);
+    if (kind === 'perturbation') return (await perturbationPng(im.clean, im.adversarial, im.shape)).png;
+    return imagePng(kind === 'clean' ? im.clean : im.adversarial, im.shape);
+  }
+
+  #reproduceInfo(dir: string, id: string): ReproduceInfo {
+    const csv = layout.table1Csv(dir);
+    const table1 = existsSync(csv) ? readFileSync(csv, 'utf8').trim().split('\n').map((l) => l.split(',')) : null;
+    const root = this.sources.roots.findIndex((r) => dir === r || dir.startsWith(r + '/'));
+    const rel = dir.slice(this.sources.roots[root]!.length).replace(/^\//, '');
+    const files = new Set(readdirSync(dir));
+    const figures = FIGURES.filter((f) => files.has(`${f}.svg`)).map((name) => ({ name, svg: `/files/${root}/${rel ? rel + '/' : ''}${name}.svg` }));
+    return { id, table1, figures, charts: [] };
+  }
+
+  async close(): Promise<void> {
+    await this.jobs.close();
+    for (const m of this.models.values()) m.dispose();
+  }
+}
+
+function modelInfo(m: ModelData): ModelInfo {
+  const metrics = (m.manifest.metrics ?? {}) as { testAccuracy?: number };
+  return {
+    id: m.id, arch: m.manifest.arch, dataset: typeof m.manifest.dataset === 'string' ? m.manifest.dataset : null, featureDim: m.manifest.featureDim,
+    classNames: m.classNames, accuracy: typeof metrics.testAccuracy === 'number' ? metrics.testAccuracy : null,
+    sensitivity: m.source.sensitivityDir ? 'folder' : 'computed', manifest: m.manifest,
+    attacks: m.attacks.map(({ id, attack, norm, eps, successRate, count }) => ({ id, attack, norm, eps, successRate, count })),
+  };
+}
+
+function summaryOf(m: ModelData, l: Loaded, j: number): InputSummary {
+  const fooledBy = (kind: string) => {
+    const folders = m.attacks.filter((a) => a.attack === kind && a.attacked.has(j));
+    return folders.length ? folders.some((a) => a.fooled.has(j)) : null;
+  };
+  const label = l.labels[j]!;
+  const prediction = l.predictions[j]!;
+  return { index: j, label, prediction, correct: label === prediction, fooledPgd: fooledBy('pgd'), fooledKns: fooledBy('kns') };
+}
+
+/** 30 even bins over the finite values. */
+function histogram(values: Float32Array, bins = 30): Histogram {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  if (!(lo <= hi)) return { edges: [], counts: [] };
+  if (lo === hi) return { edges: [lo, hi], counts: [values.filter(Number.isFinite).length] };
+  const width = (hi - lo) / bins;
+  const counts = new Array<number>(bins).fill(0);
+  for (const v of values) if (Number.isFinite(v)) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]!++;
+  return { edges: Array.from({ length: bins + 1 }, (_, i) => lo + i * width), counts };
+}

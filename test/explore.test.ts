@@ -1,0 +1,247 @@
+// The explorer's API over a tiny trained model: what each route answers, that every bad
+// parameter is a 400 (unknown ids 404) with a message, that no path reaches outside the given
+// folders, and that a live single-neuron attack runs in a worker and can be cancelled.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { startExplorer, type RunningExplorer, type InputDetail, type InputPage, type JobInfo, type NeuronDetail, type Catalog } from '../src/index.js';
+import { exploreFixture, type ExploreFixture } from './exploreFixture.js';
+
+let fx: ExploreFixture;
+let ex: RunningExplorer;
+
+async function api(path: string, init: RequestInit = {}): Promise<{ status: number; body: any; type: string }> {
+  const r = await fetch(new URL(path, ex.url), init);
+  const type = r.headers.get('content-type') ?? '';
+  const body = type.startsWith('application/json') ? await r.json() : Buffer.from(await r.arrayBuffer());
+  return { status: r.status, body, type };
+}
+
+/** A raw request line: fetch() normalises `..` away, an attacker's client does not. */
+function rawGet(path: string): Promise<number> {
+  const u = new URL(ex.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, method: 'GET' }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const post = (body: unknown) => api('/api/attacks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+async function waitJob(id: string, timeoutMs = 60000): Promise<JobInfo> {
+  const t0 = Date.now();
+  for (;;) {
+    const { body } = await api(`/api/attacks/${id}`);
+    if (!['queued', 'running'].includes(body.state)) return body;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`attack ${id} still ${body.state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test.before(async () => {
+  fx = await exploreFixture();
+  // something outside the folders, and a symlink inside one pointing at it
+  writeFileSync(join(fx.root, 'secret.txt'), 'not for the browser');
+  symlinkSync(join(fx.root, 'secret.txt'), join(fx.sens, 'link.txt'));
+  ex = await startExplorer({ folders: [fx.sens, fx.attack], port: 0 });
+});
+
+test.after(async () => {
+  await ex?.close();
+  if (fx && !process.env.SAURON_KEEP_TEST_OUTPUT) rmSync(fx.root, { recursive: true, force: true });
+});
+
+test('binds 127.0.0.1 by default and serves the pages and the chart libraries itself', async () => {
+  assert.match(ex.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  const page = await api('/');
+  assert.equal(page.status, 200);
+  assert.match(page.type, /text\/html/);
+  const html = page.body.toString();
+  assert.doesNotMatch(html, /https?:\/\//, 'no CDN');
+  for (const f of ['vega.min.js', 'vega-lite.min.js', 'vega-embed.min.js']) {
+    const r = await api(`/vendor/${f}`);
+    assert.equal(r.status, 200, f);
+    assert.ok(r.body.length > 10000, f);
+  }
+  assert.equal((await api('/vendor/package.json')).status, 404);
+});
+
+test('the catalog finds the model through its sensitivity and attack folders', async () => {
+  const { status, body } = await api('/api/catalog');
+  assert.equal(status, 200);
+  const c = body as Catalog;
+  assert.equal(c.models.length, 1);
+  const m = c.models[0]!;
+  assert.equal(m.id, 'run');
+  assert.equal(m.sensitivity, 'folder');
+  assert.equal(m.featureDim, 32);
+  assert.equal(m.classNames.length, 10);
+  assert.deepEqual(m.attacks.map((a) => [a.attack, a.norm, a.count]), [['pgd', 'l2', 32]]);
+});
+
+test('input pages: paging, filters and their bad values', async () => {
+  const all = (await api('/api/models/run/inputs?limit=500')).body as InputPage;
+  assert.equal(all.total, 64);
+  const page = await api('/api/models/run/inputs?offset=10&limit=5');
+  assert.equal(page.status, 200);
+  assert.deepEqual(page.body.items.map((i: { index: number }) => i.index), [10, 11, 12, 13, 14]);
+  const wrong = (await api('/api/models/run/inputs?correct=wrong&limit=500')).body as InputPage;
+  assert.ok(wrong.items.every((i) => !i.correct && i.label !== i.prediction));
+  const right = (await api('/api/models/run/inputs?correct=correct&limit=500')).body as InputPage;
+  assert.equal(wrong.total + right.total, 64);
+  const cls = (await api('/api/models/run/inputs?class=3&limit=500')).body as InputPage;
+  assert.ok(cls.items.every((i) => i.label === 3));
+  const fooled = (await api('/api/models/run/inputs?fooled=pgd&limit=500')).body as InputPage;
+  // only the 32 attacked inputs can be fooled; the attack folder says which
+  assert.ok(fooled.items.every((i) => i.index < 32 && i.fooledPgd === true));
+  assert.ok(all.items.slice(32).every((i) => i.fooledPgd === null));
+  for (const [q, msg] of [['offset=-1', /offset/], ['limit=0', /limit/], ['limit=501', /limit/], ['limit=abc', /limit must be an integer/],
+    ['class=10', /class/], ['correct=maybe', /correct must be one of/], ['fooled=kns', /no kns attack folder/]] as const) {
+    const r = await api(`/api/models/run/inputs?${q}`);
+    assert.equal(r.status, 400, q);
+    assert.match(r.body.error, msg, q);
+  }
+  assert.equal((await api('/api/models/nope/inputs')).status, 404);
+});
+
+test('one input: probabilities, neurons ranked by scaled Delta, its image; bad indices refused', async () => {
+  const { status, body } = await api('/api/models/run/inputs/3');
+  assert.equal(status, 200);
+  const d = body as InputDetail;
+  assert.equal(d.probabilities.length, 10);
+  assert.ok(Math.abs(d.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+  assert.equal(d.prediction, d.probabilities.indexOf(Math.max(...d.probabilities)));
+  assert.equal(d.neurons.length, 32);
+  assert.deepEqual(d.neurons.map((n) => n.rank), Array.from({ length: 32 }, (_, i) => i + 1));
+  // ascending scaled Delta, infinite (null) last
+  const s = d.neurons.map((n) => n.scaled ?? Infinity);
+  for (let i = 1; i < s.length; i++) assert.ok(s[i - 1]! <= s[i]!, `rank ${i}`);
+  const png = await api('/api/models/run/inputs/3/image.png');
+  assert.equal(png.status, 200);
+  assert.equal(png.type, 'image/png');
+  assert.deepEqual([...png.body.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+  for (const bad of ['64', '-1', '1.5', 'x']) assert.equal((await api(`/api/models/run/inputs/${bad}`)).status, 400, bad);
+  assert.equal((await api('/api/models/run/inputs/64/image.png')).status, 400);
+});
+
+test('the same Deltas whether read from the sensitivity folder or computed by the explorer', async () => {
+  const alone = await startExplorer({ folders: [fx.run], port: 0, limit: 64 });
+  try {
+    const a = (await api('/api/models/run/inputs/5')).body as InputDetail;
+    const r = await fetch(new URL('/api/models/run/inputs/5', alone.url));
+    const b = (await r.json()) as InputDetail;
+    assert.equal(((await (await fetch(new URL('/api/catalog', alone.url))).json()) as Catalog).models[0]!.sensitivity, 'computed');
+    const byNeuron = new Map(b.neurons.map((n) => [n.neuron, n.delta]));
+    for (const n of a.neurons) {
+      const other = byNeuron.get(n.neuron);
+      if (n.delta === null) assert.equal(other, null);
+      else assert.ok(Math.abs(n.delta - other!) <= 1e-4 * Math.max(1, Math.abs(n.delta)), `neuron ${n.neuron}: ${n.delta} vs ${other}`);
+    }
+  } finally {
+    await alone.close();
+  }
+});
+
+test('one neuron: distributions, top inputs, weights, top-k count and pruning', async () => {
+  const { status, body } = await api('/api/models/run/neurons/7');
+  assert.equal(status, 200);
+  const n = body as NeuronDetail;
+  assert.equal(n.neuron, 7);
+  assert.equal(n.weights.length, 10);
+  assert.equal(n.activationHistogram.counts.reduce((a, b) => a + b, 0), 64);
+  assert.equal(n.deltaHistogram.counts.reduce((a, b) => a + b, 0) + n.infiniteDeltas, 64);
+  const acts = n.topInputs.map((t) => t.activation);
+  assert.deepEqual(acts, [...acts].sort((x, y) => y - x));
+  assert.equal(n.topKCount, n.summary!.topKCount);
+  const right = ((await api('/api/models/run/inputs?correct=correct&limit=500')).body as InputPage).total;
+  assert.equal(n.accuracy, right / 64);
+  assert.ok(n.prunedAccuracy >= 0 && n.prunedAccuracy <= 1);
+  // a neuron that is zero on every input prunes nothing
+  const dead = n.activationHistogram.edges.length === 2 && n.activationHistogram.edges[1] === 0;
+  if (dead) assert.equal(n.prunedAccuracy, n.accuracy);
+  for (const bad of ['32', '-1', 'a']) {
+    const r = await api(`/api/models/run/neurons/${bad}`);
+    assert.equal(r.status, 400, bad);
+    assert.match(r.body.error, /neuron/);
+  }
+});
+
+test('a live single-neuron attack runs in a worker and reports the neuron and the new prediction', async () => {
+  const input = ((await api('/api/models/run/inputs/0')).body as InputDetail);
+  const neuron = input.neurons.find((n) => n.activation > 0 && n.delta !== null)!.neuron;
+  const r = await post({ model: 'run', input: 0, attack: 'kns', neuron, norm: 'l2', eps: 2, iterations: 10 });
+  assert.equal(r.status, 202);
+  const job = await waitJob(r.body.id);
+  assert.equal(job.state, 'done', job.error);
+  const rec = job.outcome!.record as { neuron: number; cleanPrediction: number; adversarialPrediction: number; l2: number; success: boolean };
+  assert.equal(rec.neuron, neuron);
+  assert.equal(rec.cleanPrediction, input.prediction);
+  assert.ok(rec.l2 <= 2 + 1e-4);
+  assert.equal(rec.adversarialPrediction, job.outcome!.probabilities.indexOf(Math.max(...job.outcome!.probabilities)));
+  assert.equal(rec.success, rec.adversarialPrediction !== rec.cleanPrediction);
+  assert.ok(job.outcome!.activation!.adversarial !== job.outcome!.activation!.clean, 'the neuron moved');
+  for (const im of ['clean', 'adversarial', 'perturbation']) {
+    const p = await api(`/api/attacks/${job.id}/${im}.png`);
+    assert.equal(p.status, 200, im);
+    assert.equal(p.type, 'image/png');
+  }
+  const pgd = await waitJob((await post({ model: 'run', input: 1, attack: 'pgd', norm: 'linf', eps: '8/255', iterations: 5 })).body.id);
+  assert.equal(pgd.state, 'done', pgd.error);
+  assert.ok(pgd.outcome!.record.linf <= 8 / 255 + 1e-6);
+});
+
+test('attack parameters are validated; a running attack can be cancelled', async () => {
+  const ok = { model: 'run', input: 0, attack: 'kns', neuron: 0, norm: 'l2', eps: 1, iterations: 5 };
+  const cases: [Record<string, unknown>, number, RegExp][] = [
+    [{ ...ok, model: 'nope' }, 404, /no model/], [{ ...ok, input: 64 }, 400, /input/], [{ ...ok, neuron: 32 }, 400, /neuron/],
+    [{ ...ok, eps: 0 }, 400, /eps/], [{ ...ok, eps: -1 }, 400, /eps/], [{ ...ok, eps: 1e9 }, 400, /eps/], [{ ...ok, norm: 'linf', eps: 2 }, 400, /eps/],
+    [{ ...ok, eps: 'lots' }, 400, /eps must be a number/], [{ ...ok, iterations: 0 }, 400, /iterations/], [{ ...ok, iterations: 2.5 }, 400, /iterations/],
+    [{ ...ok, norm: 'l1' }, 400, /norm/], [{ ...ok, attack: 'cw' }, 400, /attack/], [{ ...ok, attack: 'pgd' }, 400, /neuron applies/],
+    [{ ...ok, neuron: undefined }, 400, /neuron/],
+  ];
+  for (const [body, status, msg] of cases) {
+    const r = await post(body);
+    assert.equal(r.status, status, JSON.stringify(body));
+    assert.match(r.body.error, msg, JSON.stringify(body));
+  }
+  const notJson = await api('/api/attacks', { method: 'POST', body: '{' });
+  assert.equal(notJson.status, 400);
+  assert.equal((await api('/api/attacks', { method: 'POST', body: JSON.stringify([1]) })).status, 400);
+  assert.equal((await api('/api/attacks/nope')).status, 404);
+  assert.equal((await api('/api/attacks/nope/adversarial.png')).status, 404);
+
+  const long = await post({ ...ok, iterations: 1000 });
+  assert.equal(long.status, 202);
+  const c = await api(`/api/attacks/${long.body.id}`, { method: 'DELETE' });
+  assert.equal(c.status, 200);
+  assert.equal(c.body.state, 'cancelled');
+  assert.equal((await api(`/api/attacks/${long.body.id}/adversarial.png`)).status, 404);
+  // the server still answers, and a new attack still runs
+  const after = await waitJob((await post({ ...ok, iterations: 2 })).body.id);
+  assert.equal(after.state, 'done', after.error);
+});
+
+test('files: only inside the given folders; traversal and escaping symlinks are refused', async () => {
+  const ok = await api('/files/0/summary.json');
+  assert.equal(ok.status, 200);
+  assert.equal(ok.body.count, 64);
+  assert.equal(await rawGet('/files/0/../secret.txt'), 404);
+  assert.equal(await rawGet('/files/0/..%2fsecret.txt'), 404);
+  assert.equal(await rawGet('/files/0/%2e%2e/secret.txt'), 404);
+  assert.equal(await rawGet('/files/0/link.txt'), 404, 'a symlink out of the folder');
+  assert.equal(await rawGet('/files/0/%00'), 404);
+  assert.equal(await rawGet('/files/2/summary.json'), 404, 'no third folder');
+  assert.equal(await rawGet('/files/x/summary.json'), 404);
+  assert.equal(await rawGet('/ui/../package.json'), 404);
+  assert.equal(await rawGet('/ui/..%2f..%2fpackage.json'), 404);
+  assert.equal(await rawGet('/files/0/%E0%A4%A'), 400, 'bad percent-encoding');
+  mkdirSync(join(fx.root, 'empty'));
+  await assert.rejects(startExplorer({ folders: [join(fx.root, 'empty')], port: 0 }), /holds no run, sensitivity, attack or reproduce folder/);
+  await assert.rejects(startExplorer({ folders: [join(fx.root, 'missing')], port: 0 }), /is not a folder/);
+});
