@@ -127,9 +127,9 @@ async function input(id, index) {
   <div class="row"><div class="panel scroll"><table><tr><th>rank</th><th>neuron</th><th>Delta</th><th>scaled Delta</th><th>activation</th></tr>
     ${d.neurons.map((n) => `<tr><td>${n.rank}</td><td><a href="#/neuron/${enc(id)}/${n.neuron}">${n.neuron}</a></td><td>${fmt(n.delta)}</td><td>${fmt(n.scaled)}</td><td>${fmt(n.activation)}</td></tr>`).join('')}</table></div>
     <div class="panel side" id="rank-chart"></div></div>`;
-  chart(document.getElementById('probs'), { title: 'Class probabilities', height: 200, data: { values: d.probabilities.map((p, i) => ({ class: cls[i], p, label: i === d.label })) },
-    mark: 'bar', encoding: { y: { field: 'class', type: 'nominal', sort: null }, x: { field: 'p', type: 'quantitative', scale: { domain: [0, 1] }, title: 'probability' },
-      color: { field: 'label', type: 'nominal', title: 'true class' }, tooltip: [{ field: 'class' }, { field: 'p', format: '.3f' }] } });
+  chart(document.getElementById('probs'), { title: 'Class probabilities', width: 250, height: 200, data: { values: d.probabilities.map((p, i) => ({ class: cls[i], p, label: i === d.label })) },
+    mark: 'bar', encoding: { y: { field: 'class', type: 'nominal', sort: null, title: null }, x: { field: 'p', type: 'quantitative', scale: { domain: [0, 1] }, title: 'probability (orange: the label)' },
+      color: { field: 'label', type: 'nominal', legend: null }, tooltip: [{ field: 'class' }, { field: 'p', format: '.3f' }] } });
   const ranked = d.neurons.filter((n) => n.scaled !== null).slice(0, 20).map((n) => ({ neuron: String(n.neuron), rank: n.rank, scaled: n.scaled, delta: n.delta }));
   chart(document.getElementById('rank-chart'), { title: 'Most sensitive neurons (scaled Delta, lower = easier)', height: 300, data: { values: ranked }, mark: 'bar',
     encoding: { y: { field: 'neuron', type: 'nominal', sort: { field: 'rank' } }, x: { field: 'scaled', type: 'quantitative' }, tooltip: [{ field: 'neuron' }, { field: 'rank' }, { field: 'scaled', format: '.3f' }, { field: 'delta', format: '.3f' }] } });
