@@ -43,6 +43,16 @@ function params() {
   return new URLSearchParams(q);
 }
 
+/** A report figure's spec with tooltips on every point and zoom / pan bound to the scales. */
+function interactive(spec) {
+  const s = structuredClone(spec);
+  s.width = 560;
+  s.height = 320;
+  s.layer.push({ params: [{ name: 'zoom', select: 'interval', bind: 'scales' }], mark: { type: 'point', size: 80, opacity: 0.01 },
+    encoding: { tooltip: [{ field: 's', title: 'series' }, { field: 'x', format: '.4~g' }, { field: 'y', format: '.4~g' }] } });
+  return s;
+}
+
 // ---------------------------------------------------------------- overview
 async function overview() {
   let html = '<h1>Overview</h1><h2>Models</h2><table><tr><th>model</th><th>architecture</th><th>data set</th><th>test accuracy</th><th>features</th><th>Deltas</th><th>attack folders</th><th></th></tr>';
@@ -57,14 +67,17 @@ async function overview() {
     if (r.table1) {
       html += '<h3>Table 1</h3><table>' + r.table1.map((row, i) => `<tr>${row.map((c) => (i ? `<td>${esc(c)}</td>` : `<th>${esc(c)}</th>`)).join('')}</tr>`).join('') + '</table>';
     }
-    html += r.charts.map((c, i) => `<div class="panel" id="rc-${esc(r.id)}-${i}" style="max-width:640px"></div>`).join('');
-    html += '<div class="row">' + r.figures.map((f) => `<div class="figure"><img src="${esc(f.svg)}" width="480" alt="${esc(f.name)}"><br>${esc(f.name)}</div>`).join('') + '</div>';
+    html += '<h3>Figures (hover for values, drag or scroll to zoom, double-click to reset)</h3><div class="row">' +
+      r.charts.map((c, i) => (c.spec ? `<div class="panel chart" id="rc-${esc(r.id)}-${i}"></div>` : `<div class="panel">${esc(c.name)}: <span class="error">${esc(c.error)}</span></div>`)).join('') + '</div>';
+    const drawn = new Set(r.charts.filter((c) => c.spec).map((c) => c.name));
+    const rest = r.figures.filter((f) => !drawn.has(f.name));
+    if (rest.length) html += '<div class="row">' + rest.map((f) => `<div class="figure"><img src="${esc(f.svg)}" width="480" alt="${esc(f.name)}"><br>${esc(f.name)}</div>`).join('') + '</div>';
   }
   main.innerHTML = html;
   const acc = catalog.models.filter((m) => m.accuracy !== null).map((m) => ({ model: m.id, accuracy: m.accuracy }));
   if (acc.length) chart(document.getElementById('acc-chart'), { title: 'Test accuracy', data: { values: acc }, mark: 'bar', height: 120,
     encoding: { y: { field: 'model', type: 'nominal' }, x: { field: 'accuracy', type: 'quantitative', scale: { domain: [0, 1] }, axis: { format: '%' } }, tooltip: [{ field: 'model' }, { field: 'accuracy', format: '.1%' }] } });
-  for (const r of catalog.reproduce) r.charts.forEach((c, i) => chart(document.getElementById(`rc-${r.id}-${i}`), c.spec));
+  for (const r of catalog.reproduce) r.charts.forEach((c, i) => c.spec && vegaEmbed(document.getElementById(`rc-${r.id}-${i}`), interactive(c.spec), { actions: false, tooltip: true })); // eslint-disable-line no-undef
 }
 
 // ---------------------------------------------------------------- inputs grid

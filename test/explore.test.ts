@@ -218,10 +218,16 @@ test('attack parameters are validated; a running attack can be cancelled', async
 
   const long = await post({ ...ok, iterations: 1000 });
   assert.equal(long.status, 202);
+  // another tab attacks at the same time, and the server answers while the attack runs
+  const other = await post({ ...ok, input: 1, iterations: 3 });
+  assert.equal(other.status, 202);
+  assert.equal((await api('/api/models/run/inputs/0')).status, 200);
+  assert.equal((await api(`/api/attacks/${long.body.id}`)).body.state, 'running');
   const c = await api(`/api/attacks/${long.body.id}`, { method: 'DELETE' });
   assert.equal(c.status, 200);
   assert.equal(c.body.state, 'cancelled');
   assert.equal((await api(`/api/attacks/${long.body.id}/adversarial.png`)).status, 404);
+  assert.equal((await waitJob(other.body.id)).state, 'done');
   // the server still answers, and a new attack still runs
   const after = await waitJob((await post({ ...ok, iterations: 2 })).body.id);
   assert.equal(after.state, 'done', after.error);

@@ -57,7 +57,12 @@ test('a tiny reproduction writes Table 1, the figures and the reports; every fil
   for (const l of links) assert.ok(existsSync(join(out, l)), `report link ${l} resolves`);
   assert.match(md, /## Findings/);
   const html = readFileSync(join(out, 'report.html'), 'utf8');
-  assert.equal((html.match(/src="data:image\/png;base64,/g) ?? []).length, 7);
+  // 7 figures and the gallery: 4 models x 3 inputs x (clean, PGD, 1-NS)
+  assert.equal((html.match(/<img alt="[^"]*" src="data:image\/png;base64,/g) ?? []).length, 7);
+  assert.equal((html.match(/<img class="gallery" alt="[^"]*" src="data:image\/png;base64,/g) ?? []).length, 36);
+  const gallery = md.split('## Gallery')[1]!.split('## Figures')[0]!.split('\n').filter((l) => /^\| [^m-]/.test(l) && !l.startsWith('| model'));
+  assert.equal(gallery.length, 12);
+  for (const l of gallery) assert.match(l, /^\| [^|]+ \| [0-2] \| [^|]+ \| [^|]+ \| [^|]+ \| [^|]+ \(\d+\) \|$/);
   assert.match(md, /Budget sweep/);
   assert.match(md, /by target activity/);
   // each finding names its rates with intervals
@@ -98,10 +103,12 @@ test('report.html shows the table and every figure in headless Chromium', { skip
     await page.waitForLoadState('load');
     // evaluated in the page (a string: this file is type-checked without DOM types)
     const state = await page.evaluate(`({
-      images: Array.from(document.images).map((i) => ({ complete: i.complete, width: i.naturalWidth })),
+      images: Array.from(document.images).filter((i) => !i.classList.contains('gallery')).map((i) => ({ complete: i.complete, width: i.naturalWidth })),
+      gallery: Array.from(document.querySelectorAll('img.gallery')).map((i) => i.complete && i.naturalWidth === 28).filter(Boolean).length,
       rows: document.querySelectorAll('table tr').length,
-    })`) as { images: { complete: boolean; width: number }[]; rows: number };
+    })`) as { images: { complete: boolean; width: number }[]; gallery: number; rows: number };
     assert.equal(state.images.length, 7);
+    assert.equal(state.gallery, 36, 'every gallery image decodes');
     for (const im of state.images) assert.ok(im.complete && im.width > 100, JSON.stringify(im));
     assert.ok(state.rows >= 5);
     const shot = join(root, 'report.png');
@@ -109,6 +116,37 @@ test('report.html shows the table and every figure in headless Chromium', { skip
     assert.ok(statSync(shot).size > 20000);
   } finally {
     await browser.close();
+  }
+});
+
+test('sauron explore over the reproduction: its models, Table 1 and the figures as interactive charts', async () => {
+  const { startExplorer } = await import('../src/index.js');
+  const ex = await startExplorer({ folders: [out], port: 0 });
+  try {
+    const c = await (await fetch(new URL('/api/catalog', ex.url))).json() as import('../src/index.js').Catalog;
+    assert.deepEqual(c.models.map((m) => m.id), ['standard', 'l2', 'linf', 'sensitivity']);
+    for (const m of c.models) {
+      assert.equal(m.sensitivity, 'folder');
+      assert.deepEqual(m.attacks.map((a) => `${a.norm}-${a.attack}`), ['l2-kns', 'l2-pgd', 'linf-kns', 'linf-pgd']);
+    }
+    const r = c.reproduce[0]!;
+    assert.deepEqual(r.table1, readFileSync(join(out, 'table1.csv'), 'utf8').trim().split('\n').map((l) => l.split(',')));
+    assert.deepEqual(r.charts.map((x) => [x.name, x.error ?? null]), [['figure1', null], ['figure2', null], ['figure2-l2', null], ['sweep-l2', null], ['sweep-linf', null]]);
+    for (const f of r.figures) assert.equal((await fetch(new URL(f.svg, ex.url))).status, 200, f.svg);
+    if (!existsSync('/usr/bin/chromium')) return;
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      await page.goto(ex.url);
+      await page.waitForFunction(`document.querySelectorAll('.chart svg, .chart canvas').length === 5`);
+      assert.equal(await page.locator('table').nth(1).locator('tr').count(), 5, 'Table 1');
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    await ex.close();
   }
 });
 

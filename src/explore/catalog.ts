@@ -92,8 +92,14 @@ export function scanFolders(folders: string[]): Sources {
   const reproduce: ReproduceSource[] = [];
   for (const { dir } of found.filter((x) => x.kind === 'reproduce')) {
     reproduce.push({ id: basename(dir), dir });
+    let models: Record<string, string> = {};
+    try {
+      models = (readJson(layout.settings(dir)).models ?? {}) as Record<string, string>;
+    } catch {
+      // a damaged settings.json: the models trained inside the folder are still found
+    }
     for (const k of MODEL_KINDS) {
-      const run = join(dir, 'models', k);
+      const run = layout.model({ out: dir, models: models[k] ? { [k]: resolve(models[k]) } : {} }, k);
       if (!existsSync(join(run, MANIFEST_FILE))) continue;
       const m = addModel(realpathSync(run), k);
       const sens = layout.sensitivity(dir, k);

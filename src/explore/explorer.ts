@@ -4,10 +4,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { scanFolders, type Sources } from './catalog.js';
 import { inputRanking, ModelData, type DataOptions, type Loaded } from './modelData.js';
 import { JobQueue } from './jobs.js';
-import { imagePng, perturbationPng } from './images.js';
+import { imagePng, perturbationPng } from '../reports/images.js';
 import { badRequest, enumParam, intParam, notFound, numberParam } from './validate.js';
 import { NORMS } from '../attacks/budget.js';
 import { layout } from '../reproduce/layout.js';
+import { FIGURE1_OPTIONS, figure1Series, figure2, readRows, readSweep, sweepFigure } from '../reproduce/report.js';
+import type { ModelKind, ReproduceSettings } from '../reproduce/settings.js';
+import { kdeSpec, lineSpec } from '../reports/figures.js';
 import type { AttackRequest, Catalog, Histogram, InputDetail, InputPage, InputSummary, JobInfo, ModelInfo, NeuronDetail, ReproduceInfo } from './types.js';
 
 export interface ExplorerOptions extends DataOptions {
@@ -32,8 +35,12 @@ export class Explorer {
     this.jobs = new JobQueue(options.concurrency ?? 2);
   }
 
+  #reproduce: ReproduceInfo[] | null = null;
+
   catalog(): Catalog {
-    return { models: [...this.models.values()].map(modelInfo), reproduce: this.sources.reproduce.map((r) => this.#reproduceInfo(r.dir, r.id)) };
+    // the charts' densities are computed once; the folders are results, not expected to change
+    this.#reproduce ??= this.sources.reproduce.map((r) => this.#reproduceInfo(r.dir, r.id));
+    return { models: [...this.models.values()].map(modelInfo), reproduce: this.#reproduce };
   }
 
   model(id: string): ModelData {
@@ -179,13 +186,39 @@ export class Explorer {
     const rel = dir.slice(this.sources.roots[root]!.length).replace(/^\//, '');
     const files = new Set(readdirSync(dir));
     const figures = FIGURES.filter((f) => files.has(`${f}.svg`)).map((name) => ({ name, svg: `/files/${root}/${rel ? rel + '/' : ''}${name}.svg` }));
-    return { id, table1, figures, charts: [] };
+    return { id, table1, figures, charts: reproduceCharts(dir) };
   }
 
   async close(): Promise<void> {
     await this.jobs.close();
     for (const m of this.models.values()) m.dispose();
   }
+}
+
+/** The report's figures as Vega-Lite specs, from the same functions the report draws them with. */
+function reproduceCharts(dir: string): ReproduceInfo['charts'] {
+  const charts: ReproduceInfo['charts'] = [];
+  const add = (name: string, make: () => unknown) => {
+    try {
+      charts.push({ name, spec: make() });
+    } catch (e) {
+      // an unfinished reproduction lacks some files: say which chart is missing and why
+      charts.push({ name, spec: null, error: (e as Error).message });
+    }
+  };
+  let o: { out: string; settings: ReproduceSettings; models?: Partial<Record<ModelKind, string>> };
+  try {
+    // what the pipeline records: { settings, models, command }
+    const saved = JSON.parse(readFileSync(layout.settings(dir), 'utf8')) as { settings: ReproduceSettings; models?: Partial<Record<ModelKind, string>> };
+    if (!saved.settings?.sweep) throw new Error('no reproduce settings in it');
+    o = { out: dir, settings: saved.settings, models: saved.models };
+  } catch (e) {
+    return [{ name: 'settings', spec: null, error: `${layout.settings(dir)}: ${(e as Error).message}` }];
+  }
+  add('figure1', () => kdeSpec(figure1Series(dir), FIGURE1_OPTIONS));
+  for (const norm of ['linf', 'l2'] as const) add(norm === 'linf' ? 'figure2' : 'figure2-l2', () => { const f = figure2(readRows(o), norm); return lineSpec(f.series, f.options); });
+  for (const norm of ['l2', 'linf'] as const) add(`sweep-${norm}`, () => { const f = sweepFigure(readSweep(o), norm); return lineSpec(f.series, f.options); });
+  return charts;
 }
 
 function modelInfo(m: ModelData): ModelInfo {

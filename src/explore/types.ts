@@ -34,8 +34,8 @@ export interface ReproduceInfo {
   table1: string[][] | null;
   /** Figures by name (figure1, sweep-l2, ...), as served files. */
   figures: { name: string; svg: string }[];
-  /** Vega-Lite specs rebuilt from the folder's CSVs, rendered by the page. */
-  charts: { name: string; spec: unknown }[];
+  /** The report's figures as Vega-Lite specs (the report's own functions), rendered by the page; null with the error when files are missing. */
+  charts: { name: string; spec: unknown; error?: string }[];
 }
 
 export interface Catalog {

@@ -43,7 +43,8 @@ function checkLabels(series: { label: string }[], what: string): void {
   }
 }
 
-async function render(rows: Row[], entries: Entry[], opts: { title: string; xLabel: string; yLabel: string; yDomain?: [number, number] }): Promise<Figure> {
+/** The Vega-Lite spec of a figure: the PNG/SVG files and the explorer's interactive charts draw the same one. */
+function figureSpec(rows: Row[], entries: Entry[], opts: { title: string; xLabel: string; yLabel: string; yDomain?: [number, number] }): TopLevelSpec {
   // One legend for colour and dash together: both are keyed by the label with explicit domains,
   // which also keeps entries for series that have nothing to draw. Below the plot, so long
   // labels do not squeeze it.
@@ -89,6 +90,10 @@ async function render(rows: Row[], entries: Entry[], opts: { title: string; xLab
       { transform: [{ filter: 'datum.single' }], mark: { type: 'point', filled: true, size: 40, clip: true } },
     ],
   } as unknown as TopLevelSpec;
+  return spec;
+}
+
+async function render(spec: TopLevelSpec): Promise<Figure> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG();
@@ -106,17 +111,21 @@ async function render(rows: Row[], entries: Entry[], opts: { title: string; xLab
  * each series are dropped first unless that leaves no spread. A series with fewer than two
  * finite values or no spread draws nothing and is listed in the legend with "(no spread)".
  */
-export async function kdeFigure(
-  series: Series[],
-  opts: {
-    title: string;
-    xLabel: string;
-    yLabel?: string;
-    /** drop values outside these quantiles before the KDE so a few huge values do not flatten the plot; default [0.005, 0.995] */
-    clipQuantiles?: [number, number];
-    gridPoints?: number;
-  },
-): Promise<Figure> {
+export async function kdeFigure(series: Series[], opts: KdeOptions): Promise<Figure> {
+  return render(kdeSpec(series, opts));
+}
+
+export interface KdeOptions {
+  title: string;
+  xLabel: string;
+  yLabel?: string;
+  /** drop values outside these quantiles before the KDE so a few huge values do not flatten the plot; default [0.005, 0.995] */
+  clipQuantiles?: [number, number];
+  gridPoints?: number;
+}
+
+/** kdeFigure's Vega-Lite spec (the densities computed, as data rows). */
+export function kdeSpec(series: Series[], opts: KdeOptions): TopLevelSpec {
   checkLabels(series, 'kdeFigure');
   const [qlo, qhi] = opts.clipQuantiles ?? [0.005, 0.995];
   const points = opts.gridPoints ?? 256;
@@ -145,7 +154,7 @@ export async function kdeFigure(
     const density = gaussianKde(x, grid, h);
     for (let i = 0; i < points; i++) rows.push({ s: entries[k]!.label, x: grid[i]!, y: density[i]!, i, single: false });
   });
-  return render(rows, entries, { title: opts.title, xLabel: opts.xLabel, yLabel: opts.yLabel ?? 'Density' });
+  return figureSpec(rows, entries, { title: opts.title, xLabel: opts.xLabel, yLabel: opts.yLabel ?? 'Density' });
 }
 
 /**
@@ -153,10 +162,14 @@ export async function kdeFigure(
  * out; a series with no finite point is listed in the legend with "(no data)". `yDomain` fixes
  * the y axis (for rates, [0, 1]); lines outside it are clipped.
  */
-export async function lineFigure(
-  series: LineSeries[],
-  opts: { title: string; xLabel: string; yLabel: string; yDomain?: [number, number] },
-): Promise<Figure> {
+export async function lineFigure(series: LineSeries[], opts: LineOptions): Promise<Figure> {
+  return render(lineSpec(series, opts));
+}
+
+export interface LineOptions { title: string; xLabel: string; yLabel: string; yDomain?: [number, number] }
+
+/** lineFigure's Vega-Lite spec. */
+export function lineSpec(series: LineSeries[], opts: LineOptions): TopLevelSpec {
   checkLabels(series, 'lineFigure');
   if (opts.yDomain && !(opts.yDomain[0] < opts.yDomain[1])) throw new RangeError(`lineFigure: yDomain must be [low, high] with low < high, got [${opts.yDomain}]`);
   const rows: Row[] = [];
@@ -176,7 +189,7 @@ export async function lineFigure(
     const c = s.dashed ? used.dashed++ : used.solid++;
     entries.push({ label, color: PALETTE[c % PALETTE.length]!, dash: s.dashed ? DASHED : SOLID, empty: n === 0 });
   }
-  return render(rows, entries, opts);
+  return figureSpec(rows, entries, opts);
 }
 
 /** Writes DIR/basename.svg and DIR/basename.png, each atomically (a reader never sees half a file). */

@@ -3,7 +3,7 @@
 import { readFeatureStats, readSensitivitySummary } from '../analysis/sensitivityFiles.js';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kdeFigure, lineFigure, saveFigure } from '../reports/figures.js';
+import { kdeFigure, lineFigure, saveFigure, type KdeOptions, type LineOptions, type LineSeries, type Series } from '../reports/figures.js';
 import { FIGURE1_CLIP, scaledActivations } from '../analysis/figures.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { loadNpy } from '../serialization/npy.js';
@@ -18,6 +18,7 @@ import type { TrainConfig } from '../training/config.js';
 import type { Norm } from '../attacks/budget.js';
 import { MANIFEST_FILE } from '../models/runFolder.js';
 import { findings } from './findings.js';
+import { galleryHtml, galleryMarkdown, galleryRows } from './gallery.js';
 
 /** One norm's attacks on one model, on Table 1's inputs. */
 export interface NormRow {
@@ -206,17 +207,18 @@ export function activeSweepTable(points: SweepPoint[], norm: Norm, eps: number[]
     MODEL_KINDS.map((k) => [MODEL_TITLES[k], ...eps.map((e) => cell(k, e))]));
 }
 
-async function figures(o: ReproduceOptions, rows: ModelRow[], sweep: SweepPoint[]): Promise<string[]> {
-  const out = o.out;
-  const series = scope(() => MODEL_KINDS.map((kind) => ({
-    kind,
-    sample: loadNpy(layout.scaledSample(out, kind)).toFloat32Array(),
-    mean: readFeatureStats(layout.sensitivity(out, kind)).mean,
-  })));
-  const f1 = await kdeFigure(series.map((x) => ({ label: MODEL_TITLES[x.kind], values: x.sample })),
-    { title: 'Scaled neuron sensitivities (Figure 1)', xLabel: '(Delta(i, x) - mean_i) / std_i', yLabel: 'density', clipQuantiles: FIGURE1_CLIP });
-  saveFigure(out, 'figure1', f1);
-  const lines = (norm: Norm) => MODEL_KINDS.flatMap((kind) => {
+/** Figure 1's series: each model's sample of finite scaled sensitivities. */
+export function figure1Series(out: string): Series[] {
+  return scope(() => MODEL_KINDS.map((kind) => ({ label: MODEL_TITLES[kind], values: loadNpy(layout.scaledSample(out, kind)).toFloat32Array() })));
+}
+
+export const FIGURE1_OPTIONS: KdeOptions = {
+  title: 'Scaled neuron sensitivities (Figure 1)', xLabel: '(Delta(i, x) - mean_i) / std_i', yLabel: 'density', clipQuantiles: FIGURE1_CLIP,
+};
+
+/** Figure 2: the single-neuron attack's success by rank, with PGD's rate as a dashed level. */
+export function figure2(rows: ModelRow[], norm: Norm): { series: LineSeries[]; options: LineOptions } {
+  const series = MODEL_KINDS.flatMap((kind) => {
     const row = rows.find((r) => r.kind === kind)!;
     const pr = row[norm].perRank;
     return [
@@ -224,23 +226,37 @@ async function figures(o: ReproduceOptions, rows: ModelRow[], sweep: SweepPoint[
       { label: `${MODEL_TITLES[kind]}: PGD`, x: [pr[0]!.rank, pr[pr.length - 1]!.rank], y: [row[norm].pgd, row[norm].pgd], dashed: true },
     ];
   });
+  return { series, options: { title: `${norm === 'l2' ? 'L2' : 'Linf'} single-neuron attack success by neuron rank (Figure 2)`,
+    xLabel: 'neuron rank (1 = most sensitive for the input)', yLabel: 'attack success rate', yDomain: [0, 1] } };
+}
+
+/** The budget sweep: success against eps, PGD solid and the single-neuron attack dashed. */
+export function sweepFigure(sweep: SweepPoint[], norm: Norm): { series: LineSeries[]; options: LineOptions } {
+  const pts = sweep.filter((p) => p.norm === norm);
+  const series = MODEL_KINDS.flatMap((kind) => (['pgd', 'kns'] as const).map((attack) => {
+    const ps = pts.filter((p) => p.kind === kind && p.attack === attack);
+    return { label: `${MODEL_TITLES[kind]}: ${attack === 'pgd' ? 'PGD' : 'single-neuron attack'}`, x: ps.map((p) => p.eps), y: ps.map((p) => p.successRate), dashed: attack === 'kns' };
+  }));
+  return { series, options: { title: `${norm === 'l2' ? 'L2' : 'Linf'} attack success against the budget`, xLabel: `${norm === 'l2' ? 'L2' : 'Linf'} eps`, yLabel: 'attack success rate', yDomain: [0, 1] } };
+}
+
+async function figures(o: ReproduceOptions, rows: ModelRow[], sweep: SweepPoint[]): Promise<string[]> {
+  const out = o.out;
+  const f1 = await kdeFigure(figure1Series(out), FIGURE1_OPTIONS);
+  saveFigure(out, 'figure1', f1);
   for (const norm of ['linf', 'l2'] as const) {
-    const f2 = await lineFigure(lines(norm), { title: `${norm === 'l2' ? 'L2' : 'Linf'} single-neuron attack success by neuron rank (Figure 2)`,
-      xLabel: 'neuron rank (1 = most sensitive for the input)', yLabel: 'attack success rate', yDomain: [0, 1] });
-    saveFigure(out, norm === 'linf' ? 'figure2' : 'figure2-l2', f2);
+    const f = figure2(rows, norm);
+    saveFigure(out, norm === 'linf' ? 'figure2' : 'figure2-l2', await lineFigure(f.series, f.options));
   }
-  const f3 = await kdeFigure(series.map((x) => ({
-    label: `${MODEL_TITLES[x.kind]} (${rows.find((r) => r.kind === x.kind)!.deadFeatures} of ${rows.find((r) => r.kind === x.kind)!.featureDim} features always 0)`,
-    values: scaledActivations(x.mean),
+  const means = MODEL_KINDS.map((kind) => readFeatureStats(layout.sensitivity(out, kind)).mean);
+  const f3 = await kdeFigure(MODEL_KINDS.map((kind, k) => ({
+    label: `${MODEL_TITLES[kind]} (${rows.find((r) => r.kind === kind)!.deadFeatures} of ${rows.find((r) => r.kind === kind)!.featureDim} features always 0)`,
+    values: scaledActivations(means[k]!),
   })), { title: 'Mean feature activation, min-max scaled (Figure 3)', xLabel: 'scaled mean activation', yLabel: 'density', clipQuantiles: [0, 1] });
   saveFigure(out, 'figure3', f3);
   for (const norm of ['l2', 'linf'] as const) {
-    const pts = sweep.filter((p) => p.norm === norm);
-    const f = await lineFigure(MODEL_KINDS.flatMap((kind) => (['pgd', 'kns'] as const).map((attack) => {
-      const ps = pts.filter((p) => p.kind === kind && p.attack === attack);
-      return { label: `${MODEL_TITLES[kind]}: ${attack === 'pgd' ? 'PGD' : 'single-neuron attack'}`, x: ps.map((p) => p.eps), y: ps.map((p) => p.successRate), dashed: attack === 'kns' };
-    })), { title: `${norm === 'l2' ? 'L2' : 'Linf'} attack success against the budget`, xLabel: `${norm === 'l2' ? 'L2' : 'Linf'} eps`, yLabel: 'attack success rate', yDomain: [0, 1] });
-    saveFigure(out, `sweep-${norm}`, f);
+    const f = sweepFigure(sweep, norm);
+    saveFigure(out, `sweep-${norm}`, await lineFigure(f.series, f.options));
   }
   for (const ext of ['png', 'svg']) copyFileSync(join(layout.pruning(out), `pruning.${ext}`), join(out, `pruning.${ext}`));
   return ['figure1', 'figure2', 'figure2-l2', 'figure3', 'sweep-l2', 'sweep-linf', 'pruning'];
@@ -269,6 +285,7 @@ export async function writeReport(o: ReproduceOptions, timings: StepTiming[], se
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
   const sensitivityKeep = s.train.sensitivity.keep === 'best-robust';
   const ranks = Math.max(s.kns.ranks, s.kns.neurons[s.kns.neurons.length - 1]!);
+  const gallery = await galleryRows(o);
   const md = [
     `# Sauron reproduction: ${s.dataset}`, '',
     `Rows are the four models. Every column is measured on the same ${rows[0]!.count} inputs (the first of the test set):`,
@@ -310,6 +327,10 @@ export async function writeReport(o: ReproduceOptions, timings: StepTiming[], se
     'the interval of the difference is on its side of zero (or of the stated margin), does not hold when it is on the other',
     'side, and is inconclusive otherwise.', '',
     ...fs.map((f) => `- ${f.verdict === 'holds' ? 'Holds' : f.verdict === 'does not hold' ? 'Does not hold' : 'Inconclusive'}: ${f.text}`), '',
+    '## Gallery', '',
+    `The first ${gallery.length / MODEL_KINDS.length} test inputs of each model, clean and after L2 PGD and the single-neuron attack on the`,
+    `input's most sensitive neuron (eps ${s.budgets.l2}, Table 1's iterations, one restart); report.html shows the images.`, '',
+    ...galleryMarkdown(gallery),
     '## Figures', '',
     'Figure 1: finite Delta values only (an infinite Delta, where no single-neuron flip exists, is left out); neurons that are',
     'zero on 99% of the inputs or more are left out (their standard deviation is near zero); at most 2 million values; the',
@@ -328,7 +349,7 @@ export async function writeReport(o: ReproduceOptions, timings: StepTiming[], se
     '`attacks/*/*/results.json` and `samples.csv`, `sweep/*/*/results.json` (and `sweep.csv`), `pruning/pruning.csv`.', '',
   ].join('\n');
   writeFileAtomic(layout.reportMd(o.out), md);
-  writeFileAtomic(layout.reportHtml(o.out), html(md, o.out, figs));
+  writeFileAtomic(layout.reportHtml(o.out), html(md, o.out, figs, galleryHtml(gallery, esc)));
   return layout.reportHtml(o.out);
 }
 
@@ -337,11 +358,12 @@ function esc(x: string): string {
 }
 
 /** A small Markdown-to-HTML pass for the report's own constructs, with figures inlined. */
-function html(md: string, dir: string, figs: string[]): string {
+function html(md: string, dir: string, figs: string[], gallery: string): string {
   const lines = md.split('\n');
   const out: string[] = [];
   let inCode = false;
   let table: string[] = [];
+  let inGallery = false;
   const flushTable = () => {
     if (!table.length) return;
     const rows = table.filter((l) => !/^\|[-:|]+\|$/.test(l)).map((l) => l.slice(1, -1).split('|').map((c) => c.trim()));
@@ -361,7 +383,7 @@ function html(md: string, dir: string, figs: string[]): string {
       continue;
     }
     if (l.startsWith('|')) {
-      table.push(l);
+      if (!inGallery) table.push(l);
       continue;
     }
     flushTable();
@@ -375,6 +397,12 @@ function html(md: string, dir: string, figs: string[]): string {
       continue;
     }
     const inline = (x: string) => esc(x).replace(/`([^`]+)`/g, '<code>$1</code>');
+    // the gallery's images follow its heading and text; its Markdown table (names only) is left out
+    if (l.startsWith('## ') && inGallery) {
+      inGallery = false;
+      out.push(gallery);
+    }
+    if (l === '## Gallery') inGallery = true;
     if (l.startsWith('### ')) out.push(`<h3>${inline(l.slice(4))}</h3>`);
     else if (l.startsWith('## ')) out.push(`<h2>${inline(l.slice(3))}</h2>`);
     else if (l.startsWith('# ')) out.push(`<h1>${inline(l.slice(2))}</h1>`);
@@ -388,7 +416,7 @@ function html(md: string, dir: string, figs: string[]): string {
 body{font-family:DejaVu Sans,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;padding:4px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f0f0f0}
-img{max-width:100%;border:1px solid #ddd}figure{margin:1.5em 0}pre{background:#f6f6f6;padding:1em;overflow:auto}
+img{max-width:100%;border:1px solid #ddd}img.gallery{width:84px;height:84px;image-rendering:pixelated}td.g{text-align:center}figure{margin:1.5em 0}pre{background:#f6f6f6;padding:1em;overflow:auto}
 </style></head><body>
 ${out.join('\n')}
 </body></html>
