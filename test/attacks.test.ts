@@ -282,6 +282,17 @@ test('k-NS records whether each target was active; behind a true ReLU an inactiv
     const fooled6 = new Set(fake.filter((r) => r.success).map((r) => r.index));
     assert.equal(res.nNeuronRobustAccuracy!['6'], [...correct].filter((i) => !fooled6.has(i)).length / 16);
     assert.equal(res.robustAccuracy, res.nNeuronRobustAccuracy!['6']);
+    // rows that cannot move stop after the first gradient (the default): the same records and
+    // examples as stepping every row to the end, for the true ReLU (inactive rows dropped) and
+    // the fake one (nothing to drop)
+    for (const fakeRelu of [false, true]) {
+      const [full, dropped] = [false, undefined].map((earlyStop) => scope(() => {
+        const o = knsAttack(model, b, { ...cfg, fakeRelu, ...(earlyStop === false ? { earlyStop } : {}) });
+        return { records: o.records, adversarial: Array.from(o.adversarial.toArray<'float32'>()) };
+      }));
+      assert.deepEqual(dropped!.records, full!.records, `fake ReLU ${fakeRelu}`);
+      assert.deepEqual(dropped!.adversarial, full!.adversarial, `fake ReLU ${fakeRelu}`);
+    }
     b.images.dispose();
     b.labels.dispose();
   } finally {

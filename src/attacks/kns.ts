@@ -8,7 +8,7 @@ import * as F from '../nn/functional.js';
 import { noGrad } from '../tensor/autograd.js';
 import { arange } from '../tensor/creation.js';
 import { scope } from '../tensor/scope.js';
-import { where } from '../tensor/tensor.js';
+import { where, type Tensor } from '../tensor/tensor.js';
 import { ATTACK_DEFAULTS } from './defaults.js';
 import { delta } from '../analysis/delta.js';
 import { rankNeurons, scaleDeltas } from '../analysis/scaled.js';
@@ -29,6 +29,11 @@ export interface KnsConfig extends BudgetConfig {
   /** Per-feature mean and std the ranking scales Delta with (method.md section 2). */
   featureMean: ArrayLike<number>;
   featureStd: ArrayLike<number>;
+  /**
+   * false: step every row for every iteration. By default rows that cannot move (no gradient
+   * at the clean input) stop after the first gradient; the records are the same.
+   */
+  earlyStop?: boolean;
 }
 
 export function checkKnsConfig(c: KnsConfig, featureDim: number): void {
@@ -79,13 +84,17 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
       const tiAbs = targetI.abs().clamp(1e-12, null);
       const x0 = x.indexSelect(0, rowInput);
       const goal = cleanPred.indexSelect(0, rowInput);
+      // A row whose loss has no gradient at the clean input (an inactive target behind a true
+      // ReLU: only its own coordinate of z differs from the target) never moves; the loop
+      // stops stepping it after the first gradient, with the full loop's answers.
       const run = pgdLoop({
-        x0, start: x0, norm: c.norm, eps: c.eps, stepSize, iterations: c.iterations, precision: c.precision,
-        evaluate: (xi) => {
+        x0, start: x0, norm: c.norm, eps: c.eps, stepSize, iterations: c.iterations, precision: c.precision, dropFrozen: c.earlyStop !== false,
+        evaluate: (xi, rows) => {
+          const pick = (t: Tensor) => (rows ? t.indexSelect(0, rows) : t);
           const out = model.forward(xi, { fakeRelu: c.fakeRelu });
-          const diff = out.features.sub(target);
-          const loss = diff.norm(2, 1).div(tNorm).add(diff.mul(mask).abs().sum(1).div(tiAbs).mul(lambda));
-          return { objective: loss.neg(), score: F.crossEntropy(out.logits.detach(), goal, { reduction: 'none' }) };
+          const diff = out.features.sub(pick(target));
+          const loss = diff.norm(2, 1).div(pick(tNorm)).add(diff.mul(pick(mask)).abs().sum(1).div(pick(tiAbs)).mul(lambda));
+          return { objective: loss.neg(), score: F.crossEntropy(out.logits.detach(), pick(goal), { reduction: 'none' }) };
         },
       });
       const adv = run.best;

@@ -22,9 +22,16 @@ export interface PgdLoopOptions {
   eps: number;
   stepSize: number;
   iterations: number;
-  evaluate: (x: Tensor) => Evaluated;
+  /** `rows`: which of the B rows x holds (int64 indices), or null for all of them. */
+  evaluate: (x: Tensor, rows: Tensor | null) => Evaluated;
   /** fp32 (default), or autocast to bf16 / fp16 for the model's forward and backward. */
   precision?: Precision;
+  /**
+   * Stop stepping the rows whose gradient at the start is exactly zero (start = x0 only): such
+   * a row never moves, so every later iterate is the start again, and its kept iterate is the
+   * start (iteration 0) either way. The answers are the full loop's; the work is not.
+   */
+  dropFrozen?: boolean;
 }
 
 export interface PgdLoopResult {
@@ -42,24 +49,36 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
   let bestScore: Tensor | null = null;
   // Bookkeeping stays on the device: one host read at the end, none per iteration.
   let bestIt: Tensor | null = null;
+  // the rows still stepped (null: all) and their clean inputs
+  let active: Tensor | null = null;
+  let x0 = o.x0;
   const consider = (xi: Tensor, score: Tensor, t: number) => {
     if (!best || !bestScore || !bestIt) {
-      best = xi.detach().keep();
-      bestScore = score.detach().float().keep();
+      // copies: the start may be the caller's x0, and rows are later written in place
+      best = xi.detach().clone().keep();
+      bestScore = score.detach().float().clone().keep();
       bestIt = zeros([rows], { dtype: 'int32', device: xi.device }).keep();
       return;
     }
-    const better = score.gt(bestScore);
-    const mask = better.view([rows, ...Array(xi.ndim - 1).fill(1)]);
-    const nb = where(mask, xi.detach(), best).keep();
-    const ns = where(better, score.detach().float(), bestScore).keep();
-    const ni = where(better, t, bestIt).to('int32').keep();
+    const n = xi.shape[0]!;
+    const pick = (all: Tensor) => (active ? all.indexSelect(0, active) : all);
+    const better = score.gt(pick(bestScore));
+    const mask = better.view([n, ...Array(xi.ndim - 1).fill(1)]);
+    const nb = where(mask, xi.detach(), pick(best));
+    const ns = where(better, score.detach().float(), pick(bestScore));
+    const ni = where(better, t, pick(bestIt)).to('int32');
+    if (active) {
+      best.indexCopy_(0, active, nb);
+      bestScore.indexCopy_(0, active, ns);
+      bestIt.indexCopy_(0, active, ni);
+      return;
+    }
     best.dispose();
     bestScore.dispose();
     bestIt.dispose();
-    best = nb;
-    bestScore = ns;
-    bestIt = ni;
+    best = nb.keep();
+    bestScore = ns.keep();
+    bestIt = ni.keep();
   };
   try {
     for (let t = 0; t <= o.iterations; t++) {
@@ -68,19 +87,32 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
         const xi = x.detach().requiresGrad_(!last);
         // Mixed precision covers the model's forward (and so its backward); the iterate,
         // the step and the projection stay float32.
-        const e = autocast(xi.device, half, () => o.evaluate(xi));
+        const e = autocast(xi.device, half, () => o.evaluate(xi, active));
         consider(xi, e.score, t);
         if (last) return null;
         const [g] = grad(e.objective.float().sum(), xi);
+        if (t === 0 && o.dropFrozen) {
+          const moving = g!.flatten(1).abs().amax(1).gt(0);
+          const keep = moving.nonzero().flatten();
+          if (keep.shape[0]! < rows) {
+            // from here on only the moving rows are stepped (possibly none)
+            active = keep.keep();
+            x0 = o.x0.indexSelect(0, keep).keep();
+            if (!keep.shape[0]) return 'done' as const;
+            return project(stepAlong(xi.detach().indexSelect(0, keep), g!.indexSelect(0, keep), o.norm, o.stepSize), x0, o.norm, o.eps);
+          }
+        }
         // A zero gradient leaves the row where it is (L2 divides by ||g|| + 1e-10, never 0).
-        return project(stepAlong(xi.detach(), g!, o.norm, o.stepSize), o.x0, o.norm, o.eps);
+        return project(stepAlong(xi.detach(), g!, o.norm, o.stepSize), x0, o.norm, o.eps);
       });
-      if (!next) break;
+      if (next === null || next === 'done') break;
       x.dispose();
       x = next.keep();
     }
   } finally {
     x.dispose();
+    (active as Tensor | null)?.dispose();
+    if (x0 !== o.x0) x0.dispose();
   }
   const it: Tensor = bestIt!;
   const bestIteration = Int32Array.from(it.toArray<'int32'>());

@@ -51,7 +51,8 @@ export function attackCommand(): Command {
     .option('--no-random-start', 'PGD: start from the clean input instead of a random point in the budget')
     .option('--target-class <c>', 'PGD: targeted attack towards this class', nonNegativeInt('--target-class'))
     .option('--no-early-stop', 'PGD: run every input, iteration and restart (the returned example of a fooled input is then\n' +
-      'its highest-loss iterate, not its first fooling one; success rates are the same either way)')
+      'its highest-loss iterate, not its first fooling one; success rates are the same either way). kns: step every row\n' +
+      'to the end, also those that cannot move (no gradient at the clean input); the records are the same either way')
     .addOption(new Option('--against <what>', 'PGD: push away from the clean prediction (success: the prediction changed, as for\n' +
       'kns) or from the label (success: misclassified)').choices(['prediction', 'label']).default('prediction'))
     .option('--neurons <list>', 'kns: success rates for the n most sensitive neurons, for each n', '1,4,8,16')
@@ -105,7 +106,7 @@ async function attackAction(o: AttackCli, lead: boolean, world: number): Promise
       spec = { attack: 'kns', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.kns.iterations, stepSize: o.stepSize, seed: o.seed,
         neurons: neurons.filter((k) => k <= window.count), rankStart: window.start, rankCount: window.count, lambda: o.lambda,
         fakeRelu: resolveFakeRelu(o.fakeRelu, model.config.arch),
-        featureMean: stats.mean, featureStd: stats.std, ...precision };
+        featureMean: stats.mean, featureStd: stats.std, ...(o.earlyStop ? {} : { earlyStop: false }), ...precision };
     }
     const bar = new ProgressBar();
     if (lead) bar.start(`${o.attack} ${o.norm} eps ${+o.eps.toFixed(6)}`);

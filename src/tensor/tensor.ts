@@ -573,6 +573,16 @@ export class Tensor implements Scoped {
     return wrap(op('index_select').call(this.native, dim, index.native));
   }
 
+  /** Copies `source`'s slices into this tensor at positions `index` along `dim`, in place. */
+  indexCopy_(dim: number, index: Tensor, source: Tensor): this {
+    return this.#inplace('index_copy_', '', dim, index.native, source.native);
+  }
+
+  /** Indices of the non-zero elements, [count, ndim] int64. */
+  nonzero(): Tensor {
+    return wrap(op('nonzero').call(this.native));
+  }
+
   gather(dim: number, index: Tensor): Tensor {
     return wrap(op('gather').call(this.native, dim, index.native));
   }

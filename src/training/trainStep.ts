@@ -111,7 +111,7 @@ export async function trainEpoch(ctx: StepContext, trainSet: ImageDataset, epoch
   // DDP's recipe: rank 0's buffers (batch-norm running statistics) before every step, the
   // gradients averaged after backward
   const buffers = shard ? ctx.model.namedBuffers().length > 0 : false;
-  const step1 = shard ? { ...ctx, afterBackward: () => { ctx.afterBackward?.(); allReduceGradients(ctx.model.parameters()); } } : ctx;
+  const stepCtx = shard ? { ...ctx, afterBackward: () => { ctx.afterBackward?.(); allReduceGradients(ctx.model.parameters()); } } : ctx;
   // Running loss and accuracy stay on the device (float64: the same sums as host doubles);
   // the host reads them only when the progress line is redrawn.
   const sums = zeros([2], { dtype: 'float64', device: ctx.device }).keep();
@@ -125,7 +125,7 @@ export async function trainEpoch(ctx: StepContext, trainSet: ImageDataset, epoch
       if (buffers) broadcastBuffers(ctx.model);
       scope(() => {
         const n = b.indices.length;
-        const r = trainStep(step1, b, epoch, shard ? (world * n) / b.globalSize : 1);
+        const r = trainStep(stepCtx, b, epoch, shard ? (world * n) / b.globalSize : 1);
         if (r) noGrad(() => {
           const { logits, loss } = r;
           const right = logits.argmax(1).eq(b.labels).sum().to('float64');
@@ -143,7 +143,8 @@ export async function trainEpoch(ctx: StepContext, trainSet: ImageDataset, epoch
         onProgress({ done: b.batch + 1, total: steps, stats: { loss: l / seen, acc: r / seen, lr } });
       }
     }
-    const [lossSum, correct, all] = (shard ? sumAcrossRanks : (v: number[]) => v)([...sums.toNumbers(), seen]) as [number, number, number];
+    const local = [...sums.toNumbers(), seen];
+    const [lossSum, correct, all] = (shard ? sumAcrossRanks(local) : local) as [number, number, number];
     return { lossSum, correct, seen: all, lr, step };
   } finally {
     sums.dispose();
