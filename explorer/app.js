@@ -21,11 +21,11 @@ function chart(el, spec) {
     .catch((e) => { el.textContent = `chart failed: ${e.message}`; });
 }
 
-function histSpec(h, title, x) {
+function histSpec(h, title, x, y = 'inputs') {
   const values = h.counts.map((c, i) => ({ lo: h.edges[i], hi: h.edges[i + 1], count: c }));
   return {
     title, height: 180, data: { values }, mark: 'bar', params: [{ name: 'zoom', select: 'interval', bind: 'scales', encodings: ['x'] }],
-    encoding: { x: { field: 'lo', type: 'quantitative', bin: { binned: true }, title: x }, x2: { field: 'hi' }, y: { field: 'count', type: 'quantitative', title: 'inputs' },
+    encoding: { x: { field: 'lo', type: 'quantitative', bin: { binned: true }, title: x }, x2: { field: 'hi' }, y: { field: 'count', type: 'quantitative', title: y },
       tooltip: [{ field: 'lo', format: '.3f' }, { field: 'hi', format: '.3f' }, { field: 'count' }] },
   };
 }
@@ -244,11 +244,10 @@ async function compare() {
       const m = model(id);
       const d = await api(`/api/models/${enc(id)}/inputs/${index}`);
       div.innerHTML = `<h2>${esc(id)} (${pct(m.accuracy)})</h2><img class="px" width="112" height="112" src="${imgUrl(id, index)}" alt="input"> predicted <b>${esc(m.classNames[d.prediction])}</b> (label ${esc(m.classNames[d.label])})
-        <div id="dist-${esc(id)}"></div><table><tr><th>rank</th><th>neuron</th><th>scaled Delta</th><th>activation</th></tr>
+        <div class="dist"></div><table><tr><th>rank</th><th>neuron</th><th>scaled Delta</th><th>activation</th></tr>
         ${d.neurons.slice(0, 10).map((n) => `<tr><td>${n.rank}</td><td><a href="#/neuron/${enc(id)}/${n.neuron}">${n.neuron}</a></td><td>${fmt(n.scaled)}</td><td>${fmt(n.activation)}</td></tr>`).join('')}</table>`;
-      const vals = d.neurons.filter((n) => n.scaled !== null).map((n) => ({ scaled: n.scaled }));
-      chart(div.querySelector('div'), { title: 'Scaled Deltas of this input', height: 150, data: { values: vals }, mark: 'bar',
-        encoding: { x: { field: 'scaled', type: 'quantitative', bin: { maxbins: 30 } }, y: { aggregate: 'count', title: 'neurons' } } });
+      const dist = await api(`/api/models/${enc(id)}/distribution`);
+      chart(div.querySelector('.dist'), histSpec(dist.histogram, `Scaled Delta, all neurons and inputs (${dist.infinite} of ${dist.sampled} infinite)`, 'scaled Delta', '(neuron, input) pairs'));
     } catch (e) {
       div.innerHTML = `<span class="error">${esc(e.message)}</span>`;
     }

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { startExplorer, type RunningExplorer, type InputDetail, type InputPage, type JobInfo, type NeuronDetail, type Catalog } from '../src/index.js';
+import { spawn } from 'node:child_process';
+import { ROOT } from './helpers.js';
+import { startExplorer, type RunningExplorer, type InputDetail, type InputPage, type JobInfo, type NeuronDetail, type Catalog, type Distribution } from '../src/index.js';
 import { exploreFixture, type ExploreFixture } from './exploreFixture.js';
 
 let fx: ExploreFixture;
@@ -172,6 +174,22 @@ test('one neuron: distributions, top inputs, weights, top-k count and pruning', 
   }
 });
 
+test('the scaled-Delta distribution of a model counts every (neuron, input) pair', async () => {
+  const { status, body } = await api('/api/models/run/distribution');
+  assert.equal(status, 200);
+  const d = body as Distribution;
+  assert.equal(d.sampled, 32 * 64);
+  let infinite = 0;
+  for (let f = 0; f < 32; f++) infinite += ((await api(`/api/models/run/neurons/${f}`)).body as NeuronDetail).infiniteDeltas;
+  assert.equal(d.infinite, infinite);
+  const shown = d.histogram.counts.reduce((a, b) => a + b, 0);
+  const finite = d.sampled - d.infinite - d.constant;
+  // the outer 0.5% on each side are left out
+  assert.ok(shown <= finite && shown >= 0.99 * finite - 2, `${shown} of ${finite}`);
+  assert.ok(d.range[0] <= d.range[1]);
+  assert.equal((await api('/api/models/nope/distribution')).status, 404);
+});
+
 test('a live single-neuron attack runs in a worker and reports the neuron and the new prediction', async () => {
   const input = ((await api('/api/models/run/inputs/0')).body as InputDetail);
   const neuron = input.neurons.find((n) => n.activation > 0 && n.delta !== null)!.neuron;
@@ -250,4 +268,33 @@ test('files: only inside the given folders; traversal and escaping symlinks are 
   mkdirSync(join(fx.root, 'empty'));
   await assert.rejects(startExplorer({ folders: [join(fx.root, 'empty')], port: 0 }), /holds no run, sensitivity, attack or reproduce folder/);
   await assert.rejects(startExplorer({ folders: [join(fx.root, 'missing')], port: 0 }), /is not a folder/);
+});
+
+test('sauron explore prints its address, serves, and stops on SIGTERM', async () => {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), 'explore', fx.run, '--port', '0', '--limit', '32'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('\n')) resolve(out);
+      });
+      child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+    });
+    const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(line)?.[1];
+    assert.ok(url, line);
+    const c = (await (await fetch(new URL('/api/catalog', url))).json()) as Catalog;
+    assert.deepEqual(c.models.map((m) => [m.id, m.sensitivity]), [['run', 'computed']]);
+    assert.equal(((await (await fetch(new URL('/api/models/run/inputs', url))).json()) as InputPage).total, 32);
+    const code = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    assert.equal(await code, 0);
+  } finally {
+    child.kill('SIGKILL');
+  }
+  const bad = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), 'explore', join(fx.root, 'nothing-here')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  bad.stderr.on('data', (d) => (err += d));
+  assert.equal(await new Promise((r) => bad.once('exit', r)), 1);
+  assert.match(err, /is not a folder/);
 });

@@ -66,6 +66,9 @@ test('input page: a live single-neuron attack shows the adversarial image and pr
     const neuronShot = join(fx.root, 'neuron.png');
     await page.screenshot({ path: neuronShot, fullPage: true });
     assert.ok(await pixelSpread(neuronShot) > 20, 'the neuron page is not blank');
+    await page.goto(`${ex.url}#/compare?a=run&b=run&input=2`);
+    await page.waitForFunction(`document.querySelectorAll('.dist svg, .dist canvas').length === 2`);
+    assert.equal(await page.locator('.side table').count(), 2);
     assert.deepEqual(failed, []);
   } finally {
     await browser.close();

@@ -11,7 +11,7 @@ import { layout } from '../reproduce/layout.js';
 import { FIGURE1_OPTIONS, figure1Series, figure2, readRows, readSweep, sweepFigure } from '../reproduce/report.js';
 import type { ModelKind, ReproduceSettings } from '../reproduce/settings.js';
 import { kdeSpec, lineSpec } from '../reports/figures.js';
-import type { AttackRequest, Catalog, Histogram, InputDetail, InputPage, InputSummary, JobInfo, ModelInfo, NeuronDetail, ReproduceInfo } from './types.js';
+import type { AttackRequest, Catalog, Distribution, Histogram, InputDetail, InputPage, InputSummary, JobInfo, ModelInfo, NeuronDetail, ReproduceInfo } from './types.js';
 
 export interface ExplorerOptions extends DataOptions {
   folders: string[];
@@ -134,6 +134,36 @@ export class Explorer {
       activationHistogram: histogram(z), topInputs: order.map((j) => ({ index: j, activation: z[j]!, label: l.labels[j]!, prediction: l.predictions[j]! })),
       weights, topKCount: l.topKCounts[f]!, topK: l.topK, accuracy: correct / n, prunedAccuracy: prunedCorrect / n,
     };
+  }
+
+  /** Scaled Delta over every neuron and input (Figure 1's quantity), for comparing models. */
+  async distribution(id: string): Promise<Distribution> {
+    const l = await this.#loaded(id);
+    const n = l.count;
+    const values: number[] = [];
+    let infinite = 0;
+    let constant = 0;
+    let sampled = 0;
+    // a strided sample keeps large folders (512 features x 10,000 inputs) to about 200,000 values
+    const stride = Math.max(1, Math.floor((l.featureDim * n) / 200000));
+    for (let k = 0; k < l.featureDim * n; k += stride) {
+      const i = Math.floor(k / n);
+      const d = l.deltas[k]!;
+      sampled++;
+      if (!Number.isFinite(d)) {
+        infinite++;
+        continue;
+      }
+      const v = (d - l.featureMean[i]!) / l.featureStd[i]!;
+      if (Number.isFinite(v)) values.push(v);
+      else constant++;
+    }
+    values.sort((a, b) => a - b);
+    // the outer 0.5% on each side are left out, as in Figure 1, so a few huge values do not flatten it
+    const q = (p: number) => values[Math.min(values.length - 1, Math.floor(p * values.length))] ?? 0;
+    const [lo, hi] = [q(0.005), q(0.995)];
+    const kept = Float32Array.from(values.filter((v) => v >= lo && v <= hi));
+    return { histogram: histogram(kept, 40), sampled, infinite, constant, range: [lo, hi] };
   }
 
   async submitAttack(body: unknown): Promise<JobInfo> {

@@ -82,6 +82,7 @@ async function route(ex: Explorer, req: IncomingMessage, res: ServerResponse): P
     if (d === 'inputs' && e !== undefined && parts.length === 5) return send(res, 200, await ex.input(c, e));
     if (d === 'inputs' && e !== undefined && parts.length === 6 && parts[5] === 'image.png') return sendPng(res, await ex.inputImage(c, e));
     if (d === 'neurons' && e !== undefined && parts.length === 5) return send(res, 200, await ex.neuron(c, e));
+    if (d === 'distribution' && parts.length === 4) return send(res, 200, await ex.distribution(c));
   }
   if (b === 'attacks') {
     if (method === 'POST' && parts.length === 2) return send(res, 202, await ex.submitAttack(await readBody(req)));

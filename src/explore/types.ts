@@ -75,6 +75,17 @@ export interface InputDetail extends InputSummary {
 
 export interface Histogram { edges: number[]; counts: number[] }
 
+export interface Distribution {
+  /** Finite scaled Deltas between the 0.5% and 99.5% quantiles. */
+  histogram: Histogram;
+  /** (neuron, input) pairs looked at (a strided sample on large folders), and how many had no single-neuron flip. */
+  sampled: number;
+  infinite: number;
+  /** Pairs of neurons that never vary on these inputs (std 0: no scaled value). */
+  constant: number;
+  range: [number, number];
+}
+
 export interface NeuronDetail {
   neuron: number;
   summary: NeuronSummary | null;
