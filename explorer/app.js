@@ -174,7 +174,8 @@ async function runAttack(m, d) {
   cancelBtn.disabled = false;
   cancelBtn.onclick = () => api(`/api/attacks/${job.id}`, { method: 'DELETE' }).catch(() => {});
   while (job.state === 'queued' || job.state === 'running') {
-    status.innerHTML = `<progress></progress> ${esc(job.phase)} · ${job.seconds.toFixed(1)} s`;
+    status.innerHTML = `<progress id="a-progress" max="1" ${job.phase === 'attacking' ? `value="${job.progress}"` : ''}></progress> ${esc(job.phase)}` +
+      `${job.phase === 'attacking' ? ` ${Math.round(100 * job.progress)}%` : ''} · ${job.seconds.toFixed(1)} s`;
     await new Promise((r) => setTimeout(r, 250));
     if (currentJob !== job.id || !document.body.contains(status)) return; // the page changed
     job = await api(`/api/attacks/${job.id}`);

@@ -197,6 +197,7 @@ test('a live single-neuron attack runs in a worker and reports the neuron and th
   assert.equal(r.status, 202);
   const job = await waitJob(r.body.id);
   assert.equal(job.state, 'done', job.error);
+  assert.equal(job.progress, 1);
   const rec = job.outcome!.record as { neuron: number; cleanPrediction: number; adversarialPrediction: number; l2: number; success: boolean };
   assert.equal(rec.neuron, neuron);
   assert.equal(rec.cleanPrediction, input.prediction);
@@ -241,9 +242,18 @@ test('attack parameters are validated; a running attack can be cancelled', async
   assert.equal(other.status, 202);
   assert.equal((await api('/api/models/run/inputs/0')).status, 200);
   assert.equal((await api(`/api/attacks/${long.body.id}`)).body.state, 'running');
+  // progress is reported while it runs
+  for (const t0 = Date.now(); ;) {
+    const j = (await api(`/api/attacks/${long.body.id}`)).body as JobInfo;
+    assert.equal(j.state, 'running');
+    if (j.progress > 0) break;
+    assert.ok(Date.now() - t0 < 30000, 'no progress within 30 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const c = await api(`/api/attacks/${long.body.id}`, { method: 'DELETE' });
   assert.equal(c.status, 200);
   assert.equal(c.body.state, 'cancelled');
+  assert.ok(c.body.progress < 1);
   assert.equal((await api(`/api/attacks/${long.body.id}/adversarial.png`)).status, 404);
   assert.equal((await waitJob(other.body.id)).state, 'done');
   // the server still answers, and a new attack still runs

@@ -28,6 +28,7 @@ export interface WorkerInput {
 
 export type WorkerMessage =
   | { type: 'phase'; phase: string }
+  | { type: 'progress'; fraction: number }
   | { type: 'done'; outcome: AttackOutcome; clean: Float32Array; adversarial: Float32Array; shape: number[] }
   | { type: 'error'; message: string };
 
@@ -40,6 +41,20 @@ async function run(w: WorkerInput): Promise<WorkerMessage> {
     const batch = await ds.load([w.index]);
     post('attacking');
     const r = w.request;
+    // Progress without hooks in the attacks: each iteration runs the model forward once, so
+    // counting forward passes (a few more for the clean and final evaluations) tracks them.
+    const forward = model.forward.bind(model);
+    let passes = 0;
+    let reported = 0;
+    model.forward = (x, o) => {
+      passes++;
+      const now = Date.now();
+      if (now - reported > 150) {
+        reported = now;
+        parentPort!.postMessage({ type: 'progress', fraction: Math.min(0.99, passes / (r.iterations + 3)) } satisfies WorkerMessage);
+      }
+      return forward(x, o);
+    };
     return scope(() => {
       const images = batch.images;
       const b = { images, labels: batch.labels, indices: [w.index] };

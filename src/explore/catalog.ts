@@ -82,8 +82,9 @@ export function scanFolders(folders: string[]): Sources {
   const addModel = (dir: string, name: string): ModelSource => {
     const had = models.get(dir);
     if (had) return had;
-    let id = name.replace(/[^A-Za-z0-9_.-]/g, '_') || 'model';
-    for (let k = 2; ids.has(id); k++) id = `${name}-${k}`;
+    const base = name.replace(/[^A-Za-z0-9_.-]/g, '_') || 'model';
+    let id = base;
+    for (let k = 2; ids.has(id); k++) id = `${base}-${k}`;
     ids.add(id);
     const m: ModelSource = { id, dir, sensitivityDir: null, attackDirs: [] };
     models.set(dir, m);

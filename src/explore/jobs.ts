@@ -34,7 +34,7 @@ export class JobQueue {
 
   submit(request: AttackRequest, input: WorkerInput): JobInfo {
     const id = randomUUID();
-    const job: Job = { info: { id, request, state: 'queued', phase: 'queued', seconds: 0 }, input, started: Date.now(), worker: null };
+    const job: Job = { info: { id, request, state: 'queued', phase: 'queued', progress: 0, seconds: 0 }, input, started: Date.now(), worker: null };
     this.#jobs.set(id, job);
     this.#pump();
     return this.info(id)!;
@@ -87,10 +87,11 @@ export class JobQueue {
       w.on('message', (m: WorkerMessage) => {
         if (!live()) return;
         if (m.type === 'phase') j.info.phase = m.phase;
+        else if (m.type === 'progress') j.info.progress = m.fraction;
         else if (m.type === 'error') this.#finish(j, { state: 'failed', phase: 'failed', error: m.message });
         else {
           j.images = { clean: m.clean, adversarial: m.adversarial, shape: m.shape };
-          this.#finish(j, { state: 'done', phase: 'done', outcome: m.outcome });
+          this.#finish(j, { state: 'done', phase: 'done', progress: 1, outcome: m.outcome });
         }
         if (!live()) void w.terminate();
       });

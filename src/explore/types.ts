@@ -127,6 +127,8 @@ export interface JobInfo {
   state: JobState;
   /** 'queued', 'loading model', 'attacking', 'done'. */
   phase: string;
+  /** Fraction of the attack's iterations run (counted as forward passes of the model). */
+  progress: number;
   seconds: number;
   error?: string;
   outcome?: AttackOutcome;
