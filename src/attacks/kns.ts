@@ -123,7 +123,7 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
         });
       }
       run.bestScore.dispose();
-      return { records, adversarial: adv };
+      return { records, adversarial: adv, frozenRows: run.frozenRows };
     });
   });
 }

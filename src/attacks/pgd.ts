@@ -51,6 +51,8 @@ export interface AttackOutput<R extends SampleRecord = SampleRecord> {
   records: R[];
   /** Adversarial examples, one row per record. */
   adversarial: Tensor;
+  /** k-NS: rows that stopped after the first gradient (they could not move). */
+  frozenRows?: number;
 }
 
 /**

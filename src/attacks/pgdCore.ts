@@ -39,6 +39,8 @@ export interface PgdLoopResult {
   bestScore: Tensor;
   /** Iteration at which each row's kept iterate was reached (0 = the start). */
   bestIteration: Int32Array;
+  /** Rows dropped after the first gradient (`dropFrozen`). */
+  frozenRows: number;
 }
 
 export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
@@ -51,6 +53,7 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
   let bestIt: Tensor | null = null;
   // the rows still stepped (null: all) and their clean inputs
   let active: Tensor | null = null;
+  let frozenRows = 0;
   let x0 = o.x0;
   const consider = (xi: Tensor, score: Tensor, t: number) => {
     if (!best || !bestScore || !bestIt) {
@@ -95,6 +98,7 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
           const moving = g!.flatten(1).abs().amax(1).gt(0);
           const keep = moving.nonzero().flatten();
           if (keep.shape[0]! < rows) {
+            frozenRows = rows - keep.shape[0]!;
             // from here on only the moving rows are stepped (possibly none)
             active = keep.keep();
             x0 = o.x0.indexSelect(0, keep).keep();
@@ -117,5 +121,5 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
   const it: Tensor = bestIt!;
   const bestIteration = Int32Array.from(it.toArray<'int32'>());
   it.dispose();
-  return { best: best!, bestScore: bestScore!, bestIteration };
+  return { best: best!, bestScore: bestScore!, bestIteration, frozenRows };
 }
