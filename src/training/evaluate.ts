@@ -27,59 +27,18 @@ export interface Evaluation {
   predictions: Int32Array;
 }
 
-export async function evaluate(model: ImageClassifier, ds: ImageDataset,
-  opts: { batchSize?: number; onProgress?: (p: Progress) => void; acrossRanks?: boolean } = {}): Promise<Evaluation> {
-  if (opts.acrossRanks && getWorldSize() > 1) return evaluateAcrossRanks(model, ds, opts);
-  const batchSize = opts.batchSize ?? 256;
-  const k = ds.classNames.length;
-  if (model.numClasses !== k) throw new Error(`the model has ${model.numClasses} classes, the data set ${ds.name} has ${k}`);
-  const counts = new Array<number>(k).fill(0);
-  const correct = new Array<number>(k).fill(0);
-  const predictions = new Int32Array(ds.length);
-  let lossSum = 0;
-  let done = 0;
-  await withEval(model, async () => {
-    for await (const b of batches(ds, { batchSize, device: model.device })) {
-      scope(() => noGrad(() => {
-        const { logits } = model.forward(b.images);
-        lossSum += F.crossEntropy(logits, b.labels, { reduction: 'sum' }).item();
-        const pred = logits.argmax(1).toNumbers();
-        const lab = b.labels.toNumbers();
-        pred.forEach((p, i) => {
-          predictions[done + i] = p;
-          counts[lab[i]!]!++;
-          if (p === lab[i]) correct[lab[i]!]!++;
-        });
-        b.images.dispose();
-        b.labels.dispose();
-      }));
-      done += b.indices.length;
-      const right = correct.reduce((a, c) => a + c, 0);
-      opts.onProgress?.({ done: b.batch + 1, total: batchCount(ds, batchSize), stats: { acc: right / done } });
-    }
-  });
-  const total = correct.reduce((a, c) => a + c, 0);
-  return {
-    accuracy: done ? total / done : 0,
-    loss: done ? lossSum / done : 0,
-    count: done,
-    perClass: ds.classNames.map((name, c) => ({ class: name, count: counts[c]!, correct: correct[c]!, accuracy: counts[c] ? correct[c]! / counts[c]! : 0 })),
-    predictions,
-  };
-}
-
 /**
- * The same evaluation split across the process group's ranks: batch b is rank b mod world's,
+ * `acrossRanks`: the process group's ranks share the batches (batch b is rank b mod world's)
  * and every rank adds every batch's loss and counts in data-set order, so each gets exactly
  * the numbers one process computes.
  */
-async function evaluateAcrossRanks(model: ImageClassifier, ds: ImageDataset,
-  opts: { batchSize?: number; onProgress?: (p: Progress) => void }): Promise<Evaluation> {
+export async function evaluate(model: ImageClassifier, ds: ImageDataset,
+  opts: { batchSize?: number; onProgress?: (p: Progress) => void; acrossRanks?: boolean } = {}): Promise<Evaluation> {
   const batchSize = opts.batchSize ?? 256;
   const k = ds.classNames.length;
   if (model.numClasses !== k) throw new Error(`the model has ${model.numClasses} classes, the data set ${ds.name} has ${k}`);
-  const world = getWorldSize();
-  const rank = getRank();
+  const world = opts.acrossRanks ? getWorldSize() : 1;
+  const rank = world > 1 ? getRank() : 0;
   const total = batchCount(ds, batchSize);
   const counts = new Array<number>(k).fill(0);
   const correct = new Array<number>(k).fill(0);
@@ -96,7 +55,7 @@ async function evaluateAcrossRanks(model: ImageClassifier, ds: ImageDataset,
       })) : null;
       b?.images.dispose();
       b?.labels.dispose();
-      for (const part of allGatherJson(local)) {
+      for (const part of world > 1 ? allGatherJson(local) : [local]) {
         if (!part) continue;
         lossSum += part.loss;
         part.pred.forEach((p, i) => {
