@@ -78,10 +78,10 @@ export function useDevice(o: { device: string; nondeterministic?: boolean }): De
 /** --backend and --dist-timeout, for commands that run as ranks of a process group. */
 export function addProcessGroupOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--backend <name>', 'process-group backend when launched as several ranks (WORLD_SIZE > 1): gloo\n' +
-      '(CPU tensors; nccl needs a CUDA build of libtorch with NCCL, which this addon does not link yet)').choices(['gloo', 'nccl']).default('gloo'))
-    .option('--dist-timeout <seconds>', 'how long a rank waits for the others in rendezvous and in each collective before it\n' +
-      'stops with an error (a rank that died)', positiveInt('--dist-timeout'), 300);
+    .addOption(new Option('--backend <name>', 'process-group backend when launched as several ranks (WORLD_SIZE > 1): gloo ' +
+      '(nccl needs a CUDA build of libtorch with NCCL, which this addon does not link yet)').choices(['gloo', 'nccl']).default('gloo'))
+    .option('--dist-timeout <seconds>', 'how long a rank waits for the others (rendezvous, each collective) before it stops ' +
+      'with an error naming the rank that stopped', positiveInt('--dist-timeout'), 300);
 }
 
 /**

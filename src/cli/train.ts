@@ -41,7 +41,7 @@ export function trainCommand(): Command {
       'under the validation attack (default: best-robust for --method sensitivity, as the reference; last otherwise)').choices([...KEEPS]))
     .option('--arch <name>', `architecture (${ARCHITECTURES.join(', ')})`)
     .option('--width <w>', 'channel-width multiplier', positiveNumber('--width'))
-    .option('--sync-bn', 'data-parallel runs: batch-norm statistics over the whole global batch (PyTorch\'s SyncBatchNorm);\n' +
+    .option('--sync-bn', 'data-parallel runs: batch-norm statistics over the whole global batch (PyTorch\'s SyncBatchNorm); ' +
       'by default each rank normalises with its own share, as DDP does')
     .option('--no-batch-norm', 'small-cnn, VGG: without batch norm (data-parallel ranks then take exactly one process\'s steps)')
     .option('--epochs <n>', 'epochs', positiveInt('--epochs'))
