@@ -15,7 +15,7 @@ import { cat, type Tensor } from '../tensor/tensor.js';
 import { full, zeros } from '../tensor/creation.js';
 import type { Batch } from '../data/dataset.js';
 import { getRank, getWorldSize } from '../tensor/distributed.js';
-import { allGatherJson, allGatherRows, broadcastJson } from '../tensor/collectives.js';
+import { allGatherJson, allGatherRows, awaitAnnouncement, broadcastJson, leadAnnouncing } from '../tensor/collectives.js';
 import { lineFigure, saveFigure } from '../reports/figures.js';
 import type { Progress } from '../progress.js';
 import { knsAttack, nNeuronRates, type KnsConfig } from '../attacks/kns.js';
@@ -141,8 +141,6 @@ function prepare(o: AttackRunOptions, fingerprint: string): { done: Map<number, 
   return { done: new Map(), seconds: 0 };
 }
 
-type Announced = { ok: number[] } | { error: string };
-
 /**
  * Runs (or resumes) an attack into `o.out`, holding the folder's lock. Across ranks, every
  * rank calls it with the same options; rank 0 returns the results, and so do the others.
@@ -150,21 +148,12 @@ type Announced = { ok: number[] } | { error: string };
 export async function runAttack(o: AttackRunOptions): Promise<AttackResults> {
   const parallel = !!o.acrossRanks && getWorldSize() > 1;
   if (parallel && getRank() !== 0) {
-    const a = broadcastJson<Announced>(null);
-    if ('error' in a) throw new Error(`rank 0 stopped before the attack: ${a.error}`);
-    await attackRounds(o, a.ok, null);
+    await attackRounds(o, awaitAnnouncement<number[]>('the attack'), null);
     return broadcastJson<AttackResults>(null);
   }
-  let announced = false;
-  try {
-    return await withOutputLock(o.out, `attack ${o.spec.attack} ${o.spec.norm} eps ${o.spec.eps}`, () => runAttackLocked(o, parallel, (pending) => {
-      announced = true;
-      if (parallel) broadcastJson<Announced>({ ok: pending });
-    }));
-  } catch (e) {
-    if (parallel && !announced) broadcastJson<Announced>({ error: (e as Error).message });
-    throw e;
-  }
+  const locked = (announce: (pending: number[]) => void) =>
+    withOutputLock(o.out, `attack ${o.spec.attack} ${o.spec.norm} eps ${o.spec.eps}`, () => runAttackLocked(o, parallel, announce));
+  return parallel ? leadAnnouncing(locked) : locked(() => {});
 }
 
 interface BatchResult {

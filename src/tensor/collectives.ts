@@ -35,27 +35,46 @@ export function broadcastJson<T>(value: T | null, root = 0): T {
   return JSON.parse(new TextDecoder().decode(bytes)) as T;
 }
 
+type Announcement<P> = { ok: P } | { error: string };
+
+/**
+ * Rank `root`'s side of a plan handed to the other ranks: `work` calls `announce(plan)` once
+ * it knows what they need (they wait in `awaitAnnouncement`); if it throws before that, they
+ * get its error instead of waiting for a broadcast that never comes.
+ */
+export async function leadAnnouncing<P, R>(work: (announce: (plan: P) => void) => Promise<R>, root = 0): Promise<R> {
+  let announced = false;
+  try {
+    return await work((plan) => {
+      announced = true;
+      broadcastJson<Announcement<P>>({ ok: plan }, root);
+    });
+  } catch (e) {
+    if (getWorldSize() > 1 && !announced) broadcastJson<Announcement<P>>({ error: (e as Error).message }, root);
+    throw e;
+  }
+}
+
+/** The other ranks' side: rank `root`'s plan, or its error naming `what` it was doing. */
+export function awaitAnnouncement<P>(what: string, root = 0): P {
+  const a = broadcastJson<Announcement<P>>(null, root);
+  if ('error' in a) throw new Error(`rank ${root} stopped before ${what}: ${a.error}`);
+  return a.ok;
+}
+
 /**
  * Runs `fn` on rank `root` and hands its result to every rank; if it throws there, every rank
- * throws (the others name the root), instead of waiting for a broadcast that never comes.
+ * throws (the others name the root). The root keeps its own value (functions and all); the
+ * others get its JSON.
  */
-export async function fromRoot<T>(fn: () => T | Promise<T>, root = 0): Promise<T> {
+export async function fromRoot<T>(fn: () => T | Promise<T>, root = 0, what = 'going on'): Promise<T> {
   if (getWorldSize() === 1) return fn();
-  let out: { ok: T } | { error: string } | null = null;
-  let thrown: unknown = null;
-  if (getRank() === root) {
-    try {
-      out = { ok: await fn() };
-    } catch (e) {
-      thrown = e;
-      out = { error: (e as Error).message };
-    }
-  }
-  const shared = broadcastJson(out, root)!;
-  if (thrown) throw thrown;
-  if ('error' in shared) throw new Error(`rank ${root} failed: ${shared.error}`);
-  // the root keeps its own value (functions and all); the others get its JSON
-  return out && 'ok' in out ? out.ok : shared.ok;
+  if (getRank() !== root) return awaitAnnouncement<T>(what, root);
+  return leadAnnouncing<T, T>(async (announce) => {
+    const value = await fn();
+    announce(value);
+    return value;
+  }, root);
 }
 
 /** Element-wise sums over ranks, in float64 (exact for counts below 2^53). */

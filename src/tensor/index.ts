@@ -15,4 +15,4 @@ export * from './runtime.js';
 export * from './device.js';
 export type { CreationOptions } from './creation.js';
 export { initProcessGroup, destroyProcessGroup, isInitialized, hasGloo, getRank, getWorldSize, allReduce, broadcast, allGather, barrier, syncBatchNorm, type ProcessGroupOptions, type ReduceOp } from './distributed.js';
-export { broadcastBytes, broadcastJson, fromRoot, sumAcrossRanks, allGatherRows, allGatherJson, gatherCounts } from './collectives.js';
+export { broadcastBytes, broadcastJson, fromRoot, leadAnnouncing, awaitAnnouncement, sumAcrossRanks, allGatherRows, allGatherJson, gatherCounts } from './collectives.js';

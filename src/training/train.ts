@@ -19,7 +19,7 @@ import { autocastDtype, isCuda, type Device } from '../tensor/device.js';
 import { GradScaler } from '../optim/gradScaler.js';
 import { recoverOutput, stagingPath, swapIn, withOutputLock } from '../serialization/outputDir.js';
 import { getRank, getWorldSize } from '../tensor/distributed.js';
-import { broadcastBytes, broadcastJson } from '../tensor/collectives.js';
+import { awaitAnnouncement, broadcastBytes, leadAnnouncing } from '../tensor/collectives.js';
 import { broadcastParameters } from './dataParallel.js';
 import { convertSyncBatchNorm } from '../nn/layers.js';
 
@@ -123,8 +123,6 @@ interface Plan {
   done?: boolean;
 }
 
-type Announced = { ok: Plan } | { error: string };
-
 /**
  * Trains (or resumes) a run in `opts.out`; writes model, metrics and checkpoints there. The
  * folder is locked while it runs: a second writer is refused before it touches anything.
@@ -136,34 +134,19 @@ type Announced = { ok: Plan } | { error: string };
  * resume with another number of processes and take the same steps.
  */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
-  if (getWorldSize() > 1 && getRank() !== 0) {
-    const a = broadcastJson<Announced>(null);
-    if ('error' in a) throw new Error(`rank 0 stopped before training: ${a.error}`);
-    return trainLocked(config, opts, a.ok);
-  }
-  let announced = false;
-  const announce = (plan: Plan) => {
-    announced = true;
-    broadcastJson<Announced>({ ok: plan });
-  };
-  try {
-    return await withOutputLock(opts.out, `train ${opts.resume ? '--resume' : config.method}`, async () => {
-      recoverOutput(opts.out);
-      // A new run over a finished one is trained beside it and swapped in when complete, so an
-      // interrupted or failed run never costs the finished one; `--resume` continues it there.
-      const staging = stagingPath(opts.out);
-      const staged = opts.resume ? existsSync(join(staging, CONFIG_FILE)) : !!opts.force && existsSync(join(opts.out, MANIFEST_FILE));
-      if (!staged) return trainLocked(config, opts, null, announce);
-      if (!opts.resume) rmSync(staging, { recursive: true, force: true });
-      const r = await trainLocked(config, { ...opts, out: staging, force: false }, null, announce);
-      if (r.completed) swapIn(staging, opts.out);
-      return r;
-    });
-  } catch (e) {
-    // the other ranks wait for the plan: tell them why none comes
-    if (getWorldSize() > 1 && !announced) broadcastJson<Announced>({ error: (e as Error).message });
-    throw e;
-  }
+  if (getWorldSize() > 1 && getRank() !== 0) return trainLocked(config, opts, awaitAnnouncement<Plan>('training'));
+  return leadAnnouncing<Plan, TrainResult>((announce) => withOutputLock(opts.out, `train ${opts.resume ? '--resume' : config.method}`, async () => {
+    recoverOutput(opts.out);
+    // A new run over a finished one is trained beside it and swapped in when complete, so an
+    // interrupted or failed run never costs the finished one; `--resume` continues it there.
+    const staging = stagingPath(opts.out);
+    const staged = opts.resume ? existsSync(join(staging, CONFIG_FILE)) : !!opts.force && existsSync(join(opts.out, MANIFEST_FILE));
+    if (!staged) return trainLocked(config, opts, null, announce);
+    if (!opts.resume) rmSync(staging, { recursive: true, force: true });
+    const r = await trainLocked(config, { ...opts, out: staging, force: false }, null, announce);
+    if (r.completed) swapIn(staging, opts.out);
+    return r;
+  }));
 }
 
 /**
