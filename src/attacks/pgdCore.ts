@@ -51,37 +51,31 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
   let bestScore: Tensor | null = null;
   // Bookkeeping stays on the device: one host read at the end, none per iteration.
   let bestIt: Tensor | null = null;
-  // the rows still stepped (null: all) and their clean inputs
+  // Once frozen rows are dropped: the rows still stepped, their clean inputs, and every row's
+  // kept iterate as of the drop (the frozen rows' final ones); the loop's own bookkeeping
+  // then holds the stepped rows only, written back once at the end.
   let active: Tensor | null = null;
-  let frozenRows = 0;
   let x0 = o.x0;
+  let all: { best: Tensor; score: Tensor; it: Tensor } | null = null;
+  let frozenRows = 0;
   const consider = (xi: Tensor, score: Tensor, t: number) => {
     if (!best || !bestScore || !bestIt) {
-      // copies: the start may be the caller's x0, and rows are later written in place
-      best = xi.detach().clone().keep();
-      bestScore = score.detach().float().clone().keep();
+      best = xi.detach().keep();
+      bestScore = score.detach().float().keep();
       bestIt = zeros([rows], { dtype: 'int32', device: xi.device }).keep();
       return;
     }
-    const n = xi.shape[0]!;
-    const pick = (all: Tensor) => (active ? all.indexSelect(0, active) : all);
-    const better = score.gt(pick(bestScore));
-    const mask = better.view([n, ...Array(xi.ndim - 1).fill(1)]);
-    const nb = where(mask, xi.detach(), pick(best));
-    const ns = where(better, score.detach().float(), pick(bestScore));
-    const ni = where(better, t, pick(bestIt)).to('int32');
-    if (active) {
-      best.indexCopy_(0, active, nb);
-      bestScore.indexCopy_(0, active, ns);
-      bestIt.indexCopy_(0, active, ni);
-      return;
-    }
+    const better = score.gt(bestScore);
+    const mask = better.view([xi.shape[0]!, ...Array(xi.ndim - 1).fill(1)]);
+    const nb = where(mask, xi.detach(), best).keep();
+    const ns = where(better, score.detach().float(), bestScore).keep();
+    const ni = where(better, t, bestIt).to('int32').keep();
     best.dispose();
     bestScore.dispose();
     bestIt.dispose();
-    best = nb.keep();
-    bestScore = ns.keep();
-    bestIt = ni.keep();
+    best = nb;
+    bestScore = ns;
+    bestIt = ni;
   };
   try {
     for (let t = 0; t <= o.iterations; t++) {
@@ -95,13 +89,16 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
         if (last) return null;
         const [g] = grad(e.objective.float().sum(), xi);
         if (t === 0 && o.dropFrozen) {
-          const moving = g!.flatten(1).abs().amax(1).gt(0);
-          const keep = moving.nonzero().flatten();
+          const keep = g!.flatten(1).abs().amax(1).gt(0).nonzero().flatten();
           if (keep.shape[0]! < rows) {
-            frozenRows = rows - keep.shape[0]!;
             // from here on only the moving rows are stepped (possibly none)
+            frozenRows = rows - keep.shape[0]!;
             active = keep.keep();
             x0 = o.x0.indexSelect(0, keep).keep();
+            all = { best: best!, score: bestScore!, it: bestIt! };
+            best = best!.indexSelect(0, keep).keep();
+            bestScore = bestScore!.indexSelect(0, keep).keep();
+            bestIt = bestIt!.indexSelect(0, keep).keep();
             if (!keep.shape[0]) return 'done' as const;
             return project(stepAlong(xi.detach().indexSelect(0, keep), g!.indexSelect(0, keep), o.norm, o.stepSize), x0, o.norm, o.eps);
           }
@@ -112,6 +109,16 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
       if (next === null || next === 'done') break;
       x.dispose();
       x = next.keep();
+    }
+    const dropped = all as { best: Tensor; score: Tensor; it: Tensor } | null;
+    if (dropped) {
+      // copies: the kept iterates of the start may be the caller's own x0
+      const full = { best: dropped.best.clone().keep(), score: dropped.score.clone().keep(), it: dropped.it.clone().keep() };
+      full.best.indexCopy_(0, active!, best!);
+      full.score.indexCopy_(0, active!, bestScore!);
+      full.it.indexCopy_(0, active!, bestIt!);
+      for (const t of [dropped.best, dropped.score, dropped.it, best!, bestScore!, bestIt!]) t.dispose();
+      [best, bestScore, bestIt] = [full.best, full.score, full.it];
     }
   } finally {
     x.dispose();
