@@ -89,6 +89,11 @@ test('2 ranks x 64 take the steps of 1 process x 128 (no batch norm, 8 steps, cr
     }
     const moved = maxDiff(join(dir, 'one'), join(dir, 'start')).diff;
     assert.ok(moved > 1e-3, `training moved the weights by ${moved} only`);
+    // a run without batch norm loads back as one (its manifest says so): eval gives its accuracy
+    const ev = JSON.parse(sauron(['eval', '--model', join(dir, 'two'), '--limit', '200']).stdout.trim().split('\n').pop()!);
+    const manifest = JSON.parse(readFileSync(join(dir, 'two', 'model.json'), 'utf8'));
+    assert.equal(manifest.batchNorm, false);
+    assert.equal(ev.accuracy, manifest.metrics.testAccuracy);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -23,6 +23,8 @@ export interface ModelManifest {
   width: number;
   normalization: Normalization;
   featureDim: number;
+  /** false: built without batch norm (small-cnn, VGG); absent otherwise. */
+  batchNorm?: false;
   classNames?: string[];
   /** Free-form extra fields (data set, training config, metrics) written by commands. */
   [key: string]: unknown;
@@ -32,7 +34,8 @@ export function manifestOf(model: ImageClassifier, extra: Record<string, unknown
   const c = model.config;
   return {
     format: 'sauron-model', version: 1, arch: c.arch, inputShape: c.inputShape, numClasses: c.numClasses,
-    width: c.width, normalization: c.normalization, featureDim: model.featureDim, libtorch: libtorchVersion,
+    width: c.width, normalization: c.normalization, ...(c.batchNorm === false ? { batchNorm: false as const } : {}),
+    featureDim: model.featureDim, libtorch: libtorchVersion,
     libtorchCuda: builtWithCuda, ...extra,
   };
 }
@@ -61,7 +64,7 @@ export function loadModel(dir: string, init: ModelOptions = {}): { model: ImageC
   const manifest = readManifest(dir);
   const config: ModelConfig = {
     arch: manifest.arch, inputShape: manifest.inputShape, numClasses: manifest.numClasses,
-    width: manifest.width, normalization: manifest.normalization,
+    width: manifest.width, normalization: manifest.normalization, ...(manifest.batchNorm === false ? { batchNorm: false } : {}),
   };
   const model = createModel(config, init);
   try {
