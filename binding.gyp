@@ -2,6 +2,7 @@
   "variables": {
     "libtorch%": "<!(node -p \"process.env.LIBTORCH || ''\")",
     "cxx11_abi%": "<!(node -p \"process.env.SAURON_CXX11_ABI || '1'\")",
+    "blis%": "<!(node -p \"process.env.SAURON_BLIS_DIR || ''\")",
     "with_cuda%": "<!(node -p \"require('fs').existsSync((process.env.LIBTORCH || '/nonexistent') + '/lib/libtorch_cuda.so') ? 1 : 0\")"
   },
   "targets": [
@@ -31,6 +32,9 @@
         ["with_cuda==1", {
           "defines": ["SAURON_WITH_CUDA"],
           "libraries": ["-Wl,--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Wl,--as-needed"]
+        }],
+        ["libtorch=='' and blis!=''", {
+          "libraries": ["-L<(blis)", "-Wl,-rpath,<(blis)", "-Wl,--no-as-needed", "-lblas", "-Wl,--as-needed"]
         }],
         ["libtorch==''", {
           "include_dirs": ["/usr/include", "/usr/include/torch/csrc/api/include"],

@@ -7,7 +7,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createModel, rand, randint, Generator, scope, getNumThreads } from '../src/index.js';
 import { pgdAttack } from '../src/attacks/pgd.js';
-import { updateBenchmarks } from './report.js';
+import { torchEnv, updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CASES = [
@@ -43,7 +43,7 @@ for (const c of CASES) {
   const s = sauron(c);
   const p = JSON.parse(execFileSync('/usr/bin/python3', [join(root, 'bench', 'pytorch_attack.py'), '--arch', c.arch, '--input', c.input.join('x'),
     '--width', String(c.width), '--batch', String(c.batch), '--iterations', String(c.iterations), '--rounds', String(rounds),
-    '--threads', String(getNumThreads())], { encoding: 'utf8' }));
+    '--threads', String(getNumThreads())], { env: torchEnv(), encoding: 'utf8' }));
   torchVersion = p.torch;
   rows.push(`| ${c.arch} ${c.input.join('x')}${c.width !== 1 ? ` (width ${c.width})` : ''}, batch ${c.batch}, ${c.iterations} iterations | ${s.toFixed(1)} | ${p.stepsPerSecond.toFixed(1)} | ${(p.stepsPerSecond / s).toFixed(3)} |`);
   console.error(rows.at(-1));

@@ -7,7 +7,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createModel, rand, randint, Generator, scope, getNumThreads, grad, F, type MemoryFormat } from '../src/index.js';
-import { updateBenchmarks } from './report.js';
+import { torchEnv, updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CASES = [
@@ -48,7 +48,7 @@ for (const c of CASES) {
   const nhwc = sauron(c, 'channels_last');
   const py = JSON.parse(execFileSync('/usr/bin/python3', [join(root, 'bench', 'pytorch_channels_last.py'), '--arch', c.arch,
     '--input', c.input.join('x'), '--width', String(c.width), '--batch', String(c.batch), '--steps', String(steps),
-    '--rounds', String(rounds), '--threads', String(getNumThreads())], { encoding: 'utf8' }).trim().split('\n').pop()!);
+    '--rounds', String(rounds), '--threads', String(getNumThreads())], { env: torchEnv(), encoding: 'utf8' }).trim().split('\n').pop()!);
   torchVersion = py.torch;
   rows.push(`| ${c.arch} ${c.input.join('x')}, batch ${c.batch} | ${nchw.toFixed(1)} | ${nhwc.toFixed(1)} | ${(nchw / nhwc).toFixed(2)}x | ` +
     `${py.contiguous.toFixed(1)} | ${py.channels_last.toFixed(1)} | ${(py.contiguous / py.channels_last).toFixed(2)}x |`);

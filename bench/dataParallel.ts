@@ -8,7 +8,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { updateBenchmarks } from './report.js';
+import { torchEnv, updateBenchmarks } from './report.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -34,7 +34,7 @@ function sauron(world: number, env: Record<string, string>): number {
 }
 
 function torch(mode: string, extra: string[]): number {
-  return lastJson(execFileSync('/usr/bin/python3', [PY, mode, ...extra], { encoding: 'utf8' })).value;
+  return lastJson(execFileSync('/usr/bin/python3', [PY, mode, ...extra], { env: torchEnv(), encoding: 'utf8' })).value;
 }
 
 /** `sauron train` on 7,680 images: training images per second of epoch 1 (rank 0's clock). */

@@ -11,7 +11,7 @@ import { deflateRawSync } from 'node:zlib';
 import { delta } from '../src/analysis/delta.js';
 import { encodeNpy } from '../src/serialization/npy.js';
 import { Generator, randn, scope, getNumThreads } from '../src/index.js';
-import { updateBenchmarks } from './report.js';
+import { torchEnv, updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -43,7 +43,7 @@ writeFileSync(npz, zip({
   'features.npy': Buffer.concat(encodeNpy(z.toArray<'float32'>(), [n, f], 'float32')),
   'weight.npy': Buffer.concat(encodeNpy(w.toArray<'float32'>(), [c, f], 'float32')),
 }));
-const ref = JSON.parse(execFileSync('/usr/bin/python3', [join(root, 'bench', 'reference_delta.py'), npz, String(refInputs), String(getNumThreads())], { encoding: 'utf8' }));
+const ref = JSON.parse(execFileSync('/usr/bin/python3', [join(root, 'bench', 'reference_delta.py'), npz, String(refInputs), String(getNumThreads())], { env: torchEnv(), encoding: 'utf8' }));
 rmSync(dir, { recursive: true, force: true });
 
 const section = [

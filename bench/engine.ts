@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { updateBenchmarks } from './report.js';
+import { torchEnv, updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -30,7 +30,7 @@ function sauron(): Run & { libtorch: string } {
 
 function pytorch(): Run & { torch: string } {
   const out = execFileSync(python, [join(root, 'bench', 'pytorch_engine.py'), '--arch', arch, '--input', input,
-    '--batch', batch, '--steps', steps], { encoding: 'utf8' });
+    '--batch', batch, '--steps', steps], { env: torchEnv(), encoding: 'utf8' });
   return JSON.parse(out);
 }
 

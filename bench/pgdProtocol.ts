@@ -15,7 +15,7 @@ import { pgdAttack, type PgdConfig } from '../src/attacks/pgd.js';
 import { loadFashionMnist } from '../src/data/fashionMnist.js';
 import { BUDGETS } from '../src/reproduce/settings.js';
 import { saveNpy } from '../src/serialization/npy.js';
-import { updateBenchmarks } from './report.js';
+import { torchEnv, updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: a } = parseArgs({ options: { model: { type: 'string', default: join(root, 'runs', 'fm-standard') },
@@ -55,7 +55,7 @@ try {
     if (early.success.some((v, i) => v !== full.success[i])) throw new Error(`${norm}: early-stopped and full protocol disagree`);
     const py = JSON.parse(execFileSync('/usr/bin/python3', [join(root, 'bench', 'pytorch_pgd_protocol.py'), '--run', a.model!,
       '--x', join(tmp, 'x.npy'), '--norm', norm, '--eps', String(eps), '--iterations', String(iterations), '--restarts', String(restarts),
-      '--batch', String(batchSize), '--threads', String(getNumThreads())], { encoding: 'utf8' }).trim().split('\n').pop()!);
+      '--batch', String(batchSize), '--threads', String(getNumThreads())], { env: torchEnv(), encoding: 'utf8' }).trim().split('\n').pop()!);
     torchVersion = py.torch;
     const rate = (s: boolean[]) => (100 * s.filter(Boolean).length) / s.length;
     rows.push(`| ${norm === 'l2' ? 'L2' : 'Linf'} ${eps} | ${py.seconds.toFixed(1)} | ${full.seconds.toFixed(1)} | ${early.seconds.toFixed(1)} | ` +

@@ -3,6 +3,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/serialization/atomic.js';
+import { blasLibrary } from '../src/tensor/runtime.js';
+
+/**
+ * The environment for a PyTorch child: the BLAS this process's libtorch multiplies in comes
+ * first on its library path, so that both sides of a comparison use the same library whatever
+ * the system's libblas.so.3 alternative names.
+ */
+export function torchEnv(): NodeJS.ProcessEnv {
+  const blas = blasLibrary();
+  if (!blas) return process.env;
+  return { ...process.env, LD_LIBRARY_PATH: [dirname(blas), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
+}
 
 const file = join(dirname(fileURLToPath(import.meta.url)), '..', 'BENCHMARKS.md');
 const header = '# Benchmarks\n\nEvery figure compares Sauron with PyTorch on the same machine in the same run.\n\n';

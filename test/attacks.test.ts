@@ -147,9 +147,10 @@ test('deterministic PGD equals an independent python3-torch PGD (fixture) for L2
       const x = tensors.get('x')!;
       const y = tensors.get('y')!;
       for (const [norm, [eps, iterations]] of Object.entries(meta.runs) as [Norm, [number, number]][]) {
-        // the fixture attacks its (random) labels
+        // the fixture attacks its (random) labels, with batch norm as PyTorch runs it: folded,
+        // the rounding differs and PGD's normalised steps carry it along
         const out = pgdAttack(m, { images: x, labels: y, indices: [0, 1, 2, 3, 4, 5] }, { norm, eps, iterations, restarts: 1, randomStart: false, seed: 0, against: 'label',
-          earlyStop: false });
+          earlyStop: false, foldBatchNorm: false });
         const e = relErr(out.adversarial, tensors.get(`${norm}.adv`)!);
         assert.ok(e < 1e-5, `${norm}: relative error ${e}`);
       }

@@ -15,7 +15,7 @@ import { rankNeurons, scaleDeltas } from '../analysis/scaled.js';
 import { assertInBudget, checkBudget, sampleNorms } from './budget.js';
 import { pgdLoop } from './pgdCore.js';
 import type { AttackBatch, AttackOutput } from './pgd.js';
-import { checkIterations, defaultStepSize, type BudgetConfig, type NeuronRecord } from './types.js';
+import { checkIterations, defaultStepSize, iterating, type BudgetConfig, type NeuronRecord } from './types.js';
 import { withEval } from '../nn/module.js';
 
 export interface KnsConfig extends BudgetConfig {
@@ -76,26 +76,31 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
       const rowInput = arange(0, b, 1, on).repeatInterleave(n, 0); // [B*n]
       const neuron = chosen.reshape([b * n]);
       const deltaRow = dFilled.index([rowInput, neuron]); // [B*n]
-      const zRows = z.indexSelect(0, rowInput);
       const mask = F.oneHot(neuron, f).to('float32'); // [B*n, F]
-      const target = zRows.add(mask.mul(deltaRow.unsqueeze(1)));
-      const targetI = target.index([arange(0, b * n, 1, on), neuron]); // [B*n]
-      const tNorm = target.norm(2, 1).clamp(1e-12, null);
-      const tiAbs = targetI.abs().clamp(1e-12, null);
+      const targetOf = (zc: Tensor) => zc.indexSelect(0, rowInput).add(mask.mul(deltaRow.unsqueeze(1)));
+      const targetI = targetOf(z).index([arange(0, b * n, 1, on), neuron]); // [B*n]
       const x0 = x.indexSelect(0, rowInput);
       const goal = cleanPred.indexSelect(0, rowInput);
-      // A row whose loss has no gradient at the clean input (an inactive target behind a true
-      // ReLU: only its own coordinate of z differs from the target) never moves; the loop
-      // stops stepping it after the first gradient, with the full loop's answers.
-      const run = pgdLoop({
-        x0, start: x0, norm: c.norm, eps: c.eps, stepSize, iterations: c.iterations, precision: c.precision, dropFrozen: c.earlyStop !== false,
-        evaluate: (xi, rows) => {
-          const pick = (t: Tensor) => (rows ? t.indexSelect(0, rows) : t);
-          const out = model.forward(xi, { fakeRelu: c.fakeRelu });
-          const diff = out.features.sub(pick(target));
-          const loss = diff.norm(2, 1).div(pick(tNorm)).add(diff.mul(pick(mask)).abs().sum(1).div(pick(tiAbs)).mul(lambda));
-          return { objective: loss.neg(), score: F.crossEntropy(out.logits.detach(), pick(goal), { reduction: 'none' }) };
-        },
+      const run = iterating(model, c, () => {
+        // The target is the iterating model's own clean features plus Delta: with batch norm
+        // folded they differ from z by rounding, and an L2 step (along the normalised gradient)
+        // would turn that rounding into a full step for a row that cannot otherwise move.
+        const target = targetOf(noGrad(() => model.forward(x).features));
+        const tNorm = target.norm(2, 1).clamp(1e-12, null);
+        const tiAbs = target.index([arange(0, b * n, 1, on), neuron]).abs().clamp(1e-12, null);
+        // A row whose loss has no gradient at the clean input (an inactive target behind a true
+        // ReLU: only its own coordinate of z differs from the target) never moves; the loop
+        // stops stepping it after the first gradient, with the full loop's answers.
+        return pgdLoop({
+          x0, start: x0, norm: c.norm, eps: c.eps, stepSize, iterations: c.iterations, precision: c.precision, dropFrozen: c.earlyStop !== false,
+          evaluate: (xi, rows) => {
+            const pick = (t: Tensor) => (rows ? t.indexSelect(0, rows) : t);
+            const out = model.forward(xi, { fakeRelu: c.fakeRelu });
+            const diff = out.features.sub(pick(target));
+            const loss = diff.norm(2, 1).div(pick(tNorm)).add(diff.mul(pick(mask)).abs().sum(1).div(pick(tiAbs)).mul(lambda));
+            return { objective: loss.neg(), score: F.crossEntropy(out.logits.detach(), pick(goal), { reduction: 'none' }) };
+          },
+        });
       });
       const adv = run.best;
       assertInBudget(adv, x0, c.norm, c.eps);

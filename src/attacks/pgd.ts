@@ -13,7 +13,7 @@ import { arange } from '../tensor/creation.js';
 import { assertInBudget, checkBudget, randomStart, sampleNorms } from './budget.js';
 import { pgdLoop } from './pgdCore.js';
 import { pgdEarlyStop } from './pgdEarlyStop.js';
-import { checkIterations, defaultStepSize, type BudgetConfig, type SampleRecord } from './types.js';
+import { checkIterations, defaultStepSize, iterating, type BudgetConfig, type SampleRecord } from './types.js';
 import { withEval } from '../nn/module.js';
 
 export interface PgdConfig extends BudgetConfig {
@@ -87,7 +87,7 @@ export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConf
       const clean = noGrad(() => model.forward(x0).logits.argmax(1));
       const goal = c.targeted ? batch.targets! : c.against === 'label' ? batch.labels : clean;
       if (c.earlyStop !== false) {
-        const r = pgdEarlyStop(model, batch, goal, c, stepSize);
+        const r = iterating(model, c, () => pgdEarlyStop(model, batch, goal, c, stepSize));
         return toRecords(model, batch, c, r.adversarial, clean, goal, r.restartOf, r.iterationOf);
       }
       let bestX: Tensor | null = null;
@@ -103,7 +103,7 @@ export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConf
           ? randomStart(x0r, c.norm, c.eps, Array.from({ length: rs * b }, (_, k) =>
             derivedGenerator(c.seed, batch.indices[k % b]!, r0 + Math.floor(k / b), 17)))
           : x0r;
-        const run = pgdLoop({
+        const run = iterating(model, c, () => pgdLoop({
           x0: x0r, start, norm: c.norm, eps: c.eps, stepSize, iterations: c.iterations, precision: c.precision,
           evaluate: (x) => {
             const logits = model.forward(x).logits;
@@ -113,7 +113,7 @@ export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConf
             const objective = c.targeted ? ce.neg() : ce;
             return { objective, score: success.float().mul(SUCCESS_BONUS).add(objective.detach()) };
           },
-        });
+        }));
         // best restart per sample within this chunk, then against earlier chunks
         const scores = run.bestScore.view([rs, b]);
         const { values, indices } = scores.maxDim(0);

@@ -1,6 +1,8 @@
 // The shape every attack shares: a config in, one record per attacked row out.
 import type { Norm } from './budget.js';
 import type { Precision } from '../tensor/device.js';
+import type { Module } from '../nn/module.js';
+import { withFoldedBatchNorm } from '../nn/foldBatchNorm.js';
 
 export interface BudgetConfig {
   norm: Norm;
@@ -14,6 +16,18 @@ export interface BudgetConfig {
    * projections and the returned examples stay float32, and success is judged in float32.
    */
   precision?: Precision;
+  /**
+   * Fold each batch norm into the convolution before it while iterating (default true; eval
+   * mode makes batch norm a per-channel affine map): the same model up to float32 rounding,
+   * with cheaper steps (BENCHMARKS.md). The clean and the final predictions, which decide
+   * success, come from the model as given.
+   */
+  foldBatchNorm?: boolean;
+}
+
+/** Runs an attack's iterations with batch norm folded in, unless the config says not to. */
+export function iterating<T>(model: Module<any, any>, c: BudgetConfig, fn: () => T): T {
+  return c.foldBatchNorm === false ? fn() : withFoldedBatchNorm(model, fn);
 }
 
 export interface SampleRecord {

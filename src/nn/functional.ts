@@ -10,6 +10,17 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
 }
 
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  if (input.ndim === 2 && input.shape[0] === 1) {
+    // BLIS (the BLAS the addon links) multiplies a single row with gemv, which sums in another
+    // order than the gemm every larger batch gets: one row goes through as two, so that a row's
+    // output, and its gradient, do not depend on the batch it came in (test/blas.test.ts).
+    const two = input.expand([2, input.shape[1]!]);
+    const out = wrap(op('linear').call(two.native, weight.native, bias?.native ?? null));
+    const row = out.slice(0, 0, 1);
+    two.dispose();
+    out.dispose();
+    return row;
+  }
   return wrap(op('linear').call(input.native, weight.native, bias?.native ?? null));
 }
 

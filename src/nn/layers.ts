@@ -43,8 +43,15 @@ export class Conv2d extends Module {
     }
   }
 
+  /**
+   * While a following batch norm is folded in (withFoldedBatchNorm): the weight and bias that
+   * compute conv then batch norm in one convolution. The parameters themselves are untouched.
+   */
+  folded: { weight: Tensor; bias: Tensor } | null = null;
+
   forward(x: Tensor): Tensor {
-    return F.conv2d(x, this.weight, this.bias, {
+    const f = this.folded;
+    return F.conv2d(x, f ? f.weight : this.weight, f ? f.bias : this.bias, {
       stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 0, dilation: this.opts.dilation ?? 1, groups: this.opts.groups ?? 1,
     });
   }
@@ -99,8 +106,13 @@ export class BatchNorm2d extends Module {
    */
   sync = false;
 
+  /** Folded into the convolution before it (withFoldedBatchNorm): passes its input through in eval mode. */
+  folded = false;
+
   forward(x: Tensor): Tensor {
     if (x.ndim !== 4) throw new Error(`BatchNorm2d expects a 4-d input [N, C, H, W], got [${x.shape.join(', ')}]`);
+    // a new handle, as every layer returns: callers free their input after the call
+    if (this.folded && !this.training) return x.view(x.shape);
     if (this.training) noGrad(() => this.numBatchesTracked.add_(1));
     if (this.training && this.sync && (getWorldSize() > 1 || hasGloo())) {
       return syncBatchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, this.opts.momentum ?? 0.1, this.opts.eps ?? 1e-5);

@@ -1,5 +1,6 @@
 // Process-wide libtorch settings and diagnostics.
 import { native } from '../native.js';
+import { readFileSync } from 'node:fs';
 
 export function setNumThreads(n: number): void {
   native.setNumThreads(n);
@@ -15,3 +16,19 @@ export function liveTensors(): number {
 }
 
 export const libtorchVersion: string = native.libtorchVersion;
+
+/**
+ * The BLAS library libtorch's matrix products run in, as loaded in this process (Linux), or
+ * null where it cannot be told (no /proc, or a libtorch with MKL built in). The addon links
+ * BLIS when it is installed (scripts/build-native.mjs).
+ */
+export function blasLibrary(): string | null {
+  let maps: string;
+  try {
+    maps = readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    return null;
+  }
+  const m = /\s(\/\S*\/lib(?:blas|blis|openblas|mkl_rt)\b[^\s/]*)$/m.exec(maps);
+  return m ? m[1]! : null;
+}

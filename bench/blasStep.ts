@@ -1,0 +1,47 @@
+// One child of bench/blas.ts: the attack step of the default small CNN (batch 128) with batch
+// norm as a layer and folded, and whether a linear layer's rows are batch-independent, under
+// whichever BLAS this process loaded (the parent picks it with LD_LIBRARY_PATH).
+import { blasLibrary, createModel, F, Generator, getNumThreads, grad, noGrad, rand, randint, randn, scope, setNumThreads, type Tensor } from '../src/index.js';
+import { withFoldedBatchNorm } from '../src/nn/foldBatchNorm.js';
+
+const steps = 10;
+const rounds = 3;
+const g = new Generator(0);
+const model = createModel({ arch: 'small-cnn', inputShape: [1, 28, 28], numClasses: 10, width: 0.5 }, { generator: g }).eval();
+const x = rand([128, 1, 28, 28], { generator: g }).keep();
+const y = randint(0, 10, [128], { generator: g }).keep();
+const step = () => scope(() => {
+  const xi = x.detach().requiresGrad_();
+  grad(F.crossEntropy(model.forward(xi).logits, y), xi);
+});
+step();
+withFoldedBatchNorm(model, step);
+let bn = Infinity;
+let folded = Infinity;
+for (let r = 0; r < rounds; r++) {
+  let t0 = performance.now();
+  for (let s = 0; s < steps; s++) step();
+  bn = Math.min(bn, (performance.now() - t0) / steps);
+  t0 = performance.now();
+  withFoldedBatchNorm(model, () => { for (let s = 0; s < steps; s++) step(); });
+  folded = Math.min(folded, (performance.now() - t0) / steps);
+}
+
+// the fully connected layer's shape: rows alone, in small batches and with 1 thread, against the whole batch with 2
+const threads = getNumThreads();
+const invariant = scope(() => {
+  const w = randn([128, 1568], { generator: g });
+  const rows = randn([130, 1568], { generator: g });
+  const ref = noGrad(() => F.linear(rows, w));
+  let same = true;
+  for (const t of [threads, 1]) {
+    setNumThreads(t);
+    for (const [s, m] of [[0, 1], [3, 7], [64, 66]]) {
+      const out: Tensor = noGrad(() => F.linear(rows.narrow(0, s, m), w));
+      if (out.sub(ref.narrow(0, s, m)).abs().max().item() !== 0) same = false;
+    }
+  }
+  setNumThreads(threads);
+  return same;
+});
+console.log(JSON.stringify({ library: blasLibrary(), batchNorm: bn, folded, invariant, threads }));

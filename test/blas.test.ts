@@ -1,0 +1,47 @@
+// The BLAS the addon's matrix products run in: BLIS where Debian's libtorch is used (linked by
+// scripts/build-native.mjs), and a row's linear output and input gradient independent of the
+// batch it comes in and of the thread count (sharded analysis, early-stopped attacks and
+// "results do not depend on the batch size" rest on it; OpenBLAS breaks it).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { blasLibrary, F, Generator, getNumThreads, grad, randn, scope, setNumThreads, type Tensor } from '../src/index.js';
+
+const blisDir = '/usr/lib/x86_64-linux-gnu/blis-openmp';
+
+test('the addon runs its matrix products in BLIS when built against Debian\'s libtorch with BLIS installed', { skip: process.env.LIBTORCH || !existsSync(blisDir) ? 'another libtorch, or no BLIS here' : false }, () => {
+  assert.equal(blasLibrary(), `${blisDir}/libblas.so.3`);
+});
+
+test('a row\'s linear output and input gradient are bitwise the same in any batch and with 1 or 2 threads', () => {
+  const threads = getNumThreads();
+  try {
+    scope(() => {
+      const g = new Generator(0);
+      for (const [k, n] of [[1568, 128], [128, 10], [512, 10]] as const) {
+        const w = randn([n, k], { generator: g });
+        const b = randn([n], { generator: g });
+        const x = randn([130, k], { generator: g });
+        const up = randn([130, n], { generator: g });
+        const run = (rows: Tensor, upstream: Tensor) => {
+          const xi = rows.detach().requiresGrad_();
+          const out = F.linear(xi, w, b);
+          const [gx] = grad(out.mul(upstream).sum(), xi);
+          return { out: out.detach(), gx: gx! };
+        };
+        setNumThreads(2);
+        const ref = run(x, up);
+        for (const t of [1, 2]) {
+          setNumThreads(t);
+          for (const [start, m] of [[0, 1], [129, 1], [5, 2], [3, 7], [64, 66], [0, 130]]) {
+            const r = run(x.narrow(0, start, m), up.narrow(0, start, m));
+            assert.equal(r.out.sub(ref.out.narrow(0, start, m)).abs().max().item(), 0, `output, ${k}x${n}, rows ${start}+${m}, ${t} threads`);
+            assert.equal(r.gx.sub(ref.gx.narrow(0, start, m)).abs().max().item(), 0, `input gradient, ${k}x${n}, rows ${start}+${m}, ${t} threads`);
+          }
+        }
+      }
+    });
+  } finally {
+    setNumThreads(threads);
+  }
+});
