@@ -36,8 +36,8 @@ const section = `## BLAS for Debian's libtorch (${new Date().toISOString().slice
 Milliseconds per attack step (forward, cross-entropy, backward to the input) of the default Fashion-MNIST model
 (small-cnn, width 0.5, batch 128, eval mode), batch norm as a layer and folded into the convolutions, best of 3 rounds
 of 10 steps, ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at the end; PyTorch ${torchVersion} in the same run with the same
-library. "Batch-independent": the fully connected layer's rows (1,568 to 128) computed alone, in batches of 7 and 66 and
-with 1 thread equal the whole 130-row batch's bit for bit. Produced by \`node --import tsx bench/blas.ts\`.
+library. "Batch-independent": in Sauron (whose \`linear\` sends a lone row through as two), the fully connected layer's rows
+(1,568 to 128) computed alone, in batches of 7 and 66 and with 1 thread equal the whole 130-row batch's bit for bit. Produced by \`node --import tsx bench/blas.ts\`.
 
 | BLAS | Sauron, batch norm | Sauron, folded | PyTorch, batch norm | PyTorch, folded | batch-independent |
 |---|---:|---:|---:|---:|---|

@@ -1,8 +1,8 @@
 // One child of bench/blas.ts: the attack step of the default small CNN (batch 128) with batch
 // norm as a layer and folded, and whether a linear layer's rows are batch-independent, under
 // whichever BLAS this process loaded (the parent picks it with LD_LIBRARY_PATH).
-import { blasLibrary, createModel, F, Generator, getNumThreads, grad, noGrad, rand, randint, randn, scope, setNumThreads, type Tensor } from '../src/index.js';
-import { withFoldedBatchNorm } from '../src/nn/foldBatchNorm.js';
+import { blasLibrary, createModel, F, Generator, getNumThreads, noGrad, rand, randint, randn, scope, setNumThreads, type Tensor } from '../src/index.js';
+import { timeFolding } from './foldTiming.js';
 
 const steps = 10;
 const rounds = 3;
@@ -10,22 +10,7 @@ const g = new Generator(0);
 const model = createModel({ arch: 'small-cnn', inputShape: [1, 28, 28], numClasses: 10, width: 0.5 }, { generator: g }).eval();
 const x = rand([128, 1, 28, 28], { generator: g }).keep();
 const y = randint(0, 10, [128], { generator: g }).keep();
-const step = () => scope(() => {
-  const xi = x.detach().requiresGrad_();
-  grad(F.crossEntropy(model.forward(xi).logits, y), xi);
-});
-step();
-withFoldedBatchNorm(model, step);
-let bn = Infinity;
-let folded = Infinity;
-for (let r = 0; r < rounds; r++) {
-  let t0 = performance.now();
-  for (let s = 0; s < steps; s++) step();
-  bn = Math.min(bn, (performance.now() - t0) / steps);
-  t0 = performance.now();
-  withFoldedBatchNorm(model, () => { for (let s = 0; s < steps; s++) step(); });
-  folded = Math.min(folded, (performance.now() - t0) / steps);
-}
+const { batchNorm: bn, folded } = timeFolding(model, x, y, steps, rounds);
 
 // the fully connected layer's shape: rows alone, in small batches and with 1 thread, against the whole batch with 2
 const threads = getNumThreads();

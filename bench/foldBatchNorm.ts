@@ -7,8 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createModel, rand, randint, Generator, scope, getNumThreads, grad, noGrad, F } from '../src/index.js';
+import { createModel, rand, randint, Generator, scope, getNumThreads, noGrad } from '../src/index.js';
 import { withFoldedBatchNorm } from '../src/nn/foldBatchNorm.js';
+import { timeFolding } from './foldTiming.js';
 import { torchEnv, updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,31 +33,16 @@ function sauron(c: (typeof CASES)[number]): { batchNorm: number; folded: number;
   });
   const x = rand([c.batch, ...c.input], { generator: g }).keep();
   const y = randint(0, 10, [c.batch], { generator: g }).keep();
-  const step = () => scope(() => {
-    const xi = x.detach().requiresGrad_();
-    grad(F.crossEntropy(model.forward(xi).logits, y), xi);
-  });
   const diff = scope(() => {
     const plain = noGrad(() => model.forward(x).logits);
     const folded = withFoldedBatchNorm(model, () => noGrad(() => model.forward(x).logits));
     return plain.sub(folded).abs().max().item();
   });
-  step();
-  withFoldedBatchNorm(model, step);
-  let bn = Infinity;
-  let fo = Infinity;
-  for (let r = 0; r < rounds; r++) {
-    let t0 = performance.now();
-    for (let s = 0; s < steps; s++) step();
-    bn = Math.min(bn, (performance.now() - t0) / steps);
-    t0 = performance.now();
-    withFoldedBatchNorm(model, () => { for (let s = 0; s < steps; s++) step(); });
-    fo = Math.min(fo, (performance.now() - t0) / steps);
-  }
+  const t = timeFolding(model, x, y, steps, rounds);
   model.dispose();
   x.dispose();
   y.dispose();
-  return { batchNorm: bn, folded: fo, diff };
+  return { ...t, diff };
 }
 
 const rows: string[] = [];

@@ -14,7 +14,7 @@ import torch as ch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_models import SmallCNN  # noqa: E402
+from torch_models import VGG, SmallCNN  # noqa: E402
 
 DTYPES = {'F32': ch.float32, 'I64': ch.int64, 'F64': ch.float64}
 
@@ -85,8 +85,11 @@ def main():
     ch.manual_seed(0)
     cfg = json.load(open(os.path.join(a.run, 'model.json')))
     norm = cfg.get('normalization') or {}
-    model = SmallCNN(cfg['inputShape'][0], cfg['numClasses'], cfg['width'], tuple(cfg['inputShape'][1:]),
-                     norm.get('mean'), norm.get('std'))
+    if cfg['arch'] == 'small-cnn':
+        model = SmallCNN(cfg['inputShape'][0], cfg['numClasses'], cfg['width'], tuple(cfg['inputShape'][1:]),
+                         norm.get('mean'), norm.get('std'))
+    else:
+        model = VGG(cfg['arch'], cfg['inputShape'][0], cfg['numClasses'], cfg['width'], norm.get('mean'), norm.get('std'))
     model.load_state_dict(load_safetensors(os.path.join(a.run, 'model.safetensors')))
     model.eval()
     x = ch.from_numpy(np.load(a.x))

@@ -321,6 +321,15 @@ test('sauron attack: files, resume, transfer, seeds; bad input is refused', () =
     assert.ok(adv.sub(clean).abs().max().item() <= 8 / 255 + 1e-6);
     assert.deepEqual(loadNpy(join(out, 'indices.npy')).toNumbers(), Array.from({ length: 40 }, (_, i) => i));
   });
+  // batch norm as a layer while iterating: recorded, and the same outcome for every input
+  const plain = join(root, 'pgd-plain');
+  const p = sauron('attack', '--model', run, '--attack', 'pgd', '--norm', 'linf', '--eps', '8/255', '--limit', '40', '--batch-size', '16',
+    '--restarts', '2', '--no-fold-batch-norm', '--out', plain);
+  assert.equal(p.status, 0, p.stderr);
+  assert.equal(JSON.parse(readFileSync(join(plain, 'results.json'), 'utf8')).attack.foldBatchNorm, false);
+  assert.equal(res.attack.foldBatchNorm, undefined, 'folded by default');
+  const success = (dir: string) => readFileSync(join(dir, 'samples.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[4]);
+  assert.deepEqual(success(plain), success(out));
   // an interrupted run: keep the first 2 of 3 batches' progress, resume, same results
   const progress = readFileSync(join(out, 'progress.jsonl'), 'utf8').trim().split('\n');
   const again = join(root, 'pgd2');

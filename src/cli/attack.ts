@@ -18,7 +18,7 @@ import { checkDatasetFits, modelDataOptions, openModelData, type ModelDataCli } 
 interface AttackCli extends ModelDataCli {
   precision: Precision;
   attack: 'pgd' | 'kns'; norm: Norm; eps: number; iterations?: number; stepSize?: number; restarts: number;
-  randomStart: boolean; targetClass?: number; against: 'prediction' | 'label'; earlyStop: boolean; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
+  randomStart: boolean; targetClass?: number; against: 'prediction' | 'label'; earlyStop: boolean; foldBatchNorm: boolean; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
   sensitivity?: string; statsSplit: 'train+test' | 'train' | 'test'; batchSize: number; seed: number; saveExamples?: boolean;
   targetModel?: string; out: string; resume?: boolean; backend: string; distTimeout: number;
 }
@@ -53,6 +53,9 @@ export function attackCommand(): Command {
     .option('--no-early-stop', 'PGD: run every input, iteration and restart (the returned example of a fooled input is then\n' +
       'its highest-loss iterate, not its first fooling one; success rates are the same either way). kns: step every row\n' +
       'to the end, also those that cannot move (no gradient at the clean input); the records are the same either way')
+    .option('--no-fold-batch-norm', 'iterate with batch norm as its own layer. By default each batch norm is folded into the\n' +
+      'convolution before it while iterating: the same model up to float32 rounding, cheaper steps (BENCHMARKS.md);\n' +
+      'the clean and final predictions, which decide success, come from the model as given either way')
     .addOption(new Option('--against <what>', 'PGD: push away from the clean prediction (success: the prediction changed, as for\n' +
       'kns) or from the label (success: misclassified)').choices(['prediction', 'label']).default('prediction'))
     .option('--neurons <list>', 'kns: success rates for the n most sensitive neurons, for each n', '1,4,8,16')
@@ -91,11 +94,12 @@ async function attackAction(o: AttackCli, lead: boolean, world: number): Promise
     if (target) checkDatasetFits(target, ds);
     const meta = { model: o.model, targetModel: o.targetModel, dataset: name, split: o.split, limit: o.limit, indices: o.indices };
     let spec: AttackSpec;
+    const fold = o.foldBatchNorm ? {} : { foldBatchNorm: false };
     if (o.attack === 'pgd') {
       if (o.targetClass !== undefined && o.targetClass >= model.numClasses) throw new Error(`--target-class must be below ${model.numClasses}`);
       spec = { attack: 'pgd', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.pgd.iterations, stepSize: o.stepSize, seed: o.seed,
         restarts: o.restarts, randomStart: o.randomStart, targeted: o.targetClass !== undefined,
-        ...(o.against === 'label' ? { against: 'label' as const } : {}), ...(o.earlyStop ? {} : { earlyStop: false }), ...precision };
+        ...(o.against === 'label' ? { against: 'label' as const } : {}), ...(o.earlyStop ? {} : { earlyStop: false }), ...fold, ...precision };
     } else {
       const neurons = parseList(o.neurons);
       const window = o.ranks ? parseWindow(o.ranks) : { start: 0, count: neurons[neurons.length - 1]! };
@@ -106,7 +110,7 @@ async function attackAction(o: AttackCli, lead: boolean, world: number): Promise
       spec = { attack: 'kns', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.kns.iterations, stepSize: o.stepSize, seed: o.seed,
         neurons: neurons.filter((k) => k <= window.count), rankStart: window.start, rankCount: window.count, lambda: o.lambda,
         fakeRelu: resolveFakeRelu(o.fakeRelu, model.config.arch),
-        featureMean: stats.mean, featureStd: stats.std, ...(o.earlyStop ? {} : { earlyStop: false }), ...precision };
+        featureMean: stats.mean, featureStd: stats.std, ...(o.earlyStop ? {} : { earlyStop: false }), ...fold, ...precision };
     }
     const bar = new ProgressBar();
     if (lead) bar.start(`${o.attack} ${o.norm} eps ${+o.eps.toFixed(6)}`);

@@ -1,0 +1,62 @@
+// One child of bench/knsProtocol.ts: the n-neuron attack (n = 16, 50 iterations) over the first
+// test inputs of a trained Fashion-MNIST model, or over synthetic inputs of a CIFAR-shaped VGG-19
+// (seeded weights, calibrated batch norm), in one configuration, under whichever BLAS this
+// process loaded (the parent picks it with LD_LIBRARY_PATH). Prints one JSON line.
+import { parseArgs } from 'node:util';
+import { blasLibrary, createModel, Generator, loadModel, noGrad, rand, scope, type ImageClassifier } from '../src/index.js';
+import { knsAttack, type KnsConfig } from '../src/attacks/kns.js';
+import { featureStats, FeatureStatsAccumulator } from '../src/analysis/featureStats.js';
+import { loadFashionMnist } from '../src/data/fashionMnist.js';
+import { subset } from '../src/data/registry.js';
+import { BUDGETS } from '../src/reproduce/settings.js';
+import type { Batch } from '../src/data/dataset.js';
+
+const { values: a } = parseArgs({ options: { model: { type: 'string' }, vgg: { type: 'string' }, limit: { type: 'string', default: '1000' },
+  batch: { type: 'string', default: '50' }, 'fake-relu': { type: 'string', default: 'off' }, fold: { type: 'string', default: 'on' },
+  early: { type: 'string', default: 'on' } } });
+const n = 16;
+let model: ImageClassifier;
+let batches: Batch[];
+let cfg: KnsConfig;
+const common = { iterations: 50, seed: 0, rankCount: n, fakeRelu: a['fake-relu'] === 'on', foldBatchNorm: a.fold === 'on', earlyStop: a.early === 'on' };
+if (a.vgg) {
+  model = createModel({ arch: 'vgg19', inputShape: [3, 32, 32], numClasses: 10 }, { generator: new Generator(0) });
+  const g = new Generator(1);
+  model.train();
+  for (let i = 0; i < 30; i++) scope(() => noGrad(() => { model.forward(rand([64, 3, 32, 32], { generator: g })); }));
+  model.eval();
+  const k = Number(a.vgg);
+  const images = rand([k, 3, 32, 32], { generator: new Generator(2) });
+  batches = [{ images, labels: noGrad(() => model.forward(images).logits.argmax(1)), indices: Array.from({ length: k }, (_, i) => i) }];
+  // statistics over other synthetic images, as a data set's would be
+  const acc = new FeatureStatsAccumulator(model.featureDim);
+  scope(() => acc.add(noGrad(() => model.forward(rand([256, 3, 32, 32], { generator: new Generator(3) })).features).toArray<'float32'>(), 256));
+  const stats = acc.result();
+  cfg = { ...common, norm: 'l2', eps: BUDGETS.cifar10!.l2, featureMean: stats.mean, featureStd: stats.std };
+} else {
+  model = loadModel(a.model!).model;
+  const test = loadFashionMnist('test');
+  const stats = await featureStats(model, [subset(test, { limit: 2000 })]);
+  const limit = Number(a.limit);
+  const bs = Number(a.batch);
+  batches = Array.from({ length: Math.ceil(limit / bs) }, (_, k) => test.loadSync(Array.from({ length: Math.min(bs, limit - k * bs) }, (_, i) => k * bs + i)));
+  cfg = { ...common, norm: 'l2', eps: BUDGETS['fashion-mnist']!.l2, featureMean: stats.mean, featureStd: stats.std };
+}
+const hits = new Array<number>(n).fill(0);
+let rows = 0;
+let frozen = 0;
+let achieved = 0;
+const t0 = performance.now();
+for (const b of batches) {
+  scope(() => {
+    const out = knsAttack(model, b, cfg);
+    for (const r of out.records) {
+      if (r.success) hits[r.rank - 1]!++;
+      if (r.deltaAchieved) achieved++;
+      rows++;
+    }
+    frozen += out.frozenRows ?? 0;
+  });
+}
+const seconds = (performance.now() - t0) / 1000;
+console.log(JSON.stringify({ seconds, hits, rows, dropped: frozen / rows, achieved, library: blasLibrary() }));
