@@ -3,7 +3,7 @@
 //   W' = W * s,  b' = (b - mean) * s + beta,  s = gamma / sqrt(var + eps)  (per output channel),
 // so each step saves the batch-norm kernels forward and backward and the memory traffic of
 // their outputs (bench/foldBatchNorm.ts measures it). Equal to the unfolded model up to float32
-// rounding; the folded weights are computed in float64.
+// rounding (the per-channel factors are computed in float64).
 import { noGrad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';
 import { zeros } from '../tensor/creation.js';
@@ -37,18 +37,16 @@ export function convBatchNormPairs(m: Module<any, any>): [Conv2d, BatchNorm2d][]
 }
 
 function folded(conv: Conv2d, bn: BatchNorm2d): { weight: Tensor; bias: Tensor } {
-  // its own scope: the float64 temporaries (three copies of the weights) go at once
+  // its own scope: the temporaries go at once
   return scope(() => noGrad(() => {
     const dtype = conv.weight.dtype;
     const eps = bn.opts.eps ?? 1e-5;
+    // the per-channel factors in float64; the weight is scaled in its own dtype, and an
+    // elementwise product keeps its memory format (channels-last models stay so)
     const s = bn.weight.to('float64').div(bn.runningVar.to('float64').add(eps).sqrt());
-    const w = conv.weight.to('float64').mul(s.view([-1, 1, 1, 1])).to(dtype);
+    const weight = conv.weight.mul(s.to(dtype).view([-1, 1, 1, 1]));
     const b0 = conv.bias ? conv.bias.to('float64') : zeros([conv.outChannels], { dtype: 'float64', device: conv.weight.device });
     const b = b0.sub(bn.runningMean.to('float64')).mul(s).add(bn.bias.to('float64')).to(dtype);
-    // the convolution keeps its weight's memory format (channels-last models stay so): in
-    // channels-last, the channel dimension is the innermost one
-    const channelsLast = conv.weight.stride(1) === 1 && conv.weight.shape[1]! > 1;
-    const weight = w.contiguous(channelsLast ? 'channels_last' : 'contiguous');
     return { weight: weight.keep(), bias: b.keep() };
   }));
 }
