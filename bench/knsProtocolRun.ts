@@ -1,7 +1,8 @@
 // One child of bench/knsProtocol.ts: the n-neuron attack (n = 16, 50 iterations) over the first
 // test inputs of a trained Fashion-MNIST model, or over synthetic inputs of a CIFAR-shaped VGG-19
 // (seeded weights, calibrated batch norm), in one configuration, under whichever BLAS this
-// process loaded (the parent picks it with LD_LIBRARY_PATH). Prints one JSON line.
+// process loaded (the parent picks it with LD_LIBRARY_PATH) and whichever malloc settings it
+// runs with (MALLOC_* in the environment replace the addon's). Prints one JSON line.
 import { parseArgs } from 'node:util';
 import { blasLibrary, createModel, Generator, loadModel, noGrad, rand, scope, type ImageClassifier } from '../src/index.js';
 import { knsAttack, type KnsConfig } from '../src/attacks/kns.js';
@@ -13,12 +14,14 @@ import type { Batch } from '../src/data/dataset.js';
 
 const { values: a } = parseArgs({ options: { model: { type: 'string' }, vgg: { type: 'string' }, limit: { type: 'string', default: '1000' },
   batch: { type: 'string', default: '50' }, 'fake-relu': { type: 'string', default: 'off' }, fold: { type: 'string', default: 'on' },
-  early: { type: 'string', default: 'on' } } });
+  early: { type: 'string', default: 'on' }, 'row-batch': { type: 'string', default: 'default' } } });
 const n = 16;
 let model: ImageClassifier;
 let batches: Batch[];
 let cfg: KnsConfig;
-const common = { iterations: 50, seed: 0, rankCount: n, fakeRelu: a['fake-relu'] === 'on', foldBatchNorm: a.fold === 'on', earlyStop: a.early === 'on' };
+// 'all': every row of a batch in one step, as at filing; 'default': defaultKnsRowBatch's chunks
+const rowBatch = a['row-batch'] === 'all' ? Number.MAX_SAFE_INTEGER : a['row-batch'] === 'default' ? undefined : Number(a['row-batch']);
+const common = { iterations: 50, seed: 0, rankCount: n, fakeRelu: a['fake-relu'] === 'on', foldBatchNorm: a.fold === 'on', earlyStop: a.early === 'on', rowBatch };
 if (a.vgg) {
   model = createModel({ arch: 'vgg19', inputShape: [3, 32, 32], numClasses: 10 }, { generator: new Generator(0) });
   const g = new Generator(1);
@@ -59,4 +62,4 @@ for (const b of batches) {
   });
 }
 const seconds = (performance.now() - t0) / 1000;
-console.log(JSON.stringify({ seconds, hits, rows, dropped: frozen / rows, achieved, library: blasLibrary() }));
+console.log(JSON.stringify({ seconds, hits, rows, dropped: frozen / rows, achieved, library: blasLibrary(), faultsMib: (process.resourceUsage().minorPageFault * 4096) / 2 ** 20 }));

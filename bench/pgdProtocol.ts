@@ -22,7 +22,8 @@ import { torchEnv, updateBenchmarks } from './report.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: a } = parseArgs({ options: { model: { type: 'string', default: join(root, 'runs', 'fm-standard') },
   limit: { type: 'string', default: '1000' }, iterations: { type: 'string', default: '100' }, restarts: { type: 'string', default: '20' },
-  batch: { type: 'string', default: '128' }, vgg: { type: 'string', default: '16' }, only: { type: 'string' } } });
+  batch: { type: 'string', default: '128' }, vgg: { type: 'string', default: '16' }, 'vgg-scale': { type: 'string', default: '0.02' },
+  only: { type: 'string' } } });
 if (!existsSync(join(a.model!, 'model.json'))) throw new Error(`${a.model} is not a trained run: train it with \`sauron train --out ${a.model}\``);
 const iterations = Number(a.iterations);
 const restarts = Number(a.restarts);
@@ -95,7 +96,12 @@ try {
     saveModel(dir, vgg);
     scope(() => {
       const images = rand([vggInputs, 3, 32, 32], { generator: new Generator(2) });
-      rows.push(...protocol(`VGG-19 3x32x32 (seeded weights, calibrated batch norm), ${vggInputs} synthetic inputs`, vgg, dir, images, vggInputs, BUDGETS.cifar10!));
+      // at CIFAR-10's own budgets every input of the seeded network is fooled at its random start
+      // (155x and 339x on 2026-11-27, nothing to compare): scaled down, some inputs resist
+      const scale = Number(a['vgg-scale']);
+      const budgets = { l2: BUDGETS.cifar10!.l2 * scale, linf: BUDGETS.cifar10!.linf * scale };
+      rows.push(...protocol(`VGG-19 3x32x32 (seeded weights, calibrated batch norm), ${vggInputs} synthetic inputs, CIFAR-10's budgets x ${scale}`,
+        vgg, dir, images, vggInputs, budgets));
     });
     vgg.dispose();
   }
@@ -106,11 +112,12 @@ try {
 const section = `## Attack: the paper's PGD protocol with early stopping (${new Date().toISOString().slice(0, 10)})
 
 PGD with ${iterations} iterations and ${restarts} restarts, random start, attacking the clean prediction; Fashion-MNIST:
-\`${a.model!.replace(root + '/', '')}\` (the default small CNN), batch ${a.batch}, its budgets; VGG-19: CIFAR-10's budgets, one batch.
+\`${a.model!.replace(root + '/', '')}\` (the default small CNN), batch ${a.batch}, its budgets; VGG-19: CIFAR-10's budgets x ${a['vgg-scale']}, one batch
+(at CIFAR-10's own budgets every input of the seeded network is fooled at its random start, so early stopping ends at once).
 ${getNumThreads()} threads, ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at the end. Seconds for the whole protocol.
 PyTorch: the naive loop of torchattacks and the robustness library (\`bench/pytorch_pgd_protocol.py\`, PyTorch ${torchVersion},
-the same BLAS); Sauron full: \`earlyStop: false\`; Sauron: the default, rows leave the batch once they fool the model and a
-restart runs only for inputs every earlier restart missed. Both Sauron columns iterate with batch norm folded into the
+the same BLAS); Sauron full: \`earlyStop: false\`; Sauron: the default, rows leave the batch once they fool the model, and the
+later restarts run, side by side, only for inputs whose first restart missed. Both Sauron columns iterate with batch norm folded into the
 convolutions (the default). Success: the percent of inputs fooled (Sauron early / full must be equal; PyTorch draws its own
 random starts). Produced by \`node --import tsx bench/pgdProtocol.ts\`.
 

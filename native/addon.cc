@@ -101,10 +101,15 @@ Napi::Value ParallelInfo(const Napi::CallbackInfo& info) {
 
 // Freed tensor memory goes back to glibc's heap instead of being unmapped and faulted in
 // again on the next step: this brought a train step level with Python PyTorch (see
-// ecosystem notes). Users who set MALLOC_* themselves keep their settings.
+// ecosystem notes). glibc caps the mmap threshold at 32 MB, so larger tensors (a small CNN's
+// activations past about 700 rows, VGG-19's past batch 128) were still mapped and zero-filled
+// afresh on every step: 2.3 GB of page faults per attack step at 2,048 rows, 2.7x its time.
+// Not mapping at all keeps them in the heap too (BENCHMARKS.md, "Host memory"). Users who set
+// MALLOC_* themselves keep their settings.
 void TuneMalloc() {
-  if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_")) return;
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_") || std::getenv("MALLOC_MMAP_MAX_")) return;
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
 }
 

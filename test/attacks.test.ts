@@ -133,6 +133,31 @@ test('early-stopped PGD: the full protocol\'s success records, the same examples
   }
 });
 
+test('early-stopped PGD: later restarts run side by side, and an input keeps its lowest fooling restart however many run at once', () => {
+  const m = randomModel(6);
+  try {
+    scope(() => {
+      const b = batch(96, 7);
+      // one iteration per restart: where a restart starts decides whether it fools
+      const cfg: PgdConfig = { norm: 'l2', eps: 0.5, iterations: 1, restarts: 10, randomStart: true, seed: 5 };
+      const full = pgdAttack(m, b, { ...cfg, earlyStop: false });
+      const runs = [1, 2, 10].map((restartBatch) => pgdAttack(m, b, { ...cfg, restartBatch }));
+      const late = runs[0]!.records.filter((r) => r.success && r.restart > 0).length;
+      assert.ok(late >= 3, `inputs fooled only after their first restart: ${late}`);
+      for (const run of runs) {
+        assert.deepEqual(run.records.map((r) => r.success), full.records.map((r) => r.success));
+        assert.deepEqual(run.records, runs[0]!.records);
+        assert.ok(run.adversarial.sub(runs[0]!.adversarial).abs().max().item() === 0);
+      }
+      const halves = [0, 48].flatMap((s) => pgdAttack(m, { images: b.images.narrow(0, s, 48), labels: b.labels.narrow(0, s, 48),
+        indices: b.indices.slice(s, s + 48) }, cfg).records);
+      assert.deepEqual(halves, runs[0]!.records);
+    });
+  } finally {
+    m.dispose();
+  }
+});
+
 test('deterministic PGD equals an independent python3-torch PGD (fixture) for L2 and Linf', () => {
   const { tensors, metadata } = loadSafetensors(join(ROOT, 'fixtures', 'attacks.safetensors'));
   const meta = JSON.parse(metadata.json!);
@@ -224,6 +249,20 @@ test('k-NS on a trained model: one batch of inputs x neurons, success non-decrea
     assert.equal(a.length, 12 * 8);
     assert.deepEqual(a.map((r) => [r.index, r.rank]).slice(0, 9), [[0, 1], [0, 2], [0, 3], [0, 4], [0, 5], [0, 6], [0, 7], [0, 8], [1, 1]]);
     assert.deepEqual(a, again);
+    // rows stepped in chunks of any size (across inputs, down to one row): the same records and examples
+    scope(() => {
+      const whole = knsAttack(model, b, { ...cfg, rowBatch: 96 });
+      assert.deepEqual(whole.records, a);
+      for (const rowBatch of [5, 1]) {
+        const chunked = knsAttack(model, b, { ...cfg, rowBatch });
+        assert.deepEqual(chunked.records, a, `rowBatch ${rowBatch}`);
+        assert.equal(chunked.frozenRows, whole.frozenRows);
+        assert.equal(chunked.adversarial.sub(whole.adversarial).abs().max().item(), 0, `rowBatch ${rowBatch}`);
+      }
+      assert.ok(whole.frozenRows! > 0, 'rows that cannot move are set aside before chunking');
+      assert.deepEqual(knsAttack(model, b, { ...cfg, rowBatch: 5, earlyStop: false }).records, a, 'every row stepped, in chunks');
+    });
+    assert.throws(() => knsAttack(model, b, { ...cfg, rowBatch: 0 }), /rows per step must be a positive integer/);
     const rates = nNeuronRates(a, [1, 2, 4, 8]);
     assert.ok(rates['1']! <= rates['2']! && rates['2']! <= rates['4']! && rates['4']! <= rates['8']!, JSON.stringify(rates));
     for (const r of a) assert.ok(r.l2 <= 1.5 * (1 + 1e-5));

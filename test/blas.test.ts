@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { blasLibrary, F, Generator, getNumThreads, grad, randn, scope, setNumThreads, type Tensor } from '../src/index.js';
+import { blasLibrary, createModel, F, Generator, getNumThreads, grad, rand, randn, scope, setNumThreads, type Tensor } from '../src/index.js';
 
 const blisDir = '/usr/lib/x86_64-linux-gnu/blis-openmp';
 
@@ -43,5 +43,30 @@ test('a row\'s linear output and input gradient are bitwise the same in any batc
     });
   } finally {
     setNumThreads(threads);
+  }
+});
+
+test('an image\'s logits, features and input gradient are bitwise the same alone and in a batch (small CNN, VGG-11, ResNet-18)', () => {
+  const cases: [string, [number, number, number]][] = [['small-cnn', [1, 28, 28]], ['vgg11', [3, 32, 32]], ['resnet18', [3, 32, 32]]];
+  for (const [arch, inputShape] of cases) {
+    const m = createModel({ arch, inputShape, numClasses: 10, width: 0.25 }, { generator: new Generator(3) }).eval();
+    try {
+      scope(() => {
+        const x = rand([6, ...inputShape], { generator: new Generator(4) });
+        const run = (xs: Tensor) => {
+          const xi = xs.detach().requiresGrad_(true);
+          const o = m.forward(xi);
+          const [g] = grad(o.features.sum().add(o.logits.sum()), xi);
+          return [o.logits.detach(), o.features.detach(), g!];
+        };
+        const whole = run(x);
+        for (let i = 0; i < 6; i++) {
+          const alone = run(x.narrow(0, i, 1));
+          alone.forEach((t, k) => assert.equal(t.sub(whole[k]!.narrow(0, i, 1)).abs().max().item(), 0, `${arch} image ${i} output ${k}`));
+        }
+      });
+    } finally {
+      m.dispose();
+    }
   }
 });

@@ -13,7 +13,7 @@ import { ATTACK_DEFAULTS } from './defaults.js';
 import { delta } from '../analysis/delta.js';
 import { rankNeurons, scaleDeltas } from '../analysis/scaled.js';
 import { assertInBudget, checkBudget, sampleNorms } from './budget.js';
-import { pgdLoop } from './pgdCore.js';
+import { stepRows } from './knsRows.js';
 import type { AttackBatch, AttackOutput } from './pgd.js';
 import { checkIterations, defaultStepSize, iterating, type BudgetConfig, type NeuronRecord } from './types.js';
 import { withEval } from '../nn/module.js';
@@ -34,6 +34,8 @@ export interface KnsConfig extends BudgetConfig {
    * at the clean input) stop after the first gradient; the records are the same.
    */
   earlyStop?: boolean;
+  /** Rows (inputs x neurons) stepped together; default defaultKnsRowBatch's (knsRows.ts). The records do not depend on it. */
+  rowBatch?: number;
 }
 
 export function checkKnsConfig(c: KnsConfig, featureDim: number): void {
@@ -44,6 +46,7 @@ export function checkKnsConfig(c: KnsConfig, featureDim: number): void {
   if (!Number.isInteger(start) || start < 0 || start + c.rankCount > featureDim) {
     throw new RangeError(`neuron ranks ${start + 1}..${start + c.rankCount} exceed the model's ${featureDim} features`);
   }
+  if (c.rowBatch !== undefined && !(Number.isInteger(c.rowBatch) && c.rowBatch >= 1)) throw new RangeError(`rows per step must be a positive integer, got ${c.rowBatch}`);
   if (c.featureMean.length !== featureDim || c.featureStd.length !== featureDim) {
     throw new Error(`feature statistics have ${c.featureMean.length} entries, the model has ${featureDim} features`);
   }
@@ -88,19 +91,7 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
         const target = targetOf(noGrad(() => model.forward(x).features));
         const tNorm = target.norm(2, 1).clamp(1e-12, null);
         const tiAbs = target.index([arange(0, b * n, 1, on), neuron]).abs().clamp(1e-12, null);
-        // A row whose loss has no gradient at the clean input (an inactive target behind a true
-        // ReLU: only its own coordinate of z differs from the target) never moves; the loop
-        // stops stepping it after the first gradient, with the full loop's answers.
-        return pgdLoop({
-          x0, start: x0, norm: c.norm, eps: c.eps, stepSize, iterations: c.iterations, precision: c.precision, dropFrozen: c.earlyStop !== false,
-          evaluate: (xi, rows) => {
-            const pick = (t: Tensor) => (rows ? t.indexSelect(0, rows) : t);
-            const out = model.forward(xi, { fakeRelu: c.fakeRelu });
-            const diff = out.features.sub(pick(target));
-            const loss = diff.norm(2, 1).div(pick(tNorm)).add(diff.mul(pick(mask)).abs().sum(1).div(pick(tiAbs)).mul(lambda));
-            return { objective: loss.neg(), score: F.crossEntropy(out.logits.detach(), pick(goal), { reduction: 'none' }) };
-          },
-        });
+        return stepRows(model, { ...c, lambda, stepSize }, { x0, target, tNorm, tiAbs, mask, goal });
       });
       const adv = run.best;
       assertInBudget(adv, x0, c.norm, c.eps);

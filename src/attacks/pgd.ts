@@ -30,10 +30,12 @@ export interface PgdConfig extends BudgetConfig {
    */
   against?: 'prediction' | 'label';
   /**
-   * Drop rows from the batch once they fool the model and run a restart only for inputs no
-   * earlier restart fooled (default true): the same success records, and for unfooled inputs
-   * the same examples, as the full protocol; a fooled input's example is its first fooling
-   * iterate instead of its highest-loss one. false: every input, iteration and restart.
+   * Drop rows from the batch once they fool the model, and run the later restarts only for
+   * inputs whose first restart missed, side by side up to `restartBatch` rows per input; a
+   * restart stops once a lower restart of its input fools (default true). The same success
+   * records, and for unfooled inputs the same examples, as the full protocol; a fooled input's
+   * example is the first fooling iterate of its lowest fooling restart instead of its
+   * highest-loss one. false: every input, iteration and restart.
    */
   earlyStop?: boolean;
 }
@@ -87,7 +89,9 @@ export function pgdAttack(model: ImageClassifier, batch: AttackBatch, c: PgdConf
       const clean = noGrad(() => model.forward(x0).logits.argmax(1));
       const goal = c.targeted ? batch.targets! : c.against === 'label' ? batch.labels : clean;
       if (c.earlyStop !== false) {
-        const r = iterating(model, c, () => pgdEarlyStop(model, batch, goal, c, stepSize));
+        // as many rows as the full protocol steps at once: later restarts fill the batch
+        const capacity = b * (c.restartBatch ?? defaultRestartBatch(b, c.restarts, x0.device));
+        const r = iterating(model, c, () => pgdEarlyStop(model, batch, goal, c, stepSize, capacity));
         return toRecords(model, batch, c, r.adversarial, clean, goal, r.restartOf, r.iterationOf);
       }
       let bestX: Tensor | null = null;

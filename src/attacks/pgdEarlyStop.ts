@@ -1,9 +1,12 @@
 // PGD with an active set: a row leaves the batch as soon as its outcome is settled (success
 // is "some iterate fools the model", so a fooled row cannot become unfooled), and pending
-// rows take its place, so the batch stays full. A restart of an input runs only when every
-// earlier restart of it failed, from the same (seed, input, restart) start as the full
-// protocol. Success is the full protocol's; an unfooled input gets the same example (its
-// highest-loss iterate over all restarts); a fooled input gets its first fooling iterate.
+// rows take its place, so the batch stays full. An input's later restarts are queued only
+// once its first restart has run to the end unfooled, from the same (seed, input, restart)
+// starts as the full protocol; they then run side by side, as many as the batch has room for.
+// Success is the full protocol's; an unfooled input gets the same example (its highest-loss
+// iterate over all restarts, the earlier restart on a tie); a fooled input gets the first
+// fooling iterate of its lowest fooling restart, whatever order the restarts finish in, so
+// the answers do not depend on the batch.
 import type { ImageClassifier } from '../models/classifier.js';
 import * as F from '../nn/functional.js';
 import { grad } from '../tensor/autograd.js';
@@ -27,22 +30,26 @@ interface Job {
   restart: number;
 }
 
-/** Runs inside the caller's eval mode and scope; `goal` holds the class each input is pushed from (or to, targeted). */
-export function pgdEarlyStop(model: ImageClassifier, batch: AttackBatch, goal: Tensor, c: PgdConfig, stepSize: number): EarlyStopResult {
+/**
+ * Runs inside the caller's eval mode and scope; `goal` holds the class each input is pushed
+ * from (or to, targeted); `capacity`: rows stepped together (at least one per input).
+ */
+export function pgdEarlyStop(model: ImageClassifier, batch: AttackBatch, goal: Tensor, c: PgdConfig, stepSize: number,
+  capacity: number): EarlyStopResult {
   const x0All = batch.images;
   const b = x0All.shape[0]!;
   const tail = Array(x0All.ndim - 1).fill(1);
-  // an input has at most one restart running, so the pool never holds more than b rows
-  const capacity = b;
+  const rowCap = Math.max(b, capacity);
   const half = autocastDtype(c.precision ?? 'fp32');
   const on = { device: x0All.device };
-  // per input: its best example so far, that example's score, restart and iteration
-  // per input: its kept example as a [1, ...] row (every input gets one from its first restart)
+  // per input: its kept example as a [1, ...] row (every input gets one from its first
+  // restart), that example's score, restart and iteration, and its lowest fooling restart
   const outRows: (Tensor | null)[] = Array(b).fill(null);
   const outScore = new Float64Array(b).fill(-Infinity);
   const restartOf = new Int32Array(b);
   const iterationOf = new Int32Array(b);
-  const pending: Job[] = Array.from({ length: b }, (_, i) => ({ input: i, restart: 0 }));
+  const foolRestart = new Int32Array(b).fill(c.restarts);
+  let pending: Job[] = Array.from({ length: b }, (_, i) => ({ input: i, restart: 0 }));
   // active rows: their jobs, iterations, best scores (host), and tensors (device)
   let jobs: Job[] = [];
   let t: number[] = [];
@@ -61,7 +68,7 @@ export function pgdEarlyStop(model: ImageClassifier, batch: AttackBatch, goal: T
   try {
     while (jobs.length || pending.length) {
       // refill: new rows start at their own (seed, input, restart) point
-      const fresh = pending.splice(0, Math.max(0, capacity - jobs.length));
+      const fresh = pending.splice(0, Math.max(0, rowCap - jobs.length));
       if (fresh.length) {
         scope(() => {
           const idx = tensor(BigInt64Array.from(fresh, (j) => BigInt(j.input)), { shape: [fresh.length], ...on });
@@ -101,10 +108,16 @@ export function pgdEarlyStop(model: ImageClassifier, batch: AttackBatch, goal: T
             rowBestIt[r] = t[r]!;
           }
         }
-        const done = jobs.map((_, r) => !!fooled[r] || t[r] === c.iterations);
+        // a fooling restart settles its input's later restarts: the lowest fooling one is kept
+        for (let r = 0; r < n; r++) {
+          const { input, restart } = jobs[r]!;
+          if (fooled[r] && restart < foolRestart[input]!) foolRestart[input] = restart;
+        }
+        const done = jobs.map(({ input, restart }, r) => !!fooled[r] || t[r] === c.iterations || restart > foolRestart[input]!);
         const [gr] = grad(objective.sum(), xi);
         const next = project(stepAlong(xi.detach(), gr!, c.norm, stepSize), x0!, c.norm, c.eps);
-        // harvest finished rows into their inputs; queue the next restart of unfooled ones
+        // harvest finished rows into their inputs; queue the later restarts of inputs whose
+        // first restart missed
         const finished: number[] = [];
         for (let r = 0; r < n; r++) if (done[r]) finished.push(r);
         if (finished.length) {
@@ -112,16 +125,20 @@ export function pgdEarlyStop(model: ImageClassifier, batch: AttackBatch, goal: T
           const rows = nb.indexSelect(0, fIdx);
           finished.forEach((r, k) => {
             const { input, restart } = jobs[r]!;
-            // strictly better: an earlier restart keeps a tie, as in the full protocol
-            if (rowBest[r]! > outScore[input]!) {
+            if (restart > foolRestart[input]!) return; // superseded by a lower fooling restart
+            const take = fooled[r] ? true // the lowest fooling restart (only one reaches here)
+              : rowBest[r]! > outScore[input]! || (rowBest[r] === outScore[input] && restart < restartOf[input]!);
+            if (take) {
               outScore[input] = rowBest[r]!;
               restartOf[input] = restart;
               iterationOf[input] = rowBestIt[r]!;
               outRows[input]?.dispose();
               outRows[input] = rows.slice(0, k, k + 1).contiguous().keep();
             }
-            if (!fooled[r] && restart + 1 < c.restarts) pending.unshift({ input, restart: restart + 1 });
+            if (!fooled[r] && restart === 0) for (let q = 1; q < c.restarts; q++) pending.push({ input, restart: q });
           });
+          // pending restarts above a fooling one will not run
+          pending = pending.filter((j) => j.restart < foolRestart[j.input]!);
         }
         const keep: number[] = [];
         for (let r = 0; r < n; r++) if (!done[r]) keep.push(r);
