@@ -35,7 +35,7 @@ test(`${STEPS} training steps hold flat memory (RSS growth < ${RSS_BOUND_MIB} Mi
 });
 
 // glibc maps allocations over its mmap threshold (at most 32 MB) afresh each time, and every
-// page of a fresh mapping faults in zero-filled: at 2,048 attack rows that was 2.3 GB per
+// page of a fresh mapping faults in zero-filled: at 2,048 attack rows that was about 2 GB per
 // step. The addon keeps such blocks in the heap, so a large tensor made again and again
 // faults in only while the heap grows to fit it.
 test('a large tensor allocated again and again is not faulted in afresh each time (host memory stays in the heap)', (t) => {
