@@ -102,7 +102,7 @@ Napi::Value ParallelInfo(const Napi::CallbackInfo& info) {
 // Freed tensor memory goes back to glibc's heap instead of being unmapped and faulted in
 // again on the next step: this brought a train step level with Python PyTorch (see
 // ecosystem notes). glibc caps the mmap threshold at 32 MB, so larger tensors (a small CNN's
-// activations past about 700 rows, VGG-19's past batch 128) were still mapped and zero-filled
+// activations past about 640 rows, VGG-19's past batch 128) were still mapped and zero-filled
 // afresh on every step: about 2 GB of page faults per attack step at 2,048 rows, twice its time.
 // Not mapping at all keeps them in the heap too (BENCHMARKS.md, "Host memory"). Users who set
 // MALLOC_* themselves keep their settings.
