@@ -17,7 +17,9 @@ test('libtorch errors surface as JS errors carrying its message', () => {
     const img = zeros([1, 1, 4, 4], 'int64');
     assert.throws(() => F.conv2d(img, ones([1, 1, 3, 3])), /expected scalar type|should be the same|not implemented|same dtype/i);
     assert.throws(() => F.crossEntropy(ones([2, 3]), tensor([0, 9], { dtype: 'int64' })), /out of bounds|Target 9/);
+    // a lone image or row goes through as two (batch invariance); the message still names the caller's shape
     assert.throws(() => F.conv2d(ones([1, 2, 4, 4]), ones([1, 3, 3, 3])), /expected input\[1, 2, 4, 4\] to have 3 channels/);
+    assert.throws(() => F.linear(ones([1, 5]), ones([4, 3])), /\(1x5 and 3x4\)/);
     assert.throws(() => ones([2]).requiresGrad_().mul(2).backward(), /grad can be implicitly created only for scalar outputs/);
     assert.throws(() => ones([1]).sum().backward(), /does not require grad and does not have a grad_fn/);
   });

@@ -12,7 +12,14 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
     // goes through as two, as a lone row does in linear, so an attack's rows do not depend on
     // how many rows share their step (test/blas.test.ts).
     const two = input.expand([2, ...input.shape.slice(1)]);
-    const out = wrap(op('conv2d').call(two.native, weight.native, bias?.native ?? null, stride, padding, dilation, groups));
+    let out: Tensor;
+    try {
+      out = wrap(op('conv2d').call(two.native, weight.native, bias?.native ?? null, stride, padding, dilation, groups));
+    } catch {
+      two.dispose();
+      // libtorch's message names the shape it was given: let it name the caller's
+      return wrap(op('conv2d').call(input.native, weight.native, bias?.native ?? null, stride, padding, dilation, groups));
+    }
     const one = out.slice(0, 0, 1);
     two.dispose();
     out.dispose();
@@ -27,7 +34,13 @@ export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null
     // order than the gemm every larger batch gets: one row goes through as two, so that a row's
     // output, and its gradient, do not depend on the batch it came in (test/blas.test.ts).
     const two = input.expand([2, input.shape[1]!]);
-    const out = wrap(op('linear').call(two.native, weight.native, bias?.native ?? null));
+    let out: Tensor;
+    try {
+      out = wrap(op('linear').call(two.native, weight.native, bias?.native ?? null));
+    } catch {
+      two.dispose();
+      return wrap(op('linear').call(input.native, weight.native, bias?.native ?? null)); // the caller's shape in the message
+    }
     const row = out.slice(0, 0, 1);
     two.dispose();
     out.dispose();
