@@ -3,9 +3,9 @@
 // every iterate are scored, the last one after the final step too).
 import { grad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';
-import { where, type Tensor } from '../tensor/tensor.js';
+import { cat, where, type Tensor } from '../tensor/tensor.js';
 import { project, stepAlong, type Norm } from './budget.js';
-import { zeros } from '../tensor/creation.js';
+import { arange, zeros } from '../tensor/creation.js';
 import { autocast, autocastDtype, type Precision } from '../tensor/device.js';
 
 export interface Evaluated {
@@ -32,6 +32,12 @@ export interface PgdLoopOptions {
    * start (iteration 0) either way. The answers are the full loop's; the work is not.
    */
   dropFrozen?: boolean;
+  /**
+   * Rows evaluated together (default all): the forward and backward run chunk by chunk over
+   * the rows still stepped, so dropped rows leave the chunks full. Rows are independent, so
+   * the answers do not depend on it.
+   */
+  rowBatch?: number;
 }
 
 export interface PgdLoopResult {
@@ -81,13 +87,28 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
     for (let t = 0; t <= o.iterations; t++) {
       const last = t === o.iterations;
       const next = scope(() => {
-        const xi = x.detach().requiresGrad_(!last);
-        // Mixed precision covers the model's forward (and so its backward); the iterate,
-        // the step and the projection stay float32.
-        const e = autocast(xi.device, half, () => o.evaluate(xi, active));
-        consider(xi, e.score, t);
+        const n = x.shape[0]!;
+        const chunk = Math.min(n, o.rowBatch ?? n);
+        const xs: Tensor[] = [];
+        const scores: Tensor[] = [];
+        const grads: Tensor[] = [];
+        for (let s = 0; s < n; s += chunk) {
+          const m = Math.min(chunk, n - s);
+          const whole = m === n;
+          const xc = (whole ? x : x.narrow(0, s, m)).detach().requiresGrad_(!last);
+          const rowsC = whole ? active : active ? active.narrow(0, s, m) : arange(s, s + m, 1, { dtype: 'int64', device: x.device });
+          // Mixed precision covers the model's forward (and so its backward); the iterate,
+          // the step and the projection stay float32.
+          const e = autocast(xc.device, half, () => o.evaluate(xc, rowsC));
+          xs.push(xc.detach());
+          scores.push(e.score.detach());
+          // the chunk's graph goes with its gradient
+          if (!last) grads.push(grad(e.objective.float().sum(), xc)[0]!);
+        }
+        const xi = xs.length === 1 ? xs[0]! : cat(xs, 0);
+        consider(xi, scores.length === 1 ? scores[0]! : cat(scores, 0), t);
         if (last) return null;
-        const [g] = grad(e.objective.float().sum(), xi);
+        const g = grads.length === 1 ? grads[0] : cat(grads, 0);
         if (t === 0 && o.dropFrozen) {
           const keep = g!.flatten(1).abs().amax(1).gt(0).nonzero().flatten();
           if (keep.shape[0]! < rows) {

@@ -4,49 +4,38 @@ import { Tensor, wrap } from '../tensor/tensor.js';
 
 type Pair = number | [number, number];
 
+/**
+ * A lone sample sent through as two: libtorch (and BLIS) compute a batch of one in another
+ * summation order than the same sample in any larger batch, so a row's output, and its
+ * gradient, would depend on the batch it came in (test/blas.test.ts). Should the op fail, it
+ * runs again as given, so that libtorch's message names the caller's shape.
+ */
+function loneAsTwo(input: Tensor, call: (x: Tensor) => Tensor): Tensor {
+  const two = input.expand([2, ...input.shape.slice(1)]);
+  let out: Tensor;
+  try {
+    out = call(two);
+  } catch {
+    two.dispose();
+    return call(input);
+  }
+  const one = out.slice(0, 0, 1);
+  two.dispose();
+  out.dispose();
+  return one;
+}
+
 export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null,
   { stride = 1 as Pair, padding = 0 as Pair, dilation = 1 as Pair, groups = 1 } = {}): Tensor {
-  if (input.ndim === 4 && input.shape[0] === 1) {
-    // A lone image is convolved in another summation order than the same image in any larger
-    // batch (up to 4e-7 apart, measured on the small CNN; batches of 2 to 96 agree bitwise): it
-    // goes through as two, as a lone row does in linear, so an attack's rows do not depend on
-    // how many rows share their step (test/blas.test.ts).
-    const two = input.expand([2, ...input.shape.slice(1)]);
-    let out: Tensor;
-    try {
-      out = wrap(op('conv2d').call(two.native, weight.native, bias?.native ?? null, stride, padding, dilation, groups));
-    } catch {
-      two.dispose();
-      // libtorch's message names the shape it was given: let it name the caller's
-      return wrap(op('conv2d').call(input.native, weight.native, bias?.native ?? null, stride, padding, dilation, groups));
-    }
-    const one = out.slice(0, 0, 1);
-    two.dispose();
-    out.dispose();
-    return one;
-  }
-  return wrap(op('conv2d').call(input.native, weight.native, bias?.native ?? null, stride, padding, dilation, groups));
+  const call = (x: Tensor) => wrap(op('conv2d').call(x.native, weight.native, bias?.native ?? null, stride, padding, dilation, groups));
+  // a lone image: up to 4e-7 from the same image in a batch on the small CNN (batches of 2 to 96 agree bitwise)
+  return input.ndim === 4 && input.shape[0] === 1 ? loneAsTwo(input, call) : call(input);
 }
 
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  if (input.ndim === 2 && input.shape[0] === 1) {
-    // BLIS (the BLAS the addon links) multiplies a single row with gemv, which sums in another
-    // order than the gemm every larger batch gets: one row goes through as two, so that a row's
-    // output, and its gradient, do not depend on the batch it came in (test/blas.test.ts).
-    const two = input.expand([2, input.shape[1]!]);
-    let out: Tensor;
-    try {
-      out = wrap(op('linear').call(two.native, weight.native, bias?.native ?? null));
-    } catch {
-      two.dispose();
-      return wrap(op('linear').call(input.native, weight.native, bias?.native ?? null)); // the caller's shape in the message
-    }
-    const row = out.slice(0, 0, 1);
-    two.dispose();
-    out.dispose();
-    return row;
-  }
-  return wrap(op('linear').call(input.native, weight.native, bias?.native ?? null));
+  const call = (x: Tensor) => wrap(op('linear').call(x.native, weight.native, bias?.native ?? null));
+  // a lone row: BLIS multiplies it with gemv instead of gemm
+  return input.ndim === 2 && input.shape[0] === 1 ? loneAsTwo(input, call) : call(input);
 }
 
 /** Batch norm; in training mode libtorch updates runningMean/runningVar in place. */
