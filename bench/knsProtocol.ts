@@ -9,6 +9,8 @@
 // process (bench/knsProtocolRun.ts; LD_LIBRARY_PATH picks the BLAS, MALLOC_* the old malloc
 // settings). Same machine, same run.
 //   node --import tsx bench/knsProtocol.ts [--model runs/fm-standard] [--limit 1000] [--vgg 8] [--steps]
+// With --control, a section of its own: arithmetic (then / now) crossed with protocol (then / now)
+// on the cases whose records moved, to tell which of the two moved them.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -21,13 +23,13 @@ import { updateBenchmarks } from './report.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: a } = parseArgs({ options: { model: { type: 'string', default: join(root, 'runs', 'fm-standard') },
   limit: { type: 'string', default: '1000' }, vgg: { type: 'string', default: '8' }, batch: { type: 'string', default: '50' },
-  'cli-batch': { type: 'string', default: '128' }, steps: { type: 'boolean', default: false } } });
+  'cli-batch': { type: 'string', default: '128' }, steps: { type: 'boolean', default: false }, control: { type: 'boolean', default: false } } });
 if (!existsSync(join(a.model!, 'model.json'))) throw new Error(`${a.model} is not a trained run: train it with \`sauron train --out ${a.model}\``);
 const lib = '/usr/lib/x86_64-linux-gnu';
 const REFERENCE = `${lib}/blas`;
 const BLIS = `${lib}/blis-openmp`;
 for (const d of [REFERENCE, BLIS]) if (!existsSync(join(d, 'libblas.so.3'))) throw new Error(`${d}/libblas.so.3 is missing (apt-get install libblas3 libblis4-openmp)`);
-interface Result { seconds: number; hits: number[]; rows: number; dropped: number; achieved: number; library: string; faultsMib: number }
+interface Result { seconds: number; hits: number[]; outcomes: string; rows: number; dropped: number; achieved: number; library: string; faultsMib: number }
 // At filing the addon set glibc's mmap threshold to its 32 MB cap and left larger blocks mapped:
 // the same settings through the environment (the addon then keeps its hands off).
 const FILING_MALLOC = { MALLOC_MMAP_THRESHOLD_: String(32 * 2 ** 20), MALLOC_TRIM_THRESHOLD_: String(2 ** 30) };
@@ -59,14 +61,56 @@ const cases = [
   ...(Number(a.vgg) > 0 ? [{ name: `VGG-19 3x32x32, calibrated batch norm, true ReLU (auto), ${a.vgg} synthetic inputs`, args: ['--vgg', a.vgg!, '--fake-relu', 'off'] }] : []),
 ];
 const pct = (x: number) => (100 * x).toFixed(1);
+/** Rows whose success differs, compared outcome by outcome (records come in the same order). */
+function differing(r: Result, base: Result): number {
+  if (r.outcomes.length !== base.outcomes.length) throw new Error(`${r.outcomes.length} rows against ${base.outcomes.length}`);
+  let d = 0;
+  for (let i = 0; i < r.outcomes.length; i++) if (r.outcomes[i] !== base.outcomes[i]) d++;
+  return d;
+}
+if (a.control) {
+  const [FILING, , , , , TODAY] = ALL_VARIANTS as [typeof ALL_VARIANTS[0], ...typeof ALL_VARIANTS];
+  // the two corners between: today's protocol (frozen rows dropped, chunks, heap) on the arithmetic at
+  // filing, and the protocol at filing (every row, one step, blocks mapped) on today's arithmetic
+  const grid = [
+    { arithmetic: 'at filing (reference BLAS, batch norm as a layer)', protocol: 'at filing', v: FILING },
+    { arithmetic: 'at filing (reference BLAS, batch norm as a layer)', protocol: 'today', v: { ...TODAY, blas: REFERENCE, flags: ['--fold', 'off', '--early', 'on'] } },
+    { arithmetic: 'today (BLIS, batch norm folded)', protocol: 'at filing', v: { ...FILING, blas: BLIS, flags: ['--fold', 'on', '--early', 'off', '--row-batch', 'all'] } },
+    { arithmetic: 'today (BLIS, batch norm folded)', protocol: 'today', v: TODAY },
+  ];
+  const out: string[] = [];
+  for (const c of [cases[1]!, ...cases.slice(3)]) {
+    const results = grid.map((g) => ({ g, r: run(g.v.blas, [...c.args, ...g.v.flags], g.v.env) }));
+    for (const { g, r } of results) {
+      const same = results.find((o) => o.g.arithmetic === g.arithmetic && o.g.protocol === 'at filing')!.r;
+      out.push(`| ${c.name} | ${g.arithmetic} | ${g.protocol} | ${r.seconds.toFixed(1)} | ${differing(r, results[0]!.r)} of ${r.rows} | ${differing(r, same)} | ` +
+        `${r.hits.map((h) => pct(h / (r.rows / 16))).join(', ')} |`);
+      console.log(out[out.length - 1]);
+    }
+  }
+  updateBenchmarks('## Attack: the n-neuron attack\'s records, arithmetic against protocol', [
+    `## Attack: the n-neuron attack's records, arithmetic against protocol (${new Date().toISOString().slice(0, 10)})`,
+    '',
+    `The cases above whose records moved, run in the four corners of arithmetic (at filing / today) and protocol (at filing:`,
+    'every row to the end, all rows in one step, large blocks mapped; today: frozen rows dropped, rows in chunks, blocks kept in',
+    `the heap), each in its own process; k-NS as above. Rows compared outcome by outcome (success or not), in record order.`,
+    `${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at the end. Produced by \`node --import tsx bench/knsProtocol.ts --control\`.`,
+    '',
+    '| model | arithmetic | protocol | seconds | rows that differ from the first corner | rows that differ from the same arithmetic at filing\'s protocol | success per rank, 1 to 16 (%) |',
+    '|---|---|---|---:|---:|---:|---|',
+    ...out,
+    '',
+  ].join('\n'));
+  process.exit(0);
+}
 for (const c of cases) {
   let base: Result | null = null;
   for (const v of VARIANTS) {
     const r = run(v.blas, [...c.args, ...v.flags], v.env);
     base ??= r;
     const perRank = r.hits.map((h) => h / (r.rows / 16));
-    const same = JSON.stringify(r.hits) === JSON.stringify(base.hits);
-    const diff = r.hits.reduce((s, h, i) => s + Math.abs(h - base!.hits[i]!), 0);
+    const diff = differing(r, base);
+    const same = diff === 0;
     rows.push(`| ${c.name} | ${v.name} | ${pct(r.dropped)}% | ${(r.faultsMib / 1024).toFixed(0)} | ${r.seconds.toFixed(1)} | ${(base.seconds / r.seconds).toFixed(2)}x | ` +
       `${same ? 'identical' : `${diff} of ${r.rows} rows differ`} (rank 1: ${pct(perRank[0]!)}%, rank 16: ${pct(perRank[15]!)}%) | ${pct(r.achieved / r.rows)}% |`);
     console.log(rows[rows.length - 1]);
@@ -81,7 +125,7 @@ const section = [
   'the clean input (chiefly inactive targets behind a true ReLU) never move and stop after the first gradient, with the',
   'same records. "Large blocks": glibc maps allocations over 32 MB afresh, so every step faulted them in zero-filled; the',
   'addon now keeps them in the heap. Page faults: GiB faulted in over the whole process. Per-rank success compared with the',
-  `first row, rank by rank. Produced by \`node --import tsx bench/knsProtocol.ts${a.steps ? ' --steps' : ''}\`.`,
+  `first row, row by row (success or not). Produced by \`node --import tsx bench/knsProtocol.ts${a.steps ? ' --steps' : ''}\`.`,
   '',
   '| model | configuration | rows dropped | page faults (GiB) | seconds | speed-up | per-rank success | Delta-achieve |',
   '|---|---|---:|---:|---:|---:|---|---:|',

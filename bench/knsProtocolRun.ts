@@ -49,6 +49,8 @@ const hits = new Array<number>(n).fill(0);
 let rows = 0;
 let frozen = 0;
 let achieved = 0;
+// row by row, in record order, so two configurations can be compared outcome for outcome
+let outcomes = '';
 const t0 = performance.now();
 for (const b of batches) {
   scope(() => {
@@ -56,10 +58,11 @@ for (const b of batches) {
     for (const r of out.records) {
       if (r.success) hits[r.rank - 1]!++;
       if (r.deltaAchieved) achieved++;
+      outcomes += r.success ? '1' : '0';
       rows++;
     }
     frozen += out.frozenRows ?? 0;
   });
 }
 const seconds = (performance.now() - t0) / 1000;
-console.log(JSON.stringify({ seconds, hits, rows, dropped: frozen / rows, achieved, library: blasLibrary(), faultsMib: (process.resourceUsage().minorPageFault * 4096) / 2 ** 20 }));
+console.log(JSON.stringify({ seconds, hits, outcomes, rows, dropped: frozen / rows, achieved, library: blasLibrary(), faultsMib: (process.resourceUsage().minorPageFault * 4096) / 2 ** 20 }));

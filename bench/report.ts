@@ -16,11 +16,13 @@ export function torchEnv(): NodeJS.ProcessEnv {
   return { ...process.env, LD_LIBRARY_PATH: [dirname(blas), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
 }
 
-const file = join(dirname(fileURLToPath(import.meta.url)), '..', 'BENCHMARKS.md');
+// SAURON_BENCHMARKS_FILE sends a trial run's section elsewhere, leaving the measured figures alone
+const file = process.env.SAURON_BENCHMARKS_FILE ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'BENCHMARKS.md');
 const header = '# Benchmarks\n\nEvery figure compares Sauron with PyTorch on the same machine in the same run.\n\n';
 
 export function updateBenchmarks(marker: string, section: string): void {
   let text = existsSync(file) ? readFileSync(file, 'utf8') : header;
+  section = section.replace(/\n*$/, '\n\n'); // a blank line before the next section's heading
   const start = text.indexOf(marker);
   if (start >= 0) {
     const next = text.indexOf('\n## ', start + 1);

@@ -1,7 +1,7 @@
 // The full Fashion-MNIST `sauron reproduce` on this machine, timed step by step: runs it into a
 // fresh folder (or, with --from, summarises a folder a finished run left: each step records its
 // own seconds in steps/*.json), and writes the split and Table 1 to BENCHMARKS.md.
-//   node --import tsx bench/reproduce.ts [--from runs/repro-cpu] [--keep DIR]
+//   node --import tsx bench/reproduce.ts [--from runs/repro-cpu] [--keep DIR] [--seed N]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -12,13 +12,13 @@ import { blasLibrary, getNumThreads } from '../src/index.js';
 import { updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { values: a } = parseArgs({ options: { from: { type: 'string' }, keep: { type: 'string' } } });
+const { values: a } = parseArgs({ options: { from: { type: 'string' }, keep: { type: 'string' }, seed: { type: 'string' } } });
 let dir = a.from;
 let wall: number | null = null;
 if (!dir) {
   dir = a.keep ?? mkdtempSync(join(tmpdir(), 'sauron-reproduce-'));
   const t0 = performance.now();
-  execFileSync(process.execPath, [join(root, 'bin', 'sauron.js'), 'reproduce', '--out', dir], { stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'bin', 'sauron.js'), 'reproduce', '--out', dir, ...(a.seed === undefined ? [] : ['--seed', a.seed])], { stdio: 'inherit' });
   wall = (performance.now() - t0) / 1000;
 }
 if (!existsSync(join(dir, 'steps'))) throw new Error(`${dir} is not a reproduce folder (no steps/)`);
@@ -35,7 +35,7 @@ const min = (s: number) => `${(s / 60).toFixed(1)} min`;
 const table = readFileSync(join(dir, 'table1.md'), 'utf8').trim();
 const section = `## The full Fashion-MNIST reproduction (${new Date().toISOString().slice(0, 10)})
 
-\`sauron reproduce\` (full default: 4 models, every Table 1 column on the first 1,000 test inputs, budget sweep, pruning),
+\`sauron reproduce\` (full default: 4 models, every Table 1 column on the first 1,000 test inputs, budget sweep, pruning), seed ${settings.seed},
 ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${getNumThreads()} threads, BLAS: ${blasLibrary() ?? 'unknown'}, one process.
 Minutes per part from the steps' own timings${wall === null ? ` (a finished folder, \`${dir.replace(root + '/', '')}\`, summarised with \`--from\`)` : `; wall clock ${min(wall)}`}.
 ${wall === null ? '' : `load average ${loadavg()[0]!.toFixed(1)} at the end. `}Produced by \`node --import tsx bench/reproduce.ts\`.
