@@ -9,12 +9,11 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getNumThreads } from '../src/index.js';
-import { torchEnv, updateBenchmarks } from './report.js';
+import { FILING_MALLOC, torchEnv, updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROWS = [256, 512, 1024, 2048];
 type Step = { rows: number; ms: number; faultMib: number };
-const MAPPED = { MALLOC_MMAP_THRESHOLD_: String(32 * 2 ** 20), MALLOC_TRIM_THRESHOLD_: String(2 ** 30) };
 const sauron = (env: Record<string, string>): Step[] => JSON.parse(execFileSync(process.execPath,
   ['--import', 'tsx', join(root, 'bench', 'hostMemoryStep.ts'), ...ROWS.map(String)],
   { env: { ...process.env, ...env }, encoding: 'utf8' }).trim().split('\n').pop()!).steps;
@@ -31,7 +30,7 @@ const mapped: Step[][] = [];
 const py: Step[][] = [];
 for (let round = 0; round < 2; round++) {
   kept.push(sauron({}));
-  mapped.push(sauron(MAPPED));
+  mapped.push(sauron(FILING_MALLOC));
   py.push(torch());
 }
 const [k, m, p] = [best(kept), best(mapped), best(py)];

@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BUDGETS } from '../src/reproduce/settings.js';
-import { updateBenchmarks } from './report.js';
+import { FILING_MALLOC, updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: a } = parseArgs({ options: { model: { type: 'string', default: join(root, 'runs', 'fm-standard') },
@@ -30,9 +30,6 @@ const REFERENCE = `${lib}/blas`;
 const BLIS = `${lib}/blis-openmp`;
 for (const d of [REFERENCE, BLIS]) if (!existsSync(join(d, 'libblas.so.3'))) throw new Error(`${d}/libblas.so.3 is missing (apt-get install libblas3 libblis4-openmp)`);
 interface Result { seconds: number; hits: number[]; outcomes: string; rows: number; dropped: number; achieved: number; library: string; faultsMib: number }
-// At filing the addon set glibc's mmap threshold to its 32 MB cap and left larger blocks mapped:
-// the same settings through the environment (the addon then keeps its hands off).
-const FILING_MALLOC = { MALLOC_MMAP_THRESHOLD_: String(32 * 2 ** 20), MALLOC_TRIM_THRESHOLD_: String(2 ** 30) };
 function run(blas: string, args: string[], env: Record<string, string>): Result {
   const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'knsProtocolRun.ts'), ...args],
     { env: { ...process.env, LD_LIBRARY_PATH: blas, ...env }, encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -50,7 +47,9 @@ const ALL_VARIANTS = [
   { name: 'today\'s default: + rows stepped in chunks of 256', blas: BLIS, env: {}, flags: ['--fold', 'on', '--early', 'on'] },
 ];
 // without --steps: the two ends only (each configuration of a 1,000-input model takes minutes)
-const VARIANTS = a.steps ? ALL_VARIANTS : [ALL_VARIANTS[0]!, ALL_VARIANTS[ALL_VARIANTS.length - 1]!];
+const FILING = ALL_VARIANTS[0]!;
+const TODAY = ALL_VARIANTS[ALL_VARIANTS.length - 1]!;
+const VARIANTS = a.steps ? ALL_VARIANTS : [FILING, TODAY];
 const rows: string[] = [];
 const fm = (relu: string, batch: string, what: string) => ({ name: `Fashion-MNIST default model, ${what}, ${a.limit} inputs, ${batch} per batch`,
   args: ['--model', a.model!, '--limit', a.limit!, '--batch', batch, '--fake-relu', relu] });
@@ -69,7 +68,6 @@ function differing(r: Result, base: Result): number {
   return d;
 }
 if (a.control) {
-  const [FILING, , , , , TODAY] = ALL_VARIANTS as [typeof ALL_VARIANTS[0], ...typeof ALL_VARIANTS];
   // the two corners between: today's protocol (frozen rows dropped, chunks, heap) on the arithmetic at
   // filing, and the protocol at filing (every row, one step, blocks mapped) on today's arithmetic
   const grid = [

@@ -16,6 +16,11 @@ export function torchEnv(): NodeJS.ProcessEnv {
   return { ...process.env, LD_LIBRARY_PATH: [dirname(blas), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
 }
 
+// The addon's malloc settings when issue 15 was filed: glibc's mmap threshold at its 32 MB cap, so
+// larger blocks were mapped afresh on every step. Given through the environment, they replace the
+// addon's own (which then keeps its hands off).
+export const FILING_MALLOC = { MALLOC_MMAP_THRESHOLD_: String(32 * 2 ** 20), MALLOC_TRIM_THRESHOLD_: String(2 ** 30) };
+
 // SAURON_BENCHMARKS_FILE sends a trial run's section elsewhere, leaving the measured figures alone
 const file = process.env.SAURON_BENCHMARKS_FILE ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'BENCHMARKS.md');
 const header = '# Benchmarks\n\nEvery figure compares Sauron with PyTorch on the same machine in the same run.\n\n';
