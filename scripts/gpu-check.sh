@@ -70,12 +70,46 @@ run_tests() {  # label, env..., -- files...
 }
 
 phase "Tests on CUDA"
-# Device plumbing: every tensor of a forward, attack and training step on cuda, the CPU as trap.
-run_tests device SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 -- .gpu/js/test/device.test.js
-# The device-neutral subset (tests that take their device from the library, not from CPU
-# fixtures) with CUDA as the default device, deterministic kernels, TF32 off.
-run_tests default-cuda SAURON_DEFAULT_DEVICE=$DEV SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 SAURON_DETERMINISTIC=1 -- \
-  .gpu/js/test/train.test.js .gpu/js/test/delta.test.js .gpu/js/test/optim.test.js .gpu/js/test/tensor.test.js
+# GPU_CHECK_TESTS=0 skips the two test runs below (to leave the machine's time to other work)
+[ "${GPU_CHECK_TESTS:-1}" = 0 ] && say "- skipped (GPU_CHECK_TESTS=0)"
+if [ "${GPU_CHECK_TESTS:-1}" != 0 ]; then
+  # Device plumbing: every tensor of a forward, attack and training step on cuda, the CPU as trap.
+  run_tests device SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 -- .gpu/js/test/device.test.js
+  # The device-neutral subset (tests that take their device from the library, not from CPU
+  # fixtures) with CUDA as the default device, deterministic kernels, TF32 off.
+  run_tests default-cuda SAURON_DEFAULT_DEVICE=$DEV SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 SAURON_DETERMINISTIC=1 -- \
+    .gpu/js/test/train.test.js .gpu/js/test/delta.test.js .gpu/js/test/optim.test.js .gpu/js/test/tensor.test.js
+fi
+
+# GPU_CHECK_ATTACKS=1: the attack tests too (early stop against the full protocol, batch independence)
+if [ "${GPU_CHECK_ATTACKS:-0}" = 1 ]; then
+  run_tests attacks-cuda SAURON_DEFAULT_DEVICE=$DEV SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 SAURON_DETERMINISTIC=1 -- .gpu/js/test/attacks.test.js
+fi
+
+# GPU_CHECK_PROTOCOL=1: the paper's PGD protocol, early stop against the full protocol and PyTorch's naive
+# loop (bench/pgdProtocol.ts) on the default model that gpu-prepare.sh packed; PROTOCOL_ARGS adds options.
+if [ "${GPU_CHECK_PROTOCOL:-0}" = 1 ]; then
+  phase "PGD protocol on this GPU"
+  start=$(date +%s)
+  if [ -f .gpu/fm-standard/model.json ]; then
+    # early stopping where the arithmetic may depend on the batch: the full protocol at two batch
+    # sizes against the two restart queues (bench/earlyStopDevice.ts); EARLY_STOP_ARGS adds options
+    # shellcheck disable=SC2086
+    timeout "${PROTOCOL_TIMEOUT:-300}" node .gpu/js/bench/earlyStopDevice.js --device "$DEV" --model .gpu/fm-standard \
+      --out "$REPORT/early-stop-device.md" ${EARLY_STOP_ARGS:-} > "$REPORT/early-stop-device.log" 2>&1
+    say "- early stop on this device: exit $?, $(( $(date +%s) - start )) s"
+    [ -f "$REPORT/early-stop-device.md" ] && tee -a "$md" < "$REPORT/early-stop-device.md" || tail -5 "$REPORT/early-stop-device.log" | tee -a "$md"
+    start=$(date +%s)
+    # shellcheck disable=SC2086
+    SAURON_BENCHMARKS_FILE="$REPORT/protocol.md" timeout "${PROTOCOL_TIMEOUT:-300}" node .gpu/js/bench/pgdProtocol.js --device "$DEV" --python "$PY" \
+      --model .gpu/fm-standard ${PROTOCOL_ARGS:-} > "$REPORT/protocol.log" 2>&1
+    say "- exit $?, $(( $(date +%s) - start )) s"
+    grep -E '^\| ' "$REPORT/protocol.log" | awk '!seen[$0]++' | tee -a "$md"
+    grep -iE 'error|disagree' "$REPORT/protocol.log" | head -5 | tee -a "$md"
+  else
+    say "- no .gpu/fm-standard: train runs/fm-standard (scripts/setup.sh) and rerun scripts/gpu-prepare.sh"
+  fi
+fi
 
 phase "Benchmarks against PyTorch on this GPU"
 start=$(date +%s)

@@ -15,6 +15,10 @@ for h in node_api.h node_api_types.h js_native_api.h js_native_api_types.h; do
 done
 npx tsc -p tsconfig.json --outDir .gpu/js --sourceMap false --declaration false
 cp bench/*.py .gpu/js/bench/
+# the default model, for the PGD-protocol benchmark (GPU_CHECK_PROTOCOL=1)
+if [ -f runs/fm-standard/model.safetensors ]; then
+  mkdir -p .gpu/fm-standard && cp runs/fm-standard/model.json runs/fm-standard/model.safetensors .gpu/fm-standard/
+fi
 cp -r node_modules/commander node_modules/node-addon-api .gpu/node_modules/
 stub() {  # name, module body
   mkdir -p ".gpu/node_modules/$1"

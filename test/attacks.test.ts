@@ -158,6 +158,29 @@ test('early-stopped PGD: later restarts run side by side, and an input keeps its
   }
 });
 
+test('early-stopped PGD in bf16: an input whose first fooling iterate fails the float32 judgement gets the full protocol\'s answer', () => {
+  // a random model's logits nearly tie, so iterates that fool in bf16 often do not in float32
+  const m = randomModel(6).eval(); // as the attack judges it
+  try {
+    scope(() => {
+      const b = batch(96, 7);
+      for (const [norm, eps] of [['linf', 0.004], ['l2', 0.15]] as [Norm, number][]) {
+        const cfg: PgdConfig = { norm, eps, iterations: 6, restarts: 3, randomStart: true, seed: 5, precision: 'bf16' };
+        const full = pgdAttack(m, b, { ...cfg, earlyStop: false });
+        const early = pgdAttack(m, b, cfg);
+        assert.ok((early.rejudged ?? 0) > 0, `${norm}: some inputs fall back (${early.rejudged})`);
+        assert.deepEqual(early.records.map((r) => r.success), full.records.map((r) => r.success), norm);
+        // every example lies in its budget and fools exactly when its record says so
+        const pred = noGrad(() => m.forward(early.adversarial).logits.argmax(1)).toNumbers();
+        early.records.forEach((r, i) => assert.equal(pred[i] !== r.cleanPrediction, r.success, `${norm} input ${i}`));
+        assert.ok(sampleNorms(early.adversarial.sub(b.images), norm).max().item() <= eps * (1 + 1e-5));
+      }
+    });
+  } finally {
+    m.dispose();
+  }
+});
+
 test('deterministic PGD equals an independent python3-torch PGD (fixture) for L2 and Linf', () => {
   const { tensors, metadata } = loadSafetensors(join(ROOT, 'fixtures', 'attacks.safetensors'));
   const meta = JSON.parse(metadata.json!);

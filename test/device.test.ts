@@ -159,6 +159,13 @@ test('forward, PGD (both norms, random starts, restarts) and k-NS keep every ten
         assert.equal(out.adversarial.device, b.images.device);
         assert.equal(out.records.length, 6);
       }
+      // the default protocol: early stopping on the CPU only
+      const cfg = { norm: 'linf' as const, eps: 0.5, iterations: 8, restarts: 2, randomStart: true, seed: 0 };
+      const full = pgdAttack(model, { ...b, indices }, { ...cfg, earlyStop: false }).records;
+      const early = pgdAttack(model, { ...b, indices }, { ...cfg, earlyStop: true }).records;
+      assert.notDeepEqual(early, full, 'fooled inputs keep their first fooling iterate only when stopped early');
+      const byDefault = pgdAttack(model, { ...b, indices }, cfg).records;
+      assert.deepEqual(byDefault, b.images.device === 'cpu' ? early : full);
       const k = knsAttack(model, { ...b, indices }, { norm: 'l2', eps: 1, iterations: 3, rankCount: 2, fakeRelu: true,
         featureMean: stats.mean, featureStd: stats.std, seed: 0 });
       assert.equal(k.records.length, 12);

@@ -5,7 +5,7 @@
 export * from './budget.js';
 export * from './types.js';
 export { pgdLoop, type PgdLoopOptions, type PgdLoopResult, type Evaluated } from './pgdCore.js';
-export { pgdAttack, type PgdConfig, type AttackBatch, type AttackOutput } from './pgd.js';
+export { pgdAttack, defaultEarlyStop, type PgdConfig, type AttackBatch, type AttackOutput } from './pgd.js';
 export { knsAttack, nNeuronRates, type KnsConfig } from './kns.js';
 export * from './defaults.js';
 export { robustAccuracy, type Robustness, type RobustnessOptions } from './robustAccuracy.js';

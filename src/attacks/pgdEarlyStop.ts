@@ -23,6 +23,8 @@ export interface EarlyStopResult {
   adversarial: Tensor;
   restartOf: Int32Array;
   iterationOf: Int32Array;
+  /** Inputs some iterate fooled, as judged inside the loop. */
+  fooled: boolean[];
 }
 
 interface Job {
@@ -164,5 +166,5 @@ export function pgdEarlyStop(model: ImageClassifier, batch: AttackBatch, goal: T
   }
   const adversarial = cat(outRows as Tensor[], 0);
   for (const r of outRows) r!.dispose();
-  return { adversarial, restartOf, iterationOf };
+  return { adversarial, restartOf, iterationOf, fooled: Array.from(foolRestart, (r) => r < c.restarts) };
 }

@@ -18,7 +18,7 @@ import { checkDatasetFits, modelDataOptions, openModelData, type ModelDataCli } 
 interface AttackCli extends ModelDataCli {
   precision: Precision;
   attack: 'pgd' | 'kns'; norm: Norm; eps: number; iterations?: number; stepSize?: number; restarts: number;
-  randomStart: boolean; targetClass?: number; against: 'prediction' | 'label'; earlyStop: boolean; foldBatchNorm: boolean; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
+  randomStart: boolean; targetClass?: number; against: 'prediction' | 'label'; earlyStop?: boolean; foldBatchNorm: boolean; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
   sensitivity?: string; statsSplit: 'train+test' | 'train' | 'test'; batchSize: number; seed: number; saveExamples?: boolean;
   targetModel?: string; out: string; resume?: boolean; backend: string; distTimeout: number;
 }
@@ -50,6 +50,8 @@ export function attackCommand(): Command {
     .option('--restarts <n>', 'PGD restarts (a sample counts once any restart succeeds)', positiveInt('--restarts'), ATTACK_DEFAULTS.pgd.restarts)
     .option('--no-random-start', 'PGD: start from the clean input instead of a random point in the budget')
     .option('--target-class <c>', 'PGD: targeted attack towards this class', nonNegativeInt('--target-class'))
+    .option('--early-stop', 'PGD: drop an input from the batch once it is fooled, run later restarts only for inputs the\n' +
+      'first missed (the default on the CPU; on a GPU the default is --no-early-stop, faster there: README, sauron attack)')
     .option('--no-early-stop', 'PGD: run every input, iteration and restart (the returned example of a fooled input is then\n' +
       'its highest-loss iterate, not its first fooling one; success rates are the same either way). kns: step every row\n' +
       'to the end, also those that cannot move (no gradient at the clean input); the records are the same either way')
@@ -99,7 +101,7 @@ async function attackAction(o: AttackCli, lead: boolean, world: number): Promise
       if (o.targetClass !== undefined && o.targetClass >= model.numClasses) throw new Error(`--target-class must be below ${model.numClasses}`);
       spec = { attack: 'pgd', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.pgd.iterations, stepSize: o.stepSize, seed: o.seed,
         restarts: o.restarts, randomStart: o.randomStart, targeted: o.targetClass !== undefined,
-        ...(o.against === 'label' ? { against: 'label' as const } : {}), ...(o.earlyStop ? {} : { earlyStop: false }), ...fold, ...precision };
+        ...(o.against === 'label' ? { against: 'label' as const } : {}), ...(o.earlyStop === undefined ? {} : { earlyStop: o.earlyStop }), ...fold, ...precision };
     } else {
       const neurons = parseList(o.neurons);
       const window = o.ranks ? parseWindow(o.ranks) : { start: 0, count: neurons[neurons.length - 1]! };
@@ -110,7 +112,7 @@ async function attackAction(o: AttackCli, lead: boolean, world: number): Promise
       spec = { attack: 'kns', norm: o.norm, eps: o.eps, iterations: o.iterations ?? ATTACK_DEFAULTS.kns.iterations, stepSize: o.stepSize, seed: o.seed,
         neurons: neurons.filter((k) => k <= window.count), rankStart: window.start, rankCount: window.count, lambda: o.lambda,
         fakeRelu: resolveFakeRelu(o.fakeRelu, model.config.arch),
-        featureMean: stats.mean, featureStd: stats.std, ...(o.earlyStop ? {} : { earlyStop: false }), ...fold, ...precision };
+        featureMean: stats.mean, featureStd: stats.std, ...(o.earlyStop === false ? { earlyStop: false } : {}), ...fold, ...precision };
     }
     const bar = new ProgressBar();
     if (lead) bar.start(`${o.attack} ${o.norm} eps ${+o.eps.toFixed(6)}`);
