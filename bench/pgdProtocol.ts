@@ -87,8 +87,8 @@ function protocol(name: string, model: ImageClassifier, runDir: string, images: 
         } else {
           const early = sauron(model, images, batchSize, { ...cfg, earlyStop: true }); // the CPU's default, asked for on any device
           const differ = early.success.filter((v, i) => v !== full.success[i]).length;
-          // on the CPU rows are batch-independent bit for bit; on a GPU a row's arithmetic may depend on
-          // the batch it shares (kernel choice), so there disagreements are counted, not fatal
+          // on the CPU rows are batch-independent bit for bit; on a GPU the arithmetic (TF32, kernels
+          // chosen by batch size) is not, so there disagreements are counted, not fatal (BENCHMARKS.md)
           if (differ > 0 && !gpu) throw new Error(`${name} ${norm}: early-stopped and full protocol disagree`);
           disagreements += differ;
           earlyS.push(early.seconds);
