@@ -89,7 +89,6 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
       const next = scope(() => {
         const n = x.shape[0]!;
         const chunk = Math.min(n, o.rowBatch ?? n);
-        const xs: Tensor[] = [];
         const scores: Tensor[] = [];
         const grads: Tensor[] = [];
         for (let s = 0; s < n; s += chunk) {
@@ -100,12 +99,12 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
           // Mixed precision covers the model's forward (and so its backward); the iterate,
           // the step and the projection stay float32.
           const e = autocast(xc.device, half, () => o.evaluate(xc, rowsC));
-          xs.push(xc.detach());
           scores.push(e.score.detach());
           // the chunk's graph goes with its gradient
           if (!last) grads.push(grad(e.objective.float().sum(), xc)[0]!);
         }
-        const xi = xs.length === 1 ? xs[0]! : cat(xs, 0);
+        // the chunks are narrow views of x: the iterate is x itself, not a concatenation of them
+        const xi = x.detach();
         consider(xi, scores.length === 1 ? scores[0]! : cat(scores, 0), t);
         if (last) return null;
         const g = grads.length === 1 ? grads[0] : cat(grads, 0);
