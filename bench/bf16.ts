@@ -22,6 +22,7 @@ import { loadModel, MANIFEST_FILE } from '../src/models/runFolder.js';
 import { train } from '../src/training/train.js';
 import { DEFAULTS, type TrainConfig } from '../src/training/config.js';
 import { updateBenchmarks } from './report.js';
+import { calibratedVgg } from './calibratedVgg.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUN = join(root, 'runs', 'bench-std');
@@ -174,20 +175,6 @@ function vgg(): ImageClassifier {
   return createModel({ arch: 'vgg19', inputShape: [3, 32, 32], numClasses: 10 }, { generator: new Generator(0) });
 }
 
-/**
- * The same weights with batch-norm running statistics measured on synthetic images (train-mode
- * forwards without gradients): at initialisation (mean 0, variance 1) the network's logits
- * barely depend on the input, so PGD cannot move them; with measured statistics they do.
- */
-function vggCalibrated(): ImageClassifier {
-  const model = vgg();
-  const g = new Generator(1);
-  model.train();
-  for (let i = 0; i < 30; i++) scope(() => noGrad(() => { model.forward(rand([64, 3, 32, 32], { generator: g })); }));
-  model.eval();
-  return model;
-}
-
 function partTwo(): string[] {
   const b = 32;
   // images and labels drawn as in bench/attack.ts: after the model, from the same generator
@@ -198,7 +185,7 @@ function partTwo(): string[] {
   const batch: AttackBatch = { images, labels, indices: Array.from({ length: b }, (_, i) => i) };
   const cfg: PgdConfig = { norm: 'l2', eps: 0.5, iterations: 10, restarts: 1, randomStart: false, seed: 0, earlyStop: false };
   const rows: string[] = [];
-  for (const [name, make] of [['as initialised', vgg], ['batch-norm statistics from 1,920 synthetic images', vggCalibrated]] as const) {
+  for (const [name, make] of [['as initialised', vgg], ['batch-norm statistics from 1,920 synthetic images', calibratedVgg]] as const) {
     const model = make();
     model.eval();
     for (const p of PRECISIONS) scope(() => pgdAttack(model, batch, { ...cfg, iterations: 2, precision: p })); // warm-up

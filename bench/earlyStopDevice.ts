@@ -13,9 +13,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadModel, noGrad, resolveDevice, scope, setAllowTF32, setDefaultDevice, setDeterministic, isCuda, type ImageClassifier, type Precision, type Tensor } from '../src/index.js';
-import { pgdAttack, type PgdConfig } from '../src/attacks/pgd.js';
+import type { PgdConfig } from '../src/attacks/pgd.js';
 import { loadFashionMnist } from '../src/data/fashionMnist.js';
 import { BUDGETS } from '../src/reproduce/settings.js';
+import { pgdInBatches } from './pgdInBatches.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: a } = parseArgs({ options: { model: { type: 'string', default: join(root, 'runs', 'fm-standard') },
@@ -28,29 +29,18 @@ if (isCuda(device)) setDeterministic(true);
 const restarts = Number(a.restarts);
 const batchSize = Number(a.batch);
 
-// margin: the returned example's goal logit minus its best other logit, judged by the model as
-// given (negative: fooled); how far past the boundary a fooled input's example lies
+// margin: the returned example's clean-class logit minus its best other logit, judged by the
+// model as given (negative: fooled); how far past the boundary a fooled input's example lies
 function run(model: ImageClassifier, images: Tensor, cfg: PgdConfig): { seconds: number; success: boolean[]; margins: number[] } {
-  const n = images.shape[0]!;
-  const success: boolean[] = [];
   const margins: number[] = [];
-  const t0 = performance.now();
-  for (let s = 0; s < n; s += batchSize) {
-    const m = Math.min(batchSize, n - s);
-    scope(() => {
-      const x = images.narrow(0, s, m);
-      const b = { images: x, labels: noGrad(() => model.forward(x).logits.argmax(1)), indices: Array.from({ length: m }, (_, i) => s + i) };
-      const out = pgdAttack(model, b, cfg);
-      for (const r of out.records) success.push(r.success);
-      noGrad(() => {
-        const logits = model.forward(out.adversarial).logits;
-        const goal = logits.gather(1, b.labels.view([m, 1]));
-        const others = logits.scatter(1, b.labels.view([m, 1]), -Infinity).maxDim(1).values.view([m, 1]);
-        margins.push(...goal.sub(others).view([m]).toNumbers());
-      });
-    });
-  }
-  return { seconds: (performance.now() - t0) / 1000, success, margins };
+  const r = pgdInBatches(model, images, batchSize, cfg, (out, b) => noGrad(() => {
+    const m = b.labels.shape[0]!;
+    const logits = model.forward(out.adversarial).logits;
+    const goal = logits.gather(1, b.labels.view([m, 1]));
+    const others = logits.scatter(1, b.labels.view([m, 1]), -Infinity).maxDim(1).values.view([m, 1]);
+    margins.push(...goal.sub(others).view([m]).toNumbers());
+  }));
+  return { ...r, margins };
 }
 
 const variants: { name: string; cfg: Partial<PgdConfig> }[] = [

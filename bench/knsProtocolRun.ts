@@ -4,13 +4,14 @@
 // process loaded (the parent picks it with LD_LIBRARY_PATH) and whichever malloc settings it
 // runs with (MALLOC_* in the environment replace the addon's). Prints one JSON line.
 import { parseArgs } from 'node:util';
-import { blasLibrary, createModel, Generator, loadModel, noGrad, rand, scope, type ImageClassifier } from '../src/index.js';
+import { blasLibrary, Generator, loadModel, noGrad, rand, scope, type ImageClassifier } from '../src/index.js';
 import { knsAttack, type KnsConfig } from '../src/attacks/kns.js';
 import { featureStats, FeatureStatsAccumulator } from '../src/analysis/featureStats.js';
 import { loadFashionMnist } from '../src/data/fashionMnist.js';
 import { subset } from '../src/data/registry.js';
 import { BUDGETS } from '../src/reproduce/settings.js';
 import type { Batch } from '../src/data/dataset.js';
+import { calibratedVgg } from './calibratedVgg.js';
 
 const { values: a } = parseArgs({ options: { model: { type: 'string' }, vgg: { type: 'string' }, limit: { type: 'string', default: '1000' },
   batch: { type: 'string', default: '50' }, 'fake-relu': { type: 'string', default: 'off' }, fold: { type: 'string', default: 'on' },
@@ -23,11 +24,7 @@ let cfg: KnsConfig;
 const rowBatch = a['row-batch'] === 'all' ? Number.MAX_SAFE_INTEGER : a['row-batch'] === 'default' ? undefined : Number(a['row-batch']);
 const common = { iterations: 50, seed: 0, rankCount: n, fakeRelu: a['fake-relu'] === 'on', foldBatchNorm: a.fold === 'on', earlyStop: a.early === 'on', rowBatch };
 if (a.vgg) {
-  model = createModel({ arch: 'vgg19', inputShape: [3, 32, 32], numClasses: 10 }, { generator: new Generator(0) });
-  const g = new Generator(1);
-  model.train();
-  for (let i = 0; i < 30; i++) scope(() => noGrad(() => { model.forward(rand([64, 3, 32, 32], { generator: g })); }));
-  model.eval();
+  model = calibratedVgg();
   const k = Number(a.vgg);
   const images = rand([k, 3, 32, 32], { generator: new Generator(2) });
   batches = [{ images, labels: noGrad(() => model.forward(images).logits.argmax(1)), indices: Array.from({ length: k }, (_, i) => i) }];

@@ -13,13 +13,15 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createModel, Generator, loadModel, noGrad, rand, scope, getNumThreads, isCuda, resolveDevice, setDefaultDevice, setDeterministic, type ImageClassifier, type Tensor } from '../src/index.js';
-import { pgdAttack, type PgdConfig } from '../src/attacks/pgd.js';
+import { Generator, loadModel, rand, scope, getNumThreads, isCuda, resolveDevice, setDefaultDevice, setDeterministic, type ImageClassifier, type Tensor } from '../src/index.js';
+import type { PgdConfig } from '../src/attacks/pgd.js';
 import { loadFashionMnist } from '../src/data/fashionMnist.js';
 import { BUDGETS } from '../src/reproduce/settings.js';
 import { saveNpy } from '../src/serialization/npy.js';
 import { saveModel } from '../src/models/runFolder.js';
 import { torchEnv, updateBenchmarks } from './report.js';
+import { calibratedVgg } from './calibratedVgg.js';
+import { pgdInBatches } from './pgdInBatches.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: a } = parseArgs({ options: { model: { type: 'string', default: join(root, 'runs', 'fm-standard') },
@@ -37,21 +39,6 @@ setDefaultDevice(device);
 // as `sauron attack` on CUDA: deterministic kernels unless asked otherwise
 if (gpu) setDeterministic(true);
 
-function sauron(model: ImageClassifier, images: Tensor, batchSize: number, cfg: PgdConfig): { seconds: number; success: boolean[] } {
-  const n = images.shape[0]!;
-  const success: boolean[] = [];
-  const t0 = performance.now();
-  for (let s = 0; s < n; s += batchSize) {
-    const m = Math.min(batchSize, n - s);
-    scope(() => {
-      const b = { images: images.narrow(0, s, m), labels: noGrad(() => model.forward(images.narrow(0, s, m)).logits.argmax(1)),
-        indices: Array.from({ length: m }, (_, i) => s + i) };
-      for (const r of pgdAttack(model, b, cfg).records) success.push(r.success);
-    });
-  }
-  return { seconds: (performance.now() - t0) / 1000, success };
-}
-
 const rate = (s: boolean[]) => (100 * s.filter(Boolean).length) / s.length;
 
 const median = (v: number[]) => { const s = [...v].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
@@ -66,7 +53,7 @@ function protocol(name: string, model: ImageClassifier, runDir: string, images: 
   for (const norm of ['l2', 'linf'] as const) {
     const eps = budgets[norm];
     const cfg: PgdConfig = { norm, eps, iterations, restarts, randomStart: true, seed: 0 };
-    const full = sauron(model, images, batchSize, { ...cfg, earlyStop: false });
+    const full = pgdInBatches(model, images, batchSize, { ...cfg, earlyStop: false });
     const runPy = () => JSON.parse(execFileSync(a.python!, [join(root, 'bench', 'pytorch_pgd_protocol.py'), '--run', runDir,
       '--x', x, '--norm', norm, '--eps', String(eps), '--iterations', String(iterations), '--restarts', String(restarts),
       '--batch', String(batchSize), '--threads', String(getNumThreads()), '--device', device], { env: torchEnv(), encoding: 'utf8' }).trim().split('\n').pop()!) as { seconds: number; successRate: number; torch: string; device: string };
@@ -85,7 +72,7 @@ function protocol(name: string, model: ImageClassifier, runDir: string, images: 
           pyS.push(py.seconds);
           pyRate = py.successRate;
         } else {
-          const early = sauron(model, images, batchSize, { ...cfg, earlyStop: true }); // the CPU's default, asked for on any device
+          const early = pgdInBatches(model, images, batchSize, { ...cfg, earlyStop: true }); // the CPU's default, asked for on any device
           const differ = early.success.filter((v, i) => v !== full.success[i]).length;
           // on the CPU rows are batch-independent bit for bit; on a GPU the arithmetic (TF32, kernels
           // chosen by batch size) is not, so there disagreements are counted, not fatal (BENCHMARKS.md)
@@ -104,16 +91,6 @@ function protocol(name: string, model: ImageClassifier, runDir: string, images: 
     console.log(out[out.length - 1]);
   }
   return out;
-}
-
-/** VGG-19 with seeded weights and batch-norm statistics measured on synthetic images (at initialisation its logits barely depend on the input). */
-function calibratedVgg(): ImageClassifier {
-  const model = createModel({ arch: 'vgg19', inputShape: [3, 32, 32], numClasses: 10 }, { generator: new Generator(0) });
-  const g = new Generator(1);
-  model.train();
-  // a CPU generator draws on the CPU: the same images on every device
-  for (let i = 0; i < 30; i++) scope(() => noGrad(() => { model.forward(rand([64, 3, 32, 32], { generator: g }).to(device)); }));
-  return model.eval();
 }
 
 let torchVersion = '';
