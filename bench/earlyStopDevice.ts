@@ -66,7 +66,7 @@ scope(() => {
         const gained = r.success.filter((s, i) => s && !ref![i]).length;
         const lost = r.success.filter((s, i) => !s && ref![i]).length;
         const pct = (100 * r.success.filter(Boolean).length) / r.success.length;
-        // fooled inputs' margins (closest to the boundary first)
+        // how far past the boundary each fooled input's example lies
         const fm = r.margins.filter((_, i) => r.success[i]).map((x) => -x);
         rows.push(`| ${isCuda(device) ? (tf32 ? 'default (convolutions)' : 'off') : 'CPU'} | ${a.precision} | ${norm === 'l2' ? 'L2' : 'Linf'} ${eps} | ${v.name} | ${r.seconds.toFixed(1)} | ${pct.toFixed(1)} | +${gained} / -${lost} | ` +
           `${fm.filter((x) => x < 1e-3).length} | ${quantile(fm, 0.5).toPrecision(2)} |`);
