@@ -15,7 +15,9 @@
         "native/optimizer.cc",
         "native/script.cc",
         "native/device.cc",
-        "native/distributed.cc"
+        "native/distributed.cc",
+        "native/pool.cc",
+        "native/poolKernel.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"
@@ -27,7 +29,7 @@
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-fopenmp", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
       "conditions": [
         ["with_cuda==1", {
           "defines": ["SAURON_WITH_CUDA"],

@@ -149,6 +149,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
   InitDevice(env, exports);
   InitDistributed(env, exports);
+  InitPool(env, exports);
   return exports;
 }
 

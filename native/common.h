@@ -101,6 +101,7 @@ Napi::Value FromIValue(Napi::Env env, const c10::IValue& v, bool tensorObjects =
 Napi::Function InitOptimizer(Napi::Env env);
 void InitDevice(Napi::Env env, Napi::Object exports);
 void InitDistributed(Napi::Env env, Napi::Object exports);
+void InitPool(Napi::Env env, Napi::Object exports);
 
 // Helpers shared between translation units.
 at::ScalarType ParseDtype(Napi::Env env, const std::string& name);

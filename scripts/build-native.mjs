@@ -72,13 +72,13 @@ async function buildWithGxx() {
     : ['/usr/include', '/usr/include/torch/csrc/api/include'];
   const lib = root ? [`-L${join(root, 'lib')}`, `-Wl,-rpath,${join(root, 'lib')}`]
     : blis ? [`-L${blis}`, `-Wl,-rpath,${blis}`, '-Wl,--no-as-needed', '-lblas', '-Wl,--as-needed'] : [];
-  const sources = ['addon', 'tensor', 'op', 'optimizer', 'script', 'device', 'distributed'];
+  const sources = ['addon', 'tensor', 'op', 'optimizer', 'script', 'device', 'distributed', 'pool', 'poolKernel'];
   const out = join(pkg, 'build', 'Release', 'sauron_native.node');
   const objDir = join(pkg, 'build', 'Release', 'obj.gxx');
   mkdirSync(objDir, { recursive: true });
   const std = process.env.SAURON_CXX_STD ?? 'c++17';
   const flags = [
-    `-std=${std}`, '-O2', '-fPIC', '-fexceptions', '-frtti', '-Wno-deprecated-declarations',
+    `-std=${std}`, '-O2', '-fopenmp', '-fPIC', '-fexceptions', '-frtti', '-Wno-deprecated-declarations',
     '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', `-D_GLIBCXX_USE_CXX11_ABI=${process.env.SAURON_CXX11_ABI ?? '1'}`,
     ...(withCuda ? ['-DSAURON_WITH_CUDA'] : []),
     // SAURON_NO_GLOO=1: build the collectives as stubs (for a libtorch whose c10d headers do not compile here)

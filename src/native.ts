@@ -90,6 +90,8 @@ export interface NativeAddon {
   storeCheck(key: string): boolean;
   syncBatchNorm(x: NativeTensor, weight: NativeTensor | null, bias: NativeTensor | null, runningMean: NativeTensor, runningVar: NativeTensor, momentum: number, eps: number): NativeTensor;
   destroyProcessGroup(): void;
+  /** max_pool2d with kernel = stride, no padding or dilation (native/pool.cc). */
+  maxPool2dTiled(x: NativeTensor, kh: number, kw: number): NativeTensor;
   autocastEnter(deviceType: string, dtype: string): [boolean, string];
   autocastExit(deviceType: string, wasEnabled: boolean, previousDtype: string): void;
   setAllowTF32(matmul: boolean, cudnn: boolean): void;

@@ -1,6 +1,7 @@
 // Functional neural-network ops (torch.nn.functional), each one ATen operator.
 import { op, f64 } from '../tensor/op.js';
 import { Tensor, wrap } from '../tensor/tensor.js';
+import { maxPool2dTiled } from '../tensor/pool.js';
 
 type Pair = number | [number, number];
 
@@ -63,7 +64,20 @@ export function fakeRelu(x: Tensor): Tensor {
   return out;
 }
 
+const pairOf = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : p);
+
+/**
+ * Windows that tile the input (kernel = stride, no padding or dilation) on the CPU in float32 go
+ * to the addon's forward (tensor/pool.ts): libtorch's values, indices and backward, faster.
+ */
 export function maxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0, { dilation = 1 as Pair, ceilMode = false } = {}): Tensor {
+  const [kh, kw] = pairOf(kernelSize);
+  const [sh, sw] = pairOf(stride ?? kernelSize);
+  const [ph, pw] = pairOf(padding);
+  const [dh, dw] = pairOf(dilation);
+  if (kh === sh && kw === sw && ph === 0 && pw === 0 && dh === 1 && dw === 1 && !ceilMode && x.ndim === 4 && x.device === 'cpu' && x.dtype === 'float32') {
+    return maxPool2dTiled(x, kh, kw);
+  }
   return wrap(op('max_pool2d').call(x.native, kernelSize, stride ?? kernelSize, padding, dilation, ceilMode));
 }
 
