@@ -3,17 +3,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/serialization/atomic.js';
-import { blasLibrary } from '../src/tensor/runtime.js';
+import { blasLibrary, getNumThreads } from '../src/tensor/runtime.js';
 
 /**
  * The environment for a PyTorch child: the BLAS this process's libtorch multiplies in comes
- * first on its library path, so that both sides of a comparison use the same library whatever
- * the system's libblas.so.3 alternative names.
+ * first on its library path, and on as many threads as Sauron gives it (BLIS alone reads
+ * BLIS_NUM_THREADS; PyTorch leaves it at one), so that both sides of a comparison multiply alike.
  */
 export function torchEnv(): NodeJS.ProcessEnv {
   const blas = blasLibrary();
   if (!blas) return process.env;
-  return { ...process.env, LD_LIBRARY_PATH: [dirname(blas), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
+  return { ...process.env, LD_LIBRARY_PATH: [dirname(blas), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
+    BLIS_NUM_THREADS: process.env.BLIS_NUM_THREADS ?? String(getNumThreads()) };
 }
 
 // The addon's malloc settings when issue 15 was filed: glibc's mmap threshold at its 32 MB cap, so

@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 namespace sauron {
@@ -71,11 +72,33 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled());
 }
 
+// BLIS multiplies on one thread unless BLIS_NUM_THREADS (or OMP_NUM_THREADS) says otherwise,
+// whatever libtorch's thread count: the default model's fully connected layers took 2.5 ms a
+// product on one thread against 1.3 on two (batch 256, 2 cores), with the same bits (BLIS splits
+// rows and columns among threads, never a sum; BENCHMARKS.md, "Attack step"). Debian's BLIS
+// exports no call to set it, and reads the environment once, at its first product: so the
+// first thread count goes into the environment for that first product (a 2x2 one, here) and
+// out again, leaving child processes the environment they were given. A user's own
+// BLIS_NUM_THREADS wins; other BLAS libraries never read it.
+void SetBlisThreads(int n) {
+  static std::once_flag once;
+  std::call_once(once, [n] {
+    if (std::getenv("BLIS_NUM_THREADS")) return;
+    setenv("BLIS_NUM_THREADS", std::to_string(n).c_str(), 1);
+    at::mm(at::ones({2, 2}), at::ones({2, 2}));
+    unsetenv("BLIS_NUM_THREADS");
+  });
+}
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1)
     throw Napi::RangeError::New(env, "thread count must be a positive integer");
-  SAURON_GUARD(env, { at::set_num_threads(info[0].As<Napi::Number>().Int32Value()); })
+  const int n = info[0].As<Napi::Number>().Int32Value();
+  SAURON_GUARD(env, {
+    at::set_num_threads(n);
+    SetBlisThreads(n);
+  })
   return env.Undefined();
 }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createModel, saveModel, loadSafetensors, scope, rand, randint, Generator, setNumThreads, getNumThreads, tensor, loadNpy, zeros,
-  type Tensor, type ImageClassifier,
+  getDefaultDevice, type Tensor, type ImageClassifier,
 } from '../src/index.js';
 import { pgdAttack, type PgdConfig } from '../src/attacks/pgd.js';
 import { knsAttack, nNeuronRates } from '../src/attacks/kns.js';
@@ -27,13 +27,27 @@ function sauron(...args: string[]) {
   return spawnSync(process.execPath, [join(ROOT, 'bin', 'sauron.js'), ...args], { encoding: 'utf8' });
 }
 
+// Models go to the default device (SAURON_DEFAULT_DEVICE=cuda in scripts/gpu-check.sh), so inputs
+// drawn or loaded on the CPU follow them there: the same values on any device.
+const DEVICE = getDefaultDevice();
+
 function randomModel(seed: number): ImageClassifier {
   return createModel({ arch: 'small-cnn', inputShape: [1, 28, 28], numClasses: 10, width: 0.25 }, { generator: new Generator(seed) });
 }
 
 function batch(n: number, seed: number) {
   const g = new Generator(seed);
-  return { images: rand([n, 1, 28, 28], { generator: g }), labels: randint(0, 10, [n], { generator: g }), indices: Array.from({ length: n }, (_, i) => i) };
+  return { images: rand([n, 1, 28, 28], { generator: g }).to(DEVICE), labels: randint(0, 10, [n], { generator: g }).to(DEVICE),
+    indices: Array.from({ length: n }, (_, i) => i) };
+}
+
+/** A loaded batch on the models' device (the loader's tensors are the CPU's; these are disposed by the caller). */
+function onDevice<B extends { images: Tensor; labels: Tensor }>(b: B): B {
+  if (b.images.device === DEVICE) return b;
+  const moved = { ...b, images: b.images.to(DEVICE).keep(), labels: b.labels.to(DEVICE).keep() };
+  b.images.dispose();
+  b.labels.dispose();
+  return moved;
 }
 
 test('PGD outputs stay inside the budget and [0, 1] for L2 and Linf (random model)', () => {
@@ -192,14 +206,14 @@ test('deterministic PGD equals an independent python3-torch PGD (fixture) for L2
       const state = new Map<string, Tensor>();
       for (const [k, t] of tensors) if (k.startsWith('state.')) state.set(k.slice(6), t);
       m.loadStateDict(state);
-      const x = tensors.get('x')!;
-      const y = tensors.get('y')!;
+      const x = tensors.get('x')!.to(DEVICE);
+      const y = tensors.get('y')!.to(DEVICE);
       for (const [norm, [eps, iterations]] of Object.entries(meta.runs) as [Norm, [number, number]][]) {
         // the fixture attacks its (random) labels, with batch norm as PyTorch runs it: folded,
         // the rounding differs and PGD's normalised steps carry it along
         const out = pgdAttack(m, { images: x, labels: y, indices: [0, 1, 2, 3, 4, 5] }, { norm, eps, iterations, restarts: 1, randomStart: false, seed: 0, against: 'label',
           earlyStop: false, foldBatchNorm: false });
-        const e = relErr(out.adversarial, tensors.get(`${norm}.adv`)!);
+        const e = relErr(out.adversarial, tensors.get(`${norm}.adv`)!.to(DEVICE));
         assert.ok(e < 1e-5, `${norm}: relative error ${e}`);
       }
     });
@@ -265,7 +279,7 @@ test('k-NS on a trained model: one batch of inputs x neurons, success non-decrea
   try {
     const ds = loadFashionMnist('test');
     const stats = await featureStats(model, [subset(ds, { limit: 500 })]);
-    const b = ds.loadSync(Array.from({ length: 12 }, (_, i) => i));
+    const b = onDevice(ds.loadSync(Array.from({ length: 12 }, (_, i) => i)));
     const cfg = { norm: 'l2' as Norm, eps: 1.5, iterations: 10, rankCount: 8, fakeRelu: false, featureMean: stats.mean, featureStd: stats.std, seed: 0 };
     const a = scope(() => knsAttack(model, b, cfg).records);
     const again = scope(() => knsAttack(model, b, cfg).records);
@@ -305,7 +319,7 @@ test('k-NS records whether each target was active; behind a true ReLU an inactiv
   try {
     const ds = loadFashionMnist('test');
     const stats = await featureStats(model, [subset(ds, { limit: 500 })]);
-    const b = ds.loadSync(Array.from({ length: 16 }, (_, i) => i));
+    const b = onDevice(ds.loadSync(Array.from({ length: 16 }, (_, i) => i)));
     const cfg = { norm: 'l2' as Norm, eps: 1.5, iterations: 8, rankCount: 6, featureMean: stats.mean, featureStd: stats.std, seed: 0 };
     const z = scope(() => noGrad(() => model.eval().forward(b.images).features).toArray<'float32'>());
     const f = model.featureDim;

@@ -5,7 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { blasLibrary, createModel, F, Generator, getNumThreads, grad, rand, randn, scope, setNumThreads, type Tensor } from '../src/index.js';
+import { ROOT } from './helpers.js';
 
 const blisDir = '/usr/lib/x86_64-linux-gnu/blis-openmp';
 
@@ -69,4 +72,21 @@ test('an image\'s logits, features and input gradient are bitwise the same alone
       m.dispose();
     }
   }
+});
+
+test('BLIS multiplies on libtorch\'s thread count, with the same bits as on one thread', { skip: process.env.LIBTORCH || !existsSync(blisDir) ? 'another libtorch, or no BLIS here' : false }, () => {
+  const { BLIS_NUM_THREADS: _, ...rest } = process.env;
+  const run = (env: NodeJS.ProcessEnv) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'blasThreadsChild.ts')], { encoding: 'utf8', env: { ...rest, ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  const digest = run({ SAURON_NUM_THREADS: '2' });
+  assert.match(digest, /^[0-9a-f]{64}$/);
+  assert.equal(run({ BLIS_NUM_THREADS: '1', SAURON_NUM_THREADS: '2' }), digest, 'BLIS on 1 thread');
+  assert.equal(run({ BLIS_NUM_THREADS: '2', SAURON_NUM_THREADS: '1' }), digest, 'BLIS on 2 threads, libtorch on 1');
+  // the thread count goes into BLIS, not into the environment children inherit
+  const env = spawnSync(process.execPath, ['--import', 'tsx', '-e', 'await import("./src/index.ts"); console.log(process.env.BLIS_NUM_THREADS ?? "unset")'],
+    { encoding: 'utf8', cwd: ROOT, env: rest });
+  assert.equal(env.stdout.trim(), 'unset', env.stderr);
 });
