@@ -1,8 +1,7 @@
 // Max pooling with tiling windows: the addon's forward (native/pool.cc) against libtorch's
-// kernel, alone and inside the attack's input-gradient step of the default model's shape (where
-// each ReLU before a pooling also folds into it), with PyTorch (bench/pytorch_max_pool.py) in the
-// same run. "libtorch" runs the same Sauron code with the addon's pooling swapped for libtorch's
-// relu and max_pool2d, rounds interleaved.
+// kernel, alone and inside the attack's input-gradient step of the default model's shape, with
+// PyTorch (bench/pytorch_max_pool.py) in the same run. "libtorch" runs the same Sauron code with
+// the addon's pooling swapped for libtorch's max_pool2d, rounds interleaved.
 //   node --import tsx bench/maxPool.ts
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -10,7 +9,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native } from '../src/native.js';
 import { op } from '../src/tensor/op.js';
-import { wrap } from '../src/tensor/tensor.js';
 import { createModel, rand, randn, randint, Generator, scope, getNumThreads, grad, F, ones } from '../src/index.js';
 import { torchEnv, updateBenchmarks } from './report.js';
 
@@ -21,13 +19,8 @@ const steps = 10;
 const shapes = [[batch, 16, 28, 28], [batch, 32, 14, 14]];
 
 const tiled = native.maxPool2dTiled;
-const fused = native.reluMaxPool2dTiled;
 const viaLibtorch: typeof tiled = (x, kh, kw) => op('max_pool2d').call(x, [kh, kw], [kh, kw], [0, 0], [1, 1], false) as ReturnType<typeof tiled>;
-const unfused: typeof fused = (x, kh, kw) => scope(() => viaLibtorch(wrap(op('relu').call(x) as typeof x).native, kh, kw));
-const use = (ours: boolean) => {
-  native.maxPool2dTiled = ours ? tiled : viaLibtorch;
-  native.reluMaxPool2dTiled = ours ? fused : unfused;
-};
+const use = (ours: boolean) => { native.maxPool2dTiled = ours ? tiled : viaLibtorch; };
 
 /** Best ms per call of fn over the rounds, ours and libtorch's rounds interleaved. */
 function ab(fn: () => void): [number, number] {
@@ -79,7 +72,7 @@ Milliseconds, best of ${rounds} rounds of ${steps} calls, ${getNumThreads()} thr
 ${loadavg()[0]!.toFixed(1)} at the end; PyTorch ${py.torch} in the same run. "Sauron": pooling windows that tile the input
 go to the addon's forward (\`native/pool.cc\`; libtorch's values and indices, libtorch's backward); "Sauron, libtorch's
 pooling": the same code with libtorch's max_pool2d, rounds interleaved. The step is forward, cross-entropy and backward to
-the input, eval mode, random weights and inputs. Produced by \`node --import tsx bench/maxPool.ts\`.
+the input, eval mode, random weights and inputs; BLIS on ${getNumThreads()} threads on both sides. Produced by \`node --import tsx bench/maxPool.ts\`.
 
 | what | Sauron | Sauron, libtorch's pooling | PyTorch | speed-up over libtorch's pooling | over PyTorch |
 |---|---:|---:|---:|---:|---:|

@@ -141,7 +141,7 @@ scaled down, some inputs resist every restart).
 ${where} for the whole protocol, one figure per round: each round runs
 PyTorch and Sauron back to back, in alternating order (Sauron first in the first round), so that the machine's drift
 between minutes (about 10% on this VM) falls on both sides of a round's ratio; Fashion-MNIST ${a.rounds} rounds, VGG-19 ${a['vgg-rounds']}.
-PyTorch: the naive loop of torchattacks and the robustness library (\`bench/pytorch_pgd_protocol.py\`, PyTorch ${torchVersion}${gpu ? '' : ', the same BLAS'});
+PyTorch: the naive loop of torchattacks and the robustness library (\`bench/pytorch_pgd_protocol.py\`, PyTorch ${torchVersion}${gpu ? '' : ', the same BLAS on as many threads'});
 Sauron full: \`earlyStop: false\`; Sauron: \`earlyStop: true\` (the CPU's default), rows leave the batch once they fool the model, and the
 later restarts run, side by side, only for inputs whose first restart missed. Both Sauron columns iterate with batch norm folded into the
 convolutions (the default). Success: the percent of inputs fooled (Sauron early / full must be equal; PyTorch draws its own

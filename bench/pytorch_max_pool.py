@@ -1,6 +1,6 @@
 """PyTorch's side of bench/maxPool.ts: milliseconds for max pooling's forward and backward at
 each given shape (kernel 2), and for the attack's input-gradient step of the small CNN (width
-0.5, eval mode), best of the given rounds.
+0.5, eval mode), best of the given rounds; with --linear, also a fully connected layer (bench/blisThreads.ts).
 /usr/bin/python3 bench/pytorch_max_pool.py --threads 2 --batch 256 --rounds 5 256x16x28x28 256x32x14x14"""
 import argparse
 import json
@@ -19,6 +19,7 @@ p.add_argument('--threads', type=int, default=2)
 p.add_argument('--batch', type=int, default=256)
 p.add_argument('--rounds', type=int, default=5)
 p.add_argument('--steps', type=int, default=10)
+p.add_argument('--linear', help='rows x in x out: also time a fully connected layer, forward and backward to the input')
 p.add_argument('shapes', nargs='+')
 a = p.parse_args()
 torch.set_num_threads(a.threads)
@@ -56,4 +57,13 @@ def step():
     torch.autograd.grad(F.cross_entropy(model(xi)[0], goal), xi)
 
 
-print(json.dumps({'torch': torch.__version__, 'pools': pools, 'step': best(step)}))
+out = {'torch': torch.__version__, 'pools': pools, 'step': best(step)}
+if a.linear:
+    rows, fin, fout = (int(d) for d in a.linear.split('x'))
+    h, w, b = torch.randn(rows, fin), torch.randn(fout, fin), torch.randn(fout)
+
+    def linear():
+        hi = h.detach().requires_grad_(True)
+        torch.autograd.grad(F.linear(hi, w, b).sum(), hi)
+    out['linear'] = best(linear)
+print(json.dumps(out))

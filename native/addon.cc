@@ -73,9 +73,10 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
 }
 
 // BLIS multiplies on one thread unless BLIS_NUM_THREADS (or OMP_NUM_THREADS) says otherwise,
-// whatever libtorch's thread count: the default model's fully connected layers took 2.5 ms a
-// product on one thread against 1.3 on two (batch 256, 2 cores), with the same bits (BLIS splits
-// rows and columns among threads, never a sum; BENCHMARKS.md, "Attack step"). Debian's BLIS
+// whatever libtorch's thread count: the default model's fully connected layer, forward and
+// backward at 256 rows, took 5.0 ms on one thread against 2.6 on two (2 cores), with the same
+// bits (BLIS splits rows and columns among threads, never a sum; BENCHMARKS.md, "Attack step:
+// BLIS threads"). Debian's BLIS
 // exports no call to set it, and reads the environment once, at its first product: so the
 // first thread count goes into the environment for that first product (a 2x2 one, here) and
 // out again, leaving child processes the environment they were given. A user's own

@@ -17,18 +17,17 @@ namespace sauron {
 
 // poolKernel.cc
 void MaxPoolTiledRows(const float* in, float* out, int64_t* idx, int64_t begin, int64_t end, int64_t oh, int64_t ow,
-                      int64_t h, int64_t w, int64_t kh, int64_t kw, bool relu);
-void ReluMaxPoolTiledBackward(const float* gout, const float* out, const int64_t* idx, float* gin, int64_t begin,
-                              int64_t end, int64_t outPlane, int64_t inPlane);
+                      int64_t h, int64_t w, int64_t kh, int64_t kw);
 
 namespace {
 
 bool Tiled(const at::Tensor& x, int64_t kh, int64_t kw) {
-  return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() == 4 && x.is_contiguous() && kh >= 1 &&
-         kw >= 1 && x.size(2) >= kh && x.size(3) >= kw;
+  // empty inputs too go to libtorch, which refuses some (no channels) and passes others
+  return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() == 4 && x.is_contiguous() && x.numel() > 0 &&
+         kh >= 1 && kw >= 1 && x.size(2) >= kh && x.size(3) >= kw;
 }
 
-std::tuple<at::Tensor, at::Tensor> TiledForward(const at::Tensor& x, int64_t kh, int64_t kw, bool relu) {
+std::tuple<at::Tensor, at::Tensor> TiledForward(const at::Tensor& x, int64_t kh, int64_t kw) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   const int64_t oh = h / kh, ow = w / kw;
   auto out = at::empty({n, c, oh, ow}, x.options());
@@ -40,14 +39,14 @@ std::tuple<at::Tensor, at::Tensor> TiledForward(const at::Tensor& x, int64_t kh,
   // a task of about 16k inputs: small planes would otherwise pay a thread's start per row
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, ow * kh * kw));
   at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
-    MaxPoolTiledRows(in, o, ix, begin, end, oh, ow, h, w, kh, kw, relu);
+    MaxPoolTiledRows(in, o, ix, begin, end, oh, ow, h, w, kh, kw);
   });
   return {out, idx};
 }
 
 struct TiledMaxPoolFn : public torch::autograd::Function<TiledMaxPoolFn> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, at::Tensor x, int64_t kh, int64_t kw) {
-    auto [out, idx] = TiledForward(x, kh, kw, false);
+    auto [out, idx] = TiledForward(x, kh, kw);
     ctx->save_for_backward({x, idx});
     ctx->saved_data["kh"] = kh;
     ctx->saved_data["kw"] = kw;
@@ -64,45 +63,6 @@ struct TiledMaxPoolFn : public torch::autograd::Function<TiledMaxPoolFn> {
   }
 };
 
-// Relu then tiled pooling in one pass each way, for the conv-ReLU-pool blocks of the small CNN
-// and VGG: the relu'd activation (as large as the convolution's output) is never written, and
-// its backward (threshold_backward, a pass over it) folds into pooling's. Values, indices and
-// gradients are those of relu then libtorch's pooling, bit for bit.
-struct TiledReluMaxPoolFn : public torch::autograd::Function<TiledReluMaxPoolFn> {
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, at::Tensor x, int64_t kh, int64_t kw) {
-    auto [out, idx] = TiledForward(x, kh, kw, true);
-    ctx->save_for_backward({out, idx});
-    ctx->saved_data["shape"] = x.sizes().vec();
-    return out;
-  }
-
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
-    auto saved = ctx->get_saved_variables();
-    const auto& out = saved[0];
-    const auto& idx = saved[1];
-    auto shape = ctx->saved_data["shape"].toIntVector();
-    auto g = grads[0].contiguous();
-    const int64_t planes = shape[0] * shape[1];
-    const int64_t inPlane = shape[2] * shape[3];
-    const int64_t outPlane = out.size(2) * out.size(3);
-    if (at::GradMode::is_enabled()) {
-      // create_graph: the same gradient from differentiable ops, so a second derivative exists
-      auto passed = at::where(out.le(0), at::zeros_like(g), g);
-      auto gin = at::zeros({planes, inPlane}, g.options()).scatter_add(1, idx.view({planes, outPlane}), passed.view({planes, outPlane}));
-      return {gin.view(shape), at::Tensor(), at::Tensor()};
-    }
-    auto gin = at::zeros(shape, g.options());
-    const float* gp = g.data_ptr<float>();
-    const float* op = out.data_ptr<float>();
-    const int64_t* ip = idx.data_ptr<int64_t>();
-    float* gi = gin.data_ptr<float>();
-    at::parallel_for(0, planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, inPlane)), [&](int64_t begin, int64_t end) {
-      ReluMaxPoolTiledBackward(gp, op, ip, gi, begin, end, outPlane, inPlane);
-    });
-    return {gin, at::Tensor(), at::Tensor()};
-  }
-};
-
 // maxPool2dTiled(x, kh, kw): max_pool2d(x, [kh, kw], [kh, kw], 0, 1, false).
 Napi::Value MaxPool2dTiled(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -115,23 +75,10 @@ Napi::Value MaxPool2dTiled(const Napi::CallbackInfo& info) {
   })
 }
 
-// reluMaxPool2dTiled(x, kh, kw): maxPool2dTiled(relu(x), kh, kw).
-Napi::Value ReluMaxPool2dTiled(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  at::Tensor x = TensorWrap::From(env, info[0]);
-  const int64_t kh = info[1].As<Napi::Number>().Int64Value();
-  const int64_t kw = info[2].As<Napi::Number>().Int64Value();
-  SAURON_GUARD(env, {
-    if (!Tiled(x, kh, kw)) return TensorWrap::Wrap(env, at::max_pool2d(at::relu(x), {kh, kw}, {kh, kw}, {0, 0}, {1, 1}, false));
-    return TensorWrap::Wrap(env, TiledReluMaxPoolFn::apply(x, kh, kw));
-  })
-}
-
 }  // namespace
 
 void InitPool(Napi::Env env, Napi::Object exports) {
   exports.Set("maxPool2dTiled", Napi::Function::New(env, MaxPool2dTiled));
-  exports.Set("reluMaxPool2dTiled", Napi::Function::New(env, ReluMaxPool2dTiled));
 }
 
 }  // namespace sauron

@@ -19,13 +19,10 @@
 
 namespace sauron {
 
-// ATen's relu (clamp_min(x, 0)): negatives become +0; -0 and NaN stay as they are.
-static inline float Relu(float v) { return v < 0.f ? 0.f : v; }
-
 // Rows [begin, end) of (plane, output row) pairs: libtorch's first maximum in window order,
 // NaN taking the place as in libtorch's `val > max || isnan(val)`, and the index of the kept
-// element within its plane; with RELU, of the window's relu'd values, as relu then pooling.
-template <int KH, int KW, bool RELU>
+// element within its plane.
+template <int KH, int KW>
 static inline void Rows(const float* in, float* out, int64_t* idx, int64_t begin, int64_t end, int64_t oh, int64_t ow,
                         int64_t h, int64_t w, int64_t kh, int64_t kw) {
   const int64_t kH = KH > 0 ? KH : kh;
@@ -44,7 +41,7 @@ static inline void Rows(const float* in, float* out, int64_t* idx, int64_t begin
       for (int64_t i = 0; i < kH; i++) {
         for (int64_t j = 0; j < kW; j++) {
           const int64_t at = (ih0 + i) * w + iw0 + j;
-          const float v = RELU ? Relu(p[at]) : p[at];
+          const float v = p[at];
           const bool take = v > m || std::isnan(v);
           m = take ? v : m;
           best = take ? at : best;
@@ -58,27 +55,11 @@ static inline void Rows(const float* in, float* out, int64_t* idx, int64_t begin
 
 SAURON_VECTOR_CLONES
 void MaxPoolTiledRows(const float* in, float* out, int64_t* idx, int64_t begin, int64_t end, int64_t oh, int64_t ow,
-                      int64_t h, int64_t w, int64_t kh, int64_t kw, bool relu) {
+                      int64_t h, int64_t w, int64_t kh, int64_t kw) {
   if (kh == 2 && kw == 2)
-    relu ? Rows<2, 2, true>(in, out, idx, begin, end, oh, ow, h, w, kh, kw) : Rows<2, 2, false>(in, out, idx, begin, end, oh, ow, h, w, kh, kw);
+    Rows<2, 2>(in, out, idx, begin, end, oh, ow, h, w, kh, kw);
   else
-    relu ? Rows<0, 0, true>(in, out, idx, begin, end, oh, ow, h, w, kh, kw) : Rows<0, 0, false>(in, out, idx, begin, end, oh, ow, h, w, kh, kw);
-}
-
-// The gradient of relu then pooling, for planes [begin, end) of a zeroed input gradient: each
-// window's kept element gets its output's gradient where relu passed it (libtorch's
-// threshold_backward: not where the output is <= 0), as pooling's backward adds it to zero.
-void ReluMaxPoolTiledBackward(const float* gout, const float* out, const int64_t* idx, float* gin, int64_t begin,
-                              int64_t end, int64_t outPlane, int64_t inPlane) {
-  for (int64_t p = begin; p < end; p++) {
-    const float* g = gout + p * outPlane;
-    const float* o = out + p * outPlane;
-    const int64_t* ix = idx + p * outPlane;
-    float* gi = gin + p * inPlane;
-    for (int64_t j = 0; j < outPlane; j++) {
-      if (!(o[j] <= 0.f)) gi[ix[j]] = 0.f + g[j];
-    }
-  }
+    Rows<0, 0>(in, out, idx, begin, end, oh, ow, h, w, kh, kw);
 }
 
 }  // namespace sauron

@@ -92,8 +92,6 @@ export interface NativeAddon {
   destroyProcessGroup(): void;
   /** max_pool2d with kernel = stride, no padding or dilation (native/pool.cc). */
   maxPool2dTiled(x: NativeTensor, kh: number, kw: number): NativeTensor;
-  /** maxPool2dTiled(relu(x), kh, kw) in one op. */
-  reluMaxPool2dTiled(x: NativeTensor, kh: number, kw: number): NativeTensor;
   autocastEnter(deviceType: string, dtype: string): [boolean, string];
   autocastExit(deviceType: string, wasEnabled: boolean, previousDtype: string): void;
   setAllowTF32(matmul: boolean, cudnn: boolean): void;

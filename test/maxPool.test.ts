@@ -25,12 +25,12 @@ function bits(t: Tensor): Uint32Array {
   return new Uint32Array(Float32Array.from(t.contiguous().toArray<'float32'>()).buffer);
 }
 
-/** Pools x both ways and returns [ours, libtorch's] outputs and input gradients; `relu`: relu first. */
-function both(x: Tensor, k: Pair, g: Generator, relu = false): { out: [Tensor, Tensor]; grad: [Tensor, Tensor] } {
+/** Pools x both ways and returns [ours, libtorch's] outputs and input gradients. */
+function both(x: Tensor, k: Pair, g: Generator): { out: [Tensor, Tensor]; grad: [Tensor, Tensor] } {
   const a = x.detach().requiresGrad_(true);
   const b = x.detach().requiresGrad_(true);
-  const ya = relu ? F.reluMaxPool2d(a, k) : F.maxPool2d(a, k);
-  const yb = reference(relu ? b.relu() : b, k);
+  const ya = F.maxPool2d(a, k);
+  const yb = reference(b, k);
   // distinct upstream gradients, so a gradient sent to the wrong element shows
   const up = rand(ya.shape, { generator: g }).add(1);
   const [ga] = grad(ya, a, { gradOutputs: [up] });
@@ -38,9 +38,9 @@ function both(x: Tensor, k: Pair, g: Generator, relu = false): { out: [Tensor, T
   return { out: [ya, yb], grad: [ga!, gb!] };
 }
 
-function assertSame(x: Tensor, k: Pair, g: Generator, what: string, relu = false): void {
+function assertSame(x: Tensor, k: Pair, g: Generator, what: string): void {
   scope(() => {
-    const r = both(x, k, g, relu);
+    const r = both(x, k, g);
     assert.deepEqual(r.out[0].shape, r.out[1].shape, `${what}: shape`);
     assert.deepEqual(bits(r.out[0]), bits(r.out[1]), `${what}: values`);
     assert.deepEqual(bits(r.grad[0]), bits(r.grad[1]), `${what}: gradient`);
@@ -53,11 +53,7 @@ test('tiled max pooling equals libtorch: values and gradients, random inputs', (
     [[4, 16, 28, 28], [2, 2]], [[3, 8, 14, 14], [2, 2]], [[1, 3, 7, 9], [2, 2]], // odd sizes: floor, as libtorch
     [[2, 4, 9, 10], [3, 3]], [[2, 2, 8, 9], [2, 3]], [[2, 2, 5, 5], [1, 1]], [[2, 5, 4, 4], [4, 4]],
   ];
-  for (const [shape, k] of cases) {
-    const x = randn(shape, { generator: g });
-    assertSame(x, k, g, `${shape.join('x')} k${k.join('x')}`);
-    assertSame(x, k, g, `relu, ${shape.join('x')} k${k.join('x')}`, true);
-  }
+  for (const [shape, k] of cases) assertSame(randn(shape, { generator: g }), k, g, `${shape.join('x')} k${k.join('x')}`);
 });
 
 test('tiled max pooling equals libtorch where windows tie: the first maximum takes the gradient', () => {
@@ -69,10 +65,6 @@ test('tiled max pooling equals libtorch where windows tie: the first maximum tak
     assertSame(x, [3, 3], g, 'ties, 3x3');
     // a constant plane: every window is one tie, the first element wins
     assertSame(x.mul(0).add(0.25), [2, 2], g, 'constant');
-    // before the relu: windows of negatives and zeros all relu to ties at zero
-    const pre = randn([4, 6, 12, 12], { generator: g }).mul(2).floor().div(2);
-    assertSame(pre, [2, 2], g, 'relu, ties', true);
-    assertSame(pre.mul(0).sub(1), [2, 2], g, 'relu, all negative', true);
   });
 });
 
@@ -82,14 +74,10 @@ test('tiled max pooling equals libtorch on infinities and NaN', () => {
   const v = [ninf, ninf, ninf, ninf, NaN, 1, 2, NaN, 1, NaN, NaN, 3, Infinity, 5, Infinity, ninf];
   // one [1, 1, 2, 8] plane: four 2x2 windows in a row
   const x = tensor(Float32Array.from([...v.slice(0, 8), ...v.slice(8)]), { shape: [1, 1, 2, 8] });
-  // and before a relu, with zeros of both signs
-  const z = tensor(Float32Array.from([...v, -0, 0, -0, -1, -0, -0, -0, -0, 0, -0, -2, NaN, -0, -3, 1, -0]), { shape: [1, 1, 4, 8] });
   scope(() => {
-    for (const [t, relu] of [[x, false], [x, true], [z, true], [z, false]] as const) {
-      const r = both(t, [2, 2], g, relu);
-      assert.deepEqual(bits(r.out[0]), bits(r.out[1]), `relu ${relu}`);
-      assert.deepEqual(bits(r.grad[0]), bits(r.grad[1]), `relu ${relu}`);
-    }
+    const r = both(x, [2, 2], g);
+    assert.deepEqual(bits(r.out[0]), bits(r.out[1]));
+    assert.deepEqual(bits(r.grad[0]), bits(r.grad[1]));
   });
 });
 
@@ -119,11 +107,10 @@ test('tiled max pooling gives a second derivative, as libtorch does', () => {
       return grad(gx!.square().sum(), x)[0]!;
     };
     assert.deepEqual(bits(second((t) => F.maxPool2d(t, 2))), bits(second((t) => reference(t, [2, 2]))));
-    assert.deepEqual(bits(second((t) => F.reluMaxPool2d(t.sub(0.5), 2))), bits(second((t) => reference(t.sub(0.5).relu(), [2, 2]))));
   });
 });
 
-test('conv-ReLU-pool blocks run fused inside models with the same logits, features and input gradient as layer by layer', () => {
+test('models pooling through the addon give the same logits, features and input gradient as through libtorch\'s pooling', () => {
   const cases: [string, [number, number, number]][] = [['small-cnn', [1, 28, 28]], ['vgg11', [3, 32, 32]]];
   for (const [arch, inputShape] of cases) {
     const m = createModel({ arch, inputShape, numClasses: 10, width: 0.25 }, { generator: new Generator(3) }).eval();
@@ -136,20 +123,19 @@ test('conv-ReLU-pool blocks run fused inside models with the same logits, featur
           const [gx] = grad(o.features.sum().add(o.logits.sum()), xi);
           return [o.logits.detach(), o.features.detach(), gx!];
         };
-        const fused = run();
-        // relu, then libtorch's pooling, as before the fusion
-        const own = native.reluMaxPool2dTiled;
+        const ours = run();
+        const own = native.maxPool2dTiled;
         let calls = 0;
-        native.reluMaxPool2dTiled = (h, kh, kw) => {
+        native.maxPool2dTiled = (h, kh, kw) => {
           calls++;
-          return op('max_pool2d').call(wrap(op('relu').call(h)).native, [kh, kw], [kh, kw], [0, 0], [1, 1], false) as typeof h;
+          return op('max_pool2d').call(h, [kh, kw], [kh, kw], [0, 0], [1, 1], false) as typeof h;
         };
         try {
-          run().forEach((t, i) => assert.deepEqual(bits(t), bits(fused[i]!), `${arch}: output ${i}`));
+          run().forEach((t, i) => assert.deepEqual(bits(t), bits(ours[i]!), `${arch}: output ${i}`));
         } finally {
-          native.reluMaxPool2dTiled = own;
+          native.maxPool2dTiled = own;
         }
-        assert.ok(calls >= 2, `${arch}: the model's blocks went through the fused op (${calls})`);
+        assert.ok(calls >= 2, `${arch}: the model pools through the addon (${calls} calls)`);
       });
     } finally {
       m.dispose();

@@ -1,7 +1,7 @@
 // VGG with batch norm in the CIFAR layout of the reference's library (robustness):
 // features = [conv3x3-BN-ReLU | maxpool]..., AvgPool(1, 1), classifier = Linear(512, classes).
 import type { Tensor } from '../tensor/tensor.js';
-import { AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential, runLayers, type InitOptions } from '../nn/layers.js';
+import { AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential, type InitOptions } from '../nn/layers.js';
 import * as F from '../nn/functional.js';
 import { ImageClassifier, scaled, type LayerSplit, type ModelConfig } from './classifier.js';
 import type { Module } from '../nn/module.js';
@@ -73,7 +73,12 @@ export class VGG extends ImageClassifier {
   }
 
   protected embed(x: Tensor, fakeRelu: boolean): Tensor {
-    let cur = runLayers(this.features.layers, x, fakeRelu ? (i, h) => (i === this.#lastRelu ? F.fakeRelu(h) : null) : undefined);
+    let cur = x;
+    this.features.layers.forEach((m, i) => {
+      const next = fakeRelu && i === this.#lastRelu ? F.fakeRelu(cur) : m.forward(cur);
+      if (cur !== x) cur.dispose();
+      cur = next;
+    });
     // The CIFAR layout ends at 1x1; larger inputs are averaged to 1x1 so features stay 512-d.
     if (cur.shape[2] !== 1 || cur.shape[3] !== 1) {
       const pooled = F.adaptiveAvgPool2d(cur, 1);

@@ -1,7 +1,7 @@
 // Functional neural-network ops (torch.nn.functional), each one ATen operator.
 import { op, f64 } from '../tensor/op.js';
 import { Tensor, wrap } from '../tensor/tensor.js';
-import { maxPool2dTiled, reluMaxPool2dTiled } from '../tensor/pool.js';
+import { maxPool2dTiled } from '../tensor/pool.js';
 
 type Pair = number | [number, number];
 
@@ -71,32 +71,17 @@ const pairOf = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : 
  * to the addon's forward (tensor/pool.ts): libtorch's values, indices and backward, faster.
  */
 export function maxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0, { dilation = 1 as Pair, ceilMode = false } = {}): Tensor {
-  const tile = tiling(x, kernelSize, stride, padding, dilation, ceilMode);
-  if (tile) return maxPool2dTiled(x, tile[0], tile[1]);
-  return wrap(op('max_pool2d').call(x.native, kernelSize, stride ?? kernelSize, padding, dilation, ceilMode));
-}
-
-/** The window of a pooling the addon runs itself (tiling windows, CPU, float32), else null. */
-function tiling(x: Tensor, kernelSize: Pair, stride: Pair | undefined, padding: Pair, dilation: Pair, ceilMode: boolean): [number, number] | null {
   const [kh, kw] = pairOf(kernelSize);
   const [sh, sw] = pairOf(stride ?? kernelSize);
   const [ph, pw] = pairOf(padding);
   const [dh, dw] = pairOf(dilation);
-  const tiled = kh === sh && kw === sw && ph === 0 && pw === 0 && dh === 1 && dw === 1 && !ceilMode;
-  return tiled && x.ndim === 4 && x.device === 'cpu' && x.dtype === 'float32' ? [kh, kw] : null;
-}
-
-/**
- * maxPool2d(relu(x)): the conv-ReLU-pool block's tail. Where the pooling is the addon's own it
- * is one op each way (tensor/pool.ts), with relu then pooling's values and gradients.
- */
-export function reluMaxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0, { dilation = 1 as Pair, ceilMode = false } = {}): Tensor {
-  const tile = tiling(x, kernelSize, stride, padding, dilation, ceilMode);
-  if (tile) return reluMaxPool2dTiled(x, tile[0], tile[1]);
-  const r = x.relu();
-  const out = maxPool2d(r, kernelSize, stride, padding, { dilation, ceilMode });
-  r.dispose();
-  return out;
+  // anything odd (fractional or non-positive windows) goes to libtorch, whose message names it
+  const tiled = Number.isInteger(kh) && Number.isInteger(kw) && kh >= 1 && kw >= 1 && kh === sh && kw === sw &&
+    ph === 0 && pw === 0 && dh === 1 && dw === 1 && !ceilMode;
+  if (tiled && x.ndim === 4 && x.device === 'cpu' && x.dtype === 'float32') {
+    return maxPool2dTiled(x, kh, kw);
+  }
+  return wrap(op('max_pool2d').call(x.native, kernelSize, stride ?? kernelSize, padding, dilation, ceilMode));
 }
 
 export function avgPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0,

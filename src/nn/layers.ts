@@ -196,36 +196,15 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const cur = runLayers(this.layers, x);
+    let cur = x;
+    for (const m of this.layers) {
+      const next = m.forward(cur);
+      // Intermediate activations are owned by the autograd graph once used; free our handles.
+      if (cur !== x && cur !== next) cur.dispose();
+      cur = next;
+    }
     return cur === x ? x.clone() : cur;
   }
-}
-
-/**
- * Runs `layers` on x in order. A ReLU followed by a max pooling runs as F.reluMaxPool2d: relu
- * then pooling's values and gradients in one op each way (on the small CNN's attack step the
- * ReLU's pass and its backward's were 5% of the step; BENCHMARKS.md, "Attack step"). `replace`
- * may give layer i's output instead (VGG's fake ReLU); a replaced layer is not fused.
- */
-export function runLayers(layers: readonly Module[], x: Tensor, replace?: (i: number, x: Tensor) => Tensor | null): Tensor {
-  let cur = x;
-  for (let i = 0; i < layers.length; i++) {
-    let next = replace?.(i, cur) ?? null;
-    if (!next) {
-      const m = layers[i]!;
-      const pool = layers[i + 1];
-      if (m instanceof ReLU && pool instanceof MaxPool2d) {
-        next = F.reluMaxPool2d(cur, pool.kernelSize, pool.stride, pool.padding);
-        i++;
-      } else {
-        next = m.forward(cur);
-      }
-    }
-    // Intermediate activations are owned by the autograd graph once used; free our handles.
-    if (cur !== x && cur !== next) cur.dispose();
-    cur = next;
-  }
-  return cur;
 }
 
 /** Switches every BatchNorm2d inside `m` to synchronised statistics (PyTorch's convert_sync_batchnorm); returns how many. */

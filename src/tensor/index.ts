@@ -1,7 +1,7 @@
 // Tensors: the typed facade over libtorch's at::Tensor (every method one ATen operator),
 // creation, autograd, scopes that free native memory, seeded generators and seed streams,
-// devices (CUDA, autocast, determinism), c10d collectives, TorchScript/pickle handles and
-// process-wide settings.
+// devices (CUDA, autocast, determinism), c10d collectives, TorchScript/pickle handles,
+// process-wide settings, and the addon's own max pooling (pool.ts).
 // The bottom layer: it alone (with src/optim) loads the addon (src/native.ts) and imports
 // nothing else from src/ but progress.ts.
 export * from './dtype.js';

@@ -9,11 +9,3 @@ import { wrap, type Tensor } from './tensor.js';
 export function maxPool2dTiled(x: Tensor, kh: number, kw: number): Tensor {
   return wrap(native.maxPool2dTiled(x.native, kh, kw));
 }
-
-/**
- * maxPool2dTiled(relu(x), kh, kw) in one pass each way: the relu'd activation is never stored,
- * and relu's backward folds into pooling's. The same values and gradients, bit for bit.
- */
-export function reluMaxPool2dTiled(x: Tensor, kh: number, kw: number): Tensor {
-  return wrap(native.reluMaxPool2dTiled(x.native, kh, kw));
-}
