@@ -1,7 +1,8 @@
 // One side of bench/blisThreads.ts, run in its own process (BLIS reads its thread count once):
 // milliseconds for the default model's fully connected layer (forward and backward to the input)
 // and for its whole input-gradient step, as JSON.
-import { createModel, F, Generator, grad, rand, randint, randn, scope } from '../src/index.js';
+import { F, Generator, grad, randn, scope } from '../src/index.js';
+import { inputGradStep } from './inputGradStep.js';
 
 const batch = Number(process.env.BATCH ?? 256);
 const rounds = 5;
@@ -24,11 +25,5 @@ const linear = best(() => scope(() => {
   const xi = h.detach().requiresGrad_();
   grad(F.linear(xi, w, b).sum(), xi);
 }));
-const model = createModel({ arch: 'small-cnn', inputShape: [1, 28, 28], numClasses: 10, width: 0.5 }, { generator: g }).eval();
-const x0 = rand([batch, 1, 28, 28], { generator: g }).keep();
-const goal = randint(0, 10, [batch], { generator: g }).keep();
-const step = best(() => scope(() => {
-  const xi = x0.detach().requiresGrad_();
-  grad(F.crossEntropy(model.forward(xi).logits, goal), xi);
-}));
+const step = best(inputGradStep(batch, g));
 console.log(JSON.stringify({ linear, step }));

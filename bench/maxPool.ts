@@ -9,8 +9,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native } from '../src/native.js';
 import { op } from '../src/tensor/op.js';
-import { createModel, rand, randn, randint, Generator, scope, getNumThreads, grad, F, ones } from '../src/index.js';
+import { randn, Generator, scope, getNumThreads, grad, F, ones } from '../src/index.js';
 import { torchEnv, updateBenchmarks } from './report.js';
+import { inputGradStep } from './inputGradStep.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const batch = 256;
@@ -49,13 +50,7 @@ const pools = shapes.map((s) => {
   x.dispose();
   return r;
 });
-const model = createModel({ arch: 'small-cnn', inputShape: [1, 28, 28], numClasses: 10, width: 0.5 }, { generator: g }).eval();
-const x0 = rand([batch, 1, 28, 28], { generator: g }).keep();
-const goal = randint(0, 10, [batch], { generator: g }).keep();
-const step = ab(() => scope(() => {
-  const xi = x0.detach().requiresGrad_();
-  grad(F.crossEntropy(model.forward(xi).logits, goal), xi);
-}));
+const step = ab(inputGradStep(batch, g));
 const py = JSON.parse(execFileSync('/usr/bin/python3', [join(root, 'bench', 'pytorch_max_pool.py'), '--threads', String(getNumThreads()),
   '--batch', String(batch), '--rounds', String(rounds), '--steps', String(steps), ...shapes.map((s) => s.join('x'))],
 { env: torchEnv(), encoding: 'utf8' }).trim().split('\n').pop()!);
