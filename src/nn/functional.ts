@@ -1,4 +1,5 @@
-// Functional neural-network ops (torch.nn.functional), each one ATen operator.
+// Functional neural-network ops (torch.nn.functional), each one ATen operator (tiled max pooling:
+// the addon's own forward, tensor/pool.ts).
 import { op, f64 } from '../tensor/op.js';
 import { Tensor, wrap } from '../tensor/tensor.js';
 import { maxPool2dTiled } from '../tensor/pool.js';
