@@ -18,7 +18,7 @@ const { BLIS_NUM_THREADS: _, ...env } = process.env;
 const sauron = (n: number) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'blisThreadsRun.ts')],
   { encoding: 'utf8', env: { ...env, BLIS_NUM_THREADS: String(n) } }).trim().split('\n').pop()!) as { linear: number; step: number };
 const torch = (n: number) => JSON.parse(execFileSync('/usr/bin/python3', [join(root, 'bench', 'pytorch_max_pool.py'), '--threads', String(threads),
-  '--linear', '256x1568x128', '256x16x28x28'], { encoding: 'utf8', env: { ...torchEnv(), BLIS_NUM_THREADS: String(n) } }).trim().split('\n').pop()!) as { linear: number; step: number; torch: string };
+  '--linear', '256x1568x128'], { encoding: 'utf8', env: { ...torchEnv(), BLIS_NUM_THREADS: String(n) } }).trim().split('\n').pop()!) as { linear: number; step: number; torch: string };
 const best: Record<string, { linear: number; step: number }> = {};
 let version = '';
 for (let r = 0; r < rounds; r++) {

@@ -68,8 +68,9 @@ export function fakeRelu(x: Tensor): Tensor {
 const pairOf = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : p);
 
 /**
- * Windows that tile the input (kernel = stride, no padding or dilation) on the CPU in float32 go
- * to the addon's forward (tensor/pool.ts): libtorch's values, indices and backward, faster.
+ * Windows that tile the input (kernel = stride, no padding or dilation) go to the addon
+ * (tensor/pool.ts), which runs its own forward on CPU float32 NCHW input (libtorch's values,
+ * indices and backward, faster) and libtorch's max_pool2d on anything else.
  */
 export function maxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0, { dilation = 1 as Pair, ceilMode = false } = {}): Tensor {
   const [kh, kw] = pairOf(kernelSize);
@@ -79,9 +80,7 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: P
   // anything odd (fractional or non-positive windows) goes to libtorch, whose message names it
   const tiled = Number.isInteger(kh) && Number.isInteger(kw) && kh >= 1 && kw >= 1 && kh === sh && kw === sw &&
     ph === 0 && pw === 0 && dh === 1 && dw === 1 && !ceilMode;
-  if (tiled && x.ndim === 4 && x.device === 'cpu' && x.dtype === 'float32') {
-    return maxPool2dTiled(x, kh, kw);
-  }
+  if (tiled) return maxPool2dTiled(x, kh, kw);
   return wrap(op('max_pool2d').call(x.native, kernelSize, stride ?? kernelSize, padding, dilation, ceilMode));
 }
 
