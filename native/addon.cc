@@ -139,7 +139,6 @@ void TuneMalloc() {
 
 }  // namespace
 
-Napi::Value LoadPickleFn(const Napi::CallbackInfo& info);
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   TuneMalloc();
@@ -154,13 +153,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function optimizer = InitOptimizer(env);
   data->optimizerCtor = Napi::Persistent(optimizer);
   Napi::Function scriptModule = InitScriptModule(env);
-  data->scriptModuleCtor = Napi::Persistent(scriptModule);
 
   exports.Set("Generator", generator);
   exports.Set("Op", op);
   exports.Set("Optimizer", optimizer);
   exports.Set("ScriptModule", scriptModule);
-  exports.Set("loadPickle", Napi::Function::New(env, LoadPickleFn));
   exports.Set("fromArray", Napi::Function::New(env, FromArray));
   exports.Set("grad", Napi::Function::New(env, Grad));
   exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));

@@ -46,7 +46,6 @@ struct AddonData {
   Napi::FunctionReference generatorCtor;
   Napi::FunctionReference opCtor;
   Napi::FunctionReference optimizerCtor;
-  Napi::FunctionReference scriptModuleCtor;
 };
 
 // Converts libtorch / C++ exceptions into JS errors carrying libtorch's message.
@@ -95,9 +94,8 @@ class GeneratorWrap : public Napi::ObjectWrap<GeneratorWrap> {
 
 Napi::Function InitOp(Napi::Env env);
 Napi::Function InitScriptModule(Napi::Env env);
-// Tensors become ids (or {tensor: id} objects, where numbers could be mistaken for them),
-// None null, tuples and lists arrays, dicts objects, scalars numbers.
-Napi::Value FromIValue(Napi::Env env, const c10::IValue& v, bool tensorObjects = false);
+// Tensors become ids, None null, tuples and lists arrays, dicts objects, scalars numbers.
+Napi::Value FromIValue(Napi::Env env, const c10::IValue& v);
 Napi::Function InitOptimizer(Napi::Env env);
 void InitDevice(Napi::Env env, Napi::Object exports);
 void InitDistributed(Napi::Env env, Napi::Object exports);

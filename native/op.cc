@@ -211,13 +211,8 @@ class OpWrap : public Napi::ObjectWrap<OpWrap> {
 
 }  // namespace
 
-Napi::Value FromIValue(Napi::Env env, const c10::IValue& v, bool tensorObjects) {
-  if (v.isTensor()) {
-    if (!tensorObjects) return TensorWrap::Wrap(env, v.toTensor());
-    auto o = Napi::Object::New(env);
-    o.Set("tensor", TensorWrap::Wrap(env, v.toTensor()));
-    return o;
-  }
+Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
+  if (v.isTensor()) return TensorWrap::Wrap(env, v.toTensor());
   if (v.isNone()) return env.Null();
   if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
   if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
@@ -230,7 +225,7 @@ Napi::Value FromIValue(Napi::Env env, const c10::IValue& v, bool tensorObjects) 
   if (v.isTensorList()) {
     auto list = v.toTensorList();
     auto arr = Napi::Array::New(env, list.size());
-    for (size_t i = 0; i < list.size(); i++) arr.Set(i, FromIValue(env, c10::IValue(list.get(i)), tensorObjects));
+    for (size_t i = 0; i < list.size(); i++) arr.Set(i, FromIValue(env, c10::IValue(list.get(i))));
     return arr;
   }
   if (v.isGenericDict()) {
@@ -239,7 +234,7 @@ Napi::Value FromIValue(Napi::Env env, const c10::IValue& v, bool tensorObjects) 
       std::string key = kv.key().isString() ? kv.key().toStringRef()
                         : kv.key().isInt()  ? std::to_string(kv.key().toInt())
                                             : kv.key().tagKind();
-      obj.Set(key, FromIValue(env, kv.value(), tensorObjects));
+      obj.Set(key, FromIValue(env, kv.value()));
     }
     return obj;
   }
@@ -250,7 +245,7 @@ Napi::Value FromIValue(Napi::Env env, const c10::IValue& v, bool tensorObjects) 
     else
       for (const auto& e : v.toListRef()) elems.push_back(e);
     auto arr = Napi::Array::New(env, elems.size());
-    for (size_t i = 0; i < elems.size(); i++) arr.Set(i, FromIValue(env, elems[i], tensorObjects));
+    for (size_t i = 0; i < elems.size(); i++) arr.Set(i, FromIValue(env, elems[i]));
     return arr;
   }
   throw Napi::TypeError::New(env, "unsupported return type " + v.tagKind());

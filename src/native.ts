@@ -57,7 +57,9 @@ export interface NativeScriptModule {
   namedParameters(): [string, NativeTensor][];
   namedBuffers(): [string, NativeTensor][];
   childNames(): string[];
-  child(name: string): NativeScriptModule;
+  /** Makes forwardCaptured return [forward's output, the output of the submodule at the dotted path]. */
+  capture(path: string): void;
+  forwardCaptured(...inputs: NativeTensor[]): NativeValue;
   train(on: boolean): void;
   save(path: string): void;
   typeName(): string;
@@ -71,8 +73,8 @@ export interface NativeAddon {
   Generator: new (seed?: number | bigint, device?: string) => NativeGenerator;
   Op: new (name: string, overload?: string) => NativeOp;
   Optimizer: new (kind: string, params: NativeTensor[], options: Record<string, number | boolean | undefined>) => NativeOptimizer;
+  /** Throws an error with `unsafeTensor: true` when a tensor reaches past the bytes the file holds. */
   ScriptModule: new (path: string, empty?: boolean, device?: string) => NativeScriptModule;
-  loadPickle(data: Buffer): unknown;
   fromArray(data: ArrayBufferView, shape: number[], dtype: string, device?: string): NativeTensor;
   /** True when the addon was linked against a CUDA libtorch. */
   builtWithCuda: boolean;

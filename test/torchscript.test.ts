@@ -1,5 +1,7 @@
-// Users' own PyTorch models: TorchScript files in both output conventions and state dicts in
-// the common layouts, against PyTorch's own outputs (fixtures/generate_torchscript.py).
+// Users' own PyTorch models: TorchScript files in both output conventions (features taken at
+// a dotted submodule path inside the model's own forward, scripted and traced), files whose
+// tensors reach past their records, and state dicts in the common layouts, against PyTorch's
+// own outputs (fixtures/generate_torchscript.py).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -7,6 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TorchScriptClassifier, convertCheckpoint, createModel, Generator, rand, noGrad, saveModel, loadSafetensors, loadNpy, scope, liveTensors, type Tensor } from '../src/index.js';
+import { loadScriptModule, UnsafeScriptFileError } from '../src/tensor/script.js';
+import { Tensor as T } from '../src/tensor/tensor.js';
 import { delta } from '../src/analysis/delta.js';
 import { ROOT, relErr } from './helpers.js';
 
@@ -14,6 +18,11 @@ const FX = join(ROOT, 'fixtures', 'torchscript');
 const fx = loadSafetensors(join(FX, 'torchscript.safetensors')).tensors;
 for (const t of fx.values()) t.keep();
 const get = (k: string): Tensor => fx.get(k)!;
+const nested = loadSafetensors(join(FX, 'torchscript_nested.safetensors'));
+for (const t of nested.tensors.values()) t.keep();
+const nget = (k: string): Tensor => nested.tensors.get(k)!;
+// the normalisation the traced wrapper's network expects (the generator's metadata)
+const { mean: FM_MEAN, std: FM_STD } = JSON.parse(nested.metadata.json!) as { mean: number[]; std: number[] };
 
 function sauron(...args: string[]) {
   return spawnSync(process.execPath, [join(ROOT, 'bin', 'sauron.js'), ...args], { encoding: 'utf8' });
@@ -40,10 +49,11 @@ test('TorchScript returning (logits, features): outputs and Delta equal PyTorch 
   }
 });
 
-test('TorchScript returning logits only: --features-layer runs the children in order', () => {
+test('TorchScript returning logits only: --features-layer captures a top-level child inside forward', () => {
   assert.throws(() => new TorchScriptClassifier(join(FX, 'ts_logits.pt'), { inputShape: [1, 28, 28] }),
-    /returns logits only: name the submodule .* --features-layer \(its submodules: conv1, relu1, pool, flatten, fc, relu3, out\)/);
-  assert.throws(() => new TorchScriptClassifier(join(FX, 'ts_logits.pt'), { inputShape: [1, 28, 28], featuresLayer: 'nope' }), /has no submodule 'nope'/);
+    /returns logits only: name the submodule .* --features-layer \(a dotted path such as net.avgpool; its submodules: conv1, relu1, pool, flatten, fc, relu3, out\)/);
+  assert.throws(() => new TorchScriptClassifier(join(FX, 'ts_logits.pt'), { inputShape: [1, 28, 28], featuresLayer: 'nope' }),
+    /--features-layer nope: the model has no submodule 'nope' \(its submodules: conv1, relu1, pool, flatten, fc, relu3, out\)/);
   const m = new TorchScriptClassifier(join(FX, 'ts_logits.pt'), { inputShape: [1, 28, 28], featuresLayer: 'relu3' });
   try {
     scope(() => {
@@ -56,6 +66,103 @@ test('TorchScript returning logits only: --features-layer runs the children in o
   }
   assert.throws(() => new TorchScriptClassifier(join(FX, 'ts_tuple.pt'), { inputShape: [1, 28, 28], classifierParam: 'missing.weight' }),
     /has no parameter 'missing.weight' \(its parameters: conv.weight \[6, 1, 3, 3\]/);
+});
+
+test('dotted --features-layer: a scripted wrapper around torchvision\'s ResNet gives PyTorch\'s penultimate activations and input gradients', () => {
+  const m = new TorchScriptClassifier(join(FX, 'ts_wrapped.pt'), { inputShape: [1, 28, 28], featuresLayer: 'net.avgpool' });
+  try {
+    assert.equal(m.featureDim, 16);
+    assert.equal(m.numClasses, 10);
+    assert.deepEqual(m.settings, { file: join(FX, 'ts_wrapped.pt'), inputShape: [1, 28, 28], featuresLayer: 'net.avgpool', classifierParam: 'net.fc.weight', normalization: null });
+    scope(() => {
+      const x = nget('gray').clone().requiresGrad_(true);
+      const { logits, features } = m.forward(x);
+      assert.ok(relErr(logits, nget('wrapped.logits')) < 1e-5);
+      assert.ok(relErr(features, nget('wrapped.features')) < 1e-5);
+      // the attacks differentiate through the captured features and the logits
+      features.sum().add(logits.narrow(1, 0, 1).sum()).backward();
+      assert.ok(relErr(x.grad!, nget('wrapped.input_grad')) < 1e-4, `input gradient off by ${relErr(x.grad!, nget('wrapped.input_grad'))}`);
+    });
+  } finally {
+    m.dispose();
+  }
+});
+
+test('the captured output is the submodule\'s as it returned it, before the model adds to it in place', () => {
+  const m = loadScriptModule(join(FX, 'ts_wrapped.pt'), 'cpu');
+  m.capture('net.layer4.0.bn2');
+  scope(() => noGrad(() => {
+    const [out, captured] = m.forwardCaptured(nget('gray').native) as [number, number];
+    assert.ok(relErr(new T(out), nget('wrapped.logits')) < 1e-5);
+    assert.ok(relErr(new T(captured), nget('wrapped.layer4.0.bn2')) < 1e-5);
+  }));
+});
+
+test('dotted --features-layer on a traced wrapper, with --mean/--std applied before the module', () => {
+  const normalization = { mean: FM_MEAN, std: FM_STD };
+  const m = new TorchScriptClassifier(join(FX, 'ts_wrapped_traced.pt'), { inputShape: [1, 28, 28], featuresLayer: 'net.avgpool', normalization });
+  const raw = new TorchScriptClassifier(join(FX, 'ts_wrapped_traced.pt'), { inputShape: [1, 28, 28], featuresLayer: 'net.avgpool' });
+  try {
+    assert.deepEqual(m.settings.normalization, normalization);
+    scope(() => {
+      const { logits, features } = m.forward(nget('gray'));
+      assert.ok(relErr(logits, nget('traced.logits')) < 1e-5);
+      assert.ok(relErr(features, nget('traced.features')) < 1e-5);
+      // the same file without the normalisation sees other images
+      assert.ok(relErr(raw.forward(nget('gray')).features, nget('traced.features')) > 1e-2);
+    });
+  } finally {
+    m.dispose();
+    raw.dispose();
+  }
+});
+
+test('--features-layer refusals, each one line: called twice, inside an if or a loop, never called, no such path', () => {
+  const before = liveTensors();
+  const open = (file: string, featuresLayer: string) => () => new TorchScriptClassifier(join(FX, file), { inputShape: [1, 28, 28], featuresLayer });
+  const cases: [string, string, RegExp][] = [
+    ['ts_refused.pt', 'net.act', /--features-layer net\.act: net\.act is called 2 times by the model's forward; its output must be computed once$/],
+    ['ts_refused.pt', 'extra.act', /extra\.act is called inside an if \(prim::If\) of the model's forward/],
+    ['ts_refused.pt', 'refine', /refine is called inside a loop \(prim::Loop\) of the model's forward/],
+    ['ts_refused.pt', 'spare.act', /spare is never used by the model's forward$/],
+    ['ts_wrapped.pt', 'net.layer1.0.relu', /net\.layer1\.0\.relu is called 2 times/],
+    ['ts_wrapped.pt', 'net.nope', /net has no submodule 'nope' \(its submodules: conv1, bn1, relu, maxpool, layer1, layer2, layer3, layer4, avgpool, fc\)$/],
+    ['ts_wrapped.pt', 'net.avgpool.x', /net\.avgpool has no submodule 'x' \(it has no submodules\)$/],
+    ['ts_wrapped.pt', 'net..avgpool', /'net\.\.avgpool' is not a submodule path/],
+    ['ts_wrapped_traced.pt', 'net.layer4.0.relu', /net\.layer4\.0\.relu is called 2 times/],
+  ];
+  for (const [file, layer, re] of cases) {
+    assert.throws(open(file, layer), (e: Error) => {
+      assert.match(e.message, re, `${file} ${layer}`);
+      assert.ok(e.message.startsWith(join(FX, file)) && !e.message.includes('\n'), e.message);
+      return true;
+    });
+  }
+  assert.equal(liveTensors(), before);
+});
+
+test('a file whose tensors reach past their records is refused when loaded, before any prediction', () => {
+  const before = liveTensors();
+  for (const [file, re] of [
+    ['ts_overclaim.pt', /tensor fc\.weight's storage claims 31360 bytes, its record in the file holds 7840/],
+    ['ts_oversized.pt', /tensor fc\.bias \[200\] \(float32, offset 0\) needs 200 elements, its storage in the file holds 10/],
+    // a tensor inside a dict attribute, the file's pickle holding type-tagged lists, dicts and objects
+    ['ts_typed_oversized.pt', /tensor table\.b \[200\] \(float32, offset 0\) needs 200 elements, its storage in the file holds 3/],
+  ] as const) {
+    assert.throws(() => new TorchScriptClassifier(join(FX, file), { inputShape: [1, 28, 28] }), (e: Error) => {
+      assert.ok(e instanceof UnsafeScriptFileError, e.message);
+      assert.match(e.message, re);
+      assert.ok(e.message.startsWith(`${join(FX, file)}: `) && e.message.endsWith('the file is damaged or was altered') && !e.message.includes('\n'), e.message);
+      return true;
+    });
+  }
+  // the same file before the edit loads: its typed attributes are read as torch.jit.load reads them
+  assert.doesNotThrow(() => loadScriptModule(join(FX, 'ts_typed.pt'), 'cpu'));
+  assert.equal(liveTensors(), before);
+  const r = sauron('eval', '--model', join(FX, 'ts_overclaim.pt'), '--dataset', 'fashion-mnist', '--limit', '2');
+  assert.notEqual(r.status, 0);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr.trim(), /^[^\n]*ts_overclaim\.pt: tensor fc\.weight's storage claims 31360 bytes, its record in the file holds 7840; the file is damaged or was altered$/);
 });
 
 test('bad TorchScript input: not a model, a dict output; no tensors leak', () => {
@@ -120,6 +227,41 @@ test('sensitivity, attack and eval run on a TorchScript file end to end; convert
     const missing = sauron('convert', '--from', join(FX, 'sd_robustness_vgg.pt'), '--arch', 'resnet18', '--out', join(root, 'd'));
     assert.notEqual(missing.status, 0);
     assert.match(missing.stderr, /missing keys: conv1\.weight/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('sensitivity, attack and eval on a traced wrapper with --features-layer net.avgpool --mean --std: PyTorch\'s features, settings recorded', () => {
+  const root = mkdtempSync(join(tmpdir(), 'sauron-ts-nested-'));
+  try {
+    const model = join(FX, 'ts_wrapped_traced.pt');
+    const opts = ['--features-layer', 'net.avgpool', '--mean', FM_MEAN.join(','), '--std', FM_STD.join(','), '--dataset', 'fashion-mnist'];
+    const used = { file: model, inputShape: [1, 28, 28], featuresLayer: 'net.avgpool', classifierParam: 'net.fc.weight', normalization: { mean: FM_MEAN, std: FM_STD } };
+    const s = sauron('sensitivity', '--model', model, ...opts, '--limit', '8', '--stats-split', 'test', '--out', join(root, 's'));
+    assert.equal(s.status, 0, s.stderr);
+    scope(() => {
+      // the first 8 Fashion-MNIST test images, normalised by Sauron, through PyTorch's network
+      assert.ok(relErr(loadNpy(join(root, 's', 'features.npy')), nget('fmnist.features')) < 1e-5);
+      assert.ok(relErr(loadNpy(join(root, 's', 'logits.npy')), nget('fmnist.logits')) < 1e-5);
+    });
+    assert.deepEqual(JSON.parse(readFileSync(join(root, 's', 'sauron-output.json'), 'utf8')).settings.torchscript, used);
+    const a = sauron('attack', '--model', model, ...opts, '--attack', 'kns', '--norm', 'l2', '--eps', '1', '--neurons', '1,2',
+      '--iterations', '3', '--limit', '4', '--sensitivity', join(root, 's'), '--out', join(root, 'a'));
+    assert.equal(a.status, 0, a.stderr);
+    const results = JSON.parse(readFileSync(join(root, 'a', 'results.json'), 'utf8'));
+    assert.deepEqual(results.torchscript, used);
+    assert.ok(results.nNeuronSuccessRate);
+    const p = sauron('attack', '--model', model, ...opts, '--attack', 'pgd', '--norm', 'linf', '--eps', '0.1', '--iterations', '5', '--limit', '8', '--out', join(root, 'p'));
+    assert.equal(p.status, 0, p.stderr);
+    assert.ok(JSON.parse(readFileSync(join(root, 'p', 'results.json'), 'utf8')).successRate > 0, 'PGD through the captured forward fools some inputs');
+    const e = sauron('eval', '--model', model, ...opts, '--limit', '8', '--out', join(root, 'e'));
+    assert.equal(e.status, 0, e.stderr);
+    assert.deepEqual(JSON.parse(e.stdout).torchscript, used);
+    assert.deepEqual(JSON.parse(readFileSync(join(root, 'e', 'sauron-output.json'), 'utf8')).settings.torchscript, used);
+    const bad = sauron('eval', '--model', model, '--features-layer', 'net.avgpool', '--mean', '0.5,0.5', '--std', '0.2,0.2', '--limit', '2');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--mean and --std need one value per channel \(1 for 1x28x28 images\), got 2 and 2/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -1,10 +1,11 @@
-// Users' own models saved with torch.jit.save. The forward takes images in [0, 1] and returns
-// either (logits, features) or logits only; in the latter case `featuresLayer` names the
-// submodule whose output is the penultimate feature vector, and the model is run child by
-// child (checked against its own forward). The classifier weight is found by name or as the
-// last 2-D parameter shaped [classes, features].
+// Users' own models saved with torch.jit.save (scripted or traced). The forward takes images
+// in [0, 1], or normalised with `normalization` first, and returns either (logits, features)
+// or logits only; in the latter case `featuresLayer` names the submodule, at any depth
+// (`net.avgpool`), whose output is the penultimate feature vector, captured inside the
+// model's own forward (its logits checked against the plain forward's). The classifier
+// weight is found by name or as the last 2-D parameter shaped [classes, features].
 import { existsSync, statSync } from 'node:fs';
-import { loadScriptModule, type ScriptModule as NativeScriptModule, type ScriptValue as NativeValue } from '../tensor/script.js';
+import { loadScriptModule, UnsafeScriptFileError, type ScriptModule as NativeScriptModule, type ScriptValue as NativeValue } from '../tensor/script.js';
 import * as F from '../nn/functional.js';
 import { noGrad } from '../tensor/autograd.js';
 import { rand, zeros } from '../tensor/creation.js';
@@ -12,12 +13,14 @@ import { Generator } from '../tensor/random.js';
 import { scope } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { state as deviceState, type Device } from '../tensor/deviceState.js';
-import { ImageClassifier, type ClassifierLayer, type ForwardOptions, type ModelOutput } from './classifier.js';
+import { ImageClassifier, type ClassifierLayer, type ForwardOptions, type ModelOutput, type Normalization } from './classifier.js';
 
 export interface TorchScriptOptions {
   /** [C, H, W] of the images the model takes. */
   inputShape: [number, number, number];
-  /** Submodule whose output is the penultimate features, when forward returns logits only. */
+  /** Per-channel mean/std applied to the [0, 1] images before the module (none by default). */
+  normalization?: Normalization;
+  /** Dotted path of the submodule whose output is the penultimate features, when forward returns logits only. */
   featuresLayer?: string;
   /** Name of the classifier's weight parameter (default: the last 2-D [classes, features] one). */
   classifierParam?: string;
@@ -50,16 +53,29 @@ function asTensor(v: unknown, what: string): Tensor {
   return new Tensor(v);
 }
 
+/** What a TorchScript model was opened with, for the records of the commands that use it. */
+export interface TorchScriptSettings {
+  file: string;
+  inputShape: [number, number, number];
+  /** null: forward returns (logits, features). */
+  featuresLayer: string | null;
+  /** The classifier weight used, given or found. */
+  classifierParam: string;
+  /** null: the images go to the module as they are, in [0, 1]. */
+  normalization: Normalization | null;
+}
+
 export class TorchScriptClassifier extends ImageClassifier {
   classifier!: ClassifierLayer;
   path!: string;
+  settings!: TorchScriptSettings;
   #module!: NativeScriptModule;
   #params: Tensor[] = [];
-  #children: { name: string; module: NativeScriptModule }[] = [];
   #featuresLayer: string | null = null;
+  #normalize = false;
 
   constructor(path: string, o: TorchScriptOptions) {
-    super({ arch: 'torchscript', inputShape: o.inputShape, numClasses: 1 });
+    super({ arch: 'torchscript', inputShape: o.inputShape, numClasses: 1, normalization: o.normalization });
     const owned: Tensor[] = [];
     try {
       this.#init(path, o, owned);
@@ -77,31 +93,35 @@ export class TorchScriptClassifier extends ImageClassifier {
     try {
       this.#module = loadScriptModule(path, o.device);
     } catch (e) {
+      if (e instanceof UnsafeScriptFileError) throw e;
       throw new Error(`${path} is not a TorchScript model (torch.jit.save): ${(e as Error).message.split('\n')[0]}`);
     }
     this.path = path;
-    // The normalisation constants (identity here) follow the module's device.
+    this.#normalize = !!o.normalization;
+    // The normalisation constants follow the module's device.
     super.to(o.device);
     this.#module.train(false);
     this.training = false;
     const named = this.#module.namedParameters().map(([n, id]) => [n, new Tensor(id).keep()] as [string, Tensor]);
     owned.push(...named.map(([, t]) => t));
     this.#params = named.map(([, t]) => t);
-    const childNames = this.#module.childNames();
-    this.#children = childNames.map((name) => ({ name, module: this.#module.child(name) }));
     this.#featuresLayer = o.featuresLayer ?? null;
-    if (this.#featuresLayer !== null && !childNames.includes(this.#featuresLayer)) {
-      throw new Error(`${path} has no submodule '${this.#featuresLayer}' (its submodules: ${childNames.join(', ') || 'none'})`);
+    if (this.#featuresLayer !== null) {
+      try {
+        this.#module.capture(this.#featuresLayer);
+      } catch (e) {
+        throw new Error(`${path}: --features-layer ${this.#featuresLayer}: ${(e as Error).message.split('\n')[0]}`);
+      }
     }
     // Probe once with a blank batch: output convention, class and feature counts.
     const probe = scope(() => noGrad(() => {
       const x = zeros([2, ...o.inputShape], { device: o.device });
-      const { logits, features } = this.#run(x);
+      const { logits, features } = this.#run(this.#input(x));
       return { classes: logits.shape[1]!, featureDim: features.shape[1]!, logits: logits.clone(), features: features.clone() };
     }));
+    let weightName: string | undefined;
     try {
       const names = named.map(([n, t]) => `${n} [${t.shape.join(', ')}]`);
-      let weightName: string | undefined;
       if (o.classifierParam) {
         if (!named.some(([n]) => n === o.classifierParam)) throw new Error(`${path} has no parameter '${o.classifierParam}' (its parameters: ${names.join(', ')})`);
         weightName = o.classifierParam;
@@ -113,7 +133,7 @@ export class TorchScriptClassifier extends ImageClassifier {
         }
       }
       const weight = named.find(([n]) => n === weightName)![1];
-      const biasName = weightName.replace(/weight$/, 'bias');
+      const biasName = weightName!.replace(/weight$/, 'bias');
       const bias = biasName !== weightName ? named.find(([n]) => n === biasName)?.[1] ?? null : null;
       this.classifier = new ScriptLinear(weight, bias);
       if (weight.ndim !== 2 || weight.shape[1] !== probe.featureDim || weight.shape[0] !== probe.classes) {
@@ -129,12 +149,19 @@ export class TorchScriptClassifier extends ImageClassifier {
       probe.logits.dispose();
       probe.features.dispose();
     }
-    if (this.#featuresLayer !== null) scope(() => this.verifyChildren(rand([2, ...o.inputShape], { generator: new Generator(0) }).to(o.device)));
+    if (this.#featuresLayer !== null) scope(() => this.#checkCapture(rand([2, ...o.inputShape], { generator: new Generator(0) }).to(o.device)));
     this.config.numClasses = probe.classes;
     this.config.arch = 'torchscript';
+    this.settings = { file: path, inputShape: o.inputShape, featuresLayer: this.#featuresLayer, classifierParam: weightName,
+      normalization: o.normalization ?? null };
   }
 
-  /** (logits, features) from the module's forward or, with featuresLayer, its children in order. */
+  /** The images as the module takes them. */
+  #input(x: Tensor): Tensor {
+    return this.#normalize ? this.normalize(x) : x;
+  }
+
+  /** (logits, features) from the module's forward, with featuresLayer the one that also returns that submodule's output. */
   #run(x: Tensor): ModelOutput {
     if (this.#featuresLayer === null) {
       const out = this.#module.forward(x.native) as NativeValue;
@@ -142,7 +169,7 @@ export class TorchScriptClassifier extends ImageClassifier {
         if (typeof out === 'number') {
           new Tensor(out).dispose();
           throw new Error(`${this.path} returns logits only: name the submodule that outputs the features with --features-layer ` +
-            `(its submodules: ${this.#children.map((c) => c.name).join(', ') || 'none'})`);
+            `(a dotted path such as net.avgpool; its submodules: ${this.#module.childNames().join(', ') || 'none'})`);
         }
         disposeValue(out);
         throw new Error(`${this.path}: forward must return a tensor or a tuple (logits, features)`);
@@ -152,14 +179,17 @@ export class TorchScriptClassifier extends ImageClassifier {
       out.slice(2).forEach(disposeValue);
       return { logits, features: features.ndim > 2 ? features.flatten(1) : features };
     }
-    let cur = x;
-    let features: Tensor | null = null;
-    for (const c of this.#children) {
-      const out = c.module.forward(cur.native);
-      cur = asTensor(out, `${this.path}: submodule ${c.name}'s output`);
-      if (c.name === this.#featuresLayer) features = cur.ndim > 2 ? cur.flatten(1) : cur;
+    const [out, captured] = this.#module.forwardCaptured(x.native) as [NativeValue, NativeValue];
+    const features = asTensor(captured, `${this.path}: ${this.#featuresLayer}'s output`);
+    // a forward returning a tuple: its first entry is the logits
+    const first = Array.isArray(out) ? out[0] : out;
+    if (Array.isArray(out)) out.slice(1).forEach(disposeValue);
+    if (typeof first !== 'number') {
+      disposeValue(first);
+      features.dispose();
+      throw new Error(`${this.path}: forward must return logits (a tensor) or a tuple starting with them`);
     }
-    return { logits: cur, features: features! };
+    return { logits: new Tensor(first), features: features.ndim > 2 ? features.flatten(1) : features };
   }
 
   protected embed(): Tensor {
@@ -169,20 +199,21 @@ export class TorchScriptClassifier extends ImageClassifier {
   override forward(x: Tensor, opts: ForwardOptions = {}): ModelOutput {
     this.checkInput(x);
     if (opts.fakeRelu) throw new Error('the fake ReLU is not available for TorchScript models (their graph is fixed)');
-    return this.#run(x);
+    return this.#run(this.#input(x));
   }
 
-  /** Checks that running the children in order reproduces the module's own forward. */
-  verifyChildren(x: Tensor): void {
-    if (this.#featuresLayer === null) return;
+  /** The forward that also returns the features must give the plain forward's logits. */
+  #checkCapture(x: Tensor): void {
     scope(() => noGrad(() => {
-      const direct = this.#module.forward(x.native);
-      const ref = asTensor(Array.isArray(direct) ? direct[0] : direct, `${this.path}: forward`);
-      const seq = this.#run(x).logits;
-      const err = seq.sub(ref).abs().max().item();
+      const xin = this.#input(x);
+      const direct = this.#module.forward(xin.native) as NativeValue;
+      const first = Array.isArray(direct) ? direct[0] : direct;
+      if (Array.isArray(direct)) direct.slice(1).forEach(disposeValue);
+      const ref = asTensor(first, `${this.path}: forward`);
+      const err = this.#run(xin).logits.sub(ref).abs().max().item();
       if (!(err <= 1e-4 * Math.max(ref.abs().max().item(), 1))) {
-        throw new Error(`${this.path}: running its submodules in order does not give its forward's logits; ` +
-          'save the model with a forward returning (logits, features) instead of using --features-layer');
+        throw new Error(`${this.path}: its forward gives other logits when ${this.#featuresLayer}'s output is also returned ` +
+          `(max difference ${err}); save the model with a forward returning (logits, features) instead of using --features-layer`);
       }
     }));
   }
