@@ -1,8 +1,10 @@
 // A sensitivity folder's small files, written and read in one place: summary.json (the
 // sensitivity summary, the same fields whoever writes it) and the feature statistics
 // (feature_mean.npy, feature_std.npy) the n-neuron attack scales Delta with.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { readJsonFile } from '../serialization/schema.js';
 import { verifyOutputFile } from '../serialization/outputDir.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { loadNpy, saveNpyArray } from '../serialization/npy.js';
@@ -48,14 +50,21 @@ export function writeSensitivitySummary(dir: string, r: SensitivityResult, conte
   return summary;
 }
 
+const count = z.int({ error: 'expected a non-negative integer' }).nonnegative({ error: 'expected a non-negative integer' });
+/** The fields readers use; the rest are as written. */
+const SummarySchema = z.looseObject({
+  count, featureDim: count, classes: count, accuracy: z.number(), deadFeatures: count, statsCount: count,
+  mostSensitive: z.array(count), neurons: z.array(z.looseObject({})),
+});
+
 export function readSensitivitySummary(dir: string): SensitivitySummary {
   const p = join(dir, SUMMARY_FILE);
   if (!existsSync(p)) throw new Error(`${dir} has no ${SUMMARY_FILE} (run sauron sensitivity first)`);
   verifyOutputFile(dir, SUMMARY_FILE, true);
   try {
-    return JSON.parse(readFileSync(p, 'utf8')) as SensitivitySummary;
+    return readJsonFile(p, SummarySchema) as unknown as SensitivitySummary;
   } catch (e) {
-    throw new Error(`${p} is damaged: ${(e as Error).message}; run sauron sensitivity again`);
+    throw new Error(`${p} is damaged (${(e as Error).message.replace(`${p}: `, '')}); run sauron sensitivity again`);
   }
 }
 

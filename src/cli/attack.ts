@@ -13,7 +13,7 @@ import { addProcessGroupOptions, joinProcessGroup, nonNegativeInt, positiveInt, 
 import { fromRoot } from '../tensor/collectives.js';
 import type { Precision } from '../tensor/device.js';
 import { ProgressBar } from './progress.js';
-import { checkDatasetFits, modelDataOptions, openModelData, type ModelDataCli } from './modelData.js';
+import { checkDatasetFits, modelDataOptions, openModelData, torchScriptRecord, type ModelDataCli } from './modelData.js';
 
 interface AttackCli extends ModelDataCli {
   precision: Precision;
@@ -94,7 +94,7 @@ async function attackAction(o: AttackCli, lead: boolean, world: number): Promise
   try {
     target = o.targetModel ? loadAnyModel(o.targetModel, { inputShape: ds.imageShape, device }).model : undefined;
     if (target) checkDatasetFits(target, ds);
-    const meta = { model: o.model, targetModel: o.targetModel, dataset: name, split: o.split, limit: o.limit, indices: o.indices };
+    const meta = { model: o.model, ...torchScriptRecord(model), targetModel: o.targetModel, dataset: name, classes: o.classes, split: o.split, limit: o.limit, indices: o.indices };
     let spec: AttackSpec;
     const fold = o.foldBatchNorm ? {} : { foldBatchNorm: false };
     if (o.attack === 'pgd') {
@@ -144,7 +144,7 @@ async function knsStats(o: AttackCli, model: ImageClassifier, name: string, lead
   });
   if (saved) return { mean: Float32Array.from(saved.mean), std: Float32Array.from(saved.std) };
   const sets: ImageDataset[] = [];
-  for (const s of o.statsSplit === 'train+test' ? ['train', 'test'] as const : [o.statsSplit]) sets.push(await openDataset(name, s, { data: o.data }));
+  for (const s of o.statsSplit === 'train+test' ? ['train', 'test'] as const : [o.statsSplit]) sets.push(await openDataset(name, s, { data: o.data, classes: o.classes }));
   const bar = new ProgressBar();
   if (lead) bar.start('feature statistics');
   const st = await featureStats(model, sets, { acrossRanks: world > 1, onProgress: (p) => lead && bar.update(p.done, p.total) });

@@ -13,7 +13,7 @@ import { addProcessGroupOptions, joinProcessGroup, positiveInt, useDevice } from
 import { fromRoot } from '../tensor/collectives.js';
 import { lockOutput } from '../serialization/outputDir.js';
 import { ProgressBar } from './progress.js';
-import { datasetOf, modelDataOptions, openModelData, type ModelDataCli } from './modelData.js';
+import { datasetOf, modelDataOptions, openModelData, torchScriptOptions, torchScriptRecord, type ModelDataCli } from './modelData.js';
 
 interface EvalCli extends ModelDataCli {
   inputs?: string; labels?: string; out?: string; batchSize: number; backend: string; distTimeout: number;
@@ -50,8 +50,9 @@ async function evalAction(o: EvalCli, lead: boolean, world: number): Promise<voi
     if (o.inputs) {
       result = scope(() => {
         const x = loadNpy(o.inputs!);
+        if (x.numel() === 0) throw new Error(`${o.inputs}: shape: expected at least one image, got (${x.shape.join(', ')})`);
         const pred = predict(model, x, o.batchSize);
-        const r: Record<string, unknown> = { model: o.model, inputs: o.inputs, count: pred.numel() };
+        const r: Record<string, unknown> = { model: o.model, ...torchScriptRecord(model), inputs: o.inputs, count: pred.numel() };
         if (o.labels) {
           const y = loadNpy(o.labels);
           if (y.dtype !== 'int64' || y.numel() !== pred.numel()) {
@@ -69,11 +70,13 @@ async function evalAction(o: EvalCli, lead: boolean, world: number): Promise<voi
         onProgress: (p) => lead && bar.update(p.done, p.total, p.stats) });
       bar.finish();
       if (!lead) return;
-      result = { model: o.model, dataset: name, split: o.split, count: ev.count, accuracy: ev.accuracy, loss: ev.loss, perClass: ev.perClass };
+      result = { model: o.model, ...torchScriptRecord(model), dataset: name, split: o.split, count: ev.count, accuracy: ev.accuracy, loss: ev.loss, perClass: ev.perClass };
     }
     if (o.out) {
       // eval.json and predictions.npy of one run, swapped in together
-      await writeOutput(o.out, { kind: 'eval', command: `sauron ${process.argv.slice(2).join(' ')}` }, (dir) => {
+      const settings = { model: o.model, dataset: o.inputs ? undefined : name, data: o.data, classes: o.classes, split: o.split,
+        limit: o.limit, indices: o.indices, inputs: o.inputs, labels: o.labels, ...torchScriptRecord(model) };
+      await writeOutput(o.out, { kind: 'eval', command: `sauron ${process.argv.slice(2).join(' ')}`, settings }, (dir) => {
         if (predictions) saveNpyArray(join(dir, 'predictions.npy'), predictions, [predictions.length], 'int64');
         writeFileAtomic(join(dir, 'eval.json'), JSON.stringify(result, null, 2) + '\n');
       });
@@ -89,7 +92,7 @@ async function evalAction(o: EvalCli, lead: boolean, world: number): Promise<voi
 async function openForInputs(o: EvalCli): Promise<{ name: string; ds: null; model: ImageClassifier }> {
   const device = useDevice(o);
   const name = o.dataset ?? datasetOf(o.model) ?? 'fashion-mnist';
-  const shape = (await openDataset(name, 'test', { data: o.data, limit: 1 })).imageShape;
-  const { model } = loadAnyModel(o.model, { inputShape: shape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, device });
+  const shape = o.input ?? (await openDataset(name, 'test', { data: o.data, limit: 1 })).imageShape;
+  const { model } = loadAnyModel(o.model, { inputShape: shape, ...torchScriptOptions(o), device });
   return { name, ds: null, model };
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchProcesses } from '../experiments/launch.js';
+import { launchProcesses } from '../experiments/launchProcesses.js';
 import { positiveInt } from './options.js';
 
 const SUBCOMMANDS = ['train', 'eval', 'sensitivity', 'attack', 'prune', 'reproduce', 'convert', 'export', 'bench'];

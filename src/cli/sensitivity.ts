@@ -14,7 +14,7 @@ import { sensitivityFigures } from '../analysis/figures.js';
 import { addProcessGroupOptions, joinProcessGroup, nonNegativeNumber, positiveInt } from './options.js';
 import { fromRoot } from '../tensor/collectives.js';
 import { ProgressBar } from './progress.js';
-import { modelDataOptions, openModelData, type ModelDataCli } from './modelData.js';
+import { modelDataOptions, openModelData, torchScriptRecord, type ModelDataCli } from './modelData.js';
 
 interface SensCli extends ModelDataCli {
   statsSplit: 'train+test' | 'train' | 'test'; topK: number; eps: number; batchSize: number; compare?: string[]; out: string;
@@ -56,10 +56,12 @@ async function sensitivityAction(o: SensCli, rank: number, world: number): Promi
   const lead = rank === 0;
   const runOne = async (runDir: string, outDir?: string): Promise<{ name: string; result: SensitivityResult }> => {
     const { name, ds, model, manifest } = await openModelData(o, runDir);
+    // the main model's TorchScript options as used (found classifier included), in the folder's settings
+    if (outDir) Object.assign(settings, torchScriptRecord(model));
     try {
       const statsSets: ImageDataset[] = [];
       for (const s of o.statsSplit === 'train+test' ? ['train', 'test'] as const : [o.statsSplit]) {
-        statsSets.push(s === o.split && !o.limit && !o.indices ? ds : await openDataset(name, s, { data: o.data }));
+        statsSets.push(s === o.split && !o.limit && !o.indices ? ds : await openDataset(name, s, { data: o.data, classes: o.classes }));
       }
       let phase = '';
       const result = await sensitivity(model, ds, {
@@ -81,7 +83,7 @@ async function sensitivityAction(o: SensCli, rank: number, world: number): Promi
   };
   // Written into a staging folder and swapped in when complete: a run that fails or is
   // killed leaves the folder's earlier result whole, never a mix of the two.
-  const settings = { model: o.model, dataset: o.dataset, split: o.split, limit: o.limit, indices: o.indices, statsSplit: o.statsSplit,
+  const settings = { model: o.model, dataset: o.dataset, classes: o.classes, split: o.split, limit: o.limit, indices: o.indices, statsSplit: o.statsSplit,
     eps: o.eps, topK: o.topK, compare: o.compare };
   if (!lead) {
     // the same models in the same order as rank 0, which writes
@@ -121,7 +123,7 @@ async function innerLayer(o: SensCli): Promise<void> {
   const { ds, model } = await openModelData(o);
   const lock = lockOutput(o.out, 'sauron sensitivity --layer');
   try {
-    const units = o.units ? parseIndices(o.units) : undefined;
+    const units = o.units ? parseIndices(o.units, { option: '--units' }) : undefined;
     const cols: Float32Array[] = [];
     let unitList: number[] = [];
     const bar = new ProgressBar();

@@ -8,7 +8,7 @@ import type { Precision } from '../tensor/device.js';
 import { ProgressBar } from './progress.js';
 
 interface TrainCli {
-  dataset: string; data?: string; arch?: string; width?: number; epochs?: number; batchSize?: number; lr?: number;
+  dataset: string; data?: string; classes?: string; arch?: string; width?: number; epochs?: number; batchSize?: number; lr?: number;
   momentum?: number; weightDecay?: number; schedule?: ScheduleName; seed?: number; limit?: number; testLimit?: number;
   crop?: number; flip?: boolean; out?: string; resume?: boolean | string; force?: boolean; method: MethodName;
   norm?: 'l2' | 'linf'; eps?: number; attackSteps?: number; topK?: number; delta1?: number; delta2?: number;
@@ -26,6 +26,8 @@ export function trainCommand(): Command {
       '--batch-size batch (the global batch) and rank 0 writes the run; --resume works with any number of ranks.')
     .addOption(new Option('--dataset <name>', 'data set').choices([...DATASETS]).default('fashion-mnist'))
     .option('--data <dir>', 'folder with the data set (cifar10, imagenet; fashion-mnist is embedded)')
+    .option('--classes <file>', 'image folders: the classes in order, one folder name a line (imagenet: the shipped 1000\n' +
+      'ImageNet classes); each folder is labelled with its position, and a listed class may have no images')
     .addOption(new Option('--method <name>', 'standard, pgd (adversarial training) or sensitivity (the paper\'s regularizer)')
       .choices([...METHODS]).default('standard'))
     .addOption(new Option('--norm <norm>', 'pgd: attack norm').choices(['l2', 'linf']))
@@ -85,7 +87,7 @@ async function trainAction(o: TrainCli, rank: number): Promise<void> {
   const out = o.out ?? (typeof o.resume === 'string' ? o.resume : undefined);
   if (out === undefined) throw new Error('say where the run goes: --out RUN_DIR (or --resume RUN_DIR to continue one)');
   const config: TrainConfig = {
-    method: o.method, dataset: o.dataset, data: o.data, arch: o.arch ?? d.arch, width: o.width ?? d.width,
+    method: o.method, dataset: o.dataset, data: o.data, ...(o.classes !== undefined ? { classes: o.classes } : {}), arch: o.arch ?? d.arch, width: o.width ?? d.width,
     ...(o.batchNorm === false ? { batchNorm: false as const } : {}),
     ...(o.syncBn ? { syncBn: true as const } : {}),
     epochs: o.epochs ?? d.epochs, batchSize: o.batchSize ?? d.batchSize,

@@ -1,7 +1,8 @@
 // CIFAR-10 from either official download: the binary version (cifar-10-batches-bin) or the
 // python version (cifar-10-batches-py, Python 2 pickles of numpy arrays).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { MIB, readRegularFile } from '../serialization/regularFile.js';
 import { InMemoryDataset, type Split } from './dataset.js';
 import { NdArray, parsePickle } from './pickle.js';
 
@@ -10,6 +11,8 @@ export const CIFAR10_NORMALIZATION = { mean: [0.4914, 0.4822, 0.4465], std: [0.2
 
 const PIXELS = 3 * 32 * 32;
 const RECORD = 1 + PIXELS;
+/** A python batch of 10,000 images is 31 MB: far above that, far below memory. */
+const MAX_PICKLE_BYTES = 512 * MIB;
 const TRAIN = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}`);
 
 function batchNames(split: Split): string[] {
@@ -48,7 +51,7 @@ function loadBinary(root: string, split: Split): { images: Uint8Array; labels: U
   const labels = new Uint8Array(n);
   let at = 0;
   files.forEach((file, f) => {
-    const bytes = readFileSync(file);
+    const bytes = readRegularFile(file, sizes[f]! * RECORD);
     if (bytes.length !== sizes[f]! * RECORD) throw new Error(`cifar10: ${file} changed while it was being read`);
     for (let r = 0; r < sizes[f]!; r++, at++) {
       const off = r * RECORD;
@@ -64,7 +67,7 @@ function readPickle(file: string): Map<unknown, unknown> {
   if (!existsSync(file)) throw new Error(`cifar10: ${file} is missing`);
   let value: unknown;
   try {
-    value = parsePickle(readFileSync(file));
+    value = parsePickle(readRegularFile(file, MAX_PICKLE_BYTES));
   } catch (e) {
     throw new Error(`cifar10: ${file}: ${(e as Error).message}`);
   }

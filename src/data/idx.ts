@@ -1,7 +1,11 @@
 // IDX files (the MNIST family's format), optionally gzipped: magic 0x00000803 for uint8
 // images [N, H, W], 0x00000801 for uint8 labels [N].
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import { formatBytes, MIB, readRegularFile } from '../serialization/regularFile.js';
+
+/** Far above any IDX file of the MNIST family (Fashion-MNIST's training images are 47 MB), packed or not. */
+const MAX_BYTES = 1024 * MIB;
 
 export interface IdxArray {
   dims: number[];
@@ -10,11 +14,12 @@ export interface IdxArray {
 
 export function readIdx(path: string, expectedMagic: 0x801 | 0x803): IdxArray {
   if (!existsSync(path)) throw new Error(`${path} is missing`);
-  let buf: Buffer = readFileSync(path);
+  let buf: Buffer = readRegularFile(path, MAX_BYTES);
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
-      buf = gunzipSync(buf);
+      buf = gunzipSync(buf, { maxOutputLength: MAX_BYTES });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`${path} unpacks to more than ${formatBytes(MAX_BYTES)}`);
       throw new Error(`${path} is a damaged or truncated gzip file (${(e as Error).message})`);
     }
   }

@@ -1,13 +1,14 @@
 // ImageNet-style folders (one sub-folder per class, like torchvision's ImageFolder), decoded
 // batch by batch with sharp, with torchvision's evaluation and training transforms.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { tensor } from '../tensor/creation.js';
 import type { Normalization } from './dataset.js';
 import type { Batch, ImageDataset, Split } from './dataset.js';
 import { HOST } from './dataset.js';
+import { MAX_CLASSES, type ClassList } from './classList.js';
+import { classFolders, listImages, MAX_IMAGE_BYTES, readImageFile } from './imageFiles.js';
 
 export interface ImageFolderOptions {
   /** Side of the square images loaded (default 224). */
@@ -16,11 +17,16 @@ export interface ImageFolderOptions {
   resize?: number;
   /** Data-set name used in messages and results (default 'imagenet'). */
   name?: string;
+  /**
+   * The model's classes in order (--classes): each folder's label is its name's position, and
+   * a listed class may have no folder or an empty one. Default: the sorted folder names.
+   */
+  classes?: ClassList;
+  /** Largest image file read (default 64 MiB). */
+  maxFileBytes?: number;
 }
 
-const IMAGE_EXT = /\.(jpe?g|png)$/i;
 const CONCURRENCY = 4;
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function isDir(p: string): boolean {
   try {
@@ -28,18 +34,6 @@ function isDir(p: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Image files under dir, sorted, descending into sub-folders (symlinks followed) as os.walk does. */
-function listImages(dir: string, out: string[]): void {
-  const entries = readdirSync(dir, { withFileTypes: true }).map((e) => e.name).sort(byCodeUnit);
-  const subdirs: string[] = [];
-  for (const name of entries) {
-    const p = join(dir, name);
-    if (isDir(p)) subdirs.push(p);
-    else if (IMAGE_EXT.test(name)) out.push(p);
-  }
-  for (const d of subdirs) listImages(d, out);
 }
 
 /** Python's round(): halves go to the even neighbour (torchvision's crop offsets use it). */
@@ -99,7 +93,9 @@ export class ImageFolderDataset implements ImageDataset {
   readonly normalization: Normalization = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
   constructor(readonly name: string, readonly split: Split, readonly root: string, readonly classNames: string[],
-    readonly files: string[], readonly labels: Uint16Array, readonly imageSize: number, readonly resize: number) {
+    readonly files: string[], readonly labels: Uint16Array, readonly imageSize: number, readonly resize: number,
+    /** The data folder, symlinks resolved: no file outside it is read. */
+    readonly dataRoot: string = realpathSync(root), readonly maxFileBytes = MAX_IMAGE_BYTES) {
     this.imageShape = [3, imageSize, imageSize];
   }
 
@@ -146,8 +142,13 @@ export class ImageFolderDataset implements ImageDataset {
     const s = this.imageSize;
     let pixels: Buffer;
     let flip = false;
+    let bytes: Buffer;
     try {
-      const bytes = await readFile(file);
+      bytes = await readImageFile(file, this.dataRoot, this.maxFileBytes);
+    } catch (e) {
+      throw new Error(`${this.name}: ${(e as Error).message}`);
+    }
+    try {
       const { width, height } = await sharp(bytes).metadata();
       if (!width || !height) throw new Error('no image size in the header');
       let img = sharp(bytes, { failOn: 'error' }).removeAlpha().toColourspace('srgb');
@@ -189,7 +190,8 @@ export class ImageFolderDataset implements ImageDataset {
 
 /**
  * Images in dir/<class>/*.{jpg,jpeg,png} (or dir/train/<class>/... and dir/val or dir/test for
- * the test split). Class indices follow the sorted folder names, as in torchvision's ImageFolder.
+ * the test split). Class indices follow the sorted folder names, as in torchvision's
+ * ImageFolder, or the class list given.
  */
 export function loadImageFolder(dir: string, split: Split, opts: ImageFolderOptions = {}): ImageFolderDataset {
   const name = opts.name ?? 'imagenet';
@@ -199,22 +201,43 @@ export function loadImageFolder(dir: string, split: Split, opts: ImageFolderOpti
   if (!Number.isInteger(resize) || resize < imageSize) throw new RangeError(`${name}: resize must be an integer >= imageSize (${imageSize}), not ${resize}`);
   if (!existsSync(dir)) throw new Error(`${name}: folder ${dir} does not exist`);
   if (!isDir(dir)) throw new Error(`${name}: ${dir} is not a folder`);
+  const dataRoot = realpathSync(dir);
   const splitDirs = split === 'train' ? ['train'] : ['val', 'test'];
   let root = splitDirs.map((d) => join(dir, d)).find(isDir);
   if (!root) {
     if (split === 'test' && isDir(join(dir, 'train'))) throw new Error(`${name}: ${dir} has a train folder but no val or test folder`);
     root = dir;
   }
-  const classNames = readdirSync(root).filter((c) => isDir(join(root, c))).sort(byCodeUnit);
-  if (classNames.length === 0) throw new Error(`${name}: ${root} has no class sub-folders`);
-  if (classNames.length > 65535) throw new Error(`${name}: ${root} has ${classNames.length} class folders (at most 65535)`);
+  const folders = classFolders(root, dataRoot, name);
+  if (folders.length === 0) throw new Error(`${name}: ${root} has no class sub-folders`);
+  const listed = opts.classes?.names;
+  if (listed) {
+    const known = new Set(listed);
+    const unknown = folders.filter((f) => !known.has(f));
+    if (unknown.length) {
+      const shown = unknown.slice(0, 5).join(', ') + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : '');
+      throw new Error(`${name}: ${root} has ${unknown.length === 1 ? 'a class folder' : `${unknown.length} class folders`} not among the classes of ${opts.classes!.source}: ${shown}`);
+    }
+  }
+  const classNames = listed ?? folders;
+  if (classNames.length > MAX_CLASSES) throw new Error(`${name}: ${root} has ${classNames.length} class folders (at most ${MAX_CLASSES})`);
+  const labelOf = new Map(classNames.map((c, k) => [c, k]));
   const files: string[] = [];
   const labels: number[] = [];
-  classNames.forEach((c, k) => {
+  const empty: string[] = [];
+  for (const c of folders) {
     const before = files.length;
-    listImages(join(root, c), files);
-    for (let i = before; i < files.length; i++) labels.push(k);
-  });
+    listImages(join(root, c), dataRoot, name, files);
+    for (let i = before; i < files.length; i++) labels.push(labelOf.get(c)!);
+    if (files.length === before) empty.push(c);
+  }
   if (files.length === 0) throw new Error(`${name}: ${root} has no JPEG or PNG images in its class folders`);
-  return new ImageFolderDataset(name, split, root, classNames, files, Uint16Array.from(labels), imageSize, resize);
+  if (empty.length && !listed) {
+    // as torchvision's ImageFolder: a class without images is more often a copy gone wrong than meant
+    const one = empty.length === 1;
+    throw new Error(`${name}: class folder${one ? '' : 's'} ${empty.slice(0, 5).map((c) => join(root!, c)).join(', ')}${empty.length > 5 ? ` and ${empty.length - 5} more` : ''}${one ? ' holds' : ' hold'} ` +
+      `no JPEG or PNG images: remove ${one ? 'it' : 'them'}, or pass --classes FILE listing the model's classes`);
+  }
+  return new ImageFolderDataset(name, split, root, classNames, files, Uint16Array.from(labels), imageSize, resize, dataRoot,
+    opts.maxFileBytes ?? MAX_IMAGE_BYTES);
 }

@@ -2,12 +2,14 @@
 // or a folder holding such folders one level down (`sauron explore runs/`). Sensitivity and
 // attack folders are attached to the model they name; a reproduce folder brings its models,
 // their sensitivity and attack folders, Table 1 and figures.
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { z } from 'zod';
 import { basename, join, resolve } from 'node:path';
 import { MANIFEST_FILE } from '../models/runFolder.js';
 import { SUMMARY_FILE } from '../analysis/sensitivityFiles.js';
 import { layout } from '../reproduce/layout.js';
 import { MODEL_KINDS } from '../reproduce/settings.js';
+import { readJsonFile } from '../serialization/schema.js';
 
 export interface ModelSource {
   id: string;
@@ -42,18 +44,15 @@ function kindOf(dir: string): Kind {
   return null;
 }
 
-function readJson(path: string): Record<string, unknown> {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path} is not valid JSON: ${(e as Error).message}`);
-  }
-}
+/** What the catalog reads of a sensitivity summary or attack results: the model they name. */
+const RecordsModel = z.looseObject({ model: z.string({ error: 'expected the path of the model the command ran on' }).optional() });
+/** ... and of a reproduce folder's settings.json: where its models are, when they were given. */
+const ReproduceModels = z.looseObject({ models: z.record(z.string(), z.string()).optional() });
 
 /** A model path recorded by a command (relative to where it ran, which is usually here). */
 function recordedModel(dir: string, file: string): string | null {
-  const m = readJson(join(dir, file)).model;
-  if (typeof m !== 'string') return null;
+  const m = readJsonFile(join(dir, file), RecordsModel).model;
+  if (m === undefined) return null;
   const p = resolve(m);
   return isDir(p) ? realpathSync(p) : null;
 }
@@ -95,7 +94,7 @@ export function scanFolders(folders: string[]): Sources {
     reproduce.push({ id: basename(dir), dir });
     let models: Record<string, string> = {};
     try {
-      models = (readJson(layout.settings(dir)).models ?? {}) as Record<string, string>;
+      models = readJsonFile(layout.settings(dir), ReproduceModels).models ?? {};
     } catch {
       // a damaged settings.json: the models trained inside the folder are still found
     }

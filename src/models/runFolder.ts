@@ -1,5 +1,5 @@
 // A model on disk: `model.safetensors` (state dict, PyTorch keys) + `model.json` (manifest).
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { scope } from '../tensor/scope.js';
 import { withDefaultDevice } from '../tensor/deviceState.js';
@@ -10,6 +10,8 @@ import { libtorchVersion } from '../tensor/runtime.js';
 import { builtWithCuda } from '../tensor/device.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { loadSafetensors, saveSafetensors } from '../serialization/safetensors.js';
+import { readJsonFile } from '../serialization/schema.js';
+import { ManifestSchema } from './manifestSchema.js';
 
 export const MANIFEST_FILE = 'model.json';
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -21,7 +23,8 @@ export interface ModelManifest {
   inputShape: [number, number, number];
   numClasses: number;
   width: number;
-  normalization: Normalization;
+  /** null: the model takes images as they are (the identity). */
+  normalization: Normalization | null;
   featureDim: number;
   /** false: built without batch norm (small-cnn, VGG); absent otherwise. */
   batchNorm?: false;
@@ -46,17 +49,11 @@ export function saveModel(dir: string, model: ImageClassifier, extra: Record<str
   writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(manifestOf(model, extra), null, 2) + '\n');
 }
 
+/** The run folder's manifest, checked field by field (one line naming the field otherwise). */
 export function readManifest(dir: string): ModelManifest {
   const p = join(dir, MANIFEST_FILE);
   if (!existsSync(p)) throw new Error(`${dir} is not a Sauron model folder: ${MANIFEST_FILE} is missing`);
-  let m: ModelManifest;
-  try {
-    m = JSON.parse(readFileSync(p, 'utf8'));
-  } catch (e) {
-    throw new Error(`${p} is not valid JSON: ${(e as Error).message}`);
-  }
-  if (m.format !== 'sauron-model') throw new Error(`${p} is not a Sauron model manifest (format is ${String(m.format)})`);
-  return m;
+  return readJsonFile(p, ManifestSchema) as ModelManifest;
 }
 
 /** Builds the architecture the manifest names and loads its weights. */
@@ -64,7 +61,7 @@ export function loadModel(dir: string, init: ModelOptions = {}): { model: ImageC
   const manifest = readManifest(dir);
   const config: ModelConfig = {
     arch: manifest.arch, inputShape: manifest.inputShape, numClasses: manifest.numClasses,
-    width: manifest.width, normalization: manifest.normalization, ...(manifest.batchNorm === false ? { batchNorm: false } : {}),
+    width: manifest.width, ...(manifest.normalization ? { normalization: manifest.normalization } : {}), ...(manifest.batchNorm === false ? { batchNorm: false } : {}),
   };
   const model = createModel(config, init);
   try {

@@ -4,11 +4,15 @@
 // run never replaces or mixes with an earlier complete result.
 import { createHash } from 'node:crypto';
 import {
-  closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeSync,
+  closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
+import { LockOwnerSchema, OutputManifestSchema } from './outputManifestSchema.js';
+import { fileKind, MIB, readRegularFile } from './regularFile.js';
+import { parseAs, parseJsonText, readJsonFile } from './schema.js';
+import { testPause } from './testPause.js';
 
 /** Written last into a complete output folder. */
 export const OUTPUT_MANIFEST = 'sauron-output.json';
@@ -85,7 +89,7 @@ export function lockOutput(dir: string, command: string): OutputLock {
     }
     let owner: LockOwner | null = null;
     try {
-      owner = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
+      owner = parseAs(LockOwnerSchema, parseJsonText(readRegularFile(path, MIB).toString('utf8'), path), path);
     } catch {
       // empty or cut: its writer is between creating and writing it, or died there
       let young: boolean;
@@ -125,7 +129,7 @@ function releaseLock(path: string): void {
   }
   held.delete(path);
   try {
-    const owner = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
+    const owner = parseAs(LockOwnerSchema, parseJsonText(readRegularFile(path, MIB).toString('utf8'), path), path);
     if (owner.pid === process.pid) unlinkSync(path);
   } catch {
     // already gone
@@ -220,6 +224,7 @@ export async function writeOutput<T>(dir: string, o: { kind: string; command: st
       }
       throw e;
     }
+    testPause(`output ${o.kind} written`);
     swapIn(staging, dir);
     return result;
   });
@@ -239,9 +244,9 @@ export function readOutputManifest(dir: string): OutputManifest | null {
   const p = join(dir, OUTPUT_MANIFEST);
   if (!existsSync(p)) return null;
   try {
-    return JSON.parse(readFileSync(p, 'utf8')) as OutputManifest;
+    return readJsonFile(p, OutputManifestSchema) as OutputManifest;
   } catch (e) {
-    throw new Error(`${p} is damaged (${(e as Error).message}); run the command again to rewrite ${dir}`);
+    throw new Error(`${p} is damaged (${(e as Error).message.replace(`${p}: `, '')}); run the command again to rewrite ${dir}`);
   }
 }
 
@@ -257,7 +262,9 @@ export function verifyOutputFile(dir: string, name: string, quick = false): void
   const p = join(dir, name);
   if (!entry) throw new Error(`${p} is not part of the complete result in ${dir} (its ${OUTPUT_MANIFEST} does not list it)`);
   if (!existsSync(p)) throw new Error(`${p} is missing from the complete result in ${dir}; run the command again`);
-  const bytes = statSync(p).size;
+  const st = statSync(p);
+  if (!st.isFile()) throw new Error(`${p} is ${fileKind(st)} where a file was written; run the command again`);
+  const bytes = st.size;
   if (bytes !== entry.bytes) throw new Error(`${p} is damaged: ${bytes} bytes where ${entry.bytes} were written; run the command again`);
   if (quick) return;
   if (sha256(p) !== entry.sha256) throw new Error(`${p} is damaged: its contents changed since it was written; run the command again`);

@@ -1,9 +1,15 @@
 // safetensors: 8-byte little-endian header length, a JSON header, then raw little-endian data.
-import { readFileSync } from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
+import { z } from 'zod';
 import { tensor } from '../tensor/creation.js';
 import type { AnyTypedArray, DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from './atomic.js';
+import { readRegularFile } from './regularFile.js';
+import { fieldPath, parseAs } from './schema.js';
+
+/** A whole file is read into one buffer: the largest Node can allocate. */
+const MAX_FILE_BYTES = bufferConstants.MAX_LENGTH - 1;
 
 const TO_ST: Partial<Record<DType, string>> = {
   float32: 'F32', float64: 'F64', int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
@@ -52,45 +58,74 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
+/** The most a header may hold (the reference implementation's limit). */
+const MAX_HEADER_BYTES = 100_000_000;
+
+const Entry = z.object({
+  dtype: z.enum(Object.keys(FROM_ST) as [string, ...string[]], { error: `expected one of ${Object.keys(FROM_ST).join(', ')}` }),
+  shape: z.array(z.int({ error: 'expected a non-negative integer' }).nonnegative({ error: 'expected a non-negative integer' })),
+  data_offsets: z.tuple([z.int().nonnegative(), z.int().nonnegative()], { error: 'expected two byte offsets [begin, end]' }),
+});
+const Header = z.object({ __metadata__: z.record(z.string(), z.string()).optional() }).catchall(Entry);
+
+interface Placed { name: string; begin: number; end: number }
+
 /** Decodes safetensors bytes into new tensors (the caller owns and disposes them). */
 export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'): SafetensorsFile {
   const bad = (why: string) => new Error(`${source} is not a valid safetensors file: ${why}`);
-  if (buf.byteLength < 8) throw bad('shorter than its 8-byte header length');
+  if (buf.byteLength < 8) throw bad(`shorter than its 8-byte header length (${buf.byteLength} bytes)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n = Number(view.getBigUint64(0, true));
-  if (n > buf.byteLength - 8) throw bad(`header length ${n} exceeds the file size`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  const declared = view.getBigUint64(0, true);
+  if (declared > BigInt(buf.byteLength - 8)) throw bad(`header length ${declared} exceeds the file size (${buf.byteLength} bytes)`);
+  const n = Number(declared);
+  if (n < 2 || n > MAX_HEADER_BYTES) throw bad(`header length ${n} is outside 2..${MAX_HEADER_BYTES}`);
+  let raw: unknown;
   try {
-    header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, n).toString('utf8'));
+    raw = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, n).toString('utf8'));
   } catch {
     throw bad('header is not JSON');
   }
+  const header = parseAs(Header, raw, source);
   const base = 8 + n;
   const dataLen = buf.byteLength - base;
+  const entries = Object.entries(header).filter(([name]) => name !== '__metadata__') as [string, z.output<typeof Entry>][];
+  const placed: Placed[] = [];
+  for (const [name, { dtype, shape, data_offsets: [begin, end] }] of entries) {
+    const field = `${source}: ${fieldPath([name, 'data_offsets'])}`;
+    let count = 1;
+    for (const d of shape) count *= d;
+    const bytes = count * FROM_ST[dtype]!.bytes;
+    if (!Number.isSafeInteger(bytes)) throw new Error(`${source}: ${fieldPath([name, 'shape'])}: expected a size that fits in memory, got [${shape.join(', ')}]`);
+    if (end < begin || end > dataLen) throw new Error(`${field}: expected offsets within the ${dataLen}-byte data area, got [${begin}, ${end}]`);
+    if (end - begin !== bytes) {
+      throw new Error(`${field}: expected ${bytes} bytes for ${dtype} [${shape.join(', ')}], got [${begin}, ${end}] (${end - begin} bytes)`);
+    }
+    placed.push({ name, begin, end });
+  }
+  // empty tensors take no bytes: only the others can overlap
+  const used = placed.filter((p) => p.end > p.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < used.length; i++) {
+    const [p, q] = [used[i - 1]!, used[i]!];
+    if (q.begin < p.end) {
+      throw new Error(`${source}: ${fieldPath([q.name, 'data_offsets'])}: expected bytes no other tensor uses, got [${q.begin}, ${q.end}], overlapping ${p.name} [${p.begin}, ${p.end}]`);
+    }
+  }
   const tensors = new Map<string, Tensor>();
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
   try {
-    for (const [name, info] of Object.entries(header)) {
-      if (name === '__metadata__') continue;
-      const { dtype, shape, data_offsets: off } = info as { dtype: string; shape: number[]; data_offsets: [number, number] };
-      const spec = FROM_ST[dtype];
-      if (!spec) throw bad(`tensor ${name} has unsupported dtype ${dtype}`);
-      const count = shape.reduce((a, b) => a * b, 1);
-      if (!Array.isArray(off) || off[1] - off[0] !== count * spec.bytes || off[0] < 0 || off[1] > dataLen) {
-        throw bad(`tensor ${name} has offsets [${off}] that do not fit its shape [${shape}] or the file`);
-      }
+    for (const [name, { dtype, shape, data_offsets: [begin, end] }] of entries) {
+      const spec = FROM_ST[dtype]!;
       // Copy into an aligned buffer: typed arrays need offsets that are multiples of their size.
-      const copy = new Uint8Array(off[1] - off[0]);
-      copy.set(buf.subarray(base + off[0], base + off[1]));
-      tensors.set(name, tensor(spec.make(copy.buffer, 0, count), { shape, dtype: spec.dtype, device: 'cpu' }));
+      const copy = new Uint8Array(end - begin);
+      copy.set(buf.subarray(base + begin, base + end));
+      tensors.set(name, tensor(spec.make(copy.buffer, 0, (end - begin) / spec.bytes), { shape, dtype: spec.dtype, device: 'cpu' }));
     }
   } catch (e) {
     for (const t of tensors.values()) t.dispose();
     throw e;
   }
-  return { tensors, metadata };
+  return { tensors, metadata: header.__metadata__ ?? {} };
 }
 
 export function loadSafetensors(path: string): SafetensorsFile {
-  return decodeSafetensors(readFileSync(path), path);
+  return decodeSafetensors(readRegularFile(path, MAX_FILE_BYTES), path);
 }

@@ -49,6 +49,8 @@ export interface TrainConfig {
   dataset: string;
   /** Folder of the data set (absent for the embedded Fashion-MNIST). */
   data?: string;
+  /** Image folders: the class list (--classes) giving each folder's label. */
+  classes?: string;
   arch: string;
   width: number;
   /** false: the architecture without batch norm (small-cnn, VGG). */

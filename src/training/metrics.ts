@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../serialization/atomic.js';
+import { parseJsonText } from '../serialization/schema.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 
@@ -33,5 +34,10 @@ export function writeMetrics(dir: string, metrics: EpochMetrics[]): void {
 export function readMetrics(dir: string): EpochMetrics[] {
   const p = join(dir, METRICS_FILE);
   if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as EpochMetrics);
+  return readFileSync(p, 'utf8').split('\n').flatMap((l, i) => {
+    if (!l.trim()) return [];
+    const m = parseJsonText(l, `${p}:${i + 1}`);
+    if (!m || typeof m !== 'object' || !Number.isInteger((m as EpochMetrics).epoch)) throw new Error(`${p}:${i + 1}: expected an epoch's metrics object`);
+    return [m as EpochMetrics];
+  });
 }

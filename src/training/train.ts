@@ -167,8 +167,10 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions, plan: Plan |
   }
   const log = lead ? opts.log ?? (() => {}) : () => {};
   const onProgress = lead ? opts.onProgress : undefined;
-  const trainSet = await openDataset(c.dataset, 'train', { data: c.data, limit: c.limit, imageSize: c.imageSize });
-  const testSet = await openDataset(c.dataset, 'test', { data: c.data, limit: c.testLimit, imageSize: c.imageSize });
+  const trainSet = await openDataset(c.dataset, 'train', { data: c.data, classes: c.classes, limit: c.limit, imageSize: c.imageSize });
+  // an image folder's test split takes the training classes' labels, whichever folders it holds
+  const testClasses = c.classes ?? (c.dataset === 'imagenet' ? { source: `the training split of ${c.data}`, names: trainSet.classNames } : undefined);
+  const testSet = await openDataset(c.dataset, 'test', { data: c.data, classes: testClasses, limit: c.testLimit, imageSize: c.imageSize });
   const model = modelFor(c, trainSet, opts.device);
   const device = model.device;
   const half = autocastDtype(c.precision ?? 'fp32');
