@@ -1,67 +1,48 @@
-// Perturbation budgets (L2, Linf): random starts, steps and projections with the reference
-// library's (robustness) conventions, all per sample.
+// Perturbation budgets with the reference library's (robustness) conventions, all per sample:
+// the checks, norms, and the random start, step and projection of each norm's threat model
+// (threat.ts).
 import { randn, rand } from '../tensor/creation.js';
 import type { Generator } from '../tensor/random.js';
 import { hostSide } from '../tensor/deviceState.js';
 import { scope } from '../tensor/scope.js';
 import { cat, type Tensor } from '../tensor/tensor.js';
+import { NORMS, THREATS, type Norm } from './threat.js';
 
-export type Norm = 'l2' | 'linf';
-export const NORMS: readonly Norm[] = ['l2', 'linf'];
+export { NORMS, THREATS, type Norm, type ThreatModel } from './threat.js';
 
 export function checkBudget(norm: string, eps: number): asserts norm is Norm {
-  if (!(NORMS as readonly string[]).includes(norm)) throw new Error(`unknown norm '${norm}' (expected l2 or linf)`);
+  if (!(NORMS as readonly string[]).includes(norm)) throw new Error(`unknown norm '${norm}' (expected ${NORMS.join(' or ')})`);
   if (!(Number.isFinite(eps) && eps > 0)) throw new RangeError(`eps must be a positive number, got ${eps}`);
 }
 
 /** Per-sample norms of x's rows [B, ...] -> [B]. */
 export function sampleNorms(x: Tensor, norm: Norm): Tensor {
-  return scope(() => x.flatten(1).norm(norm === 'l2' ? 2 : Infinity, 1));
-}
-
-function perSample(v: Tensor, like: Tensor): Tensor {
-  return v.view([v.shape[0]!, ...Array(like.ndim - 1).fill(1)]);
+  return scope(() => x.flatten(1).norm(THREATS[norm].p, 1));
 }
 
 /**
  * A random start inside the budget, one generator per row so a row's start depends only on
- * its own seed. L2: x + eps * r / ||r|| with r Gaussian (on the sphere, as robustness does);
- * Linf: x + U(-eps, eps). Clipped to [0, 1].
+ * its own seed. L2: x + eps * r / ||r|| with r Gaussian; Linf: x + U(-eps, eps). Clipped to [0, 1].
  */
 export function randomStart(x: Tensor, norm: Norm, eps: number, generators: Generator[]): Tensor {
   return scope(() => {
     const shape = x.shape.slice(1);
     if (generators.length !== x.shape[0]) throw new Error('randomStart: one generator per row');
+    const draw = THREATS[norm].noise === 'normal' ? randn : rand;
     // Drawn on the host from per-row CPU generators, so starts are the same on every device.
-    const host = hostSide(() => cat(generators.map((g) => (norm === 'l2' ? randn([1, ...shape], { generator: g }) : rand([1, ...shape], { generator: g }))), 0));
-    const noise = x.device === 'cpu' ? host : host.to(x.device);
-    let delta: Tensor;
-    if (norm === 'l2') {
-      const n = perSample(noise.flatten(1).norm(2, 1), noise);
-      delta = noise.div(n.add(1e-10)).mul(eps);
-    } else {
-      delta = noise.sub(0.5).mul(2 * eps);
-    }
-    return x.add(delta).clamp(0, 1);
+    const host = hostSide(() => cat(generators.map((g) => draw([1, ...shape], { generator: g })), 0));
+    return THREATS[norm].start(x, x.device === 'cpu' ? host : host.to(x.device), eps);
   });
 }
 
 /** One ascent step along g: L2 along g / ||g|| per sample, Linf along sign(g). */
 export function stepAlong(x: Tensor, g: Tensor, norm: Norm, stepSize: number): Tensor {
-  return scope(() => {
-    if (norm === 'linf') return x.add(g.sign().mul(stepSize));
-    const gn = perSample(g.flatten(1).norm(2, 1), g);
-    return x.add(g.div(gn.add(1e-10)).mul(stepSize));
-  });
+  return scope(() => THREATS[norm].step(x, g, stepSize));
 }
 
 /** Projects x onto the budget around x0 and onto [0, 1] (L2 via renorm, as robustness does). */
 export function project(x: Tensor, x0: Tensor, norm: Norm, eps: number): Tensor {
-  return scope(() => {
-    const d = x.sub(x0);
-    const dp = norm === 'linf' ? d.clamp(-eps, eps) : d.renorm(2, 0, eps);
-    return x0.add(dp).clamp(0, 1);
-  });
+  return scope(() => THREATS[norm].project(x, x0, eps));
 }
 
 /**

@@ -1,7 +1,6 @@
 // The n-neuron sensitivity attack (method.md section 3): for each input, its most sensitive
 // neurons (ascending scaled Delta) are attacked one by one, all in one batch (inputs x neurons
-// as rows): PGD without random start descends the inversion loss
-//   ||z(x') - t|| / ||t|| + lambda * |z_i(x') - t_i| / |t_i|,  t = z(x) + Delta(i, x) e_i,
+// as rows): the loop (pgdLoop) without random start descends the inversion loss (losses.ts),
 // keeping the iterate with the highest cross-entropy against the clean prediction.
 import type { ImageClassifier } from '../models/classifier.js';
 import * as F from '../nn/functional.js';
@@ -12,10 +11,11 @@ import { where, type Tensor } from '../tensor/tensor.js';
 import { ATTACK_DEFAULTS } from './defaults.js';
 import { delta } from '../analysis/delta.js';
 import { rankNeurons, scaleDeltas } from '../analysis/scaled.js';
-import { assertInBudget, checkBudget, sampleNorms } from './budget.js';
-import { pgdLoop } from './pgdCore.js';
-import type { AttackBatch, AttackOutput } from './pgd.js';
-import { checkIterations, defaultStepSize, iterating, type BudgetConfig, type NeuronRecord } from './types.js';
+import { checkBudget } from './budget.js';
+import { inversionLoss } from './losses.js';
+import { pgdLoop } from './pgdLoop.js';
+import { judge, sampleRecords } from './records.js';
+import { checkIterations, defaultStepSize, iterating, type AttackBatch, type AttackOutput, type BudgetConfig, type NeuronRecord } from './types.js';
 import { withEval } from '../nn/module.js';
 
 export interface KnsConfig extends BudgetConfig {
@@ -40,9 +40,8 @@ export interface KnsConfig extends BudgetConfig {
 
 /**
  * Rows stepped together when the caller does not say. On the CPU a step costs more per row
- * past a few hundred rows of the small CNN: 256 inputs x 16 neurons took 32-40 s in chunks of
- * 256 rows against 42 s as chunks of 2,048 (2 cores); a GPU takes them all at once (its steps
- * are host-bound).
+ * past a few hundred rows of the small CNN (BENCHMARKS.md, "Attack: PGD restarts and k-NS rows
+ * per step on the CPU"); a GPU takes them all at once (its steps are host-bound).
  */
 export function defaultKnsRowBatch(rows: number, device: string): number {
   return device === 'cpu' ? Math.min(rows, 256) : rows;
@@ -62,6 +61,22 @@ export function checkKnsConfig(c: KnsConfig, featureDim: number): void {
   }
 }
 
+/**
+ * The n-neuron attack: for each input, the neurons of ranks [rankStart, rankStart + rankCount)
+ * by ascending scaled Delta, each attacked on its own (one row per input and neuron, input-major).
+ *
+ * - `batch.images`: [B, C, H, W] float32 pixels in [0, 1] on the model's device; `labels` [B].
+ * - `c.eps`: the budget in the norm's units on [0, 1] pixels; step size default 2.5 * eps /
+ *   iterations; `featureMean` / `featureStd`: the model's feature statistics, [featureDim] each.
+ * - Returns B * rankCount NeuronRecords and the examples [B * rankCount, C, H, W] float32 in the
+ *   caller's scope; success: the prediction left the clean one.
+ *
+ * @example
+ * const stats = await featureStats(model, [subset(train, { limit: 500 })]);
+ * const { records } = scope(() => knsAttack(model, batch, { norm: 'l2', eps: 0.5, iterations: 50, seed: 0,
+ *   rankCount: 16, fakeRelu: defaultFakeRelu(model.config.arch), featureMean: stats.mean, featureStd: stats.std }));
+ * const rates = nNeuronRates(records, [1, 4, 8, 16]);
+ */
 export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConfig): AttackOutput<NeuronRecord> {
   const f = model.featureDim;
   checkKnsConfig(c, f);
@@ -69,7 +84,6 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
   const start = c.rankStart ?? 0;
   const n = c.rankCount;
   const lambda = c.lambda ?? ATTACK_DEFAULTS.kns.lambda;
-  const stepSize = defaultStepSize(c);
   return withEval(model, () => {
     return scope(() => {
       const x = batch.images;
@@ -88,10 +102,11 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
       const on = { device: x.device };
       const rowInput = arange(0, b, 1, on).repeatInterleave(n, 0); // [B*n]
       const neuron = chosen.reshape([b * n]);
+      const allRows = arange(0, b * n, 1, on);
       const deltaRow = dFilled.index([rowInput, neuron]); // [B*n]
       const mask = F.oneHot(neuron, f).to('float32'); // [B*n, F]
       const targetOf = (zc: Tensor) => zc.indexSelect(0, rowInput).add(mask.mul(deltaRow.unsqueeze(1)));
-      const targetI = targetOf(z).index([arange(0, b * n, 1, on), neuron]); // [B*n]
+      const targetI = targetOf(z).index([allRows, neuron]); // [B*n]
       const x0 = x.indexSelect(0, rowInput);
       const goal = cleanPred.indexSelect(0, rowInput);
       const run = iterating(model, c, () => {
@@ -100,50 +115,44 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
         // would turn that rounding into a full step for a row that cannot otherwise move.
         const target = targetOf(noGrad(() => model.forward(x).features));
         const tNorm = target.norm(2, 1).clamp(1e-12, null);
-        const tiAbs = target.index([arange(0, b * n, 1, on), neuron]).abs().clamp(1e-12, null);
+        const tiAbs = target.index([allRows, neuron]).abs().clamp(1e-12, null);
         // A row whose loss has no gradient at the clean input (an inactive target behind a true
         // ReLU: only its own coordinate of z differs from the target) never moves; the loop
         // stops stepping it after the first gradient, with the full loop's answers, and steps
         // the rest in chunks of moving rows.
         return pgdLoop({
-          x0, start: x0, norm: c.norm, eps: c.eps, stepSize, iterations: c.iterations, precision: c.precision, dropFrozen: c.earlyStop !== false,
-          rowBatch: c.rowBatch ?? defaultKnsRowBatch(b * n, x.device),
+          x0, start: x0, norm: c.norm, eps: c.eps, stepSize: defaultStepSize(c), iterations: c.iterations, precision: c.precision,
+          dropFrozen: c.earlyStop !== false, rowBatch: c.rowBatch ?? defaultKnsRowBatch(b * n, x.device),
           evaluate: (xi, rows) => {
             const pick = (t: Tensor) => (rows ? t.indexSelect(0, rows) : t);
             const out = model.forward(xi, { fakeRelu: c.fakeRelu });
-            const diff = out.features.sub(pick(target));
-            const loss = diff.norm(2, 1).div(pick(tNorm)).add(diff.mul(pick(mask)).abs().sum(1).div(pick(tiAbs)).mul(lambda));
+            const loss = inversionLoss(out.features, pick(target), pick(tNorm), pick(mask), pick(tiAbs), lambda);
             return { objective: loss.neg(), score: F.crossEntropy(out.logits.detach(), pick(goal), { reduction: 'none' }) };
           },
         });
       });
-      const adv = run.best;
-      assertInBudget(adv, x0, c.norm, c.eps);
-      const after = noGrad(() => model.forward(adv));
-      const advPred = after.logits.argmax(1).toNumbers();
-      const zi = after.features.index([arange(0, b * n, 1, on), neuron]).toNumbers();
-      const l2 = sampleNorms(adv.sub(x0), 'l2').toNumbers();
-      const linf = sampleNorms(adv.sub(x0), 'linf').toNumbers();
+      const judged = judge(model, run.best, x0, c.norm, c.eps);
+      const zi = judged.output.features.index([allRows, neuron]).toNumbers();
       const clean = goal.toNumbers();
       const labels = batch.labels.toNumbers();
+      const inputOf = (r: number) => Math.floor(r / n);
+      const samples = sampleRecords(judged, {
+        index: Array.from({ length: b * n }, (_, r) => batch.indices[inputOf(r)]!), label: Array.from({ length: b * n }, (_, r) => labels[inputOf(r)]!),
+        clean, goal: clean, targeted: false, restart: new Int32Array(b * n), iteration: run.bestIteration,
+      });
       const neurons = neuron.toNumbers();
       const deltas = d.index([rowInput, neuron]).toNumbers();
       const tis = targetI.toNumbers();
       const zClean = z.index([rowInput, neuron]).toNumbers();
-      const records: NeuronRecord[] = [];
-      for (let r = 0; r < b * n; r++) {
-        const i = Math.floor(r / n);
+      const records: NeuronRecord[] = samples.map((s, r) => {
         const dv = deltas[r]!;
-        records.push({
-          index: batch.indices[i]!, label: labels[i]!, cleanPrediction: clean[r]!, adversarialPrediction: advPred[r]!,
-          success: advPred[r] !== clean[r], l2: l2[r]!, linf: linf[r]!, restart: 0, iteration: run.bestIteration[r]!,
-          neuron: neurons[r]!, rank: start + (r % n) + 1, delta: dv,
+        return {
+          ...s, neuron: neurons[r]!, rank: start + (r % n) + 1, delta: dv,
           deltaAchieved: Number.isFinite(dv) ? (dv >= 0 ? zi[r]! >= tis[r]! : zi[r]! <= tis[r]!) : false,
           active: zClean[r]! > 0,
-        });
-      }
-      run.bestScore.dispose();
-      return { records, adversarial: adv, frozenRows: run.frozenRows };
+        };
+      });
+      return { records, adversarial: run.best, frozenRows: run.frozenRows };
     });
   });
 }

@@ -1,5 +1,6 @@
 // The shape every attack shares: a config in, one record per attacked row out.
-import type { Norm } from './budget.js';
+import type { Norm } from './threat.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { Precision } from '../tensor/device.js';
 import type { Module } from '../nn/module.js';
 import { withFoldedBatchNorm } from '../nn/foldBatchNorm.js';
@@ -59,6 +60,28 @@ export interface NeuronRecord extends SampleRecord {
    * inactive target has zero gradient, so its attack cannot leave the clean image.
    */
   active: boolean;
+}
+
+export interface AttackBatch {
+  images: Tensor;
+  labels: Tensor;
+  /** Data-set positions of the rows (seed the random starts). */
+  indices: number[];
+  /** Target classes for a targeted attack. */
+  targets?: Tensor;
+}
+
+export interface AttackOutput<R extends SampleRecord = SampleRecord> {
+  records: R[];
+  /** Adversarial examples, one row per record. */
+  adversarial: Tensor;
+  /** k-NS: rows that stopped after the first gradient (they could not move). */
+  frozenRows?: number;
+  /**
+   * Early-stopped PGD: inputs whose first fooling iterate no longer fooled when judged by the
+   * model as given, attacked again with the full protocol.
+   */
+  rejudged?: number;
 }
 
 export function defaultStepSize(c: BudgetConfig): number {
