@@ -2,7 +2,7 @@
 // comparison of two rates carries the number of inputs and 95% intervals, and its verdict
 // follows the interval of the difference, not a fixed margin.
 import { rateDifference, wilson } from '../reports/intervals.js';
-import type { ModelRow, NormRow } from './report.js';
+import type { ModelRow, NormRow } from './reportReaders.js';
 import { MODEL_TITLES } from './settings.js';
 
 export type Verdict = 'holds' | 'does not hold' | 'inconclusive';

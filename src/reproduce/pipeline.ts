@@ -16,6 +16,7 @@ import { saveNpyArray } from '../serialization/npy.js';
 import { sensitivity } from '../analysis/sensitivity.js';
 import { pruningCurve } from '../experiments/pruningCurve.js';
 import { runAttack, type AttackSpec } from '../experiments/attackRun.js';
+import { attackResultsPath, hasAttackState } from '../experiments/attackFolder.js';
 import type { Norm } from '../attacks/budget.js';
 import { train } from '../training/train.js';
 import { DEFAULTS, type TrainConfig } from '../training/config.js';
@@ -129,7 +130,7 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string |
             const { model } = loadModel(layout.model(o, kind), { device: o.device });
             try {
               const eps = s.budgets[norm];
-              const resume = existsSync(join(dir, 'attack-config.json'));
+              const resume = hasAttackState(dir);
               const ranks = Math.max(s.kns.ranks, s.kns.neurons[s.kns.neurons.length - 1]!);
               // every attack of Table 1 runs on the same inputs, so its columns compare like with like
               await runAttack({ model, dataset: await firstTest(s.inputs), out: dir, resume, onProgress: o.onProgress, figures: false,
@@ -156,8 +157,8 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string |
             for (const eps of s.sweep[norm]) {
               for (const attack of ['pgd', 'kns'] as const) {
                 const dir = layout.sweep(o.out, kind, norm, eps, attack);
-                if (existsSync(join(dir, 'results.json'))) continue;
-                await runAttack({ model, dataset: ds, out: dir, resume: existsSync(join(dir, 'attack-config.json')), onProgress: o.onProgress,
+                if (existsSync(attackResultsPath(dir))) continue;
+                await runAttack({ model, dataset: ds, out: dir, resume: hasAttackState(dir), onProgress: o.onProgress,
                   figures: false, meta: { model: kind, dataset: s.dataset }, batchSize: attack === 'pgd' ? s.batchSize : knsBatch,
                   spec: attack === 'pgd' ? pgdSpec(norm, eps) : knsSpec(kind, model, norm, eps, [1], 1) });
               }

@@ -1,0 +1,119 @@
+// results.json of a PGD or k-NS attack: its fields, the summary of the records that fills
+// them, and the reader of a finished folder's file.
+import { existsSync, readFileSync } from 'node:fs';
+import { nNeuronRates } from '../attacks/kns.js';
+import type { NeuronRecord, SampleRecord } from '../attacks/types.js';
+import { attackResultsPath } from './attackFolder.js';
+import type { TransferSummary } from './transferEvaluation.js';
+
+/** Single-neuron attacks (rows) of one kind: how many, how many fooled the model, how many reached Delta. */
+export interface TargetCount {
+  rows: number;
+  successRate: number | null;
+  deltaAchieveRate: number | null;
+}
+
+/** Rows split by whether the target neuron was active (z_i(x) > 0) on the clean input. */
+export interface TargetSplit {
+  active: TargetCount;
+  inactive: TargetCount;
+}
+
+export interface RankRate extends TargetSplit {
+  rank: number;
+  successRate: number;
+  /** Rows whose attacked neuron reached z_i + Delta. */
+  deltaAchieveRate: number;
+}
+
+/** The summary's fields: what `summarizeAttack` computes from the records. */
+export interface AttackSummary {
+  count: number;
+  cleanAccuracy: number;
+  seconds: number;
+  successRate: number;
+  /** Over inputs the model classified correctly. */
+  successRateCorrect: number;
+  /** Inputs classified correctly before and after the attack (RobustBench's robust accuracy). */
+  robustAccuracy: number;
+  /** k-NS from rank 1: success within the n most sensitive neurons, for each n. */
+  nNeuronSuccessRate?: Record<string, number>;
+  nNeuronSuccessRateCorrect?: Record<string, number>;
+  /** For each n: inputs classified correctly and fooled through none of their n most sensitive neurons. */
+  nNeuronRobustAccuracy?: Record<string, number>;
+  perRank?: RankRate[];
+  deltaAchieveRate?: number;
+  /** Every attacked (input, neuron) row, split by whether the target was active. */
+  targets?: TargetSplit;
+}
+
+/**
+ * results.json: the run's `meta` fields first (model, data set, ...), then these. Success
+ * rates count an input once when any of its rows (restarts, neurons) fooled the model.
+ */
+export type AttackResults = Record<string, unknown> & AttackSummary & {
+  attack: Record<string, unknown>;
+  transfer?: TransferSummary;
+};
+
+/** The neuron window a k-NS run attacked, and the n of its n-neuron rates. */
+export interface NeuronWindow {
+  neurons: number[];
+  rankStart?: number;
+  rankCount: number;
+}
+
+/** A finished attack folder's results.json. */
+export function readAttackResults(dir: string): AttackResults {
+  const p = attackResultsPath(dir);
+  if (!existsSync(p)) throw new Error(`${dir} has no results.json (the attack has not finished)`);
+  return JSON.parse(readFileSync(p, 'utf8')) as AttackResults;
+}
+
+/** The summary of PGD records, or of k-NS records when `window` is given (in data-set order). */
+export function summarizeAttack(records: SampleRecord[], seconds: number, window?: NeuronWindow): AttackSummary {
+  const inputs = new Map<number, SampleRecord>();
+  for (const r of records) if (!inputs.has(r.index)) inputs.set(r.index, r);
+  const correct = new Set([...inputs.values()].filter((r) => r.cleanPrediction === r.label).map((r) => r.index));
+  const anySuccess = (filter: (r: SampleRecord) => boolean) => {
+    const idx = new Set(records.filter((r) => filter(r)).map((r) => r.index));
+    const hit = new Set(records.filter((r) => filter(r) && r.success).map((r) => r.index));
+    return idx.size ? hit.size / idx.size : 0;
+  };
+  const fooled = new Set(records.filter((r) => r.success).map((r) => r.index));
+  const res: AttackSummary = {
+    count: inputs.size, cleanAccuracy: inputs.size ? correct.size / inputs.size : 0, seconds: +seconds.toFixed(2),
+    successRate: anySuccess(() => true), successRateCorrect: anySuccess((r) => correct.has(r.index)),
+    robustAccuracy: inputs.size ? [...correct].filter((i) => !fooled.has(i)).length / inputs.size : 0,
+  };
+  if (!window) return res;
+  const nr = records as NeuronRecord[];
+  const start = window.rankStart ?? 0;
+  if (start === 0) {
+    res.nNeuronSuccessRate = nNeuronRates(nr, window.neurons);
+    const correctRate = nNeuronRates(nr, window.neurons, (r) => correct.has(r.index));
+    res.nNeuronSuccessRateCorrect = correctRate;
+    const share = inputs.size ? correct.size / inputs.size : 0;
+    res.nNeuronRobustAccuracy = Object.fromEntries(Object.entries(correctRate).map(([n, rate]) => [n, share * (1 - rate)]));
+  }
+  const perRank: RankRate[] = [];
+  for (let k = start + 1; k <= start + window.rankCount; k++) {
+    const at = nr.filter((r) => r.rank === k);
+    perRank.push({ rank: k, successRate: at.filter((r) => r.success).length / Math.max(at.length, 1),
+      deltaAchieveRate: at.filter((r) => r.deltaAchieved).length / Math.max(at.length, 1), ...targetSplit(at) });
+  }
+  res.perRank = perRank;
+  res.deltaAchieveRate = nr.filter((r) => r.deltaAchieved).length / Math.max(nr.length, 1);
+  res.targets = targetSplit(nr);
+  return res;
+}
+
+/** Rows split by whether their target neuron was active on the clean input. */
+export function targetSplit(rows: NeuronRecord[]): TargetSplit {
+  const count = (rs: NeuronRecord[]): TargetCount => ({
+    rows: rs.length,
+    successRate: rs.length ? rs.filter((r) => r.success).length / rs.length : null,
+    deltaAchieveRate: rs.length ? rs.filter((r) => r.deltaAchieved).length / rs.length : null,
+  });
+  return { active: count(rows.filter((r) => r.active)), inactive: count(rows.filter((r) => !r.active)) };
+}
