@@ -4,10 +4,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './helpers.js';
+import { ROOT, pauseAt } from './helpers.js';
 import { native } from '../src/native.js';
 
 const skip = !native.hasGloo && 'the addon was built without Gloo (install libgloo-dev and run npm ci)';
@@ -94,18 +94,14 @@ test('PGD (restarts, examples) and k-NS on 3 ranks: samples.csv, examples and re
 test('an attack killed on one process resumes on 2 ranks to the uninterrupted result', { skip }, async () => {
   const args = ['attack', '--model', model, '--limit', '320', '--batch-size', '16', '--norm', 'linf', '--eps', '0.05', '--iterations', '40', '--restarts', '2'];
   const out = join(dir, 'resumed');
-  const child = spawn(process.execPath, [BIN, ...args, '--out', out], { cwd: ROOT });
+  const pause = pauseAt('attack batch 2 recorded', join(dir, 'resumed-pause'));
+  const child = spawn(process.execPath, [BIN, ...args, '--out', out], { cwd: ROOT, env: { ...process.env, ...pause.env } });
   const exited = new Promise((r) => child.on('exit', r));
-  const progress = join(out, 'progress.jsonl');
-  const t0 = Date.now();
-  while (!(existsSync(progress) && readFileSync(progress, 'utf8').split('\n').length > 3)) {
-    assert.ok(Date.now() - t0 < 60000, 'no progress after 60 s');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await pause.reached(child);
   child.kill('SIGKILL');
   await exited;
-  const partial = readFileSync(progress, 'utf8').split('\n').filter(Boolean).length;
-  assert.ok(partial < 20, `${partial} of 20 batches were done before the kill`);
+  const partial = readFileSync(join(out, 'progress.jsonl'), 'utf8').split('\n').filter(Boolean).length;
+  assert.equal(partial, 3, 'batches 0-2 were done before the kill');
   launched(2, [...args, '--out', out, '--resume']);
   sauron([...args, '--out', join(dir, 'whole')]);
   assert.equal(readFileSync(join(out, 'samples.csv'), 'utf8'), readFileSync(join(dir, 'whole', 'samples.csv'), 'utf8'));

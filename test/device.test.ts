@@ -70,7 +70,7 @@ test('resolveDevice: auto, cpu, and one clear sentence for what this build canno
   }
 });
 
-test('--device cuda on a CPU-only build stops with one sentence', { skip: builtWithCuda }, () => {
+test('--device cuda on a CPU-only build stops with one sentence', { skip: builtWithCuda && 'a CUDA build: --device cuda is valid here' }, () => {
   const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'sauron.js'), 'eval', '--model', 'nowhere', '--device', 'cuda'], { encoding: 'utf8' });
   assert.notEqual(r.status, 0);
   const lines = r.stderr.trim().split('\n');
@@ -238,13 +238,13 @@ test('bf16 autocast: the model computes in bf16, attacks return float32 examples
   }
 });
 
-test('fp16 training needs CUDA: a clear error elsewhere', { skip: DEVICE !== 'cpu' }, async () => {
+test('fp16 training needs CUDA: a clear error elsewhere', { skip: DEVICE !== 'cpu' && `the test device is ${DEVICE}` }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'sauron-fp16-'));
   await assert.rejects(train({ ...DEFAULTS['fashion-mnist']!, method: 'standard', dataset: 'fashion-mnist', width: 0.25, epochs: 1,
     batchSize: 32, limit: 64, testLimit: 32, seed: 0, precision: 'fp16' }, { out, device: 'cpu' }), /--precision fp16 needs a CUDA device/);
 });
 
-test('fp16 on CUDA: loss-scaled training steps and an fp16 attack with float32 results', { skip: !DEVICE.startsWith('cuda') }, async () => {
+test('fp16 on CUDA: loss-scaled training steps and an fp16 attack with float32 results', { skip: !DEVICE.startsWith('cuda') && 'needs CUDA (SAURON_TEST_DEVICE=cuda)' }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'sauron-fp16-'));
   const r = await onDeviceAsync(() => train({ ...DEFAULTS['fashion-mnist']!, method: 'standard', dataset: 'fashion-mnist', width: 0.25,
     epochs: 1, batchSize: 32, limit: 256, testLimit: 64, seed: 0, precision: 'fp16', validation: { eps: 1, steps: 2, limit: 16 } }, { out, device: DEVICE }));

@@ -169,12 +169,10 @@ test('kdeFigure draws one density per series with title, axis titles and legend'
   await assert.rejects(kdeFigure([{ label: 'a', values: [1, 2] }, { label: 'a', values: [1, 3] }], { title: 'T', xLabel: 'X' }), /labelled "a"/);
 });
 
-test('kdeFigure handles 5 million values (10,000 inputs x 512 neurons) quickly', async () => {
+test('kdeFigure handles 5 million values (10,000 inputs x 512 neurons)', async () => {
+  // (its speed is a benchmark's business, not a unit test's: about 0.5 s here)
   const big = normals(5_000_000, 10).map((v) => Math.exp(v));
-  const t0 = performance.now();
   const fig = await kdeFigure([{ label: 'standard', values: big }], { title: 'Big', xLabel: 'Delta' });
-  const ms = performance.now() - t0;
-  assert.ok(ms < 10_000, `${ms.toFixed(0)} ms`); // about 0.5 s here; the exact sum would take minutes
   assert.ok(!fig.svg.includes('NaN'));
 });
 

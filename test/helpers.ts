@@ -1,3 +1,5 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSafetensors, reproduceSettings, type ReproduceSettings, type Tensor } from '../src/index.js';
@@ -38,7 +40,7 @@ export function fx(name: string): Tensor {
 }
 
 /** A free TCP port on 127.0.0.1, for rendezvous in multi-process tests. */
-export { freePort } from '../src/experiments/launch.js';
+export { freePort } from '../src/experiments/launchProcesses.js';
 
 /** `reproduce` at toy size: seconds for the whole pipeline (tests of its files, resume and kills). */
 export function tinyReproduceSettings(): ReproduceSettings {
@@ -59,5 +61,31 @@ export function tinyReproduceSettings(): ReproduceSettings {
     sensitivity: { limit: 48, statsSplit: 'test' },
     pruning: { steps: 2, limit: 128, attackLimit: 8, attackSteps: 2 },
     batchSize: 32,
+  };
+}
+
+/**
+ * Polls until `cond` holds; fails as soon as `child` has exited instead (no wall-clock bound:
+ * a child that neither gets there nor exits hangs the test, which the runner reports).
+ */
+export async function waitUntil(cond: () => boolean, what: string, child: ChildProcess): Promise<void> {
+  while (!cond()) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the child exited (${child.signalCode ?? child.exitCode}) before ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * A test pause point (src/serialization/testPause.ts): `env` makes a child command stop at
+ * `point`; `reached` waits until it has; `release` lets it go on. Tests that kill a command at
+ * a known point use it instead of racing the command.
+ */
+export function pauseAt(point: string, file: string): { env: Record<string, string>; reached: (child: ChildProcess) => Promise<void>; release: () => void } {
+  return {
+    env: { SAURON_TEST_PAUSE_AT: point, SAURON_TEST_PAUSE_FILE: file },
+    reached: (child) => waitUntil(() => existsSync(`${file}.paused`), `pausing at '${point}'`, child),
+    release: () => writeFileSync(file, ''),
   };
 }

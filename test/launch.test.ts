@@ -34,11 +34,9 @@ test('sauron launch --nproc 2 starts two ranks that meet; their output carries t
 });
 
 test('sauron launch: a failed rank stops the others and is named', { skip }, () => {
-  const t0 = Date.now();
   const r = sauron(['launch', '--nproc', '2', '--grace', '2', '--', ...child], { DIE: '1', TIMEOUT_MS: '3000' });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /sauron: rank 0 exited with code 3; the other ranks were stopped/);
-  assert.ok(Date.now() - t0 < 30000);
   assert.match(sauron(['launch', '--nproc', '0', '--', 'true']).stderr, /--nproc must be a positive integer/);
 });
 

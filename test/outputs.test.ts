@@ -11,7 +11,7 @@ import { train } from '../src/training/train.js';
 import { DEFAULTS, type TrainConfig } from '../src/training/config.js';
 import { loadNpy, loadSafetensors } from '../src/index.js';
 import { lockPath, readOutputManifest, verifyOutputFile } from '../src/serialization/outputDir.js';
-import { ROOT } from './helpers.js';
+import { ROOT, pauseAt } from './helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sauron-outputs-'));
 const tiny: TrainConfig = {
@@ -103,21 +103,14 @@ test('sauron train --resume RUN_DIR (the folder as the option\'s value) finishes
   assert.match(oneLine(sauron('train').stderr), /--out RUN_DIR \(or --resume RUN_DIR/);
 });
 
-async function waitFor(cond: () => boolean, what: string, ms = 60000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 test('a second writer is refused while the first runs; once it is killed, --resume takes the folder over', async () => {
   const out = join(root, 'locked');
-  // long enough to be caught running: a few seconds
-  const slow = ['--width', '0.125', '--epochs', '2', '--limit', '8000', '--test-limit', '256', '--val-limit', '16'];
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), 'train', ...slow, '--out', out], { stdio: 'ignore' });
+  const slow = ['--width', '0.125', '--epochs', '2', '--limit', '512', '--test-limit', '256', '--val-limit', '16'];
+  // the first writer stops at the start of epoch 2 (epoch 1 checkpointed) until it is killed
+  const pause = pauseAt('train epoch 2 batch 0', join(root, 'locked-pause'));
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), 'train', ...slow, '--out', out], { stdio: 'ignore', env: { ...process.env, ...pause.env } });
   try {
-    await waitFor(() => existsSync(join(out, 'config.json')), 'the first writer to start');
+    await pause.reached(child);
     const lock = JSON.parse(readFileSync(lockPath(out), 'utf8'));
     assert.equal(lock.pid, child.pid);
     for (const args of [['train', ...slow, '--force', '--out', out], ['sensitivity', '--model', ref, '--limit', '10', '--out', out]]) {
@@ -125,8 +118,8 @@ test('a second writer is refused while the first runs; once it is killed, --resu
       assert.notEqual(r.status, 0, args.join(' '));
       assert.match(oneLine(r.stderr), new RegExp(`being written by another Sauron process \\(pid ${child.pid}: train standard, since .*\\); wait for it to finish or stop it`));
     }
-    assert.equal(child.exitCode, null, 'the first writer was still running');
-    await waitFor(() => existsSync(join(out, 'checkpoint', 'state.json')), 'the first checkpoint');
+    assert.equal(child.exitCode, null, 'the first writer is still running');
+    assert.ok(existsSync(join(out, 'checkpoint', 'state.json')), 'the first checkpoint');
   } finally {
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
@@ -180,10 +173,12 @@ test('sensitivity: kill -9 or a failure over an earlier result leaves that resul
   let r = sauron(...sens(200, out));
   assert.equal(r.status, 0, r.stderr);
   checkComplete(out, 200);
-  // kill -9 while the new run writes its arrays
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), ...sens(3000, out)], { stdio: 'ignore' });
+  // kill -9 once the new run has written its arrays, before its manifest and the swap
+  const pause = pauseAt('output sensitivity written', join(root, 'sens-pause'));
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), ...sens(3000, out)], { stdio: 'ignore', env: { ...process.env, ...pause.env } });
   const staging = join(dirname(out), '.sens.staging');
-  await waitFor(() => existsSync(join(staging, 'deltas.npy')), 'the new run to write its arrays');
+  await pause.reached(child);
+  assert.ok(existsSync(join(staging, 'deltas.npy')), 'the new run wrote its arrays');
   child.kill('SIGKILL');
   const code = await new Promise((res) => child.on('exit', (c, s) => res(s ?? c)));
   assert.equal(code, 'SIGKILL', 'killed before it finished');
@@ -216,13 +211,13 @@ test('sensitivity: kill -9 or a failure over an earlier result leaves that resul
   assert.ok(existsSync(join(run, 'model.json')));
 });
 
-test('a full disk: the earlier result stays whole and the error names the disk', { skip: process.getuid?.() !== 0 && 'needs root to mount a tmpfs' }, () => {
+test('a full disk: the earlier result stays whole and the error names the disk', { skip: process.getuid?.() !== 0 && 'needs root to mount a tmpfs' }, (t) => {
   const disk = join(root, 'disk');
   mkdirSync(disk);
   const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=600k', 'tmpfs', disk], { encoding: 'utf8' });
   if (m.status !== 0) {
-    // containers without the capability: nothing to test here
-    console.log(`# skipped: cannot mount a tmpfs (${m.stderr.trim()})`);
+    // containers without the capability: reported as skipped, not passed
+    t.skip(`cannot mount a tmpfs (${m.stderr.trim()})`);
     return;
   }
   try {
@@ -243,9 +238,12 @@ test('train --force over a finished run: killed, the finished run stays whole; -
   const out = join(root, 'force');
   cpSync(ref, out, { recursive: true });
   const before = weights(join(out, 'model.safetensors'));
-  const slow = ['--width', '0.125', '--epochs', '2', '--limit', '8000', '--test-limit', '256', '--val-limit', '16', '--seed', '8'];
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), 'train', ...slow, '--force', '--out', out], { stdio: 'ignore' });
-  await waitFor(() => existsSync(join(dirname(out), '.force.staging', 'checkpoint', 'state.json')), 'the new run\'s first checkpoint');
+  const slow = ['--width', '0.125', '--epochs', '2', '--limit', '512', '--test-limit', '256', '--val-limit', '16', '--seed', '8'];
+  // the new run stops at the start of its epoch 2 (epoch 1 checkpointed in its staging folder)
+  const pause = pauseAt('train epoch 2 batch 0', join(root, 'force-pause'));
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), 'train', ...slow, '--force', '--out', out], { stdio: 'ignore', env: { ...process.env, ...pause.env } });
+  await pause.reached(child);
+  assert.ok(existsSync(join(dirname(out), '.force.staging', 'checkpoint', 'state.json')), 'the new run\'s first checkpoint');
   child.kill('SIGKILL');
   await new Promise((r) => child.on('exit', r));
   assert.deepEqual(weights(join(out, 'model.safetensors')), before, 'the finished run is untouched');
@@ -268,8 +266,10 @@ test('a reproduce step killed over its earlier result leaves that result; the re
   const sens = join(out, 'sensitivity', 'standard');
   checkComplete(sens, 48);
   rmSync(join(out, 'steps', 'sensitivity-standard.json'));
-  const c = child({ SENS_LIMIT: '3000' }, 'sensitivity-standard');
-  await waitFor(() => existsSync(join(out, 'sensitivity', '.standard.staging', 'deltas.npy')), 'the step to write its arrays');
+  const pause = pauseAt('output sensitivity written', join(root, 'repro-pause'));
+  const c = child({ SENS_LIMIT: '3000', ...pause.env }, 'sensitivity-standard');
+  await pause.reached(c);
+  assert.ok(existsSync(join(out, 'sensitivity', '.standard.staging', 'deltas.npy')), 'the step wrote its arrays');
   c.kill('SIGKILL');
   assert.equal(await finish(c), 'SIGKILL');
   checkComplete(sens, 48);
@@ -284,9 +284,9 @@ test('an attack killed mid-run resumes to the same files as an uninterrupted one
   const clean = join(root, 'atk-clean');
   assert.equal(sauron(...args(clean)).status, 0);
   const out = join(root, 'atk');
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), ...args(out)], { stdio: 'ignore' });
-  const lines = () => (existsSync(join(out, 'progress.jsonl')) ? readFileSync(join(out, 'progress.jsonl'), 'utf8').split('\n').length - 1 : 0);
-  await waitFor(() => lines() >= 3, 'three finished batches');
+  const pause = pauseAt('attack batch 2 recorded', join(root, 'atk-pause'));
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), ...args(out)], { stdio: 'ignore', env: { ...process.env, ...pause.env } });
+  await pause.reached(child);
   child.kill('SIGKILL');
   await new Promise((r) => child.on('exit', r));
   assert.ok(!existsSync(join(out, 'results.json')), 'killed before it finished');

@@ -133,7 +133,15 @@ test('sauron explore over the reproduction: its models, Table 1 and the figures 
     assert.deepEqual(r.table1, readFileSync(join(out, 'table1.csv'), 'utf8').trim().split('\n').map((l) => l.split(',')));
     assert.deepEqual(r.charts.map((x) => [x.name, x.error ?? null]), [['figure1', null], ['figure2', null], ['figure2-l2', null], ['sweep-l2', null], ['sweep-linf', null]]);
     for (const f of r.figures) assert.equal((await fetch(new URL(f.svg, ex.url))).status, 200, f.svg);
-    if (!existsSync('/usr/bin/chromium')) return;
+  } finally {
+    await ex.close();
+  }
+});
+
+test('sauron explore over the reproduction in headless Chromium: Table 1 and the five charts draw', { skip: !existsSync('/usr/bin/chromium') && 'Debian chromium is not installed (apt-get install chromium)' }, async () => {
+  const { startExplorer } = await import('../src/index.js');
+  const ex = await startExplorer({ folders: [out], port: 0 });
+  try {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'] });

@@ -9,7 +9,7 @@ import { train } from '../src/training/train.js';
 import { DEFAULTS, type TrainConfig } from '../src/training/config.js';
 import { readMetrics } from '../src/training/runDir.js';
 import { loadSafetensors } from '../src/index.js';
-import { ROOT } from './helpers.js';
+import { ROOT, pauseAt } from './helpers.js';
 
 const tiny: TrainConfig = {
   ...DEFAULTS['fashion-mnist']!, method: 'standard', dataset: 'fashion-mnist', width: 0.125, epochs: 3, batchSize: 64,
@@ -104,15 +104,15 @@ test('kill -9 mid-epoch loses at most the epoch in progress; --resume finishes w
     const ref = sauron('train', ...cliTiny, '--out', join(root, 'ref'));
     assert.equal(ref.status, 0, ref.stderr);
     const out = join(root, 'k');
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), 'train', ...cliTiny, '--out', out], { stdio: 'ignore' });
-    // wait until epoch 1 is checkpointed, then kill during epoch 2
-    const t0 = Date.now();
-    while (!existsSync(join(out, 'checkpoint', 'state.json')) && Date.now() - t0 < 60000) await new Promise((r) => setTimeout(r, 20));
+    // the child stops after the first step of epoch 2 (epoch 1 checkpointed); kill it there
+    const pause = pauseAt('train epoch 2 batch 1', join(root, 'pause'));
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'sauron.js'), 'train', ...cliTiny, '--out', out], { stdio: 'ignore', env: { ...process.env, ...pause.env } });
+    await pause.reached(child);
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
     assert.ok(!existsSync(join(out, 'model.json')), 'killed before finishing');
     const done = JSON.parse(readFileSync(join(out, 'checkpoint', 'state.json'), 'utf8')).epoch;
-    assert.ok(done >= 1);
+    assert.equal(done, 1);
     const again = sauron('train', '--out', out);
     assert.notEqual(again.status, 0, 'a folder holding a run is refused without --resume/--force');
     assert.match(again.stderr, /holds another run: pass --resume to continue it or --force to replace it/);

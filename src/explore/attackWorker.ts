@@ -15,6 +15,7 @@ import { knsAttack } from '../attacks/kns.js';
 import { pgdAttack } from '../attacks/pgd.js';
 import { resolveFakeRelu } from '../attacks/defaults.js';
 import type { AttackOutcome, AttackRequest } from './types.js';
+import { testPause } from '../serialization/testPause.js';
 
 export interface WorkerInput {
   modelDir: string;
@@ -48,6 +49,7 @@ async function run(w: WorkerInput): Promise<WorkerMessage> {
     let reported = 0;
     model.forward = (x, o) => {
       passes++;
+      testPause(`explore attack pass ${passes}`);
       const now = Date.now();
       if (now - reported > 150) {
         reported = now;

@@ -55,9 +55,10 @@ export class JobQueue {
   cancel(id: string): boolean {
     const j = this.#jobs.get(id);
     if (!j || (j.info.state !== 'queued' && j.info.state !== 'running')) return false;
-    const wasRunning = j.info.state === 'running';
+    // #finish forgets the worker: terminate the one taken before it
+    const worker = j.worker;
     this.#finish(j, { state: 'cancelled', phase: 'cancelled' });
-    if (wasRunning) void j.worker?.terminate();
+    void worker?.terminate();
     return true;
   }
 

@@ -21,6 +21,7 @@ import { sensitivityRegularizer } from './sensitivityRegularizer.js';
 import { getRank, getWorldSize } from '../tensor/distributed.js';
 import { sumAcrossRanks } from '../tensor/collectives.js';
 import { allReduceGradients, broadcastBuffers } from './dataParallel.js';
+import { testPause } from '../serialization/testPause.js';
 
 /** What a step needs besides the batch. */
 export interface StepContext {
@@ -120,6 +121,7 @@ export async function trainEpoch(ctx: StepContext, trainSet: ImageDataset, epoch
   let shown = 0;
   try {
     for await (const b of batches(trainSet, { batchSize: c.batchSize, shuffle: true, seed: c.seed, epoch, augment: c.augment, device: ctx.device, shard })) {
+      testPause(`train epoch ${epoch + 1} batch ${b.batch}`);
       lr = schedule.lr(step);
       ctx.opt.lr = lr;
       if (buffers) broadcastBuffers(ctx.model);
