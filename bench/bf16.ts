@@ -12,7 +12,7 @@ import { createModel, rand, randint, Generator, scope, noGrad, getNumThreads, F 
 import { buildInfo, type Precision } from '../src/tensor/device.js';
 import { pgdAttack, type AttackBatch, type PgdConfig } from '../src/attacks/pgd.js';
 import { knsAttack, type KnsConfig } from '../src/attacks/kns.js';
-import type { SampleRecord } from '../src/attacks/types.js';
+import type { SampleRecord } from '../src/attacks/attackTypes.js';
 import { batches } from '../src/data/loader.js';
 import { openDataset, subset } from '../src/data/registry.js';
 import type { ImageDataset } from '../src/data/dataset.js';

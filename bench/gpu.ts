@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchEngine } from '../src/bench/engineBench.js';
+import { benchEngine } from '../src/experiments/engineBenchmark.js';
 import { createModel } from '../src/models/zoo.js';
 import { pgdAttack } from '../src/attacks/pgd.js';
 import { rand, randint } from '../src/tensor/creation.js';

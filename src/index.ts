@@ -7,7 +7,6 @@ export * as F from './nn/functional.js';
 export * as optim from './optim/index.js';
 export * from './models/index.js';
 export * from './serialization/index.js';
-export * from './bench/index.js';
 export * from './data/index.js';
 export * from './training/index.js';
 export * from './reports/index.js';

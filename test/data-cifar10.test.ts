@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scope } from '../src/index.js';
 import { loadCifar10, CIFAR10_CLASSES } from '../src/data/cifar10.js';
-import { parsePickle, NdArray } from '../src/data/pickle.js';
+import { parsePickle, NdArray } from '../src/data/numpyPickle.js';
 import { ROOT } from './helpers.js';
 
 const PIXELS = 3072;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { EXACT_MAX_N, gaussianKde, quantileClip, scottBandwidth } from '../src/reports/kde.js';
-import { kdeFigure, lineFigure, saveFigure, type Figure } from '../src/reports/figures.js';
+import { kdeFigure, lineFigure, saveFigure, type Figure } from '../src/reports/figureFiles.js';
 
 // Seeded, so a failure reproduces.
 function rng(seed: number): () => number {

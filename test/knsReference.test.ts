@@ -13,7 +13,7 @@ import { loadSafetensors } from '../src/serialization/safetensors.js';
 import { TorchScriptClassifier } from '../src/models/torchscript.js';
 import { knsAttack, nNeuronRates } from '../src/attacks/kns.js';
 import type { Norm } from '../src/attacks/budget.js';
-import type { NeuronRecord } from '../src/attacks/types.js';
+import type { NeuronRecord } from '../src/attacks/attackTypes.js';
 import { delta } from '../src/analysis/delta.js';
 import { rankNeurons, scaleDeltas } from '../src/analysis/scaled.js';
 

@@ -5,7 +5,7 @@
 // attacks' defaults. Each attack takes a config and returns one record per attacked row.
 // Imports src/analysis (Delta, rankings) and below.
 export * from './budget.js';
-export * from './types.js';
+export * from './attackTypes.js';
 export type { Evaluated, StepRule, StepInput, Rows } from './loop.js';
 export { pgdLoop, type PgdLoopOptions, type PgdLoopResult } from './pgdLoop.js';
 export { fixedStep } from './stepRules.js';

@@ -15,7 +15,7 @@ import { checkBudget } from './budget.js';
 import { inversionLoss } from './losses.js';
 import { pgdLoop } from './pgdLoop.js';
 import { judge, sampleRecords } from './records.js';
-import { checkIterations, defaultStepSize, iterating, type AttackBatch, type AttackOutput, type BudgetConfig, type NeuronRecord } from './types.js';
+import { checkIterations, defaultStepSize, iterating, type AttackBatch, type AttackOutput, type BudgetConfig, type NeuronRecord } from './attackTypes.js';
 import { withEval } from '../nn/module.js';
 
 export interface KnsConfig extends BudgetConfig {

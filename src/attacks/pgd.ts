@@ -19,9 +19,9 @@ import { pgdLoop } from './pgdLoop.js';
 import { earlyStop, type Job } from './earlyStop.js';
 import { fixedStep } from './stepRules.js';
 import { judge, sampleRecords } from './records.js';
-import { checkIterations, defaultStepSize, iterating, type AttackBatch, type AttackOutput, type BudgetConfig, type SampleRecord } from './types.js';
+import { checkIterations, defaultStepSize, iterating, type AttackBatch, type AttackOutput, type BudgetConfig, type SampleRecord } from './attackTypes.js';
 
-export type { AttackBatch, AttackOutput } from './types.js';
+export type { AttackBatch, AttackOutput } from './attackTypes.js';
 
 export interface PgdConfig extends BudgetConfig {
   restarts: number;

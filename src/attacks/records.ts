@@ -6,7 +6,7 @@ import { noGrad } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { assertInBudget, sampleNorms } from './budget.js';
 import type { Norm } from './threat.js';
-import type { SampleRecord } from './types.js';
+import type { SampleRecord } from './attackTypes.js';
 
 export interface Judged {
   /** The model's output on the examples (eval mode, no gradients). */

@@ -1,16 +1,16 @@
 // `sauron`: every command is a thin shell over the typed API.
 import { Command, CommanderError } from 'commander';
-import { benchCommand } from './bench.js';
-import { evalCommand } from './eval.js';
-import { trainCommand } from './train.js';
-import { sensitivityCommand } from './sensitivity.js';
-import { attackCommand } from './attack.js';
-import { pruneCommand } from './prune.js';
-import { reproduceCommand } from './reproduce.js';
-import { convertCommand } from './convert.js';
-import { exportCommand } from './export.js';
-import { launchCommand } from './launch.js';
-import { exploreCommand } from './explore.js';
+import { benchCommand } from './benchCommand.js';
+import { evalCommand } from './evalCommand.js';
+import { trainCommand } from './trainCommand.js';
+import { sensitivityCommand } from './sensitivityCommand.js';
+import { attackCommand } from './attackCommand.js';
+import { pruneCommand } from './pruneCommand.js';
+import { reproduceCommand } from './reproduceCommand.js';
+import { convertCommand } from './convertCommand.js';
+import { exportCommand } from './exportCommand.js';
+import { launchCommand } from './launchCommand.js';
+import { exploreCommand } from './exploreCommand.js';
 
 const program = new Command('sauron')
   .description('Find the feature neurons an image classifier depends on most, attack through them, and train models that do not depend on any one neuron.')

@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIB, readRegularFile } from '../serialization/regularFile.js';
 import { InMemoryDataset, type Split } from './dataset.js';
-import { NdArray, parsePickle } from './pickle.js';
+import { NdArray, parsePickle } from './numpyPickle.js';
 
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 export const CIFAR10_NORMALIZATION = { mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616] };

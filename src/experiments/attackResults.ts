@@ -2,7 +2,7 @@
 // them, and the reader of a finished folder's file.
 import { existsSync, readFileSync } from 'node:fs';
 import { nNeuronRates } from '../attacks/kns.js';
-import type { NeuronRecord, SampleRecord } from '../attacks/types.js';
+import type { NeuronRecord, SampleRecord } from '../attacks/attackTypes.js';
 import { attackResultsPath } from './attackFolder.js';
 import type { TransferSummary } from './transferEvaluation.js';
 

@@ -1,10 +1,10 @@
 // `sauron attack`'s run: PGD or k-NS over a data set as an attack kind of the runner
 // (attackRunner.ts), which writes results.json, samples.csv, the examples (.npy) and resumes;
 // k-NS also draws its success-by-rank curve.
-import type { SampleRecord } from '../attacks/types.js';
+import type { SampleRecord } from '../attacks/attackTypes.js';
 import { knsAttack, type KnsConfig } from '../attacks/kns.js';
 import { pgdAttack, type PgdConfig } from '../attacks/pgd.js';
-import { lineFigure, saveFigure } from '../reports/figures.js';
+import { lineFigure, saveFigure } from '../reports/figureFiles.js';
 import { full } from '../tensor/creation.js';
 import type { AttackKind } from './attackKind.js';
 import { summarizeAttack, type AttackResults, type AttackSummary } from './attackResults.js';
@@ -29,7 +29,7 @@ export async function runAttack(o: AttackRunOptions): Promise<AttackResults> {
   return runAttackKind(attackKind(o.spec, o.targetClass, o.figures !== false), o);
 }
 
-/** PGD and k-NS as a kind: the records of attacks/types.ts, their columns and summary. */
+/** PGD and k-NS as a kind: the records of attacks/attackTypes.ts, their columns and summary. */
 export function attackKind(spec: AttackSpec, targetClass: number | undefined, figures: boolean): AttackKind<SampleRecord, AttackSummary> {
   // the feature mean and std are arrays computed from data, not settings: results.json and the
   // fingerprint leave them out

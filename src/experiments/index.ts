@@ -4,7 +4,7 @@
 // attack runs as a kind (attackKind.ts) of one runner (attackRunner.ts), which owns the folder,
 // resuming and the ranks. They may import every layer below (tensor, nn, optim,
 // serialization, reports, data, models, analysis, attacks, training); only reproduce/ and
-// cli/ import them.
+// cli/ import them. engineBenchmark.ts times the engine for `sauron bench`.
 export { runAttack, attackKind, type AttackSpec, type AttackRunOptions } from './attackRun.js';
 export { runAttackKind, type AttackRunnerOptions, type RunResults } from './attackRunner.js';
 export { samplesCsv, type AttackKind, type AttackRow, type Column } from './attackKind.js';
@@ -12,3 +12,4 @@ export { readAttackResults, summarizeAttack, targetSplit, type AttackResults, ty
 export * from './pruningCurve.js';
 export { runSteps, stepDone, type Step, type StepTiming, type RunStepsOptions } from './steps.js';
 export { launchProcesses, type LaunchOptions, type LaunchResult } from './launchProcesses.js';
+export { benchEngine, type EngineBenchOptions, type EngineBenchResult } from './engineBenchmark.js';

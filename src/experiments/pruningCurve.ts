@@ -8,7 +8,7 @@ import { subset } from '../data/registry.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { robustAccuracy } from '../attacks/robustAccuracy.js';
 import { withEval } from '../nn/module.js';
-import { lineFigure, saveFigure } from '../reports/figures.js';
+import { lineFigure, saveFigure } from '../reports/figureFiles.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { noGrad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';

@@ -1,6 +1,6 @@
 // samples.csv of a PGD or k-NS attack: one line per record (input, restart or neuron); booleans
 // are written 1 / 0. k-NS rows add the attacked neuron's columns.
-import type { NeuronRecord, SampleRecord } from '../attacks/types.js';
+import type { NeuronRecord, SampleRecord } from '../attacks/attackTypes.js';
 import type { Column } from './attackKind.js';
 
 export const SAMPLE_COLUMNS: Column<SampleRecord>[] = [

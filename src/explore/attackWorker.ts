@@ -14,7 +14,7 @@ import { rankNeurons, scaleDeltas } from '../analysis/scaled.js';
 import { knsAttack } from '../attacks/kns.js';
 import { pgdAttack } from '../attacks/pgd.js';
 import { resolveFakeRelu } from '../attacks/defaults.js';
-import type { AttackOutcome, AttackRequest } from './types.js';
+import type { AttackOutcome, AttackRequest } from './apiTypes.js';
 import { testPause } from '../serialization/testPause.js';
 
 export interface WorkerInput {

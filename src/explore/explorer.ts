@@ -2,7 +2,7 @@
 // URLs and bodies and turns HttpErrors into status codes. Usable from code without a server.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { scanFolders, type Sources } from './catalog.js';
-import { inputRanking, ModelData, type DataOptions, type Loaded } from './modelData.js';
+import { inputRanking, ModelData, type DataOptions, type Loaded } from './modelView.js';
 import { JobQueue } from './jobs.js';
 import { imagePng, perturbationPng } from '../reports/images.js';
 import { badRequest, enumParam, intParam, notFound, numberParam } from './validate.js';
@@ -11,8 +11,8 @@ import { layout } from '../reproduce/layout.js';
 import { FIGURE1_OPTIONS, figure1Series, figure2, sweepFigure } from '../reproduce/reportFigures.js';
 import { readRows, readSweep } from '../reproduce/reportReaders.js';
 import type { ModelKind, ReproduceSettings } from '../reproduce/settings.js';
-import { kdeSpec, lineSpec } from '../reports/figures.js';
-import type { AttackRequest, Catalog, Distribution, Histogram, InputDetail, InputPage, InputSummary, JobInfo, ModelInfo, NeuronDetail, ReproduceInfo } from './types.js';
+import { kdeSpec, lineSpec } from '../reports/figureFiles.js';
+import type { AttackRequest, Catalog, Distribution, Histogram, InputDetail, InputPage, InputSummary, JobInfo, ModelInfo, NeuronDetail, ReproduceInfo } from './apiTypes.js';
 
 export interface ExplorerOptions extends DataOptions {
   folders: string[];

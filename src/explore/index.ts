@@ -5,4 +5,4 @@
 export { startExplorer, type StartOptions, type RunningExplorer } from './server.js';
 export { Explorer, LIMITS as EXPLORER_LIMITS, type ExplorerOptions } from './explorer.js';
 export { scanFolders, type Sources, type ModelSource, type ReproduceSource } from './catalog.js';
-export type * from './types.js';
+export type * from './apiTypes.js';

@@ -4,7 +4,7 @@
 // `keep` newer jobs have finished.
 import { Worker } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
-import type { AttackRequest, JobInfo } from './types.js';
+import type { AttackRequest, JobInfo } from './apiTypes.js';
 import type { WorkerInput, WorkerMessage } from './attackWorker.js';
 
 interface Job {

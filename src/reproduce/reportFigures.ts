@@ -3,10 +3,10 @@
 // copied from its step. `sauron explore` draws the same series as interactive charts.
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIGURE1_CLIP, scaledActivations } from '../analysis/figures.js';
+import { FIGURE1_CLIP, scaledActivations } from '../analysis/sensitivityFigures.js';
 import { readFeatureStats } from '../analysis/sensitivityFiles.js';
 import type { Norm } from '../attacks/budget.js';
-import { kdeFigure, lineFigure, saveFigure, type KdeOptions, type LineOptions, type LineSeries, type Series } from '../reports/figures.js';
+import { kdeFigure, lineFigure, saveFigure, type KdeOptions, type LineOptions, type LineSeries, type Series } from '../reports/figureFiles.js';
 import { loadNpy } from '../serialization/npy.js';
 import { scope } from '../tensor/scope.js';
 import { layout } from './layout.js';

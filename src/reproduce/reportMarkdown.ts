@@ -1,7 +1,7 @@
 // report.md's text: what each table and figure measures and how, around the numbers (tables,
 // findings, gallery, settings, versions and timings). report.html renders the same Markdown.
 import { readFileSync } from 'node:fs';
-import { FIGURE1_CLIP } from '../analysis/figures.js';
+import { FIGURE1_CLIP } from '../analysis/sensitivityFigures.js';
 import { ATTACK_DEFAULTS } from '../attacks/defaults.js';
 import { libtorchVersion } from '../tensor/runtime.js';
 import type { Finding } from './findings.js';

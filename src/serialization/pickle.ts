@@ -1,6 +1,6 @@
 // A pickle machine that never runs code: it builds Python's plain values itself and hands
 // every global, call (REDUCE, NEWOBJ), BUILD and persistent id to a resolver, which knows
-// the few names its file format needs and refuses the rest (src/data/pickle.ts for numpy
+// the few names its file format needs and refuses the rest (src/data/numpyPickle.ts for numpy
 // arrays, torchPickle.ts for torch.save checkpoints). The binary opcodes of protocols 2 to 5.
 
 /** A global the resolver accepted: a name, not the thing it names. */

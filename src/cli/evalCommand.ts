@@ -12,8 +12,8 @@ import { scope } from '../tensor/scope.js';
 import { addProcessGroupOptions, joinProcessGroup, positiveInt, useDevice } from './options.js';
 import { fromRoot } from '../tensor/collectives.js';
 import { lockOutput } from '../serialization/outputDir.js';
-import { ProgressBar } from './progress.js';
-import { datasetOf, modelDataOptions, openModelData, torchScriptOptions, torchScriptRecord, type ModelDataCli } from './modelData.js';
+import { ProgressBar } from './progressDisplay.js';
+import { datasetOf, modelDataOptions, openModelData, torchScriptOptions, torchScriptRecord, type ModelDataCli } from './modelDataOptions.js';
 
 interface EvalCli extends ModelDataCli {
   inputs?: string; labels?: string; out?: string; batchSize: number; backend: string; distTimeout: number;

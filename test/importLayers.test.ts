@@ -10,7 +10,7 @@ import { ROOT } from './helpers.js';
 // Lowest first. Folders on one rank do not import each other.
 const RANKS: Record<string, number> = {
   'native.ts': 0, 'progress.ts': 0, tensor: 1, nn: 2, optim: 2, serialization: 3, reports: 4, data: 5, models: 6,
-  analysis: 7, attacks: 8, training: 9, bench: 9, experiments: 10, reproduce: 11, explore: 12, cli: 13, 'index.ts': 14,
+  analysis: 7, attacks: 8, training: 9, experiments: 10, reproduce: 11, explore: 12, cli: 13, 'index.ts': 14,
 };
 
 // Upward type-only imports that remain, and why (kept in step with the README).

@@ -5,7 +5,7 @@ import { DEFAULTS, KEEPS, METHODS, SCHEDULES, type KeepName, type MethodName, ty
 import { train } from '../training/train.js';
 import { addProcessGroupOptions, deviceOption, joinProcessGroup, nondeterministicOption, useDevice, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, precisionOption } from './options.js';
 import type { Precision } from '../tensor/device.js';
-import { ProgressBar } from './progress.js';
+import { ProgressBar } from './progressDisplay.js';
 
 interface TrainCli {
   dataset: string; data?: string; classes?: string; arch?: string; width?: number; epochs?: number; batchSize?: number; lr?: number;

@@ -1,6 +1,6 @@
 // The paper's Figure 1 (distribution of scaled sensitivities) and Figure 3 (min-max scaled
 // feature activations) for one model or several overlaid.
-import { kdeFigure, saveFigure } from '../reports/figures.js';
+import { kdeFigure, saveFigure } from '../reports/figureFiles.js';
 import type { SensitivityResult } from './sensitivity.js';
 
 /** Figure 1 drops the outer 5% of scaled values on each side: near-dead neurons scale by a tiny std. */

@@ -2,7 +2,7 @@
 // types (manifests, summaries, attack records) are passed through unchanged.
 import type { ModelManifest } from '../models/runFolder.js';
 import type { NeuronSummary } from '../analysis/sensitivity.js';
-import type { NeuronRecord, SampleRecord } from '../attacks/types.js';
+import type { NeuronRecord, SampleRecord } from '../attacks/attackTypes.js';
 import type { Norm } from '../attacks/budget.js';
 
 export interface AttackFolderInfo {

@@ -18,7 +18,7 @@ import { rankNeurons, scaleDeltas } from '../analysis/scaled.js';
 import { FeatureStatsAccumulator } from '../analysis/featureStats.js';
 import { readFeatureStats, readSensitivitySummary, type SensitivitySummary } from '../analysis/sensitivityFiles.js';
 import type { ModelSource } from './catalog.js';
-import type { AttackFolderInfo } from './types.js';
+import type { AttackFolderInfo } from './apiTypes.js';
 
 export interface DataOptions {
   /** Inputs analysed when the model has no sensitivity folder (default 1,000). */

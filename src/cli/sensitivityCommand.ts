@@ -10,11 +10,11 @@ import { innerDelta } from '../analysis/innerDelta.js';
 import { batches } from '../data/loader.js';
 import { saveNpyArray } from '../serialization/npy.js';
 import { mkdirSync } from 'node:fs';
-import { sensitivityFigures } from '../analysis/figures.js';
+import { sensitivityFigures } from '../analysis/sensitivityFigures.js';
 import { addProcessGroupOptions, joinProcessGroup, nonNegativeNumber, positiveInt } from './options.js';
 import { fromRoot } from '../tensor/collectives.js';
-import { ProgressBar } from './progress.js';
-import { modelDataOptions, openModelData, torchScriptRecord, type ModelDataCli } from './modelData.js';
+import { ProgressBar } from './progressDisplay.js';
+import { modelDataOptions, openModelData, torchScriptRecord, type ModelDataCli } from './modelDataOptions.js';
 
 interface SensCli extends ModelDataCli {
   statsSplit: 'train+test' | 'train' | 'test'; topK: number; eps: number; batchSize: number; compare?: string[]; out: string;

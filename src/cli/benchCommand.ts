@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { benchEngine } from '../bench/engineBench.js';
+import { benchEngine } from '../experiments/engineBenchmark.js';
 import { ARCHITECTURES } from '../models/zoo.js';
 import { deviceOption, nondeterministicOption, useDevice, imageShape, positiveInt, positiveNumber, precisionOption } from './options.js';
 import type { Precision } from '../tensor/device.js';

@@ -10,8 +10,8 @@ import { pruningCurve } from '../experiments/pruningCurve.js';
 import { DEFAULTS } from '../training/config.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { deviceOption, nondeterministicOption, useDevice, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
-import { ProgressBar } from './progress.js';
-import { checkDatasetFits } from './modelData.js';
+import { ProgressBar } from './progressDisplay.js';
+import { checkDatasetFits } from './modelDataOptions.js';
 
 interface PruneCli {
   model: string; order: PruneOrder; count: number; sensitivity?: string; dataset?: string; data?: string; seed: number;

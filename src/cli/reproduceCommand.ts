@@ -3,7 +3,7 @@ import { DATASETS } from '../data/registry.js';
 import { reproduce } from '../reproduce/pipeline.js';
 import { MODEL_KINDS, reproduceSettings, type ModelKind } from '../reproduce/settings.js';
 import { deviceOption, nondeterministicOption, useDevice, nonNegativeInt, positiveInt } from './options.js';
-import { ProgressBar } from './progress.js';
+import { ProgressBar } from './progressDisplay.js';
 
 function parseModels(v: string): Partial<Record<ModelKind, string>> {
   const out: Partial<Record<ModelKind, string>> = {};

@@ -12,8 +12,8 @@ import { ATTACK_DEFAULTS, resolveFakeRelu } from '../attacks/defaults.js';
 import { addProcessGroupOptions, joinProcessGroup, nonNegativeInt, positiveInt, positiveNumber, precisionOption } from './options.js';
 import { fromRoot } from '../tensor/collectives.js';
 import type { Precision } from '../tensor/device.js';
-import { ProgressBar } from './progress.js';
-import { checkDatasetFits, modelDataOptions, openModelData, torchScriptRecord, type ModelDataCli } from './modelData.js';
+import { ProgressBar } from './progressDisplay.js';
+import { checkDatasetFits, modelDataOptions, openModelData, torchScriptRecord, type ModelDataCli } from './modelDataOptions.js';
 
 interface AttackCli extends ModelDataCli {
   precision: Precision;
