@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createModel, rand, randint, Generator, scope, getNumThreads } from '../src/index.js';
+import { createModel, Generator, scope } from '../src/index.js';
+import { rand, randint, getNumThreads } from '../src/tensor/index.js';
 import { pgdAttack } from '../src/attacks/pgd.js';
 import { torchEnv, updateBenchmarks } from './report.js';
 

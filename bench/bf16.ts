@@ -2,13 +2,15 @@
 //   node --import tsx bench/bf16.ts
 // Part 1: the default Fashion-MNIST model (trained into runs/bench-std with the library's
 // train() if that run does not exist), the first 1,000 test inputs, PGD L2 / Linf and the
-// 1-neuron attack (k-NS). Part 2: VGG-19 on synthetic CIFAR-shaped inputs, PGD L2.
+// 1-NS (k-NS with k = 1). Part 2: VGG-19 on synthetic CIFAR-shaped inputs, PGD L2.
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { createModel, rand, randint, Generator, scope, noGrad, getNumThreads, F } from '../src/index.js';
+import { createModel, Generator, scope, noGrad } from '../src/index.js';
+import { rand, randint, getNumThreads } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
 import { buildInfo, type Precision } from '../src/tensor/device.js';
 import { pgdAttack, type AttackBatch, type PgdConfig } from '../src/attacks/pgd.js';
 import { knsAttack, type KnsConfig } from '../src/attacks/kns.js';
@@ -61,7 +63,7 @@ type Spec = { name: string; kind: 'pgd'; cfg: PgdConfig } | { name: string; kind
 
 interface CaseResult {
   seconds: number;
-  /** Records returned (one per input for PGD, one per input and neuron for k-NS). */
+  /** Records returned (one per input for PGD, one per neuron attack for k-NS). */
   rows: number;
   /** Iterations per row (x restarts for PGD): rows x iterations = input-gradient steps. */
   iterations: number;
@@ -112,8 +114,8 @@ async function partOne(): Promise<{ rows: string[]; notes: string[] }> {
     // budgets where the standard model is not saturated, so a change in success can show
     { name: 'PGD L2 eps 0.5, 20 iterations, random start', kind: 'pgd', cfg: { ...pgdBase, norm: 'l2', eps: 0.5 } },
     { name: 'PGD Linf eps 0.03, 20 iterations, random start', kind: 'pgd', cfg: { ...pgdBase, norm: 'linf', eps: 0.03 } },
-    { name: '1-neuron k-NS, L2 eps 1.5, 50 iterations, lambda 10, fakeRelu on', kind: 'kns', cfg: { ...knsBase, fakeRelu: true } },
-    { name: '1-neuron k-NS, same, fakeRelu off', kind: 'kns', cfg: { ...knsBase, fakeRelu: false } },
+    { name: '1-NS, L2 eps 1.5, 50 iterations, lambda 10, fakeRelu on', kind: 'kns', cfg: { ...knsBase, fakeRelu: true } },
+    { name: '1-NS, same, fakeRelu off', kind: 'kns', cfg: { ...knsBase, fakeRelu: false } },
   ];
   // warm-up: one small batch per attack kind and precision (kernel selection, allocator)
   const warm = subset(testSet, { limit: 16 });

@@ -1,7 +1,9 @@
 // One child of bench/blas.ts: the attack step of the default small CNN (batch 128) with batch
 // norm as a layer and folded, and whether a linear layer's rows are batch-independent, under
 // whichever BLAS this process loaded (the parent picks it with LD_LIBRARY_PATH).
-import { blasLibrary, createModel, F, Generator, getNumThreads, noGrad, rand, randint, randn, scope, setNumThreads, type Tensor } from '../src/index.js';
+import { createModel, Generator, noGrad, scope, type Tensor } from '../src/index.js';
+import { blasLibrary, getNumThreads, rand, randint, randn, setNumThreads } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
 import { timeFolding } from './foldTiming.js';
 
 const steps = 10;

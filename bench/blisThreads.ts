@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { blasLibrary, getNumThreads } from '../src/index.js';
+import { blasLibrary, getNumThreads } from '../src/tensor/index.js';
 import { torchEnv, updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,7 +1,9 @@
 // One side of bench/blisThreads.ts, run in its own process (BLIS reads its thread count once):
 // milliseconds for the default model's fully connected layer (forward and backward to the input)
 // and for its whole input-gradient step, as JSON.
-import { F, Generator, grad, randn, scope } from '../src/index.js';
+import { Generator, scope } from '../src/index.js';
+import { grad, randn } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
 import { inputGradStep } from './inputGradStep.js';
 
 const batch = Number(process.env.BATCH ?? 256);

@@ -2,7 +2,8 @@
 // statistics measured on synthetic images (train-mode forwards without gradients). At
 // initialisation (mean 0, variance 1) the network's logits barely depend on the input, so PGD
 // cannot move them; with measured statistics they do.
-import { createModel, Generator, getDefaultDevice, noGrad, rand, scope, type ImageClassifier } from '../src/index.js';
+import { createModel, Generator, noGrad, scope, type ImageClassifier } from '../src/index.js';
+import { getDefaultDevice, rand } from '../src/tensor/index.js';
 
 /** Seeded VGG-19 (3x32x32, 10 classes) on the default device, calibrated, in eval mode. */
 export function calibratedVgg(): ImageClassifier {

@@ -6,7 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createModel, rand, randint, Generator, scope, getNumThreads, grad, F, type MemoryFormat } from '../src/index.js';
+import { createModel, Generator, scope } from '../src/index.js';
+import { rand, randint, getNumThreads, grad, type MemoryFormat } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
 import { torchEnv, updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

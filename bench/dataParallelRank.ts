@@ -3,8 +3,11 @@
 //              split across ranks, gradients averaged as `sauron train` does; images/s.
 //   allreduce: the gradient all-reduce of one step for ARCH (random gradients); ms per step.
 import { performance } from 'node:perf_hooks';
-import { allReduceGradients, barrier, broadcastBuffers, createModel, destroyProcessGroup, F, getRank, getWorldSize, initProcessGroup,
-  optim, rand, randint, randn, scope } from '../src/index.js';
+import { createModel, scope } from '../src/index.js';
+import { barrier, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, rand, randint, randn } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
+import { allReduceGradients, broadcastBuffers } from '../src/training/index.js';
+import * as optim from '../src/optim/index.js';
 
 const world = Number(process.env.WORLD_SIZE ?? 1);
 if (world > 1) initProcessGroup({ timeoutMs: 120000 });

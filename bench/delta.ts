@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { delta } from '../src/analysis/delta.js';
 import { encodeNpy } from '../src/serialization/npy.js';
-import { Generator, randn, scope, getNumThreads } from '../src/index.js';
+import { Generator, scope } from '../src/index.js';
+import { randn, getNumThreads } from '../src/tensor/index.js';
 import { torchEnv, updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,7 +1,9 @@
 // The attack step (forward, cross-entropy, backward to the input) of a model in eval mode, timed
 // with batch norm as a layer and folded into the convolutions, interleaved: best of `rounds`
 // rounds of `steps` steps each, in milliseconds. Shared by bench/foldBatchNorm.ts and bench/blasStep.ts.
-import { F, grad, scope, type ImageClassifier, type Tensor } from '../src/index.js';
+import { scope, type ImageClassifier, type Tensor } from '../src/index.js';
+import { grad } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
 import { withFoldedBatchNorm } from '../src/nn/foldBatchNorm.js';
 
 export function timeFolding(model: ImageClassifier, x: Tensor, y: Tensor, steps = 10, rounds = 3): { batchNorm: number; folded: number } {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getNumThreads } from '../src/index.js';
+import { getNumThreads } from '../src/tensor/index.js';
 import { FILING_MALLOC, torchEnv, updateBenchmarks } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

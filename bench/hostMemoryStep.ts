@@ -2,7 +2,8 @@
 // gradient, L2 step) of the default small CNN with batch norm folded, at the given row counts,
 // under whichever malloc settings this process runs with (MALLOC_* in the environment replace
 // the addon's). Prints one JSON line: ms per step and MiB faulted in per step, per row count.
-import { createModel, Generator, noGrad, rand, scope, getNumThreads } from '../src/index.js';
+import { createModel, Generator, noGrad, scope } from '../src/index.js';
+import { rand, getNumThreads } from '../src/tensor/index.js';
 import * as F from '../src/nn/functional.js';
 import { grad } from '../src/tensor/autograd.js';
 import { withFoldedBatchNorm } from '../src/nn/foldBatchNorm.js';

@@ -1,7 +1,9 @@
 // The attack's input-gradient step (forward, cross-entropy, backward to the input) of the default
 // model's shape (small CNN, width 0.5, eval mode, batch norm as a layer), random weights and
 // inputs: the unit bench/maxPool.ts and bench/blisThreadsRun.ts time.
-import { createModel, F, grad, rand, randint, scope, type Generator } from '../src/index.js';
+import { createModel, scope, type Generator } from '../src/index.js';
+import { grad, rand, randint } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
 
 export function inputGradStep(batch: number, g: Generator): () => void {
   const model = createModel({ arch: 'small-cnn', inputShape: [1, 28, 28], numClasses: 10, width: 0.5 }, { generator: g }).eval();

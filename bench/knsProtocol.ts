@@ -1,4 +1,4 @@
-// The n-neuron attack (n = 16, 50 iterations, as the reference) as implemented when issue 15 was
+// 16-NS (k-NS with k = 16, 50 iterations, as the reference) as implemented when issue 15 was
 // filed (reference BLAS, batch norm as a layer, every row stepped to the end, all rows of a batch
 // in one step, tensors over 32 MB mapped afresh each time) against today's default (BLIS, batch
 // norm folded while iterating, rows that cannot move dropped after the first gradient, large
@@ -86,15 +86,15 @@ if (a.control) {
       console.log(out[out.length - 1]);
     }
   }
-  updateBenchmarks('## Attack: the n-neuron attack\'s records, arithmetic against protocol', [
-    `## Attack: the n-neuron attack's records, arithmetic against protocol (${new Date().toISOString().slice(0, 10)})`,
+  updateBenchmarks('## Attack: k-NS records, arithmetic against protocol', [
+    `## Attack: k-NS records, arithmetic against protocol (${new Date().toISOString().slice(0, 10)})`,
     '',
     `The cases above whose records moved, run in the four corners of arithmetic (at filing / today) and protocol (at filing:`,
     'every row to the end, all rows in one step, large blocks mapped; today: frozen rows dropped, rows in chunks, blocks kept in',
     `the heap), each in its own process; k-NS as above. Rows compared outcome by outcome (success or not), in record order.`,
     `${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at the end. Produced by \`node --import tsx bench/knsProtocol.ts --control\`.`,
     '',
-    '| model | arithmetic | protocol | seconds | rows that differ from the first corner | rows that differ from the same arithmetic at filing\'s protocol | success per rank, 1 to 16 (%) |',
+    '| model | arithmetic | protocol | seconds | rows that differ from the first corner | rows that differ from the same arithmetic at filing\'s protocol | rank-r success, r = 1 to 16 (%) |',
     '|---|---|---|---:|---:|---:|---|',
     ...out,
     '',
@@ -115,17 +115,17 @@ for (const c of cases) {
   }
 }
 const section = [
-  `## Attack: the n-neuron attack, then and now (${new Date().toISOString().slice(0, 10)})`,
+  `## Attack: k-NS, then and now (${new Date().toISOString().slice(0, 10)})`,
   '',
-  `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at the end. k-NS with n = 16 ranks, 50 iterations,`,
+  `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at the end. 16-NS (k-NS with k = 16 ranks), 50 iterations,`,
   `L2 (eps ${BUDGETS['fashion-mnist']!.l2}; VGG-19 ${BUDGETS.cifar10!.l2}), lambda 10, inputs (x 16 rows) per batch as given. One run per configuration, each`,
   'in its own process. Speed-up against the first row of its case. "Frozen rows dropped": rows whose loss has no gradient at',
   'the clean input (chiefly inactive targets behind a true ReLU) never move and stop after the first gradient, with the',
   'same records. "Large blocks": glibc maps allocations over 32 MB afresh, so every step faulted them in zero-filled; the',
-  'addon now keeps them in the heap. Page faults: GiB faulted in over the whole process. Per-rank success compared with the',
+  'addon now keeps them in the heap. Page faults: GiB faulted in over the whole process. Rank-r success compared with the',
   `first row, row by row (success or not). Produced by \`node --import tsx bench/knsProtocol.ts${a.steps ? ' --steps' : ''}\`.`,
   '',
-  '| model | configuration | rows dropped | page faults (GiB) | seconds | speed-up | per-rank success | Delta-achieve |',
+  '| model | configuration | rows dropped | page faults (GiB) | seconds | speed-up | rank-r success | Delta-achieve |',
   '|---|---|---:|---:|---:|---:|---|---:|',
   ...rows,
   '',
@@ -141,5 +141,5 @@ const section = [
   'passed it, 3.3% of the row-steps (one run, 2026-11-27), and its kept example and Delta-achieve would still change.',
   '',
 ].join('\n');
-updateBenchmarks('## Attack: the n-neuron attack', section);
+updateBenchmarks('## Attack: k-NS, then and now', section);
 console.log(section);

@@ -1,10 +1,11 @@
-// One child of bench/knsProtocol.ts: the n-neuron attack (n = 16, 50 iterations) over the first
+// One child of bench/knsProtocol.ts: 16-NS (k-NS with k = 16, 50 iterations) over the first
 // test inputs of a trained Fashion-MNIST model, or over synthetic inputs of a CIFAR-shaped VGG-19
 // (seeded weights, calibrated batch norm), in one configuration, under whichever BLAS this
 // process loaded (the parent picks it with LD_LIBRARY_PATH) and whichever malloc settings it
 // runs with (MALLOC_* in the environment replace the addon's). Prints one JSON line.
 import { parseArgs } from 'node:util';
-import { blasLibrary, Generator, loadModel, noGrad, rand, scope, type ImageClassifier } from '../src/index.js';
+import { Generator, loadModel, noGrad, scope, type ImageClassifier } from '../src/index.js';
+import { blasLibrary, rand } from '../src/tensor/index.js';
 import { knsAttack, type KnsConfig } from '../src/attacks/kns.js';
 import { featureStats, FeatureStatsAccumulator } from '../src/analysis/featureStats.js';
 import { loadFashionMnist } from '../src/data/fashionMnist.js';

@@ -9,7 +9,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native } from '../src/native.js';
 import { op } from '../src/tensor/op.js';
-import { randn, Generator, scope, getNumThreads, grad, F, ones } from '../src/index.js';
+import { Generator, scope } from '../src/index.js';
+import { randn, getNumThreads, grad, ones } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
 import { torchEnv, updateBenchmarks } from './report.js';
 import { inputGradStep } from './inputGradStep.js';
 

@@ -9,7 +9,10 @@ import { DEFAULTS, type TrainConfig } from '../src/training/config.js';
 import { modelFor } from '../src/training/train.js';
 import { sensitivityRegularizer } from '../src/training/sensitivityRegularizer.js';
 import { pgdAttack } from '../src/attacks/pgd.js';
-import { F, optim, scope, getNumThreads } from '../src/index.js';
+import { scope } from '../src/index.js';
+import { getNumThreads } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
+import * as optim from '../src/optim/index.js';
 import { updateBenchmarks } from './report.js';
 
 const args = process.argv.slice(2);

@@ -57,7 +57,8 @@ function interactive(spec) {
 async function overview() {
   let html = '<h1>Overview</h1><h2>Models</h2><table><tr><th>model</th><th>architecture</th><th>data set</th><th>test accuracy</th><th>features</th><th>Deltas</th><th>attack folders</th><th></th></tr>';
   for (const m of catalog.models) {
-    const attacks = m.attacks.map((a) => `${esc(a.norm)} ${esc(a.attack)} eps ${fmt(a.eps)}: ${pct(a.successRate)} of ${a.count}`).join('<br>') || '–';
+    const attacks = m.attacks.map((a) => `${esc(a.norm)} ${esc(a.attack)}${a.version ? ` ${esc(a.version)}` : ''} eps ${fmt(a.eps)}: ` +
+      (a.family === 'autoattack' ? `robust accuracy ${pct(a.robustAccuracy)} of ${a.count}` : `${pct(a.successRate)} of ${a.count}`)).join('<br>') || '–';
     html += `<tr><td>${esc(m.id)}</td><td>${esc(m.arch)}</td><td>${esc(m.dataset ?? '?')}</td><td>${pct(m.accuracy)}</td><td>${m.featureDim}</td>` +
       `<td>${m.sensitivity === 'folder' ? 'sensitivity folder' : 'computed'}</td><td>${attacks}</td><td><a href="#/inputs/${enc(m.id)}">inputs</a></td></tr>`;
   }
@@ -90,7 +91,7 @@ async function inputs(id) {
   const api_q = new URLSearchParams({ offset: String(page * size), limit: String(size), correct: filters.correct, fooled: filters.fooled });
   if (filters.class !== '') api_q.set('class', filters.class);
   const data = await api(`/api/models/${enc(m.id)}/inputs?${api_q}`);
-  const has = (k) => m.attacks.some((a) => a.attack === k);
+  const has = (k) => m.attacks.some((a) => a.family === k);
   const opt = (v, label, cur) => `<option value="${esc(v)}"${String(cur) === String(v) ? ' selected' : ''}>${esc(label)}</option>`;
   const pages = Math.max(1, Math.ceil(data.total / size));
   main.innerHTML = `<h1>Inputs of ${esc(m.id)}</h1>
@@ -98,13 +99,13 @@ async function inputs(id) {
     <label>model <select id="f-model">${catalog.models.map((x) => opt(x.id, x.id, m.id)).join('')}</select></label>
     <label>class <select id="f-class">${opt('', 'any', filters.class)}${m.classNames.map((c, i) => opt(i, c, filters.class)).join('')}</select></label>
     <label>prediction <select id="f-correct">${opt('any', 'any', filters.correct)}${opt('correct', 'correct', filters.correct)}${opt('wrong', 'wrong', filters.correct)}</select></label>
-    <label>fooled by <select id="f-fooled">${opt('any', 'any', filters.fooled)}${has('pgd') ? opt('pgd', 'PGD', filters.fooled) : ''}${has('kns') ? opt('kns', 'n-neuron attack', filters.fooled) : ''}${opt('neither', 'neither', filters.fooled)}</select></label>
+    <label>fooled by <select id="f-fooled">${opt('any', 'any', filters.fooled)}${has('pgd') ? opt('pgd', 'PGD', filters.fooled) : ''}${has('kns') ? opt('kns', 'k-NS', filters.fooled) : ''}${has('autoattack') ? opt('autoattack', 'AutoAttack', filters.fooled) : ''}${opt('neither', 'neither', filters.fooled)}</select></label>
     <span>${data.total} inputs · page ${page + 1} of ${pages}</span>
     <button id="prev" ${page === 0 ? 'disabled' : ''}>◀</button> <button id="next" ${page + 1 >= pages ? 'disabled' : ''}>▶</button>
   </div>
   <div class="grid">${data.items.map((it) => `<a class="cell${it.correct ? '' : ' wrong'}" href="#/input/${enc(m.id)}/${it.index}">
     <img class="px" loading="lazy" src="${imgUrl(m.id, it.index)}" alt="input ${it.index}"><br>#${it.index}<br>${esc(m.classNames[it.label])}${it.correct ? '' : ` → ${esc(m.classNames[it.prediction])}`}
-    ${it.fooledPgd ? '<br>PGD ✗' : ''}${it.fooledKns ? '<br>1-NS ✗' : ''}</a>`).join('')}</div>`;
+    ${it.fooledPgd ? '<br>PGD ✗' : ''}${it.fooledKns ? '<br>k-NS ✗' : ''}${it.fooledAutoAttack ? '<br>AutoAttack ✗' : ''}</a>`).join('')}</div>`;
   const go = (p) => {
     const s = new URLSearchParams({ page: String(p), class: document.getElementById('f-class').value,
       correct: document.getElementById('f-correct').value, fooled: document.getElementById('f-fooled').value });
@@ -124,10 +125,10 @@ async function input(id, index) {
   main.innerHTML = `<h1>Input #${d.index} of ${esc(id)}</h1>
   <div class="row">
     <div class="panel"><img class="px big" src="${imgUrl(id, d.index)}" alt="input"><br>label <b>${esc(cls[d.label])}</b>, predicted <b class="${d.correct ? 'ok' : 'error'}">${esc(cls[d.prediction])}</b>
-      ${d.fooledPgd !== null ? `<br>PGD folder: ${d.fooledPgd ? 'fooled' : 'not fooled'}` : ''}${d.fooledKns !== null ? `<br>n-neuron folder: ${d.fooledKns ? 'fooled' : 'not fooled'}` : ''}</div>
+      ${d.fooledPgd !== null ? `<br>PGD folder: ${d.fooledPgd ? 'fooled' : 'not fooled'}` : ''}${d.fooledKns !== null ? `<br>k-NS folder: ${d.fooledKns ? 'fooled' : 'not fooled'}` : ''}${d.autoAttack.map(autoAttackLine).join('')}</div>
     <div class="panel" id="probs" style="width:360px"></div>
   <div class="panel controls stack" id="attack-form"><b>Live attack</b>
-    <label>attack <select id="a-attack"><option value="kns">single neuron (1-NS)</option><option value="pgd">PGD</option></select></label>
+    <label>attack <select id="a-attack"><option value="kns">neuron attack (k-NS, one neuron)</option><option value="pgd">PGD</option></select></label>
     <label>neuron <select id="a-neuron">${d.neurons.map((n) => `<option value="${n.neuron}"${n === first ? ' selected' : ''}>#${n.rank}: neuron ${n.neuron}</option>`).join('')}</select></label>
     <label>norm <select id="a-norm"><option value="l2">L2</option><option value="linf">Linf</option></select></label>
     <label>eps <input id="a-eps" type="text" value="1.5"></label>
@@ -148,6 +149,15 @@ async function input(id, index) {
     encoding: { y: { field: 'neuron', type: 'nominal', sort: { field: 'rank' } }, x: { field: 'scaled', type: 'quantitative' }, tooltip: [{ field: 'neuron' }, { field: 'rank' }, { field: 'scaled', format: '.3f' }, { field: 'delta', format: '.3f' }] } });
   document.getElementById('a-attack').onchange = (e) => { document.getElementById('a-neuron').disabled = e.target.value !== 'kns'; };
   document.getElementById('a-run').onclick = () => runAttack(m, d);
+}
+
+/** Which attack of an AutoAttack folder's cascade fooled the input (its samples.csv's fooled_by). */
+const STAGES = { 'apgd-ce': 'APGD-CE', 'apgd-dlr': 'APGD-DLR', 'apgd-t': 'APGD-T', fab: 'FAB', 'fab-t': 'FAB-T', square: 'Square' };
+function autoAttackLine(a) {
+  const what = a.outcome === 'fooled' ? `fooled by <b class="error aa-stage">${esc(STAGES[a.fooledBy] ?? a.fooledBy)}</b>`
+    : a.outcome === 'robust' ? '<b class="ok aa-stage">robust</b> (no attack fooled it)' : '<span class="aa-stage">misclassified clean</span> (not attacked)';
+  const name = a.attack === 'autoattack' ? `AutoAttack ${esc(a.version)}` : esc(STAGES[a.attack] ?? a.attack);
+  return `<br><span class="aa-outcome">${name} ${a.norm === 'l2' ? 'L2' : 'Linf'} eps ${fmt(a.eps, 4)}: ${what}</span>`;
 }
 
 let currentJob = null;
@@ -212,7 +222,7 @@ async function neuron(id, f) {
   main.innerHTML = `<h1>Neuron ${n.neuron} of ${esc(id)}</h1>
   <div class="panel">Among an input's ${n.topK} most sensitive neurons for <b>${n.topKCount}</b> inputs.
     Pruning it (zeroing its classifier column) takes accuracy on these inputs from <b>${pct(n.accuracy)}</b> to <b id="pruned">${pct(n.prunedAccuracy)}</b>.
-    No single-neuron flip through it for ${n.infiniteDeltas} inputs.
+    No change of this neuron alone flips the prediction of ${n.infiniteDeltas} inputs (Delta = +inf).
     ${n.summary ? `<br>mean ${fmt(n.summary.featureMean)}, std ${fmt(n.summary.featureStd)}, zero on ${pct(n.summary.zeroRate)} of inputs, mean scaled Delta ${fmt(n.summary.meanScaled)}` : ''}</div>
   <div class="row"><div class="panel side" id="delta-hist"></div><div class="panel side" id="act-hist"></div><div class="panel side" id="weights"></div></div>
   <h2>Inputs that activate it most</h2>

@@ -20,7 +20,7 @@ const withCuda = !!root && existsSync(join(root, 'lib', 'libtorch_cuda.so'));
 // name, by default the unoptimised reference BLAS. The addon links BLIS's copy (Debian's
 // libblis4-openmp) ahead of libtorch, so libtorch binds to it: about 2x faster steps for the
 // small CNN, and unlike OpenBLAS a row's result does not depend on its batch or the thread
-// count (test/blas.test.ts; README, "BLAS"). The system's setting is left alone.
+// count (test/blas.test.ts; docs/performance.md, "BLAS"). The system's setting is left alone.
 const blis = root ? '' : blisDir();
 if (!root && !blis) {
   console.error('sauron: BLIS was not found (Debian: apt-get install libblis4-openmp); matrix products use the system BLAS.');

@@ -13,7 +13,8 @@
 # they are reported as a note, a failure with STRICT=1. Also fails when a generator writes beside itself instead, writes nothing, or
 # names an absolute path.
 # A generator runs once without arguments, and once more per `# check-fixtures-args: ARGS` line
-# it holds (a mode that writes other files).
+# it holds (a mode that writes other files). A generator with a `# check-fixtures-needs: VAR`
+# line (the reference AutoAttack's folder, AUTOATTACK_DIR) is skipped with a note when VAR is unset.
 #   bash scripts/check-fixtures.sh            (needs python3-torch and python3-torchvision)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -128,6 +129,9 @@ PY
 
 for g in fixtures/generate_*.py; do
   name=$(basename "$g" .py)
+  unset_var=
+  for v in $(sed -n 's/^# check-fixtures-needs:[[:space:]]*//p' "$g"); do [ -n "${!v:-}" ] || unset_var=$v; done
+  if [ -n "$unset_var" ]; then echo "check-fixtures: note: $g skipped: it needs $unset_var, which is unset"; continue; fi
   out="$tmp/out/$name"
   mkdir -p "$out"
   mapfile -t modes < <(sed -n 's/^# check-fixtures-args:[[:space:]]*//p' "$g")

@@ -111,6 +111,21 @@ if [ "${GPU_CHECK_PROTOCOL:-0}" = 1 ]; then
   fi
 fi
 
+# GPU_CHECK_AUTOATTACK=1: AutoAttack standard against fra31/auto-attack's code (bench/autoattack.ts)
+# on the default model, when gpu-prepare.sh packed both (.gpu/fm-standard, .gpu/auto-attack)
+if [ "${GPU_CHECK_AUTOATTACK:-0}" = 1 ]; then
+  phase "AutoAttack against the reference on this GPU"
+  start=$(date +%s)
+  if [ -f .gpu/fm-standard/model.json ] && [ -d .gpu/auto-attack/autoattack ]; then
+    SAURON_BENCHMARKS_FILE="$REPORT/autoattack.md" timeout "${AUTOATTACK_TIMEOUT:-300}" node .gpu/js/bench/autoattack.js --device "$DEV" \
+      --python "$PY" --autoattack-dir .gpu/auto-attack --model .gpu/fm-standard > "$REPORT/autoattack.log" 2>&1
+    say "- exit $?, $(( $(date +%s) - start )) s"
+    grep -E '^\| ' "$REPORT/autoattack.log" | awk '!seen[$0]++' | tee -a "$md"
+  else
+    say "- no .gpu/fm-standard or .gpu/auto-attack: AUTOATTACK_DIR=... scripts/gpu-prepare.sh with runs/fm-standard trained"
+  fi
+fi
+
 phase "Benchmarks against PyTorch on this GPU"
 start=$(date +%s)
 # GPU_CHECK_BENCH=0 / GPU_CHECK_TRAIN=0 skip a phase (to leave the machine's time to other work).

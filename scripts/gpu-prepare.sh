@@ -19,7 +19,12 @@ cp bench/*.py .gpu/js/bench/
 if [ -f runs/fm-standard/model.safetensors ]; then
   mkdir -p .gpu/fm-standard && cp runs/fm-standard/model.json runs/fm-standard/model.safetensors .gpu/fm-standard/
 fi
-cp -r node_modules/commander node_modules/node-addon-api .gpu/node_modules/
+cp -r node_modules/commander node_modules/node-addon-api node_modules/zod node_modules/marked .gpu/node_modules/
+# fra31/auto-attack's code, for the AutoAttack benchmark (GPU_CHECK_AUTOATTACK=1): not vendored,
+# taken from a checkout named by AUTOATTACK_DIR when there is one
+if [ -n "${AUTOATTACK_DIR:-}" ] && [ -f "$AUTOATTACK_DIR/autoattack/autoattack.py" ]; then
+  mkdir -p .gpu/auto-attack && cp -r "$AUTOATTACK_DIR/autoattack" .gpu/auto-attack/
+fi
 stub() {  # name, module body
   mkdir -p ".gpu/node_modules/$1"
   printf '{ "name": "%s", "version": "0.0.0-stub", "type": "module", "main": "index.js" }\n' "$1" > ".gpu/node_modules/$1/package.json"

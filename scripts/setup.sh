@@ -12,7 +12,7 @@ if [ -z "${LIBTORCH:-}" ]; then
   dpkg -s libgloo-dev >/dev/null 2>&1 || need+=(libgloo-dev)
   # BLIS: the addon links it so that libtorch's matrix products use it instead of the reference
   # BLAS Debian's libtorch otherwise gets (about 2x faster attack steps for the small CNN, and
-  # batch-independent results; README, "BLAS")
+  # batch-independent results; docs/performance.md, "BLAS")
   dpkg -s libblis4-openmp >/dev/null 2>&1 || need+=(libblis4-openmp)
 fi
 # Figures render text with the DejaVu fonts.

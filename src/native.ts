@@ -137,7 +137,8 @@ function defaultThreads(): number {
   return Number.isFinite(n) && n > 0 ? n : availableParallelism();
 }
 
-// libtorch starts with one thread here; two threads ran 1.9x faster on a 2-core machine.
+// libtorch starts with one thread here; one per core is faster (BENCHMARKS.md, "Threads: libtorch's
+// default against one per core").
 native.setNumThreads(defaultThreads());
 
 // TF32 tensor cores for CUDA matmuls and convolutions: PyTorch's defaults (matmul off, cuDNN

@@ -1,6 +1,9 @@
 // How long-running work reports how far it got. A bottom-level module: every layer that
 // loops over batches takes an `onProgress` callback of this shape, and the CLI draws it.
 
+/**
+ * How far a long computation is: `done` of `total` units (batches, inputs, steps), for `onProgress` callbacks.
+ */
 export interface Progress {
   done: number;
   total: number;

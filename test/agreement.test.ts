@@ -1,7 +1,9 @@
 // Numerical agreement with PyTorch (fixtures made by fixtures/generate_engine.py).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createModel, grad, F, scope, setNumThreads, type Tensor } from '../src/index.js';
+import { createModel, scope, type Tensor } from '../src/index.js';
+import { grad, setNumThreads } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
 import { engineFixture, fx, relErr } from './helpers.js';
 
 const TOL = 1e-5;

@@ -6,17 +6,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createModel, saveModel, loadSafetensors, scope, rand, randint, Generator, setNumThreads, getNumThreads, tensor, loadNpy, zeros,
-  getDefaultDevice, type Tensor, type ImageClassifier,
-} from '../src/index.js';
+import { createModel, saveModel, scope, Generator, type Tensor, type ImageClassifier } from '../src/index.js';
+import { rand, randint, setNumThreads, getNumThreads, tensor, zeros, getDefaultDevice } from '../src/tensor/index.js';
+import { loadSafetensors, loadNpy } from '../src/serialization/index.js';
 import { pgdAttack, type PgdConfig } from '../src/attacks/pgd.js';
 import { knsAttack } from '../src/attacks/kns.js';
 import { delta } from '../src/analysis/delta.js';
 import { rankNeurons, scaleDeltas } from '../src/analysis/scaled.js';
 import { defaultFakeRelu, resolveFakeRelu } from '../src/attacks/defaults.js';
 import { runAttack } from '../src/experiments/attackRun.js';
-import { targetSplit } from '../src/experiments/attackResults.js';
+import { readAttackResults, targetSplit } from '../src/experiments/attackResults.js';
+import { attackResultsPath } from '../src/experiments/attackFolder.js';
 import { noGrad } from '../src/tensor/autograd.js';
 import { project, stepAlong, sampleNorms, randomStart, type Norm } from '../src/attacks/budget.js';
 import { train } from '../src/training/train.js';
@@ -377,8 +377,8 @@ test('k-NS records whether each target was active; behind a true ReLU an inactiv
     assert.equal(res.perRank![0]!.active.rows + res.perRank![0]!.inactive.rows, 16);
     const correct = new Set(rank1.filter((r) => r.cleanPrediction === r.label).map((r) => r.index));
     const fooled6 = new Set(fake.filter((r) => r.success).map((r) => r.index));
-    assert.equal(res.nNeuronRobustAccuracy!['6'], [...correct].filter((i) => !fooled6.has(i)).length / 16);
-    assert.equal(res.robustAccuracy, res.nNeuronRobustAccuracy!['6']);
+    assert.equal(res.knsRobustAccuracy!['6'], [...correct].filter((i) => !fooled6.has(i)).length / 16);
+    assert.equal(res.robustAccuracy, res.knsRobustAccuracy!['6']);
     // rows that cannot move stop after the first gradient (the default): the same records and
     // examples as stepping every row to the end, for the true ReLU (inactive rows dropped) and
     // the fake one (nothing to drop)
@@ -438,6 +438,11 @@ test('sauron attack: files, resume, transfer, seeds; bad input is refused', () =
     '--restarts', '2', '--save-examples', '--target-model', run, '--out', again, '--resume');
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.equal(readFileSync(join(again, 'samples.csv'), 'utf8'), readFileSync(join(out, 'samples.csv'), 'utf8'));
+  // the same attack without the target model cannot continue a transfer run (its rows have the target's columns)
+  const noTarget = sauron('attack', '--model', run, '--attack', 'pgd', '--norm', 'linf', '--eps', '8/255', '--limit', '40', '--batch-size', '16',
+    '--restarts', '2', '--save-examples', '--out', again, '--resume');
+  assert.notEqual(noTarget.status, 0);
+  assert.match(noTarget.stderr, /holds an attack with other settings/);
   const refused = sauron('attack', '--model', run, '--attack', 'pgd', '--norm', 'linf', '--eps', '8/255', '--limit', '40', '--out', again);
   assert.notEqual(refused.status, 0);
   assert.match(refused.stderr, /holds another attack's results/);
@@ -467,3 +472,20 @@ test('sauron attack: files, resume, transfer, seeds; bad input is refused', () =
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));
+
+test('results.json written before the k-NS fields were renamed reads under today\'s names; today\'s names win', () => {
+  const root = mkdtempSync(join(tmpdir(), 'sauron-former-'));
+  try {
+    const rates = { 1: 0.25, 4: 0.5 };
+    writeFileSync(attackResultsPath(root), JSON.stringify({ successRate: 0.5, nNeuronSuccessRate: rates, nNeuronSuccessRateCorrect: { 1: 0.2, 4: 0.4 },
+      nNeuronRobustAccuracy: { 1: 0.6, 4: 0.45 }, knsRobustAccuracy: { 1: 0.7 } }));
+    const r = readAttackResults(root);
+    assert.deepEqual(r.knsSuccessRate, rates);
+    assert.deepEqual(r.knsSuccessRateCorrect, { 1: 0.2, 4: 0.4 });
+    assert.deepEqual(r.knsRobustAccuracy, { 1: 0.7 });
+    writeFileSync(attackResultsPath(root), 'null');
+    assert.throws(() => readAttackResults(root), /results\.json: expected a JSON object/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

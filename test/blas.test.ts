@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { blasLibrary, createModel, F, Generator, getNumThreads, grad, rand, randn, scope, setNumThreads, type Tensor } from '../src/index.js';
+import { createModel, Generator, scope, type Tensor } from '../src/index.js';
+import { blasLibrary, getNumThreads, grad, rand, randn, setNumThreads } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
 import { ROOT } from './helpers.js';
 
 const blisDir = '/usr/lib/x86_64-linux-gnu/blis-openmp';

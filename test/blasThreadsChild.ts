@@ -1,7 +1,9 @@
 // Prints a digest of a fully connected layer's output and input gradient, for blas.test.ts to
 // compare across processes whose BLIS runs on different thread counts (BLIS_NUM_THREADS).
 import { createHash } from 'node:crypto';
-import { F, Generator, grad, randn, scope } from '../src/index.js';
+import { Generator, scope } from '../src/index.js';
+import { grad, randn } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
 
 scope(() => {
   const g = new Generator(0);

@@ -1,9 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './helpers.js';
 import * as api from '../src/index.js';
+import * as tensorApi from '../src/tensor/index.js';
+import * as nnApi from '../src/nn/index.js';
+import * as optimApi from '../src/optim/index.js';
+import * as serializationApi from '../src/serialization/index.js';
 
 function sauron(...args: string[]) {
   return spawnSync(process.execPath, [join(ROOT, 'bin', 'sauron.js'), ...args], { encoding: 'utf8' });
@@ -30,11 +35,20 @@ test('bad options exit non-zero with a one-line error', () => {
   assert.equal(sauron('--help').status, 0);
 });
 
-test('the package entry point exports the typed API', () => {
-  for (const name of ['Tensor', 'tensor', 'zeros', 'randn', 'grad', 'noGrad', 'scope', 'Generator', 'nn', 'optim', 'F',
-    'createModel', 'ImageClassifier', 'saveModel', 'loadModel', 'saveSafetensors', 'loadSafetensors', 'benchEngine']) {
+test('the package entry points: a root for what users call, the engine by layer (package.json exports)', () => {
+  for (const name of ['Tensor', 'noGrad', 'scope', 'Generator', 'createModel', 'ImageClassifier', 'saveModel', 'loadModel',
+    'openDataset', 'sensitivity', 'delta', 'pgdAttack', 'knsAttack', 'autoAttack', 'train', 'pruneFeatures', 'reproduce', 'startExplorer']) {
     assert.ok(name in api, name);
   }
-  assert.equal(typeof api.nn.Conv2d, 'function');
-  assert.equal(typeof api.optim.SGD, 'function');
+  // the engine and the internals stay out of the root
+  for (const name of ['nn', 'optim', 'F', 'zeros', 'saveSafetensors', 'benchEngine', 'runSteps', 'Explorer', 'launchProcesses']) {
+    assert.ok(!(name in api), `the root exports ${name}`);
+  }
+  assert.equal(typeof tensorApi.randn, 'function');
+  assert.equal(typeof nnApi.Conv2d, 'function');
+  assert.equal(typeof nnApi.F.crossEntropy, 'function');
+  assert.equal(typeof optimApi.SGD, 'function');
+  assert.equal(typeof serializationApi.loadSafetensors, 'function');
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  assert.deepEqual(Object.keys(pkg.exports), ['.', './tensor', './nn', './optim', './serialization', './package.json']);
 });

@@ -10,7 +10,8 @@ import { readIdx } from '../src/data/idx.js';
 import { augmentBatch } from '../src/data/augment.js';
 import { batches, epochOrder } from '../src/data/loader.js';
 import { subset, parseIndices, openDataset } from '../src/data/registry.js';
-import { Generator, scope, tensor } from '../src/index.js';
+import { Generator, scope } from '../src/index.js';
+import { tensor } from '../src/tensor/index.js';
 
 function idx(magic: number, dims: number[], data: number[]): Buffer {
   const head = Buffer.alloc(4 + 4 * dims.length);

@@ -1,6 +1,10 @@
 // One rank of test/dataParallel.test.ts, or the single process (WORLD_SIZE=1): a small MLP
 // trained for a few SGD steps on its share of one fixed global batch; prints its weights.
-import { initProcessGroup, getRank, getWorldSize, destroyProcessGroup, Generator, rand, randint, scope, F, nn, optim } from '../src/index.js';
+import { Generator, scope } from '../src/index.js';
+import { initProcessGroup, getRank, getWorldSize, destroyProcessGroup, rand, randint } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
+import * as nn from '../src/nn/index.js';
+import * as optim from '../src/optim/index.js';
 import { allReduceGradients, broadcastParameters } from '../src/training/dataParallel.js';
 
 const world = Number(process.env.WORLD_SIZE ?? 1);

@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { delta } from '../src/analysis/delta.js';
-import { loadSafetensors, scope, tensor, Generator, randn, type Tensor } from '../src/index.js';
+import { scope, Generator, type Tensor } from '../src/index.js';
+import { tensor, randn } from '../src/tensor/index.js';
+import { loadSafetensors } from '../src/serialization/index.js';
 import { ROOT } from './helpers.js';
 
 test('matches the reference per-neuron loop: identical inf positions, finite values within 1e-5 relative', () => {

@@ -9,11 +9,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import {
-  arange, autocast, builtWithCuda, createModel, empty, expectDevice, eye, full, Generator, getDefaultDevice, linspace,
-  loadModel, ones, rand, randint, randn, randperm, resolveDevice, saveModel, scope, setDefaultDevice, tensor, zeros,
-  F, optim, noGrad, liveTensors,
-} from '../src/index.js';
+import { createModel, Generator, loadModel, resolveDevice, saveModel, scope, noGrad } from '../src/index.js';
+import { arange, autocast, builtWithCuda, empty, expectDevice, eye, full, getDefaultDevice, linspace, ones, rand, randint, randn, randperm, setDefaultDevice, tensor, zeros, liveTensors } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
+import * as optim from '../src/optim/index.js';
 import { pgdAttack } from '../src/attacks/pgd.js';
 import { knsAttack } from '../src/attacks/kns.js';
 import { loadFashionMnist } from '../src/data/fashionMnist.js';

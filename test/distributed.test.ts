@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, freePort } from './helpers.js';
-import { initProcessGroup } from '../src/index.js';
+import { initProcessGroup } from '../src/tensor/index.js';
 import { native } from '../src/native.js';
 
 // Debian's setup installs gloo's headers; an addon built against a libtorch without them says so

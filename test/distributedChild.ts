@@ -1,7 +1,7 @@
 // One rank of test/distributed.test.ts: joins the group from torchrun's environment, runs
 // each collective, and prints what it got as one JSON line. DIE=k: rank k leaves right after
 // joining, so the others' next collective must fail instead of hanging.
-import { initProcessGroup, allReduce, broadcast, allGather, barrier, destroyProcessGroup, getRank, getWorldSize, tensor, zeros } from '../src/index.js';
+import { initProcessGroup, allReduce, broadcast, allGather, barrier, destroyProcessGroup, getRank, getWorldSize, tensor, zeros } from '../src/tensor/index.js';
 
 initProcessGroup({ timeoutMs: Number(process.env.TIMEOUT_MS ?? 20000) });
 const rank = getRank();

@@ -1,7 +1,11 @@
 // Bad input gives a JS Error with libtorch's message, never a crash.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tensor, ones, zeros, op, F, createModel, decodeSafetensors, scope, nn } from '../src/index.js';
+import { createModel, scope } from '../src/index.js';
+import { tensor, ones, zeros, op } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
+import { decodeSafetensors } from '../src/serialization/index.js';
+import * as nn from '../src/nn/index.js';
 
 test('libtorch errors surface as JS errors carrying its message', () => {
   scope(() => {

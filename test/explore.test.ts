@@ -1,14 +1,15 @@
 // The explorer's API over a tiny trained model: what each route answers, that every bad
 // parameter is a 400 (unknown ids 404) with a message, that no path reaches outside the given
-// folders, and that a live single-neuron attack runs in a worker and can be cancelled.
+// folders, and that a live neuron attack runs in a worker and can be cancelled.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { ROOT, pauseAt } from './helpers.js';
-import { startExplorer, type RunningExplorer, type InputDetail, type InputPage, type JobInfo, type NeuronDetail, type Catalog, type Distribution } from '../src/index.js';
+import { startExplorer, type RunningExplorer } from '../src/index.js';
+import type { InputDetail, InputPage, JobInfo, NeuronDetail, Catalog, Distribution } from '../src/explore/index.js';
 import { exploreFixture, type ExploreFixture } from './exploreFixture.js';
 
 let fx: ExploreFixture;
@@ -194,7 +195,7 @@ test('the scaled-Delta distribution of a model counts every (neuron, input) pair
   assert.equal((await api('/api/models/nope/distribution')).status, 404);
 });
 
-test('a live single-neuron attack runs in a worker and reports the neuron and the new prediction', async () => {
+test('a live neuron attack runs in a worker and reports the neuron and the new prediction', async () => {
   const input = ((await api('/api/models/run/inputs/0')).body as InputDetail);
   const neuron = input.neurons.find((n) => n.activation > 0 && n.delta !== null)!.neuron;
   const r = await post({ model: 'run', input: 0, attack: 'kns', neuron, norm: 'l2', eps: 2, iterations: 10 });
@@ -267,6 +268,54 @@ test('attack parameters are validated; a running attack can be cancelled', async
   // the server still answers, and a new attack still runs
   const after = await waitJob((await post({ ...ok, iterations: 2 })).body.id);
   assert.equal(after.state, 'done', after.error);
+});
+
+test('an AutoAttack folder: each input shows which attack of the cascade fooled it, as its samples.csv says', async () => {
+  const aa = join(fx.root, 'autoattack');
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'sauron.js'), 'attack', '--model', fx.run, '--attack', 'autoattack', '--version', 'custom',
+    '--attacks', 'apgd-ce,apgd-t', '--norm', 'l2', '--eps', '1', '--limit', '24', '--out', aa], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  // samples.csv read here, apart from the explorer's reader
+  const lines = readFileSync(join(aa, 'samples.csv'), 'utf8').trim().split('\n');
+  const head = lines[0]!.split(',');
+  const rows = lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((c, i) => [head[i]!, c])));
+  assert.equal(rows.length, 24);
+  const fooledBy = new Map(rows.map((x) => [Number(x.index), x.fooled_by || null]));
+  assert.ok([...fooledBy.values()].some((v) => v !== null), 'the attacks fool some inputs at L2 eps 1');
+  const ex2 = await startExplorer({ folders: [fx.sens, aa], port: 0 });
+  try {
+    const get = async (path: string) => (await fetch(new URL(path, ex2.url))).json();
+    const c = await get('/api/catalog') as Catalog;
+    const info = c.models[0]!.attacks.find((a) => a.family === 'autoattack')!;
+    const results = JSON.parse(readFileSync(join(aa, 'results.json'), 'utf8'));
+    assert.deepEqual([info.attack, info.version, info.norm, info.count, info.robustAccuracy], ['autoattack', 'custom', 'l2', 24, results.robustAccuracy]);
+    for (let j = 0; j < 64; j++) {
+      const d = await get(`/api/models/run/inputs/${j}`) as InputDetail;
+      if (j >= 24) {
+        assert.deepEqual([d.autoAttack, d.fooledAutoAttack], [[], null], `input ${j} was not attacked`);
+        continue;
+      }
+      const x = rows[j]!;
+      assert.equal(d.autoAttack.length, 1);
+      const o = d.autoAttack[0]!;
+      assert.equal(d.label, Number(x.label), `input ${j}: the explorer's input is samples.csv's`);
+      assert.equal(o.fooledBy, fooledBy.get(j), `input ${j}`);
+      assert.equal(o.outcome, x.fooled_by ? 'fooled' : x.label === x.clean_prediction ? 'robust' : 'misclassified', `input ${j}`);
+      assert.equal(d.fooledAutoAttack, fooledBy.get(j) !== null);
+    }
+    const fooled = await get('/api/models/run/inputs?fooled=autoattack&limit=500') as InputPage;
+    assert.deepEqual(fooled.items.map((i) => i.index), [...fooledBy].filter(([, v]) => v !== null).map(([i]) => i));
+    const neither = await get('/api/models/run/inputs?fooled=neither&limit=500') as InputPage;
+    assert.ok(neither.items.every((i) => !i.fooledAutoAttack));
+    assert.equal(neither.total + fooled.total, 64);
+  } finally {
+    await ex2.close();
+  }
+  // a damaged samples.csv is one line naming the file, the line and the column
+  const bad = join(fx.root, 'autoattack-bad');
+  cpSync(aa, bad, { recursive: true });
+  writeFileSync(join(bad, 'samples.csv'), lines.map((l, k) => (k === 3 ? l.replace(/^\d+/, 'x') : l)).join('\n') + '\n');
+  await assert.rejects(startExplorer({ folders: [fx.sens, bad], port: 0 }), /samples\.csv: line 4: index: expected a non-negative integer, got "x"/);
 });
 
 test('files: only inside the given folders; traversal and escaping symlinks are refused', async () => {

@@ -1,5 +1,5 @@
 // The explorer in headless Chromium (Debian's, as the report test): open an input of a small
-// trained model, run a single-neuron attack, see the adversarial image and its prediction
+// trained model, run a neuron attack, see the adversarial image and its prediction
 // appear, open a neuron page, and check the screenshots are not blank.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ async function pixelSpread(png: string): Promise<number> {
   return Math.max(...channels.slice(0, 3).map((c) => c.stdev));
 }
 
-test('input page: a live single-neuron attack shows the adversarial image and prediction; neuron page renders', { skip: !existsSync(chromiumPath) && 'Debian chromium is not installed (apt-get install chromium)' }, async () => {
+test('input page: a live neuron attack shows the adversarial image and prediction; neuron page renders', { skip: !existsSync(chromiumPath) && 'Debian chromium is not installed (apt-get install chromium)' }, async () => {
   let fx: ExploreFixture | undefined;
   let ex: RunningExplorer | undefined;
   const { chromium } = await import('playwright-core');

@@ -3,7 +3,9 @@
 // errors leave the model as it was, and attacks with and without folding agree.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createModel, F, Generator, grad, noGrad, rand, randint, scope, type ImageClassifier } from '../src/index.js';
+import { createModel, Generator, noGrad, scope, type ImageClassifier } from '../src/index.js';
+import { grad, rand, randint } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
 import { convBatchNormPairs, withFoldedBatchNorm } from '../src/nn/foldBatchNorm.js';
 import { pgdAttack } from '../src/attacks/pgd.js';
 import { relErr } from './helpers.js';

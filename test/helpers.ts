@@ -2,7 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSafetensors, reproduceSettings, type ReproduceSettings, type Tensor } from '../src/index.js';
+import { reproduceSettings, type ReproduceSettings, type Tensor } from '../src/index.js';
+import { loadSafetensors } from '../src/serialization/index.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -60,6 +61,7 @@ export function tinyReproduceSettings(): ReproduceSettings {
     sweep: { l2: [0.5, 1.5], linf: [0.1], inputs: 8 },
     sensitivity: { limit: 48, statsSplit: 'test' },
     pruning: { steps: 2, limit: 128, attackLimit: 8, attackSteps: 2 },
+    autoattack: { version: 'custom', attacks: ['apgd-ce'], inputs: 6 },
     batchSize: 32,
   };
 }

@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { createModel, decodeSafetensors, loadNpy, loadSafetensors, saveModel, saveNpyArray } from '../src/index.js';
+import { createModel, saveModel } from '../src/index.js';
+import { decodeSafetensors, loadNpy, loadSafetensors, saveNpyArray } from '../src/serialization/index.js';
 import { loadImageFolder } from '../src/data/imageFolder.js';
 import { parseIndices } from '../src/data/registry.js';
 import { loadModel, readManifest } from '../src/models/runFolder.js';

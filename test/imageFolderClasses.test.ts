@@ -7,7 +7,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { createModel, loadNpy, saveModel, scope } from '../src/index.js';
+import { createModel, saveModel, scope } from '../src/index.js';
+import { loadNpy } from '../src/serialization/index.js';
 import { loadImageFolder } from '../src/data/imageFolder.js';
 import { parseClassList, readClassList } from '../src/data/classList.js';
 import { ROOT } from './helpers.js';

@@ -1,4 +1,4 @@
-// The layering rules of README's Development section, checked on the sources: imports run one
+// The layering rules of docs/development.md, checked on the sources: imports run one
 // way (down), and no two files import each other in a cycle. Type-only imports are exempt
 // (they vanish at run time); the test lists the upward ones so they stay few and known.
 import { test } from 'node:test';
@@ -13,7 +13,7 @@ const RANKS: Record<string, number> = {
   analysis: 7, attacks: 8, training: 9, experiments: 10, reproduce: 11, explore: 12, cli: 13, 'index.ts': 14,
 };
 
-// Upward type-only imports that remain, and why (kept in step with the README).
+// Upward type-only imports that remain, and why (kept in step with docs/development.md).
 const ALLOWED_TYPE_ONLY = new Set<string>([]);
 
 const SRC = join(ROOT, 'src');
@@ -56,7 +56,7 @@ test('imports run down the layers (type-only imports excepted and listed)', () =
     if (a === b) continue;
     const ra = RANKS[a];
     const rb = RANKS[b];
-    assert.ok(ra !== undefined && rb !== undefined, `no rank for ${a} or ${b}: add the folder to RANKS and the README`);
+    assert.ok(ra !== undefined && rb !== undefined, `no rank for ${a} or ${b}: add the folder to RANKS and docs/development.md`);
     if (rb < ra) continue;
     const line = `${relative(SRC, e.from)} -> ${relative(SRC, e.to)}`;
     if (e.typeOnly) typeOnly.push(line);

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers.js';
 import assert from 'node:assert/strict';
-import { createModel, Generator, rand, scope, noGrad, tensor, arange, saveModel, loadNpy } from '../src/index.js';
+import { createModel, Generator, scope, noGrad, saveModel } from '../src/index.js';
+import { rand, tensor, arange } from '../src/tensor/index.js';
+import { loadNpy } from '../src/serialization/index.js';
 import { delta } from '../src/analysis/delta.js';
 import { innerDelta } from '../src/analysis/innerDelta.js';
 

@@ -2,7 +2,7 @@
 // authors' optimal_impostor.py and the robustness attacker it calls): the neurons each input's
 // ranking picks, their Deltas, success, the kept iterate and the adversarial images; the
 // ranking against a float64 computation here; Delta achieved judged from the adversarial
-// examples' own features; the n-neuron rates on records whose rates are known.
+// examples' own features; the k-NS success rates on records whose rates are known.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { noGrad, scope, setNumThreads, getNumThreads, tensor, type Tensor } from '../src/tensor/index.js';
 import { loadSafetensors } from '../src/serialization/safetensors.js';
 import { TorchScriptClassifier } from '../src/models/torchscript.js';
-import { knsAttack, nNeuronRates } from '../src/attacks/kns.js';
+import { knsAttack, knsSuccessRates } from '../src/attacks/kns.js';
 import type { Norm } from '../src/attacks/budget.js';
 import type { NeuronRecord } from '../src/attacks/attackTypes.js';
 import { delta } from '../src/analysis/delta.js';
@@ -154,7 +154,7 @@ test('Delta on the fixture\'s inputs equals the reference loop; Delta achieved i
 
 test('scaled Deltas and the per-input ranking equal a float64 computation and the reference\'s argsort', () => {
   scope(() => {
-    const deltas = fx('deltas'); // [N, F], +inf where no single-neuron flip exists
+    const deltas = fx('deltas'); // [N, F], +inf where no change of one neuron alone flips the prediction
     const f = deltas.shape[1]!;
     const d = Array.from(deltas.toArray<'float32'>());
     const scaled = scaleDeltas(deltas, mean, std, 0).toArray<'float32'>();
@@ -202,14 +202,14 @@ test('ranking: ties keep index order, +inf after every finite value, NaN last; e
   });
 });
 
-test('n-neuron rates on records whose rates are known: an input counts from the first rank that fools it', () => {
+test('k-NS success rates on records whose rates are known: an input counts from the first rank that fools it', () => {
   const rec = (index: number, rank: number, success: boolean, label = 0): NeuronRecord => ({
     index, label, cleanPrediction: 0, adversarialPrediction: success ? 1 : 0, success, l2: 0, linf: 0, restart: 0, iteration: 0,
     neuron: rank, rank, delta: 1, deltaAchieved: false, active: true,
   });
   const fooledAt: Record<number, number[]> = {
     0: [1],       // at rank 1
-    1: [3],       // only at rank 3: counts from n = 3 on, not for n = 1 or 2
+    1: [3],       // only at rank 3: counts from k = 3 on, not for k = 1 or 2
     2: [],        // never
     3: [2, 5],    // first at rank 2
     4: [8],       // only at the last rank
@@ -219,12 +219,12 @@ test('n-neuron rates on records whose rates are known: an input counts from the 
   for (let rank = 8; rank >= 1; rank--) {
     for (const [i, ranks] of Object.entries(fooledAt)) records.push(rec(Number(i), rank, ranks.includes(rank), Number(i) === 4 ? 1 : 0));
   }
-  assert.deepEqual(nNeuronRates(records, [1, 2, 3, 4, 8]), { 1: 1 / 5, 2: 2 / 5, 3: 3 / 5, 4: 3 / 5, 8: 4 / 5 });
+  assert.deepEqual(knsSuccessRates(records, [1, 2, 3, 4, 8]), { 1: 1 / 5, 2: 2 / 5, 3: 3 / 5, 4: 3 / 5, 8: 4 / 5 });
   // over a subset of inputs (those whose label is 0: input 4 leaves the denominator too)
-  assert.deepEqual(nNeuronRates(records, [1, 2, 3, 8], (r) => r.label === 0), { 1: 1 / 4, 2: 2 / 4, 3: 3 / 4, 8: 3 / 4 });
+  assert.deepEqual(knsSuccessRates(records, [1, 2, 3, 8], (r) => r.label === 0), { 1: 1 / 4, 2: 2 / 4, 3: 3 / 4, 8: 3 / 4 });
   // ranks the attack did not reach count as misses, not as errors; no records give rate 0
-  assert.deepEqual(nNeuronRates(records.filter((r) => r.rank <= 2), [1, 4]), { 1: 1 / 5, 4: 2 / 5 });
-  assert.deepEqual(nNeuronRates([], [1]), { 1: 0 });
+  assert.deepEqual(knsSuccessRates(records.filter((r) => r.rank <= 2), [1, 4]), { 1: 1 / 5, 4: 2 / 5 });
+  assert.deepEqual(knsSuccessRates([], [1]), { 1: 0 });
 });
 
 test.after(() => {

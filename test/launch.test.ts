@@ -42,7 +42,7 @@ test('sauron launch: a failed rank stops the others and is named', { skip }, () 
 
 // Debian bookworm's torchrun (PyTorch 1.13 under Python 3.11) cannot parse its own default
 // --redirects/--tee "0" (3.11's IntFlag no longer iterates the zero member), so it fails before
-// starting anything; "1" parses. The README gives the same flags.
+// starting anything; "1" parses. docs/gpus-and-clusters.md gives the same flags.
 const TORCHRUN_FIX = ['--redirects', '1', '--tee', '1'];
 
 function torchrunWorks(): true | string {

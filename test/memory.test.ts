@@ -1,7 +1,10 @@
 // Native memory stays flat over a long training run when steps are scoped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createModel, F, optim, rand, randint, scope, liveTensors, Generator } from '../src/index.js';
+import { createModel, scope, Generator } from '../src/index.js';
+import { rand, randint, liveTensors } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
+import * as optim from '../src/optim/index.js';
 
 const STEPS = 2000;
 const WARMUP = 200;

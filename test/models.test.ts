@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createModel, ARCHITECTURES, rand, grad, scope, Generator, saveModel, loadModel, F, noGrad, readManifest,
-} from '../src/index.js';
+import { createModel, ARCHITECTURES, scope, Generator, saveModel, loadModel, noGrad, readManifest } from '../src/index.js';
+import { rand, grad } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
 
 const SMALL: Record<string, { shape: [number, number, number]; width: number; featureDim: number }> = {
   vgg11: { shape: [3, 32, 32], width: 1 / 16, featureDim: 32 },

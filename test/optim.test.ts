@@ -1,7 +1,8 @@
 // Optimizers and schedules against PyTorch trajectories (fixtures/generate_engine.py).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { optim, scope, type Tensor } from '../src/index.js';
+import { scope, type Tensor } from '../src/index.js';
+import * as optim from '../src/optim/index.js';
 import { engineFixture, fx, relErr } from './helpers.js';
 
 const { meta } = engineFixture();

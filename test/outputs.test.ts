@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { train } from '../src/training/train.js';
 import { DEFAULTS, type TrainConfig } from '../src/training/config.js';
-import { loadNpy, loadSafetensors } from '../src/index.js';
+import { loadNpy, loadSafetensors } from '../src/serialization/index.js';
 import { lockPath, readOutputManifest, verifyOutputFile } from '../src/serialization/outputDir.js';
 import { ROOT, pauseAt } from './helpers.js';
 

@@ -54,7 +54,7 @@ function consumerFiles(dir: string, tgz: string, registry: string): void {
     const name = entry.name ?? key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
     packages[key] = { ...entry, resolved: entry.resolved ?? `${registry}${name}/-/${name.split('/').pop()}-${entry.version}.tgz` };
   }
-  // The one step a user takes for the addon build (README, "Using Sauron in your project").
+  // The one step a user takes for the addon build (docs/getting-started.md, "Using Sauron in your project").
   const allowScripts = { [spec]: true };
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ ...root, private: true, type: 'module', allowScripts }, null, 2));
   writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2));
@@ -68,6 +68,8 @@ function consumerFiles(dir: string, tgz: string, registry: string): void {
 // Strict, without skipLibCheck: an untyped import (TS7016) or a broken .d.ts fails the typecheck.
 const CONSUMER = `import { join } from 'node:path';
 import { createModel, delta, Generator, loadFashionMnist, noGrad, saveModel, scope, startExplorer, type ImageClassifier } from 'sauron';
+import { zeros } from 'sauron/tensor';
+import { Linear } from 'sauron/nn';
 
 const test = loadFashionMnist('test');
 const model: ImageClassifier = createModel(
@@ -80,13 +82,19 @@ const d = scope(() => noGrad(() => {
   const all = delta(logits, features, model.classifier.weight);
   return { shape: all.shape, finite: all.isfinite().sum().item() };
 }));
+const linear = scope(() => {
+  const layer = new Linear(3, 2, { generator: new Generator(0) });
+  const shape = layer.forward(zeros([4, 3])).shape;
+  layer.dispose();
+  return shape;
+});
 const dir = process.argv[2]!; // a folder for the explorer to scan
 saveModel(join(dir, 'run'), model);
 const ex = await startExplorer({ folders: [dir], port: 0 });
 const served: Record<string, number> = {};
 for (const path of ['/', '/ui/app.js', '/vendor/vega.min.js']) served[path] = (await fetch(new URL(path, ex.url))).status;
 await ex.close();
-console.log(JSON.stringify({ classes: test.classNames.length, features: model.classifier.weight.shape[1], ...d, models: ex.explorer.models.size, served }));
+console.log(JSON.stringify({ classes: test.classNames.length, features: model.classifier.weight.shape[1], ...d, linear, models: ex.explorer.models.size, served }));
 `;
 
 test('the packed tarball installs into a TypeScript project, builds the addon, typechecks and runs', (t) => {
@@ -144,6 +152,7 @@ test('the packed tarball installs into a TypeScript project, builds the addon, t
   assert.equal(out.classes, 10);
   assert.deepEqual(out.shape, [out.features, 4], 'Delta is [features, inputs]');
   assert.ok(out.finite >= 0 && out.finite <= out.features * 4);
+  assert.deepEqual(out.linear, [4, 2], 'sauron/nn over sauron/tensor: [4, 3] -> [4, 2]');
   assert.equal(out.models, 1);
   assert.deepEqual(out.served, { '/': 200, '/ui/app.js': 200, '/vendor/vega.min.js': 200 });
 
@@ -151,4 +160,7 @@ test('the packed tarball installs into a TypeScript project, builds the addon, t
   assert.match(ok(run('npx', ['--offline', 'sauron', '--help'], consumer), 'npx sauron --help'), /Usage: sauron/);
   const cjs = run(process.execPath, ['-e', "try { require('sauron'); console.log('loaded') } catch (e) { console.log(e.code) }"], consumer);
   assert.equal(cjs.stdout.trim(), 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+  // what no entry exports stays internal: files under dist/ are not importable by path
+  const deep = run(process.execPath, ['--input-type=module', '-e', "try { await import('sauron/dist/experiments/index.js'); console.log('loaded') } catch (e) { console.log(e.code) }"], consumer);
+  assert.equal(deep.stdout.trim(), 'ERR_PACKAGE_PATH_NOT_EXPORTED', deep.stderr);
 });

@@ -4,7 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { sensitivityRegularizer, sensitivityT1, sensitivityT2 } from '../src/training/sensitivityRegularizer.js';
-import { liveTensors, loadSafetensors, randn, scope, tensor, Generator, type Tensor } from '../src/index.js';
+import { scope, Generator, type Tensor } from '../src/index.js';
+import { liveTensors, randn, tensor } from '../src/tensor/index.js';
+import { loadSafetensors } from '../src/serialization/index.js';
 import { ROOT, relErr } from './helpers.js';
 
 const leaf = (t: Tensor): Tensor => t.detach().requiresGrad_();

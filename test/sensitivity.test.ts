@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { train } from '../src/training/train.js';
 import { DEFAULTS } from '../src/training/config.js';
 import { delta } from '../src/analysis/delta.js';
-import { loadNpy, loadModel, scope, tensor, saveModel, createModel } from '../src/index.js';
+import { loadModel, scope, saveModel, createModel } from '../src/index.js';
+import { tensor } from '../src/tensor/index.js';
+import { loadNpy } from '../src/serialization/index.js';
 import { ROOT } from './helpers.js';
 
 function sauron(...args: string[]) {

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tensor, saveSafetensors, loadSafetensors, scope, type Tensor } from '../src/index.js';
+import { scope, type Tensor } from '../src/index.js';
+import { tensor } from '../src/tensor/index.js';
+import { saveSafetensors, loadSafetensors } from '../src/serialization/index.js';
 
 test('safetensors round-trips every stored dtype with shapes and metadata, 8-byte aligned', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sauron-st-'));

@@ -1,7 +1,9 @@
 // One rank of the sync-batch-norm test (or the single-process reference, WORLD_SIZE=1 and
 // REFERENCE=1): a BatchNorm2d on its share of one fixed batch, a loss that sums over rows (a
 // ReLU before it with RELU=1), backward; prints what the test compares.
-import { initProcessGroup, getRank, getWorldSize, destroyProcessGroup, Generator, rand, scope, nn, allReduce, noGrad } from '../src/index.js';
+import { Generator, scope, noGrad } from '../src/index.js';
+import { initProcessGroup, getRank, getWorldSize, destroyProcessGroup, rand, allReduce } from '../src/tensor/index.js';
+import * as nn from '../src/nn/index.js';
 import { convertSyncBatchNorm } from '../src/nn/layers.js';
 
 const world = Number(process.env.WORLD_SIZE ?? 1);

@@ -1,10 +1,9 @@
 // The tensor facade: data transfer, ops against closed forms, autograd, scopes, random numbers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  tensor, zeros, ones, full, arange, randn, rand, randint, randperm, cat, stack, where, grad, noGrad, scope,
-  liveTensors, Generator, setNumThreads, getNumThreads, isGradEnabled, F, type Tensor,
-} from '../src/index.js';
+import { noGrad, scope, Generator, type Tensor } from '../src/index.js';
+import { tensor, zeros, ones, full, arange, randn, rand, randint, randperm, cat, stack, where, grad, liveTensors, setNumThreads, getNumThreads, isGradEnabled } from '../src/tensor/index.js';
+import { F } from '../src/nn/index.js';
 
 test('typed arrays round-trip for float32, float64, int64, int32, uint8 and bool', () => {
   scope(() => {

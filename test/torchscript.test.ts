@@ -8,7 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TorchScriptClassifier, convertCheckpoint, createModel, Generator, rand, noGrad, saveModel, loadSafetensors, loadNpy, scope, liveTensors, type Tensor } from '../src/index.js';
+import { TorchScriptClassifier, convertCheckpoint, createModel, Generator, noGrad, saveModel, scope, type Tensor } from '../src/index.js';
+import { rand, liveTensors } from '../src/tensor/index.js';
+import { loadSafetensors, loadNpy } from '../src/serialization/index.js';
 import { loadScriptModule, UnsafeScriptFileError } from '../src/tensor/script.js';
 import { Tensor as T } from '../src/tensor/tensor.js';
 import { delta } from '../src/analysis/delta.js';
@@ -214,7 +216,7 @@ test('sensitivity, attack and eval run on a TorchScript file end to end; convert
     const a = sauron('attack', '--model', model, '--dataset', 'fashion-mnist', '--attack', 'kns', '--norm', 'l2', '--eps', '1',
       '--neurons', '1,2', '--iterations', '3', '--limit', '4', '--sensitivity', join(root, 's'), '--out', join(root, 'a'));
     assert.equal(a.status, 0, a.stderr);
-    assert.ok(JSON.parse(readFileSync(join(root, 'a', 'results.json'), 'utf8')).nNeuronSuccessRate);
+    assert.ok(JSON.parse(readFileSync(join(root, 'a', 'results.json'), 'utf8')).knsSuccessRate);
     const e = sauron('eval', '--model', join(FX, 'ts_logits.pt'), '--features-layer', 'relu3', '--dataset', 'fashion-mnist', '--limit', '20');
     assert.equal(e.status, 0, e.stderr);
     assert.equal(JSON.parse(e.stdout).count, 20);
@@ -251,7 +253,7 @@ test('sensitivity, attack and eval on a traced wrapper with --features-layer net
     assert.equal(a.status, 0, a.stderr);
     const results = JSON.parse(readFileSync(join(root, 'a', 'results.json'), 'utf8'));
     assert.deepEqual(results.torchscript, used);
-    assert.ok(results.nNeuronSuccessRate);
+    assert.ok(results.knsSuccessRate);
     const p = sauron('attack', '--model', model, ...opts, '--attack', 'pgd', '--norm', 'linf', '--eps', '0.1', '--iterations', '5', '--limit', '8', '--out', join(root, 'p'));
     assert.equal(p.status, 0, p.stderr);
     assert.ok(JSON.parse(readFileSync(join(root, 'p', 'results.json'), 'utf8')).successRate > 0, 'PGD through the captured forward fools some inputs');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { train } from '../src/training/train.js';
 import { DEFAULTS, type TrainConfig } from '../src/training/config.js';
 import { readMetrics } from '../src/training/runDir.js';
-import { loadSafetensors } from '../src/index.js';
+import { loadSafetensors } from '../src/serialization/index.js';
 import { ROOT, pauseAt } from './helpers.js';
 
 const tiny: TrainConfig = {
@@ -62,10 +62,10 @@ test('the same seed gives the same metrics and weights; an interrupted run resum
   }
 });
 
-test('keep best-robust: the final weights are those of the epoch with the highest adversarial validation accuracy, also after a resume', async () => {
+test('keep best-robust: the final weights are those of the epoch with the highest robust accuracy under the validation attack, also after a resume', async () => {
   const root = mkdtempSync(join(tmpdir(), 'sauron-keep-'));
   try {
-    // (this configuration's adversarial validation accuracy peaks at epoch 3 of 4 on the CPU)
+    // (this configuration's validation robust accuracy peaks at epoch 3 of 4 on the CPU)
     const cfg: TrainConfig = { ...tiny, epochs: 4, limit: 768, validation: { eps: 0.3, steps: 3, limit: 48 } };
     const best = await train({ ...cfg, keep: 'best-robust' }, { out: join(root, 'best') });
     const acc = best.metrics.map((m) => m.pgdRobustAccuracy!);
@@ -141,7 +141,7 @@ test('sauron eval: data-set accuracy with per-class figures, and predictions for
 
     // the same 4 images through --inputs give the same predictions as the data set path
     const { loadFashionMnist } = await import('../src/data/fashionMnist.js');
-    const { saveNpy } = await import('../src/index.js');
+    const { saveNpy } = await import('../src/serialization/index.js');
     const b = loadFashionMnist('test').loadSync([0, 1, 2, 3]);
     saveNpy(join(root, 'x.npy'), b.images);
     saveNpy(join(root, 'y.npy'), b.labels);
@@ -149,7 +149,7 @@ test('sauron eval: data-set accuracy with per-class figures, and predictions for
     assert.equal(p.status, 0, p.stderr);
     const po = JSON.parse(p.stdout);
     assert.equal(po.count, 4);
-    const { loadNpy } = await import('../src/index.js');
+    const { loadNpy } = await import('../src/serialization/index.js');
     const pred = loadNpy(join(root, 'pred', 'predictions.npy'));
     assert.equal(pred.dtype, 'int64');
     assert.deepEqual(pred.shape, [4]);

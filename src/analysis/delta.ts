@@ -9,6 +9,7 @@ import { arange } from '../tensor/creation.js';
 import { scope } from '../tensor/scope.js';
 import { cat, where, type Tensor } from '../tensor/tensor.js';
 
+/** Options of {@link delta}. */
 export interface DeltaOptions {
   /** Inputs per chunk: bounds the [chunk, F, C] intermediates (default 1024). */
   chunk?: number;
@@ -51,6 +52,14 @@ function deltaRows(logits: Tensor, features: Tensor, weight: Tensor): Tensor {
 /**
  * Delta(i, x) for every feature neuron i and input x: float32 [F, N] (the reference's
  * layout: one row per neuron), +inf where no valid change flips the prediction.
+ *
+ * @example
+ * ```ts
+ * const d = scope(() => noGrad(() => {
+ *   const { logits, features } = model.eval().forward(images); // images [N, C, H, W] in [0, 1]
+ *   return delta(logits, features, model.classifier.weight);    // [F, N]
+ * }));
+ * ```
  */
 export function delta(logits: Tensor, features: Tensor, weight: Tensor, opts: DeltaOptions = {}): Tensor {
   const [n] = checkShapes(logits, features, weight);

@@ -11,6 +11,7 @@ import type { Progress } from '../progress.js';
 import { getRank, getWorldSize } from '../tensor/distributed.js';
 import { allGatherRows } from '../tensor/collectives.js';
 
+/** Per-neuron statistics of the features z over a set of inputs: arrays of length F (feature neurons). */
 export interface FeatureStats {
   count: number;
   mean: Float64Array;
@@ -40,6 +41,7 @@ export class FeatureStatsAccumulator {
     this.#max = new Float32Array(featureDim).fill(-Infinity);
   }
 
+  /** Adds a batch of `rows` feature vectors, row-major [rows, F]. */
   add(features: Float32Array, rows: number): void {
     const f = this.featureDim;
     if (features.length !== rows * f) throw new Error(`feature batch has ${features.length} values, expected ${rows} x ${f}`);
@@ -62,6 +64,7 @@ export class FeatureStatsAccumulator {
     this.count += rows;
   }
 
+  /** The statistics of every row added so far. */
   result(): FeatureStats {
     const n = this.count;
     const f = this.featureDim;
@@ -84,6 +87,12 @@ export class FeatureStatsAccumulator {
  * the process group's ranks take turns at the batches (batch b goes to rank b mod world), and
  * every rank adds all the gathered features in data-set order, so each gets exactly the
  * statistics one process computes.
+ *
+ * @example
+ * ```ts
+ * const stats = await featureStats(model, [trainSet, testSet]);
+ * stats.mean; // Float64Array [F]: each neuron's mean activation
+ * ```
  */
 export async function featureStats(model: ImageClassifier, sets: ImageDataset[],
   opts: { batchSize?: number; onProgress?: (p: Progress) => void; acrossRanks?: boolean } = {}): Promise<FeatureStats> {

@@ -5,7 +5,8 @@
 export { delta, type DeltaOptions } from './delta.js';
 export { featureStats, FeatureStatsAccumulator, type FeatureStats } from './featureStats.js';
 export { scaleDeltas, rankNeurons } from './scaled.js';
-export { sensitivity, type SensitivityOptions, type SensitivityResult, type NeuronSummary } from './sensitivity.js';
+export { sensitivity, type SensitivityOptions, type SensitivityResult } from './sensitivity.js';
+export type { NeuronSummary } from './neuronSummaries.js';
 export { sensitivityFigures, scaledActivations } from './sensitivityFigures.js';
 export * from './prune.js';
 export { innerDelta, type InnerDeltaOptions } from './innerDelta.js';

@@ -9,6 +9,7 @@ import { arange, tensor } from '../tensor/creation.js';
 import { scope } from '../tensor/scope.js';
 import { type Tensor } from '../tensor/tensor.js';
 
+/** Options of {@link innerDelta}: which units, and how precisely each change is searched for. */
 export interface InnerDeltaOptions {
   /** Flat unit indices of the layer's output to examine (default: all). */
   units?: number[];

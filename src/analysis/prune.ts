@@ -6,7 +6,11 @@ import { randperm, tensor } from '../tensor/creation.js';
 import { Generator } from '../tensor/random.js';
 import { scope } from '../tensor/scope.js';
 
+/**
+ * Which feature neurons pruning removes first: the most sensitive, the least sensitive, or a seeded random order.
+ */
 export type PruneOrder = 'random' | 'most' | 'least';
+/** Every pruning order. */
 export const PRUNE_ORDERS: readonly PruneOrder[] = ['random', 'most', 'least'];
 
 /**
@@ -35,7 +39,14 @@ export function checkCount(count: number, featureDim: number): void {
   }
 }
 
-/** Zeroes W[:, j] for every listed feature j, in place. */
+/**
+ * Zeroes W[:, j] for every listed feature j, in place.
+ *
+ * @example
+ * ```ts
+ * pruneFeatures(model, result.mostSensitive.slice(0, 16)); // the 16 most sensitive neurons no longer reach the logits
+ * ```
+ */
 export function pruneFeatures(model: ImageClassifier, features: number[]): void {
   const f = model.featureDim;
   for (const j of features) if (!Number.isInteger(j) || j < 0 || j >= f) throw new RangeError(`feature ${j} is outside 0..${f - 1}`);

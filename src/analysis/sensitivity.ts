@@ -3,7 +3,7 @@
 // so memory stays bounded whatever the data-set size.
 import { writeFeatureStats } from './sensitivityFiles.js';
 import { withEval } from '../nn/module.js';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageDataset } from '../data/dataset.js';
 import { batches, batchCount } from '../data/loader.js';
@@ -16,28 +16,13 @@ import type { Progress } from '../progress.js';
 import { delta } from './delta.js';
 import { featureStats, type FeatureStats } from './featureStats.js';
 import { rankNeurons, scaleDeltas } from './scaled.js';
+import { summarizeNeurons, type NeuronSummary } from './neuronSummaries.js';
 import { getRank, getWorldSize } from '../tensor/distributed.js';
 import { allGatherRows, broadcastJson } from '../tensor/collectives.js';
 import { zeros } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 
-export const QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95] as const;
-
-export interface NeuronSummary {
-  index: number;
-  featureMean: number;
-  featureStd: number;
-  zeroRate: number;
-  /** Mean of the finite scaled sensitivities (the pruning order uses its absolute value). */
-  meanScaled: number | null;
-  /** Quantiles of the finite Delta values, keyed "q05", "q25", ... */
-  deltaQuantiles: Record<string, number> | null;
-  /** Fraction of inputs for which no change of this neuron alone flips the prediction. */
-  infRate: number;
-  /** Inputs for which this neuron is among the top-k most sensitive. */
-  topKCount: number;
-}
-
+/** Options of {@link sensitivity}. */
 export interface SensitivityOptions {
   /** Data sets the feature statistics are computed over (the reference: train + test). */
   statsSets: ImageDataset[];
@@ -49,6 +34,7 @@ export interface SensitivityOptions {
   outDir?: string;
   /** At most this many finite scaled values are kept for the distribution figure. */
   sampleSize?: number;
+  /** Called as the work advances, with its phase ('statistics', 'deltas', then 'summaries') and how far it is. */
   onProgress?: (phase: string, p: Progress) => void;
   /**
    * Split the work across the process group's ranks: batch b goes to rank b mod world, and
@@ -59,34 +45,50 @@ export interface SensitivityOptions {
   acrossRanks?: boolean;
 }
 
+/**
+ * What {@link sensitivity} returns: per-neuron figures over N inputs and F feature neurons of a C-class model.
+ */
 export interface SensitivityResult {
+  /** Inputs analysed (N), feature neurons (F), classes (C). */
   count: number;
   featureDim: number;
   classes: number;
+  /** Fraction of the N inputs classified correctly. */
   accuracy: number;
+  /** Feature statistics over `statsSets` ([F] each). */
   stats: FeatureStats;
+  /** One summary per feature neuron, in index order. */
   neurons: NeuronSummary[];
   /** Neuron indices by ascending |meanScaled| ("most sensitive" first, section 6). */
   mostSensitive: number[];
   /** A sample of finite scaled sensitivities, for the distribution figure. */
   scaledSample: Float32Array;
+  /** Feature neurons that are zero on every input of `statsSets`. */
   deadFeatures: number;
 }
 
-/** Reads row f (N float32 values) of a [F, N] float32 .npy written by NpyWriter. */
-function readRow(fd: number, dataStart: number, n: number, f: number, out: Float32Array): void {
-  const bytes = new Uint8Array(out.buffer, out.byteOffset, n * 4);
-  let off = 0;
-  while (off < bytes.byteLength) off += readSync(fd, bytes, off, bytes.byteLength - off, dataStart + f * n * 4 + off);
-}
-
-function quantile(sorted: Float32Array, q: number): number {
-  // linear interpolation between closest ranks, numpy's default
-  const pos = q * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
+/**
+ * Sensitivity analysis (paper section 2.1; terms in docs/glossary.md): Delta(i, x) of every
+ * feature neuron i for every input x of `ds`, in closed form from the logits layer, scaled by
+ * the feature statistics over `opts.statsSets` and ranked per input; streamed batch by batch, so
+ * memory does not grow with N.
+ *
+ * - `model`: an ImageClassifier (logits = W z + b on its features z), run in eval mode.
+ * - `ds`: the N inputs (pixels in [0, 1]); `opts.eps` the scaling's eps (default 1e-10);
+ *   `opts.topK` (default 16) the k of each neuron's `topKCount`.
+ * - Returns per-neuron summaries ([F]), the pruning order `mostSensitive` and a sample of scaled
+ *   values for Figure 1. Delta is in the feature's own units (activation after the last ReLU).
+ * - With `opts.outDir`, also writes deltas.npy [F, N] float32 (+inf: no change of that neuron
+ *   alone flips the prediction), features.npy [N, F] float32, logits.npy [N, C] float32,
+ *   ranking.npy [N, F] int32 (rank 1 first), labels.npy and predictions.npy [N] int64, and
+ *   feature_mean.npy / feature_std.npy [F] float32.
+ *
+ * @example
+ * const { model } = loadModel('runs/fm-standard');
+ * const test = await openDataset('fashion-mnist', 'test');
+ * const r = await sensitivity(model, test, { statsSets: [await openDataset('fashion-mnist', 'train'), test], outDir: 'runs/fm-sens' });
+ * r.mostSensitive.slice(0, 16); // the 16 neurons pruning takes first
+ */
 
 export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts: SensitivityOptions): Promise<SensitivityResult> {
   const eps = opts.eps ?? 1e-10;
@@ -176,42 +178,15 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
   }
 
   // Per-neuron pass over the [F, N] rows: quantiles, inf rates and the figure's sample.
-  const sampleSize = opts.sampleSize ?? 2_000_000;
-  const perNeuron = Math.max(1, Math.floor(sampleSize / f));
-  const sample: number[] = [];
-  const neurons: NeuronSummary[] = [];
-  const header = readFileSync(deltasPath).subarray(0, 10);
-  const dataStart = 10 + header.readUInt16LE(8);
-  const fd = openSync(deltasPath, 'r');
-  const row = new Float32Array(n);
+  let summaries: { neurons: NeuronSummary[]; sample: number[] };
   try {
-    for (let j = 0; j < f; j++) {
-      readRow(fd, dataStart, n, j, row);
-      const finite = row.filter((v) => Number.isFinite(v)).sort();
-      const mu = stats.mean[j]!;
-      const sd = stats.std[j]! + eps;
-      const stride = Math.max(1, Math.floor(finite.length / perNeuron));
-      // A neuron that is (almost) never active has a (near) zero std: its scaled values are
-      // huge and meaningless and would swamp the distribution, so the figure's sample leaves
-      // out neurons that are zero on 99% of the inputs or more.
-      const dead = stats.zeroRate[j]! >= 0.99 || !(stats.std[j]! > 0);
-      for (let k = 0; !dead && k < finite.length; k += stride) {
-        const s = (finite[k]! - mu) / sd;
-        if (Number.isFinite(s)) sample.push(s);
-      }
-      neurons.push({
-        index: j, featureMean: mu, featureStd: stats.std[j]!, zeroRate: stats.zeroRate[j]!,
-        meanScaled: scaledCount[j]! > 0 ? scaledSum[j]! / scaledCount[j]! : null,
-        deltaQuantiles: finite.length ? Object.fromEntries(QUANTILES.map((q) => [`q${String(Math.round(q * 100)).padStart(2, '0')}`, quantile(finite, q)])) : null,
-        infRate: (n - finite.length) / n,
-        topKCount: topKCount[j]!,
-      });
-      if (j % 16 === 15 || j === f - 1) opts.onProgress?.('summaries', { done: j + 1, total: f });
-    }
+    summaries = summarizeNeurons(deltasPath, n, stats, { topKCount, scaledSum, scaledCount }, {
+      eps, sampleSize: opts.sampleSize ?? 2_000_000, onProgress: (p) => opts.onProgress?.('summaries', p),
+    });
   } finally {
-    closeSync(fd);
     if (!dir) rmSync(scratch, { recursive: true, force: true });
   }
+  const { neurons, sample } = summaries;
   if (dir) {
     saveNpyArray(join(dir, 'labels.npy'), labels, [n], 'int64');
     saveNpyArray(join(dir, 'predictions.npy'), predictions, [n], 'int64');

@@ -1,6 +1,6 @@
 // A sensitivity folder's small files, written and read in one place: summary.json (the
 // sensitivity summary, the same fields whoever writes it) and the feature statistics
-// (feature_mean.npy, feature_std.npy) the n-neuron attack scales Delta with.
+// (feature_mean.npy, feature_std.npy) k-NS scales Delta with.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -9,7 +9,8 @@ import { verifyOutputFile } from '../serialization/outputDir.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { loadNpy, saveNpyArray } from '../serialization/npy.js';
 import { scope } from '../tensor/scope.js';
-import type { NeuronSummary, SensitivityResult } from './sensitivity.js';
+import type { NeuronSummary } from './neuronSummaries.js';
+import type { SensitivityResult } from './sensitivity.js';
 
 export const SUMMARY_FILE = 'summary.json';
 export const FEATURE_MEAN_FILE = 'feature_mean.npy';
@@ -57,6 +58,7 @@ const SummarySchema = z.looseObject({
   mostSensitive: z.array(count), neurons: z.array(z.looseObject({})),
 });
 
+/** Reads a sensitivity folder's summary.json (checked against its manifest and schema). */
 export function readSensitivitySummary(dir: string): SensitivitySummary {
   const p = join(dir, SUMMARY_FILE);
   if (!existsSync(p)) throw new Error(`${dir} has no ${SUMMARY_FILE} (run sauron sensitivity first)`);
@@ -72,6 +74,7 @@ export function hasFeatureStats(dir: string): boolean {
   return existsSync(join(dir, FEATURE_MEAN_FILE)) && existsSync(join(dir, FEATURE_STD_FILE));
 }
 
+/** Reads a sensitivity folder's per-neuron feature mean and std ([F] each, float32). */
 export function readFeatureStats(dir: string): { mean: Float32Array; std: Float32Array } {
   if (!hasFeatureStats(dir)) throw new Error(`${dir} has no ${FEATURE_MEAN_FILE} / ${FEATURE_STD_FILE} (run sauron sensitivity first)`);
   for (const f of [FEATURE_MEAN_FILE, FEATURE_STD_FILE]) verifyOutputFile(dir, f, true);

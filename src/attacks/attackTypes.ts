@@ -5,6 +5,9 @@ import type { Precision } from '../tensor/device.js';
 import type { Module } from '../nn/module.js';
 import { withFoldedBatchNorm } from '../nn/foldBatchNorm.js';
 
+/**
+ * The settings every iterative attack shares: the threat model (norm, eps on pixels in [0, 1]), iterations, step size, seed and precision.
+ */
 export interface BudgetConfig {
   norm: Norm;
   eps: number;
@@ -20,8 +23,8 @@ export interface BudgetConfig {
   /**
    * Fold each batch norm into the convolution before it while iterating (default true; eval
    * mode makes batch norm a per-channel affine map): the same model up to float32 rounding,
-   * with cheaper steps (BENCHMARKS.md). The clean and the final predictions, which decide
-   * success, come from the model as given.
+   * with cheaper steps (BENCHMARKS.md, "Attack step: batch norm folded into the convolutions").
+   * The clean and the final predictions, which decide success, come from the model as given.
    */
   foldBatchNorm?: boolean;
 }
@@ -31,6 +34,9 @@ export function iterating<T>(model: Module<any, any>, c: BudgetConfig, fn: () =>
   return c.foldBatchNorm === false ? fn() : withFoldedBatchNorm(model, fn);
 }
 
+/**
+ * One attacked input's outcome, as every attack returns it and samples.csv holds it: predictions, success and the perturbation's L2 and Linf norms (pixels in [0, 1]).
+ */
 export interface SampleRecord {
   /** Position of the input in the attacked data set. */
   index: number;
@@ -45,14 +51,15 @@ export interface SampleRecord {
   iteration: number;
 }
 
+/** One neuron attack of a k-NS run: one neuron of one input attacked alone (docs/glossary.md). */
 export interface NeuronRecord extends SampleRecord {
   /** The attacked neuron, its rank for this input (1 = most sensitive) and its Delta. */
   neuron: number;
   rank: number;
   delta: number;
   /**
-   * Whether the neuron reached z_i + Delta (>= for Delta >= 0, <= for Delta < 0); an infinite
-   * Delta (no single-neuron flip exists) counts as not reached.
+   * Delta achieved: whether the neuron reached z_i + Delta (>= for Delta >= 0, <= for Delta < 0);
+   * an infinite Delta (no change of this neuron alone flips the prediction) counts as not reached.
    */
   deltaAchieved: boolean;
   /**
@@ -62,6 +69,9 @@ export interface NeuronRecord extends SampleRecord {
   active: boolean;
 }
 
+/**
+ * A batch to attack: images float32 [B, C, H, W] in [0, 1], labels int64 [B], and each row's data-set position.
+ */
 export interface AttackBatch {
   images: Tensor;
   labels: Tensor;
@@ -71,11 +81,14 @@ export interface AttackBatch {
   targets?: Tensor;
 }
 
+/**
+ * What an attack returns for a batch: one record per attacked row and the adversarial examples [rows, C, H, W] (the caller disposes them).
+ */
 export interface AttackOutput<R extends SampleRecord = SampleRecord> {
   records: R[];
   /** Adversarial examples, one row per record. */
   adversarial: Tensor;
-  /** k-NS: rows that stopped after the first gradient (they could not move). */
+  /** k-NS: neuron attacks that stopped after the first gradient (they could not move). */
   frozenRows?: number;
   /**
    * Early-stopped PGD: inputs whose first fooling iterate no longer fooled when judged by the

@@ -9,7 +9,7 @@ export const ATTACK_DEFAULTS = {
 export type FakeReluSetting = 'auto' | 'on' | 'off';
 
 /**
- * Whether the n-neuron attack passes gradients through the final ReLU (the reference's
+ * Whether k-NS passes gradients through the final ReLU (the reference's
  * "fake ReLU") under `auto`: off for VGG and on for ResNets, as the reference does; on for
  * every other architecture (a deviation from the reference, which has none): behind a true
  * ReLU a target neuron at exactly 0 has zero gradient and its attack never leaves the clean

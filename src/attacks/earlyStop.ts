@@ -14,7 +14,7 @@ import { tensor } from '../tensor/creation.js';
 import { appendRows, enter, iterate, replaceActive, type Active, type LoopOptions } from './loop.js';
 
 export interface EarlyStopOptions extends LoopOptions {
-  /** The inputs [B, ...]: the budgets' centres; `evaluate` gets rows = input indices. */
+  /** The inputs [B, ...]: the budgets' centres; `evaluate` gets rows = input indices (or problemRow's). */
   x0: Tensor;
   restarts: number;
   iterations: number;
@@ -22,6 +22,11 @@ export interface EarlyStopOptions extends LoopOptions {
   capacity: number;
   /** The start points of restarts `restart[k]` of inputs `input[k]`, whose clean rows are `clean`. */
   start: (jobs: Job[], clean: Tensor) => Tensor;
+  /**
+   * The problem row `evaluate` gets for a job (default its input): a restart with a goal of its
+   * own (APGD-T's target class) is a row of its own.
+   */
+  problemRow?: (job: Job) => number;
 }
 
 export interface Job {
@@ -66,7 +71,8 @@ export function earlyStop(o: EarlyStopOptions): EarlyStopResult {
         a = replaceActive(prev, scope(() => {
           const idx = ints(fresh.map((j) => j.input), 'int64');
           const clean = o.x0.indexSelect(0, idx);
-          const entering = enter(clean, o.start(fresh, clean), idx, o.rule);
+          const rows = o.problemRow ? ints(fresh.map(o.problemRow), 'int64') : idx;
+          const entering = enter(clean, o.start(fresh, clean), rows, o.rule);
           return prev ? appendRows(prev, entering) : entering;
         }));
         jobs = [...jobs, ...fresh];

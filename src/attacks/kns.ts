@@ -1,7 +1,8 @@
-// The n-neuron sensitivity attack (method.md section 3): for each input, its most sensitive
-// neurons (ascending scaled Delta) are attacked one by one, all in one batch (inputs x neurons
-// as rows): the loop (pgdLoop) without random start descends the inversion loss (losses.ts),
-// keeping the iterate with the highest cross-entropy against the clean prediction.
+// The k-NS attack (the neuron sensitivity attack, method.md section 3; docs/glossary.md): for each
+// input, its k highest-ranked neurons (ascending scaled Delta) are attacked one by one, all in
+// one batch (one neuron attack per row, inputs x neurons): the loop (pgdLoop) without random
+// start descends the inversion loss (losses.ts), keeping the iterate with the highest
+// cross-entropy against the clean prediction.
 import type { ImageClassifier } from '../models/classifier.js';
 import * as F from '../nn/functional.js';
 import { noGrad } from '../tensor/autograd.js';
@@ -18,6 +19,9 @@ import { judge, sampleRecords } from './records.js';
 import { checkIterations, defaultStepSize, iterating, type AttackBatch, type AttackOutput, type BudgetConfig, type NeuronRecord } from './attackTypes.js';
 import { withEval } from '../nn/module.js';
 
+/**
+ * Settings of {@link knsAttack}: the budget, which ranks of each input's sensitivity ranking are attacked, and the feature statistics that ranking uses.
+ */
 export interface KnsConfig extends BudgetConfig {
   /** Ranks attacked for each input: [rankStart, rankStart + rankCount), 0 = most sensitive. */
   rankStart?: number;
@@ -62,20 +66,22 @@ export function checkKnsConfig(c: KnsConfig, featureDim: number): void {
 }
 
 /**
- * The n-neuron attack: for each input, the neurons of ranks [rankStart, rankStart + rankCount)
- * by ascending scaled Delta, each attacked on its own (one row per input and neuron, input-major).
+ * k-NS: for each input, the neurons of ranks [rankStart, rankStart + rankCount) by ascending
+ * scaled Delta, each attacked on its own (one neuron attack per row, input-major); k = rankCount
+ * from rank 1.
  *
  * - `batch.images`: [B, C, H, W] float32 pixels in [0, 1] on the model's device; `labels` [B].
  * - `c.eps`: the budget in the norm's units on [0, 1] pixels; step size default 2.5 * eps /
  *   iterations; `featureMean` / `featureStd`: the model's feature statistics, [featureDim] each.
- * - Returns B * rankCount NeuronRecords and the examples [B * rankCount, C, H, W] float32 in the
- *   caller's scope; success: the prediction left the clean one.
+ * - Returns B * rankCount NeuronRecords (one per neuron attack) and the examples
+ *   [B * rankCount, C, H, W] float32 in the caller's scope; success: the prediction left the
+ *   clean one. `knsSuccessRates` turns the records into the k-NS success rates.
  *
  * @example
  * const stats = await featureStats(model, [subset(train, { limit: 500 })]);
  * const { records } = scope(() => knsAttack(model, batch, { norm: 'l2', eps: 0.5, iterations: 50, seed: 0,
  *   rankCount: 16, fakeRelu: defaultFakeRelu(model.config.arch), featureMean: stats.mean, featureStd: stats.std }));
- * const rates = nNeuronRates(records, [1, 4, 8, 16]);
+ * const rates = knsSuccessRates(records, [1, 4, 8, 16]); // { '1': 1-NS, '4': 4-NS, ... }
  */
 export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConfig): AttackOutput<NeuronRecord> {
   const f = model.featureDim;
@@ -92,7 +98,7 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
       const d = delta(logits, z, model.classifier.weight).t().contiguous(); // [B, F]
       // The reference ranks with eps = 0 in the scaling.
       const ranking = rankNeurons(scaleDeltas(d, c.featureMean, c.featureStd, 0)); // [B, F]
-      // +inf Deltas (no single-neuron flip) are replaced by the largest finite Delta. The
+      // +inf Deltas (no flip through this neuron alone) are replaced by the largest finite Delta. The
       // reference takes that maximum over its attack batch; here it is per input, so the
       // targets do not depend on how inputs are batched.
       const finite = d.isfinite();
@@ -157,8 +163,17 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
   });
 }
 
-/** Success rate of the n-neuron attack for each n: an input succeeds if any of its first n ranks does. */
-export function nNeuronRates(records: NeuronRecord[], ns: number[], over?: (r: NeuronRecord) => boolean): Record<string, number> {
+/**
+ * The k-NS success rate for each k in `ks` (Table 1's columns), keyed by k: an input counts as
+ * fooled when any of its neuron attacks of rank 1..k succeeded. `over` keeps only some records
+ * (e.g. correctly classified inputs).
+ *
+ * @example
+ * ```ts
+ * const rates = knsSuccessRates(out.records, [1, 5, 10]); // { '1': ..., '5': ..., '10': ... }, fractions
+ * ```
+ */
+export function knsSuccessRates(records: NeuronRecord[], ks: number[], over?: (r: NeuronRecord) => boolean): Record<string, number> {
   const byInput = new Map<number, NeuronRecord[]>();
   for (const r of records) {
     if (over && !over(r)) continue;
@@ -167,7 +182,7 @@ export function nNeuronRates(records: NeuronRecord[], ns: number[], over?: (r: N
     byInput.set(r.index, list);
   }
   const out: Record<string, number> = {};
-  for (const k of ns) {
+  for (const k of ks) {
     let hit = 0;
     for (const list of byInput.values()) if (list.some((r) => r.rank <= k && r.success)) hit++;
     out[String(k)] = byInput.size ? hit / byInput.size : 0;

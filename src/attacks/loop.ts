@@ -16,6 +16,12 @@ export interface Evaluated {
   score: Tensor;
   /** Per row: this iterate settles the row's outcome (bool [B]; read by early stopping). */
   settled?: Tensor;
+  /**
+   * The per-row value the step rule reads as its `objective` (default the objective itself):
+   * APGD's expectation over transformations ascends the mean of several forwards' losses but
+   * reads the last one's, as the reference does.
+   */
+  value?: Tensor;
 }
 
 /** Per-row tensors, the rows along dimension 0: they follow their rows in and out of the loop. */
@@ -121,7 +127,7 @@ export function iterate(a: Active, t: number | Tensor, o: LoopOptions, ascend: b
     scores.push(e.score.detach());
     if (e.settled) settled.push(e.settled.detach());
     if (!ascend) continue;
-    objectives.push(e.objective.detach().float());
+    objectives.push((e.value ?? e.objective).detach().float());
     // the chunk's graph goes with its gradient
     grads.push(grad(e.objective.float().sum(), xc)[0]!);
   }

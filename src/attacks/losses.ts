@@ -28,3 +28,48 @@ export function inversionLoss(features: Tensor, target: Tensor, tNorm: Tensor, m
   const diff = features.sub(target);
   return diff.norm(2, 1).div(tNorm).add(diff.mul(mask).abs().sum(1).div(tiAbs).mul(lambda));
 }
+
+/**
+ * The Difference of Logits Ratio (Croce & Hein 2020; auto-attack's `dlr_loss`), per row of
+ * logits [B, C] (C >= 3) against classes y [B]: -(z_y - max_{i != y} z_i) / (z_pi1 - z_pi3 + 1e-12),
+ * z_pi the logits sorted in decreasing order. Scale-invariant, ascended by APGD-DLR.
+ */
+export function dlrLoss(logits: Tensor, y: Tensor): Tensor {
+  const c = logits.shape[1]!;
+  const { values: s, indices } = logits.sort(1);
+  const top = s.select(1, c - 1);
+  const topIsY = indices.select(1, c - 1).eq(y).float();
+  // the reference's order of operations, for its float32 rounding
+  return picked(logits, y).sub(s.select(1, c - 2).mul(topIsY)).sub(top.mul(topIsY.neg().add(1)))
+    .neg().div(top.sub(s.select(1, c - 3)).add(1e-12));
+}
+
+/**
+ * The targeted DLR loss (auto-attack's `dlr_loss_targeted`), per row of logits [B, C] (C >= 4):
+ * -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2 + 1e-12) for classes y [B] and targets t [B]; APGD-T
+ * ascends it.
+ */
+export function dlrTargetedLoss(logits: Tensor, y: Tensor, target: Tensor): Tensor {
+  const c = logits.shape[1]!;
+  const s = logits.sort(1).values;
+  return picked(logits, y).sub(picked(logits, target)).neg()
+    .div(s.select(1, c - 1).sub(s.select(1, c - 3).add(s.select(1, c - 4)).mul(0.5)).add(1e-12));
+}
+
+/** logits[r, cls[r]] per row: [B]. */
+function picked(logits: Tensor, cls: Tensor): Tensor {
+  return logits.gather(1, cls.unsqueeze(1)).squeeze(1);
+}
+
+/**
+ * APGD's objective: one of its losses per row (float32), ascended. Settled: the iterate is
+ * misclassified (its prediction left y; the reference's `acc` becomes 0). Score: 1 when
+ * settled, else 0, so the kept iterate is the start or the first misclassified iterate (the
+ * best-loss point, which APGD restarts from, is the step rule's: apgdStep).
+ */
+export function apgdObjective(logits: Tensor, y: Tensor, loss: 'ce' | 'dlr', target?: Tensor): Evaluated {
+  const z = logits.float();
+  const objective = target ? dlrTargetedLoss(z, y, target) : loss === 'dlr' ? dlrLoss(z, y) : F.crossEntropy(z, y, { reduction: 'none' });
+  const settled = z.detach().argmax(1).ne(y);
+  return { objective, score: settled.float(), settled };
+}

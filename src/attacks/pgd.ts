@@ -1,7 +1,7 @@
 // PGD on cross-entropy (method.md section 4), untargeted or targeted, with restarts as extra
 // rows: a config turned into calls of the loop (pgdLoop, or the early-stopping scheduler).
 // Untargeted PGD ascends the loss against the clean prediction by default, so it and the
-// n-neuron attack share one definition of success (the prediction changed); for correctly
+// k-NS share one definition of success (the prediction changed); for correctly
 // classified inputs that is the label. Adversarial training attacks the label. Restart r of
 // sample i always starts from the point seeded by (seed, i, r), so results do not depend on
 // batch size or on the number of restarts.
@@ -23,6 +23,7 @@ import { checkIterations, defaultStepSize, iterating, type AttackBatch, type Att
 
 export type { AttackBatch, AttackOutput } from './attackTypes.js';
 
+/** Settings of {@link pgdAttack}: the budget, restarts, random start, and targeted or untargeted. */
 export interface PgdConfig extends BudgetConfig {
   restarts: number;
   /** Start from a random point in the budget (on for the paper's baseline). */

@@ -10,6 +10,7 @@ import { getRank, getWorldSize } from '../tensor/distributed.js';
 import { sumAcrossRanks } from '../tensor/collectives.js';
 import { pgdAttack } from './pgd.js';
 
+/** Settings of {@link robustAccuracy}: the PGD budget (norm, eps, steps) and which inputs. */
 export interface RobustnessOptions {
   norm: Norm;
   eps: number;
@@ -23,6 +24,7 @@ export interface RobustnessOptions {
   acrossRanks?: boolean;
 }
 
+/** A model's robustness to PGD over `count` inputs, as fractions. */
 export interface Robustness {
   count: number;
   /** Inputs whose prediction the attack changed. */
@@ -31,7 +33,15 @@ export interface Robustness {
   robustAccuracy: number;
 }
 
-/** PGD from the clean input (no random start, seed 0): the same inputs give the same rates. */
+/**
+ * PGD from the clean input (no random start, seed 0): the same inputs give the same rates.
+ *
+ * @example
+ * ```ts
+ * const r = await robustAccuracy(model, test, { norm: 'l2', eps: 0.5, steps: 20, limit: 1000 });
+ * const [lo, hi] = wilson(Math.round(r.robustAccuracy * r.count), r.count); // its 95% interval
+ * ```
+ */
 export async function robustAccuracy(model: ImageClassifier, data: ImageDataset, o: RobustnessOptions): Promise<Robustness> {
   const set = subset(data, { limit: Math.min(o.limit ?? data.length, data.length) });
   // across ranks, the same batches as one process (batch b is rank b mod world's): the counts add up exactly

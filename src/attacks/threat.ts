@@ -3,6 +3,9 @@
 // ball and [0, 1], all per row. A new norm (L1) is one more entry here and in `Norm`.
 import type { Tensor } from '../tensor/tensor.js';
 
+/**
+ * The threat model's norm: the perturbation's L2 norm or its largest absolute pixel change (Linf), pixels in [0, 1].
+ */
 export type Norm = 'l2' | 'linf';
 
 export interface ThreatModel {
@@ -48,4 +51,5 @@ export const THREATS: Record<Norm, ThreatModel> = {
   },
 };
 
+/** Every norm an attack takes. */
 export const NORMS = Object.keys(THREATS) as Norm[];

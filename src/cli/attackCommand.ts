@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { hasFeatureStats, readFeatureStats, writeFeatureStats } from '../analysis/sensitivityFiles.js';
 import { Command, Option } from 'commander';
+import { addAutoAttackOptions, autoAttackAction, AUTOATTACK_CHOICES, isAutoAttack, refuseAutoAttackOptions } from './autoAttackOptions.js';
 import { openDataset } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { loadAnyModel } from '../models/load.js';
@@ -13,11 +14,12 @@ import { addProcessGroupOptions, joinProcessGroup, nonNegativeInt, positiveInt, 
 import { fromRoot } from '../tensor/collectives.js';
 import type { Precision } from '../tensor/device.js';
 import { ProgressBar } from './progressDisplay.js';
+import { MODEL, OUTPUT } from './helpGroups.js';
 import { checkDatasetFits, modelDataOptions, openModelData, torchScriptRecord, type ModelDataCli } from './modelDataOptions.js';
 
 interface AttackCli extends ModelDataCli {
   precision: Precision;
-  attack: 'pgd' | 'kns'; norm: Norm; eps: number; iterations?: number; stepSize?: number; restarts: number;
+  attack: 'pgd' | 'kns' | (typeof AUTOATTACK_CHOICES)[number]; version: 'standard' | 'plus' | 'rand' | 'custom'; attacks?: string; norm: Norm; eps: number; iterations?: number; stepSize?: number; restarts: number;
   randomStart: boolean; targetClass?: number; against: 'prediction' | 'label'; earlyStop?: boolean; foldBatchNorm: boolean; neurons: string; ranks?: string; lambda: number; fakeRelu: 'auto' | 'on' | 'off';
   sensitivity?: string; statsSplit: 'train+test' | 'train' | 'test'; batchSize: number; seed: number; saveExamples?: boolean;
   targetModel?: string; out: string; resume?: boolean; backend: string; distTimeout: number;
@@ -36,50 +38,60 @@ function parseWindow(v: string): { start: number; count: number } {
 }
 
 export function attackCommand(): Command {
-  return addProcessGroupOptions(modelDataOptions(new Command('attack')
-    .description('Attack a model: PGD (untargeted or targeted) or the n-neuron sensitivity attack (k-NS), under an L2\n' +
-      'or Linf budget. Writes results.json, samples.csv and, with --save-examples, clean.npy / adversarial.npy /\n' +
-      'indices.npy; for k-NS also success-by-rank.png/.svg. An interrupted attack continues with --resume.\n' +
-      'Started as several ranks (sauron launch, torchrun --no-python), the ranks take turns at the batches and rank 0\n' +
-      'writes exactly the files one process writes.'), 'to attack', 'inputs')
-    .addOption(new Option('--attack <name>', 'pgd or kns (n-neuron sensitivity attack)').choices(['pgd', 'kns']).default('pgd'))
+  return addProcessGroupOptions(addAutoAttackOptions(modelDataOptions(new Command('attack')
+    .summary('Attack a model with PGD, k-NS or AutoAttack under an L2 or Linf budget')
+    .description('Attack a model under an L2 or Linf budget: PGD (untargeted or targeted), k-NS (the neuron sensitivity ' +
+      'attack) or AutoAttack (RobustBench\'s robust accuracy against the true labels, with checks that the evaluation can be ' +
+      'trusted). Writes results.json and samples.csv; with --save-examples also clean.npy, adversarial.npy and indices.npy; ' +
+      'for k-NS also success-by-rank.png/.svg. An interrupted attack continues with --resume. Started as several ranks ' +
+      '(sauron launch, torchrun --no-python), the ranks take turns at the batches and rank 0 writes exactly the files one ' +
+      'process writes.'), 'to attack', 'inputs')
+    .optionsGroup(MODEL)
+    .option('--target-model <run>', 'also evaluate the adversarial examples on this model (transfer)')
+    .optionsGroup('Attack:')
+    .addOption(new Option('--attack <name>', 'pgd, kns (k-NS, the neuron sensitivity attack), autoattack, or one of AutoAttack\'s ' +
+      'attacks alone (as its --version custom runs it)').choices(['pgd', 'kns', ...AUTOATTACK_CHOICES]).default('pgd'))
     .addOption(new Option('--norm <norm>', 'budget norm').choices(['l2', 'linf']).makeOptionMandatory())
     .requiredOption('--eps <eps>', 'budget; fractions like 8/255 are accepted', positiveNumber('--eps'))
-    .option('--iterations <n>', `PGD iterations (default: pgd ${ATTACK_DEFAULTS.pgd.iterations}, kns ${ATTACK_DEFAULTS.kns.iterations} as the reference)`, positiveInt('--iterations'))
+    .option('--iterations <n>', `iterations (default: pgd ${ATTACK_DEFAULTS.pgd.iterations}, kns ${ATTACK_DEFAULTS.kns.iterations}, as the reference)`, positiveInt('--iterations'))
     .option('--step-size <x>', 'step size (default 2.5 * eps / iterations)', positiveNumber('--step-size'))
-    .option('--restarts <n>', 'PGD restarts (a sample counts once any restart succeeds)', positiveInt('--restarts'), ATTACK_DEFAULTS.pgd.restarts)
-    .option('--no-random-start', 'PGD: start from the clean input instead of a random point in the budget')
-    .option('--target-class <c>', 'PGD: targeted attack towards this class', nonNegativeInt('--target-class'))
-    .option('--early-stop', 'PGD: drop an input from the batch once it is fooled, run later restarts only for inputs the\n' +
-      'first missed (the default on the CPU; on a GPU the default is --no-early-stop, faster there: README, sauron attack)')
-    .option('--no-early-stop', 'PGD: run every input, iteration and restart (the returned example of a fooled input is then\n' +
-      'its highest-loss iterate, not its first fooling one; success rates are the same either way). kns: step every row\n' +
-      'to the end, also those that cannot move (no gradient at the clean input); the records are the same either way')
-    .option('--no-fold-batch-norm', 'iterate with batch norm as its own layer. By default each batch norm is folded into the\n' +
-      'convolution before it while iterating: the same model up to float32 rounding, cheaper steps (BENCHMARKS.md);\n' +
-      'the clean and final predictions, which decide success, come from the model as given either way')
-    .addOption(new Option('--against <what>', 'PGD: push away from the clean prediction (success: the prediction changed, as for\n' +
-      'kns) or from the label (success: misclassified)').choices(['prediction', 'label']).default('prediction'))
-    .option('--neurons <list>', 'kns: success rates for the n most sensitive neurons, for each n', '1,4,8,16')
-    .option('--ranks <start:count>', 'kns: attack this window of neuron ranks instead (for the per-rank curve)')
-    .option('--lambda <x>', 'kns: weight of the attacked neuron\'s term', positiveNumber('--lambda'), ATTACK_DEFAULTS.kns.lambda)
-    .addOption(new Option('--fake-relu <when>', 'kns: identity gradient through the final ReLU (auto: off for VGG as the reference,\n' +
-      'on for ResNets as the reference and for every other architecture; TorchScript models cannot)')
-      .choices(['auto', 'on', 'off']).default('auto'))
-    .option('--sensitivity <dir>', 'kns: take the feature mean/std from this `sauron sensitivity` output')
-    .addOption(new Option('--stats-split <which>', 'kns: inputs the feature mean/std are computed over otherwise')
-      .choices(['train+test', 'train', 'test']).default('train+test'))
+    .option('--early-stop', 'PGD: drop an input from the batch once it is fooled, and run later restarts only for the inputs ' +
+      'the first missed (the default on the CPU; on a GPU --no-early-stop is the default, faster there: docs/attacks.md, PGD)')
+    .option('--no-early-stop', 'run every input, iteration and restart. PGD: a fooled input\'s example is then its highest-loss ' +
+      'iterate, not its first fooling one; kns: rows that cannot move (no gradient at the clean input) step to the end too. ' +
+      'Success rates and records are the same either way')
+    .option('--no-fold-batch-norm', 'iterate with batch norm as its own layer. By default each batch norm is folded into the ' +
+      'convolution before it while iterating: the same model up to float32 rounding, cheaper steps (BENCHMARKS.md); the clean ' +
+      'and final predictions, which decide success, come from the model as given either way')
     .option('--batch-size <n>', 'inputs per batch (k-NS rows = inputs x neurons)', positiveInt('--batch-size'), 128)
     .option('--seed <n>', 'random seed (random starts derive from seed, input index and restart)', nonNegativeInt('--seed'), 0)
-    .option('--save-examples', 'write clean.npy, adversarial.npy and indices.npy')
-    .option('--target-model <run>', 'also evaluate the adversarial examples on this model (transfer)')
+    .optionsGroup('PGD:')
+    .option('--restarts <n>', 'restarts (an input counts as fooled once any restart fools it)', positiveInt('--restarts'), ATTACK_DEFAULTS.pgd.restarts)
+    .option('--no-random-start', 'start from the clean input instead of a random point in the budget')
+    .option('--target-class <c>', 'targeted attack towards this class', nonNegativeInt('--target-class'))
+    .addOption(new Option('--against <what>', 'push away from the clean prediction (success: the prediction changed, as for kns) ' +
+      'or from the label (success: misclassified)').choices(['prediction', 'label']).default('prediction'))
+    .optionsGroup('k-NS:')
+    .option('--neurons <list>', 'the k of the k-NS success rates (an input is fooled by one of its k most sensitive neurons)', '1,4,8,16')
+    .option('--ranks <start:count>', 'attack this window of neuron ranks instead (for the rank-r success curve)')
+    .option('--lambda <x>', 'weight of the attacked neuron\'s term', positiveNumber('--lambda'), ATTACK_DEFAULTS.kns.lambda)
+    .addOption(new Option('--fake-relu <when>', 'identity gradient through the final ReLU (auto: off for VGG and on for ResNets, ' +
+      'as the reference, and on for every other architecture; TorchScript models cannot)')
+      .choices(['auto', 'on', 'off']).default('auto'))
+    .option('--sensitivity <dir>', 'take the feature mean/std from this `sauron sensitivity` output')
+    .addOption(new Option('--stats-split <which>', 'inputs the feature mean/std are computed over otherwise')
+      .choices(['train+test', 'train', 'test']).default('train+test'))
+    .optionsGroup(OUTPUT)
     .requiredOption('--out <dir>', 'folder to write results into')
     .option('--resume', 'continue an interrupted attack in --out')
-    .addOption(precisionOption()))
-    .action(async (o: AttackCli) => {
+    .option('--save-examples', 'write clean.npy, adversarial.npy and indices.npy')
+    .addOption(precisionOption())))
+    .action(async (o: AttackCli, cmd: Command) => {
+      if (!isAutoAttack(o.attack)) refuseAutoAttackOptions(o.attack, cmd);
       const group = joinProcessGroup(o);
       try {
-        await attackAction(o, group.rank === 0, group.worldSize);
+        if (isAutoAttack(o.attack)) await autoAttackAction(o, cmd, group.rank === 0, group.worldSize);
+        else await attackAction(o, group.rank === 0, group.worldSize);
       } finally {
         group.leave();
       }
@@ -125,7 +137,7 @@ async function attackAction(o: AttackCli, lead: boolean, world: number): Promise
     if (!lead) return;
     const brief: Record<string, unknown> = { out: o.out, count: results.count, cleanAccuracy: results.cleanAccuracy,
       successRate: results.successRate, successRateCorrect: results.successRateCorrect, seconds: results.seconds };
-    if (results.nNeuronSuccessRate) brief.nNeuronSuccessRateCorrect = results.nNeuronSuccessRateCorrect;
+    if (results.knsSuccessRate) brief.knsSuccessRateCorrect = results.knsSuccessRateCorrect;
     if (results.transfer) brief.transfer = results.transfer;
     console.log(JSON.stringify(brief));
   } finally {

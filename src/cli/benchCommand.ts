@@ -1,19 +1,24 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { benchEngine } from '../experiments/engineBenchmark.js';
 import { ARCHITECTURES } from '../models/zoo.js';
 import { deviceOption, nondeterministicOption, useDevice, imageShape, positiveInt, positiveNumber, precisionOption } from './options.js';
 import type { Precision } from '../tensor/device.js';
+import { MODEL, OUTPUT } from './helpGroups.js';
 
 export function benchCommand(): Command {
   return new Command('bench')
+    .summary('Time a training step and an input-gradient step of a zoo model')
     .description('Time a training step (forward + backward + SGD) and an input-gradient step of a zoo model.')
+    .optionsGroup(MODEL)
     .option('--arch <name>', `architecture (${ARCHITECTURES.join(', ')})`, 'vgg19')
-    .option('--input <CxHxW>', 'input image shape', imageShape, [3, 32, 32] as [number, number, number])
+    .addOption(new Option('--input <CxHxW>', 'input image shape').argParser(imageShape).default([3, 32, 32] as [number, number, number], '3x32x32'))
     .option('--classes <n>', 'number of classes', positiveInt('--classes'), 10)
+    .option('--width <w>', 'channel-width multiplier', positiveNumber('--width'), 1)
+    .optionsGroup('Timing:')
     .option('--batch <n>', 'batch size', positiveInt('--batch'), 64)
     .option('--steps <n>', 'timed steps (median reported)', positiveInt('--steps'), 10)
     .option('--warmup <n>', 'untimed warm-up steps', positiveInt('--warmup'), 2)
-    .option('--width <w>', 'channel-width multiplier', positiveNumber('--width'), 1)
+    .optionsGroup(OUTPUT)
     .option('--json', 'print one JSON object only')
     .addOption(deviceOption())
     .addOption(nondeterministicOption())

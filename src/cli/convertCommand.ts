@@ -5,6 +5,7 @@ import { saveModel } from '../models/runFolder.js';
 import { writeOutput } from '../serialization/outputDir.js';
 import { DATASETS } from '../data/registry.js';
 import { deviceOption, imageShape, nondeterministicOption, useDevice } from './options.js';
+import { DATA, MODEL, OUTPUT } from './helpGroups.js';
 
 function numbers(name: string) {
   return (v: string): number[] => {
@@ -16,18 +17,22 @@ function numbers(name: string) {
 
 export function convertCommand(): Command {
   return new Command('convert')
-    .description('Turn a PyTorch state dict (torch.save file) of a zoo architecture into a Sauron run folder.\n' +
-      'The file is read as data (tensors, dicts, lists, numbers; never Python code): a bare state dict or a training\n' +
-      'checkpoint holding one. Understands torchvision\'s names, DataParallel\'s module. prefix, the robustness\n' +
-      'library\'s checkpoints (module.model. / module.attacker.model. prefixes and normalizer buffers, as the paper\'s\n' +
-      'robust models) and Sauron\'s own keys.')
+    .summary('Turn a PyTorch state dict of a zoo architecture into a Sauron run folder')
+    .description('Turn a PyTorch state dict (torch.save file) of a zoo architecture into a Sauron run folder. The file is ' +
+      'read as data (tensors, dicts, lists, numbers; never Python code): a bare state dict or a training checkpoint holding ' +
+      'one. Understands torchvision\'s names, DataParallel\'s module. prefix, the robustness library\'s checkpoints ' +
+      '(module.model. / module.attacker.model. prefixes and normalizer buffers, as the paper\'s robust models) and ' +
+      'Sauron\'s own keys.')
+    .optionsGroup(MODEL)
     .requiredOption('--from <file>', 'the .pt / .pth checkpoint')
     .option('--key <name>', 'the checkpoint\'s entry that holds the state dict (default: the one of model, state_dict, model_state_dict, net)')
     .requiredOption('--arch <name>', `architecture (${ARCHITECTURES.join(', ')})`)
     .option('--input <CxHxW>', 'image shape (default 3x32x32, 3x224x224 for -imagenet, 1x28x28 for small-cnn)', imageShape)
     .option('--mean <list>', 'per-channel mean the model normalises with (default: the checkpoint\'s, ImageNet\'s, or none)', numbers('--mean'))
     .option('--std <list>', 'per-channel std', numbers('--std'))
+    .optionsGroup(DATA)
     .addOption(new Option('--dataset <name>', 'data set the model belongs to (recorded for later commands)').choices([...DATASETS]))
+    .optionsGroup(OUTPUT)
     .requiredOption('--out <dir>', 'run folder to write')
     .addOption(deviceOption())
     .addOption(nondeterministicOption())

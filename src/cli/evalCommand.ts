@@ -13,6 +13,7 @@ import { addProcessGroupOptions, joinProcessGroup, positiveInt, useDevice } from
 import { fromRoot } from '../tensor/collectives.js';
 import { lockOutput } from '../serialization/outputDir.js';
 import { ProgressBar } from './progressDisplay.js';
+import { DATA, OUTPUT } from './helpGroups.js';
 import { datasetOf, modelDataOptions, openModelData, torchScriptOptions, torchScriptRecord, type ModelDataCli } from './modelDataOptions.js';
 
 interface EvalCli extends ModelDataCli {
@@ -21,12 +22,15 @@ interface EvalCli extends ModelDataCli {
 
 export function evalCommand(): Command {
   return addProcessGroupOptions(modelDataOptions(new Command('eval')
-    .description('Accuracy of a model on a data set (overall and per class), or predictions for given images.\n' +
-      'Prints one JSON object; with --out also writes it (eval.json) and, for --inputs, predictions.npy.\n' +
+    .summary('Accuracy of a model on a data set, or its predictions for given images')
+    .description('Accuracy of a model on a data set (overall and per class), or predictions for given images. ' +
+      'Prints one JSON object; with --out also writes it (eval.json) and, for --inputs, predictions.npy. ' +
       'Started as several ranks, the ranks take turns at the batches and rank 0 reports and writes.'), '', 'samples'))
+    .optionsGroup(DATA)
     .option('--inputs <x.npy>', 'evaluate these images (float32 [N, C, H, W] in [0, 1]) instead of a data set')
     .option('--labels <y.npy>', 'labels of --inputs (int64 [N]) to report accuracy')
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 256)
+    .optionsGroup(OUTPUT)
     .option('--out <dir>', 'folder to write results into')
     .action(async (o: EvalCli) => {
       const group = joinProcessGroup(o);

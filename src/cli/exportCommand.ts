@@ -5,12 +5,16 @@ import { Command } from 'commander';
 import { loadModel } from '../models/runFolder.js';
 import { exportTorchScript } from '../models/export.js';
 import { deviceOption, nondeterministicOption, useDevice } from './options.js';
+import { MODEL, OUTPUT } from './helpGroups.js';
 
 export function exportCommand(): Command {
   return new Command('export')
-    .description('Write a Sauron model as a TorchScript file for Python: torch.jit.load(FILE)(images) returns\n' +
+    .summary('Write a Sauron model as a TorchScript file for Python')
+    .description('Write a Sauron model as a TorchScript file for Python: torch.jit.load(FILE)(images) returns ' +
       '(logits, features); images in [0, 1], normalisation inside, parameters named like features_0_weight.')
+    .optionsGroup(MODEL)
     .requiredOption('--model <run>', 'run folder of the model')
+    .optionsGroup(OUTPUT)
     .requiredOption('--out <file>', 'TorchScript file to write (e.g. model.pt)')
     .addOption(deviceOption())
     .addOption(nondeterministicOption())

@@ -8,10 +8,12 @@ const SUBCOMMANDS = ['train', 'eval', 'sensitivity', 'attack', 'prune', 'reprodu
 
 export function launchCommand(): Command {
   return new Command('launch')
-    .description('Run N local processes of a command with the environment torchrun sets (RANK, LOCAL_RANK, WORLD_SIZE,\n' +
-      'LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), without Python. Output lines carry their rank. When one\n' +
-      'process fails, the others are stopped and the failed rank is named.\n' +
-      'Example: sauron launch --nproc 2 -- node my-script.js   (a sauron subcommand runs this sauron)')
+    .summary('Run N local ranks of a command with the environment torchrun sets')
+    .description('Run N local processes of a command with the environment torchrun sets (RANK, LOCAL_RANK, WORLD_SIZE, ' +
+      'LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), without Python. Output lines carry their rank. When one process ' +
+      'fails, the others are stopped and the failed rank is named. A sauron subcommand runs this sauron: ' +
+      '`sauron launch --nproc 2 -- train ...`; anything else runs as given: `sauron launch --nproc 2 -- node my-script.js`.')
+    .optionsGroup('Processes:')
     .requiredOption('--nproc <n>', 'processes to start', positiveInt('--nproc'))
     .option('--master-port <port>', 'rendezvous port on 127.0.0.1 (default: a free one)', positiveInt('--master-port'))
     .option('--grace <seconds>', 'how long the others get to stop after one failed', positiveInt('--grace'), 10)

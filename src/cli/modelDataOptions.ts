@@ -3,6 +3,7 @@ import type { ImageDataset } from '../data/dataset.js';
 import { DATASETS, openDataset } from '../data/registry.js';
 import type { Device } from '../tensor/device.js';
 import { deviceOption, imageShape, nondeterministicOption, positiveInt, useDevice } from './options.js';
+import { DATA, inGroup, MODEL } from './helpGroups.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { isRunFolder, loadAnyModel, type AnyModelOptions } from '../models/load.js';
 import { TorchScriptClassifier, type TorchScriptSettings } from '../models/torchscript.js';
@@ -44,8 +45,8 @@ export function datasetOf(modelPath: string): string | undefined {
 }
 
 export const TORCHSCRIPT_HELP = {
-  featuresLayer: 'TorchScript files whose forward returns logits only: the submodule whose output is the features,\n' +
-    'a dotted path at any depth (e.g. net.avgpool, layer4.1); it must be called once by forward, outside if/loops',
+  featuresLayer: 'TorchScript files whose forward returns logits only: the submodule whose output is the features, ' +
+    'a dotted path at any depth (e.g. net.avgpool, layer4.1), called once by forward, outside if/loops',
   classifierParam: 'TorchScript files: name of the classifier weight (default: the last 2-d [classes, features] parameter)',
   mean: 'TorchScript files that expect normalised images: per-channel mean, e.g. 0.485,0.456,0.406 (images stay in ' +
     '[0, 1] for the attacks and budgets; Sauron normalises them before the module)',
@@ -92,26 +93,28 @@ export interface ModelDataCli {
 }
 
 /**
- * Adds the model + data options (--model, TorchScript's --features-layer/--classifier-param/
- * --mean/--std/--input,
- * --dataset, --data, --classes, --split, --limit, --indices, --device, --nondeterministic). `role` ends
- * the --model help ("to attack"); `items` names the rows ("inputs", "samples").
+ * Adds the model options (--model, TorchScript's --features-layer/--classifier-param/--mean/--std/
+ * --input), the data options (--dataset, --data, --classes, --split, --limit, --indices), each
+ * under its help group, and --device, --nondeterministic. `role` ends the --model help
+ * ("to attack"); `items` names the rows ("inputs", "samples").
  */
 export function modelDataOptions(cmd: Command, role: string, items: string): Command {
-  return cmd
+  inGroup(cmd, MODEL, (c) => c
     .requiredOption('--model <run>', `run folder of the model${role ? ` ${role}` : ''}, or a TorchScript file`)
     .option('--features-layer <name>', TORCHSCRIPT_HELP.featuresLayer)
     .option('--classifier-param <name>', TORCHSCRIPT_HELP.classifierParam)
     .option('--mean <list>', TORCHSCRIPT_HELP.mean, numberList('--mean'))
     .option('--std <list>', TORCHSCRIPT_HELP.std, numberList('--std'))
-    .option('--input <CxHxW>', TORCHSCRIPT_HELP.input, imageShape)
+    .option('--input <CxHxW>', TORCHSCRIPT_HELP.input, imageShape));
+  inGroup(cmd, DATA, (c) => c
     .addOption(new Option('--dataset <name>', 'data set (default: the one the model was trained on)').choices([...DATASETS]))
     .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
-    .option('--classes <file>', 'image folders: the model\'s classes in order, one folder name a line (imagenet: the shipped\n' +
-      '1000 ImageNet classes); a folder holding some of them then evaluates against the whole model')
+    .option('--classes <file>', 'image folders: the model\'s classes in order, one folder name a line (imagenet: the shipped ' +
+      '1000 ImageNet classes); a folder holding some of them is then evaluated against the whole model')
     .addOption(new Option('--split <split>', `${items} to use`).choices(['train', 'test']).default('test'))
     .option('--limit <n>', `first N ${items} only`, positiveInt('--limit'))
-    .option('--indices <list>', `these ${items} only, e.g. 0,5,10-19`)
+    .option('--indices <list>', `these ${items} only, e.g. 0,5,10-19`));
+  return cmd
     .addOption(deviceOption())
     .addOption(nondeterministicOption());
 }

@@ -2,6 +2,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isCuda, resolveDevice, setDeterministic, type Device } from '../tensor/device.js';
 import { destroyProcessGroup, initProcessGroup, isInitialized } from '../tensor/distributed.js';
+import { DEVICES } from './helpGroups.js';
 
 export function positiveInt(name: string) {
   return (v: string): number => {
@@ -51,17 +52,17 @@ export const PRECISION_HELP = 'fp32, or autocast the model to bf16 / fp16 (input
 
 /** --device, shared by every command that computes. */
 export function deviceOption(): Option {
-  return new Option('--device <device>', DEVICE_HELP).default('auto');
+  return new Option('--device <device>', DEVICE_HELP).default('auto').helpGroup(DEVICES);
 }
 
 export function precisionOption(): Option {
-  return new Option('--precision <p>', PRECISION_HELP).choices(['fp32', 'bf16', 'fp16']).default('fp32');
+  return new Option('--precision <p>', PRECISION_HELP).choices(['fp32', 'bf16', 'fp16']).default('fp32').helpGroup(DEVICES);
 }
 
 /** --nondeterministic: faster GPU kernels whose results vary from run to run. */
 export function nondeterministicOption(): Option {
   return new Option('--nondeterministic', 'GPU: allow faster kernels whose results vary slightly between runs ' +
-    '(by default CUDA runs use deterministic kernels, so a seed reproduces a result)');
+    '(by default CUDA runs use deterministic kernels, so a seed reproduces a result)').helpGroup(DEVICES);
 }
 
 /** The device a command computes on, with deterministic kernels unless --nondeterministic. */
@@ -79,9 +80,9 @@ export function useDevice(o: { device: string; nondeterministic?: boolean }): De
 export function addProcessGroupOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--backend <name>', 'process-group backend when launched as several ranks (WORLD_SIZE > 1): gloo ' +
-      '(nccl needs a CUDA build of libtorch with NCCL, which this addon does not link yet)').choices(['gloo', 'nccl']).default('gloo'))
-    .option('--dist-timeout <seconds>', 'how long a rank waits for the others (rendezvous, each collective) before it stops ' +
-      'with an error naming the rank that stopped', positiveInt('--dist-timeout'), 300);
+      '(nccl needs a CUDA build of libtorch with NCCL, which this addon does not link yet)').choices(['gloo', 'nccl']).default('gloo').helpGroup(DEVICES))
+    .addOption(new Option('--dist-timeout <seconds>', 'how long a rank waits for the others (rendezvous, each collective) before it stops ' +
+      'with an error naming the rank that stopped').argParser(positiveInt('--dist-timeout')).default(300).helpGroup(DEVICES));
 }
 
 /**

@@ -12,6 +12,7 @@ import type { ImageClassifier } from '../models/classifier.js';
 import { deviceOption, nondeterministicOption, useDevice, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
 import { ProgressBar } from './progressDisplay.js';
 import { checkDatasetFits } from './modelDataOptions.js';
+import { DATA, MODEL, OUTPUT } from './helpGroups.js';
 
 interface PruneCli {
   model: string; order: PruneOrder; count: number; sensitivity?: string; dataset?: string; data?: string; seed: number;
@@ -26,21 +27,27 @@ function parseCounts(v: string): number[] {
 
 export function pruneCommand(): Command {
   return new Command('prune')
-    .description('Zero the classifier columns of N feature neurons (random, most sensitive or least sensitive first) and\n' +
-      'save the pruned model; with --curve, evaluate accuracy and PGD success at each count for all three orders\n' +
+    .summary('Zero the classifier columns of N feature neurons and save the pruned model')
+    .description('Zero the classifier columns of N feature neurons (random, most sensitive or least sensitive first) and ' +
+      'save the pruned model; with --curve, evaluate accuracy and PGD success at each count for all three orders ' +
       '(pruning.csv, pruning.png/.svg).')
+    .optionsGroup(DATA)
+    .addOption(new Option('--dataset <name>', 'data set (default: the model\'s)').choices([...DATASETS]))
+    .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
+    .optionsGroup(MODEL)
     .requiredOption('--model <run>', 'run folder of the model to prune')
+    .optionsGroup('Pruning:')
     .addOption(new Option('--order <order>', 'which features go first').choices([...PRUNE_ORDERS]).makeOptionMandatory())
     .requiredOption('--count <n>', 'how many features to prune', nonNegativeInt('--count'))
     .option('--sensitivity <dir>', 'use the ranking of this `sauron sensitivity` output (else computed on 1,000 test inputs)')
-    .addOption(new Option('--dataset <name>', 'data set (default: the model\'s)').choices([...DATASETS]))
-    .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
     .option('--seed <n>', 'seed of the random order', nonNegativeInt('--seed'), 0)
+    .optionsGroup('Pruning curve:')
     .option('--curve <counts>', 'also evaluate these counts for every order, e.g. 0,32,64,96,128')
-    .option('--limit <n>', 'curve: test inputs for accuracy (default all)', positiveInt('--limit'))
-    .option('--attack-limit <n>', 'curve: test inputs for the PGD success rate', positiveInt('--attack-limit'), 500)
-    .option('--attack-eps <eps>', 'curve: L2 PGD budget (default per data set)', positiveNumber('--attack-eps'))
-    .option('--attack-steps <n>', 'curve: PGD steps', positiveInt('--attack-steps'), 20)
+    .option('--limit <n>', 'test inputs for accuracy (default all)', positiveInt('--limit'))
+    .option('--attack-limit <n>', 'test inputs for the PGD success rate', positiveInt('--attack-limit'), 500)
+    .option('--attack-eps <eps>', 'L2 PGD budget (default per data set)', positiveNumber('--attack-eps'))
+    .option('--attack-steps <n>', 'PGD steps', positiveInt('--attack-steps'), 20)
+    .optionsGroup(OUTPUT)
     .requiredOption('--out <dir>', 'run folder for the pruned model')
     .addOption(deviceOption())
     .addOption(nondeterministicOption())

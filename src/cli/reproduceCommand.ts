@@ -4,6 +4,7 @@ import { reproduce } from '../reproduce/pipeline.js';
 import { MODEL_KINDS, reproduceSettings, type ModelKind } from '../reproduce/settings.js';
 import { deviceOption, nondeterministicOption, useDevice, nonNegativeInt, positiveInt } from './options.js';
 import { ProgressBar } from './progressDisplay.js';
+import { DATA, MODEL, OUTPUT } from './helpGroups.js';
 
 function parseModels(v: string): Partial<Record<ModelKind, string>> {
   const out: Partial<Record<ModelKind, string>> = {};
@@ -23,18 +24,23 @@ function fmt(s: number): string {
 
 export function reproduceCommand(): Command {
   return new Command('reproduce')
-    .description('The paper end to end: train standard, L2 PGD, Linf PGD and sensitivity-trained models, analyse their\n' +
-      'sensitivities, run PGD and k-NS (n = 1, 4, 8, 16) under L2 and Linf, prune, and write Table 1, Figures 1-3,\n' +
+    .summary('The paper end to end: train, analyse, attack, prune and write the report')
+    .description('The paper end to end: train standard, L2 PGD, Linf PGD and sensitivity-trained models, analyse their ' +
+      'sensitivities, run PGD and k-NS (1-NS, 4-NS, 8-NS, 16-NS) under L2 and Linf, prune, and write Table 1, Figures 1-3, ' +
       'the pruning plot and report.md / report.html. Finished steps are skipped when run again (interrupted runs resume).')
+    .optionsGroup(DATA)
     .addOption(new Option('--dataset <name>', 'data set').choices([...DATASETS]).default('fashion-mnist'))
     .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
-    .option('--quick', 'small models, few epochs and subsets: minutes instead of an hour')
+    .optionsGroup(MODEL)
     .option('--models <list>', 'reuse trained runs, e.g. standard=runs/std,l2=runs/l2 (the others are trained)', parseModels)
+    .optionsGroup('Pipeline:')
+    .option('--quick', 'small models, few epochs and subsets: minutes instead of an hour')
     .option('--seed <n>', 'random seed', nonNegativeInt('--seed'), 0)
-    .option('--ranks <n>', 'Figure 2 covers neuron ranks 1..n (default 16, the largest n of Table 1; up to every feature,\n' +
-      'at the cost of one single-neuron attack per input and rank)', positiveInt('--ranks'))
-    .option('--only <steps>', 'run only the steps whose id starts with these (comma-separated, e.g. train or\n' +
+    .option('--ranks <n>', 'Figure 2 plots rank-r success for r = 1..n (default 16, the largest k of Table 1; up to every ' +
+      'feature, at the cost of one neuron attack per input and rank)', positiveInt('--ranks'))
+    .option('--only <steps>', 'run only the steps whose id starts with these (comma-separated, e.g. train or ' +
       'train-l2,attack-standard) and write no report: train on a GPU machine, analyse elsewhere', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .optionsGroup(OUTPUT)
     .requiredOption('--out <dir>', 'folder for every step\'s results and the report')
     .addOption(deviceOption())
     .addOption(nondeterministicOption())

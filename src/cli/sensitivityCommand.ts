@@ -15,6 +15,7 @@ import { addProcessGroupOptions, joinProcessGroup, nonNegativeNumber, positiveIn
 import { fromRoot } from '../tensor/collectives.js';
 import { ProgressBar } from './progressDisplay.js';
 import { modelDataOptions, openModelData, torchScriptRecord, type ModelDataCli } from './modelDataOptions.js';
+import { MODEL, OUTPUT } from './helpGroups.js';
 
 interface SensCli extends ModelDataCli {
   statsSplit: 'train+test' | 'train' | 'test'; topK: number; eps: number; batchSize: number; compare?: string[]; out: string;
@@ -23,19 +24,23 @@ interface SensCli extends ModelDataCli {
 
 export function sensitivityCommand(): Command {
   return addProcessGroupOptions(modelDataOptions(new Command('sensitivity')
-    .description('Delta(i, x) of every feature neuron i for every input x (the smallest change of the neuron that flips\n' +
-      'the prediction), feature statistics, scaled values, per-input rankings, per-neuron summaries and figures.\n' +
-      'Started as several ranks (sauron launch, torchrun --no-python), the ranks take turns at the batches and rank 0\n' +
+    .summary('Delta of every feature neuron for every input: rankings, summaries, figures')
+    .description('Delta(i, x) of every feature neuron i for every input x (the smallest change of the neuron that flips ' +
+      'the prediction), feature statistics, scaled values, per-input rankings, per-neuron summaries and figures. ' +
+      'Started as several ranks (sauron launch, torchrun --no-python), the ranks take turns at the batches and rank 0 ' +
       'writes exactly the files one process writes.'), '', 'inputs'))
+    .optionsGroup(MODEL)
+    .option('--compare <runs...>', 'other models to overlay in the figures (same data)')
+    .optionsGroup('Analysis:')
     .addOption(new Option('--stats-split <which>', 'inputs the feature mean/std are computed over (the reference uses train+test)')
       .choices(['train+test', 'train', 'test']).default('train+test'))
     .option('--top-k <k>', 'count how often each neuron is among an input\'s k most sensitive', positiveInt('--top-k'), 16)
     .option('--eps <x>', 'eps in (Delta - mean) / (std + eps)', nonNegativeNumber('--eps'), 1e-10)
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 256)
-    .option('--compare <runs...>', 'other models to overlay in the figures (same data)')
-    .option('--layer <name>', 'an inner layer (e.g. features.9, layer3): Delta of its units found numerically\n' +
+    .option('--layer <name>', 'an inner layer (e.g. features.9, layer3): Delta of its units found numerically ' +
       '(bracketing + bisection, both signs) instead of the closed form of the penultimate layer')
     .option('--units <list>', 'with --layer: these flat unit indices only, e.g. 0-99 (default all)')
+    .optionsGroup(OUTPUT)
     .requiredOption('--out <dir>', 'folder to write results into')
     .action(async (o: SensCli) => {
       const group = joinProcessGroup(o);

@@ -6,6 +6,7 @@ import { train } from '../training/train.js';
 import { addProcessGroupOptions, deviceOption, joinProcessGroup, nondeterministicOption, useDevice, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, precisionOption } from './options.js';
 import type { Precision } from '../tensor/device.js';
 import { ProgressBar } from './progressDisplay.js';
+import { DATA, DEVICES, MODEL, OUTPUT } from './helpGroups.js';
 
 interface TrainCli {
   dataset: string; data?: string; classes?: string; arch?: string; width?: number; epochs?: number; batchSize?: number; lr?: number;
@@ -18,49 +19,58 @@ interface TrainCli {
 
 export function trainCommand(): Command {
   return addProcessGroupOptions(new Command('train')
-    .description('Train a model on a data set and write a run folder (model.safetensors, model.json, metrics.jsonl).\n' +
-      'Defaults are chosen per data set: `sauron train --dataset fashion-mnist --out runs/std` trains the\n' +
-      'embedded default in minutes. An interrupted run continues with --resume.\n' +
-      'Data-parallel: started as several ranks (`sauron launch --nproc N -- train ...`, torchrun --no-python, or any\n' +
-      'launcher that sets RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), each rank trains on its share of every\n' +
-      '--batch-size batch (the global batch) and rank 0 writes the run; --resume works with any number of ranks.')
+    .summary('Train a model (standard, adversarial or with the sensitivity regularizer)')
+    .description('Train a model on a data set and write a run folder (model.safetensors, model.json, metrics.jsonl). ' +
+      'Defaults are chosen per data set: `sauron train --dataset fashion-mnist --out runs/std` trains the embedded default ' +
+      'in minutes. An interrupted run continues with --resume. Data-parallel: started as several ranks (`sauron launch ' +
+      '--nproc N -- train ...`, torchrun --no-python, or any launcher that sets RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), ' +
+      'each rank trains on its share of every --batch-size batch (the global batch) and rank 0 writes the run; --resume ' +
+      'works with any number of ranks.')
+    .optionsGroup(DATA)
     .addOption(new Option('--dataset <name>', 'data set').choices([...DATASETS]).default('fashion-mnist'))
     .option('--data <dir>', 'folder with the data set (cifar10, imagenet; fashion-mnist is embedded)')
-    .option('--classes <file>', 'image folders: the classes in order, one folder name a line (imagenet: the shipped 1000\n' +
+    .option('--classes <file>', 'image folders: the classes in order, one folder name a line (imagenet: the shipped 1000 ' +
       'ImageNet classes); each folder is labelled with its position, and a listed class may have no images')
-    .addOption(new Option('--method <name>', 'standard, pgd (adversarial training) or sensitivity (the paper\'s regularizer)')
-      .choices([...METHODS]).default('standard'))
-    .addOption(new Option('--norm <norm>', 'pgd: attack norm').choices(['l2', 'linf']))
-    .option('--eps <eps>', 'pgd: attack budget (fractions like 8/255 accepted)', positiveNumber('--eps'))
-    .option('--attack-steps <n>', 'pgd: PGD steps per training batch', positiveInt('--attack-steps'))
-    .option('--top-k <k>', 'sensitivity: features in each top-k term (16)', positiveInt('--top-k'))
-    .option('--delta1 <x>', 'sensitivity: weight of T1 (default per data set: 1 on fashion-mnist, the reference\'s 10 otherwise)', nonNegativeNumber('--delta1'))
-    .option('--delta2 <x>', 'sensitivity: weight of T2 (default per data set: 10 on fashion-mnist, the reference\'s 100 otherwise)', nonNegativeNumber('--delta2'))
-    .option('--val-eps <eps>', 'L2 PGD budget of the per-epoch validation attack', positiveNumber('--val-eps'))
-    .option('--val-steps <n>', 'steps of the per-epoch validation attack', positiveInt('--val-steps'))
-    .option('--val-limit <n>', 'test inputs the per-epoch validation attack uses (0 = off)', nonNegativeInt('--val-limit'))
-    .addOption(new Option('--keep <which>', 'weights to keep: the last epoch\'s, or the epoch with the highest adversarial accuracy\n' +
-      'under the validation attack (default: best-robust for --method sensitivity, as the reference; last otherwise)').choices([...KEEPS]))
+    .option('--limit <n>', 'train on the first N training samples', positiveInt('--limit'))
+    .option('--test-limit <n>', 'evaluate on the first N test samples', positiveInt('--test-limit'))
+    .option('--crop <pixels>', 'random-crop padding (0 = off)', nonNegativeInt('--crop'))
+    .option('--flip', 'random horizontal flips')
+    .option('--no-flip', 'no horizontal flips')
+    .optionsGroup(MODEL)
     .option('--arch <name>', `architecture (${ARCHITECTURES.join(', ')})`)
     .option('--width <w>', 'channel-width multiplier', positiveNumber('--width'))
-    .option('--sync-bn', 'data-parallel runs: batch-norm statistics over the whole global batch (PyTorch\'s SyncBatchNorm); ' +
-      'by default each rank normalises with its own share, as DDP does')
     .option('--no-batch-norm', 'small-cnn, VGG: without batch norm (data-parallel ranks then take exactly one process\'s steps)')
+    .optionsGroup('Training:')
+    .addOption(new Option('--method <name>', 'standard, pgd (adversarial training) or sensitivity (the paper\'s regularizer)')
+      .choices([...METHODS]).default('standard'))
     .option('--epochs <n>', 'epochs', positiveInt('--epochs'))
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'))
     .option('--lr <x>', 'peak learning rate (SGD; --method sensitivity on cifar10: the reference\'s 0.01)', positiveNumber('--lr'))
     .option('--momentum <x>', 'SGD momentum', nonNegativeNumber('--momentum'))
     .option('--weight-decay <x>', 'weight decay', nonNegativeNumber('--weight-decay'))
     .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULES]))
-    .option('--crop <pixels>', 'random-crop padding (0 = off)', nonNegativeInt('--crop'))
-    .option('--flip', 'random horizontal flips')
-    .option('--no-flip', 'no horizontal flips')
     .option('--seed <n>', 'random seed (same seed, same machine: same metrics)', nonNegativeInt('--seed'))
-    .option('--limit <n>', 'train on the first N training samples', positiveInt('--limit'))
-    .option('--test-limit <n>', 'evaluate on the first N test samples', positiveInt('--test-limit'))
+    .addOption(new Option('--keep <which>', 'weights to keep: the last epoch\'s, or the epoch with the highest robust accuracy ' +
+      'under the validation attack (default: best-robust for --method sensitivity, as the reference; last otherwise)').choices([...KEEPS]))
+    .optionsGroup('Adversarial training (--method pgd):')
+    .addOption(new Option('--norm <norm>', 'attack norm').choices(['l2', 'linf']))
+    .option('--eps <eps>', 'attack budget (fractions like 8/255 accepted)', positiveNumber('--eps'))
+    .option('--attack-steps <n>', 'PGD steps per training batch', positiveInt('--attack-steps'))
+    .optionsGroup('Sensitivity regularizer (--method sensitivity):')
+    .option('--top-k <k>', 'features in each top-k term (16)', positiveInt('--top-k'))
+    .option('--delta1 <x>', 'weight of T1 (default per data set: 1 on fashion-mnist, the reference\'s 10 otherwise)', nonNegativeNumber('--delta1'))
+    .option('--delta2 <x>', 'weight of T2 (default per data set: 10 on fashion-mnist, the reference\'s 100 otherwise)', nonNegativeNumber('--delta2'))
+    .optionsGroup('Validation:')
+    .option('--val-eps <eps>', 'L2 PGD budget of the per-epoch validation attack', positiveNumber('--val-eps'))
+    .option('--val-steps <n>', 'steps of the per-epoch validation attack', positiveInt('--val-steps'))
+    .option('--val-limit <n>', 'test inputs the per-epoch validation attack uses (0 = off)', nonNegativeInt('--val-limit'))
+    .optionsGroup(OUTPUT)
     .option('--out <dir>', 'run folder to write')
     .option('--resume [run]', 'continue the interrupted run in RUN (or --out) with its saved settings')
     .option('--force', 'replace a run that already exists in --out')
+    .optionsGroup(DEVICES)
+    .option('--sync-bn', 'data-parallel runs: batch-norm statistics over the whole global batch (PyTorch\'s SyncBatchNorm); ' +
+      'by default each rank normalises with its own share, as DDP does')
     .addOption(deviceOption())
     .addOption(nondeterministicOption())
     .addOption(precisionOption()))

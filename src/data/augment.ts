@@ -6,6 +6,9 @@ import { scope } from '../tensor/scope.js';
 import { type Tensor, where } from '../tensor/tensor.js';
 import * as F from '../nn/functional.js';
 
+/**
+ * Training-time augmentation of in-memory batches: random crops of the zero-padded image and horizontal flips.
+ */
 export interface AugmentOptions {
   /** Zero padding for the random crop (0 = no crop). */
   cropPadding?: number;

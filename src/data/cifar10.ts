@@ -6,6 +6,7 @@ import { MIB, readRegularFile } from '../serialization/regularFile.js';
 import { InMemoryDataset, type Split } from './dataset.js';
 import { NdArray, parsePickle } from './numpyPickle.js';
 
+/** CIFAR-10's ten class names, in label order. */
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 export const CIFAR10_NORMALIZATION = { mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616] };
 

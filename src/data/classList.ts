@@ -14,6 +14,7 @@ export const SHIPPED_CLASS_LISTS: Record<string, string> = {
 /** At most this many classes: labels are stored as uint16. */
 export const MAX_CLASSES = 65535;
 
+/** A model's classes in order, read from a file or a shipped list (`--classes`). */
 export interface ClassList {
   /** Where the list came from (a file, or the shipped list's name and file). */
   source: string;

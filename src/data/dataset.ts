@@ -3,6 +3,7 @@
 import { tensor } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 
+/** A data set's split. */
 export type Split = 'train' | 'test';
 
 /** Per-channel mean and std a model normalises this data set's images with. */
@@ -14,6 +15,7 @@ export interface Normalization {
 /** Data sets build batches on the host; loaders move them to the device (see loader.ts). */
 export const HOST = 'cpu';
 
+/** A batch of images and labels, as data sets and loaders deliver it. */
 export interface Batch {
   /** float32 [B, C, H, W] in [0, 1]. */
   images: Tensor;
@@ -23,6 +25,10 @@ export interface Batch {
   indices: number[];
 }
 
+/**
+ * A labelled image data set: every data set (Fashion-MNIST, CIFAR-10, image folders, subsets) is one.
+ * Images are float32 [C, H, W] with pixels in [0, 1]; models normalise them inside.
+ */
 export interface ImageDataset {
   /** 'fashion-mnist', 'cifar10', 'imagenet', ... */
   readonly name: string;
@@ -70,6 +76,7 @@ export class InMemoryDataset implements ImageDataset {
     return this.loadSync(indices);
   }
 
+  /** Loads samples synchronously (in-memory data sets decode nothing). */
   loadSync(indices: number[]): Batch {
     const n = this.#pixels;
     const buf = new Uint8Array(indices.length * n);

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { InMemoryDataset, type Split } from './dataset.js';
 import { readIdx } from './idx.js';
 
+/** Fashion-MNIST's ten class names, in label order. */
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 // Mean and std of the training images' pixels in [0, 1].
 export const FASHION_MNIST_NORMALIZATION = { mean: [0.2860], std: [0.3530] };
@@ -11,6 +12,16 @@ export const FASHION_MNIST_NORMALIZATION = { mean: [0.2860], std: [0.3530] };
 /** The copy shipped inside this package. */
 export const EMBEDDED_FASHION_MNIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'data', 'fashion-mnist');
 
+/**
+ * Fashion-MNIST's train or test split (60,000 / 10,000 grey 28x28 images) from its IDX files;
+ * by default the copy shipped in the package.
+ *
+ * @example
+ * ```ts
+ * const test = loadFashionMnist('test');
+ * const { images, labels } = test.loadSync([0, 1, 2, 3]); // [4, 1, 28, 28] in [0, 1], [4] int64
+ * ```
+ */
 export function loadFashionMnist(split: Split, dir = EMBEDDED_FASHION_MNIST): InMemoryDataset {
   const prefix = split === 'train' ? 'train' : 't10k';
   const imgs = readIdx(join(dir, `${prefix}-images-idx3-ubyte.gz`), 0x803);

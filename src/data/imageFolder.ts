@@ -10,6 +10,7 @@ import { HOST } from './dataset.js';
 import { MAX_CLASSES, type ClassList } from './classList.js';
 import { classFolders, listImages, MAX_IMAGE_BYTES, readImageFile } from './imageFiles.js';
 
+/** Options of {@link loadImageFolder}: image size, class order and limits. */
 export interface ImageFolderOptions {
   /** Side of the square images loaded (default 224). */
   imageSize?: number;
@@ -192,6 +193,11 @@ export class ImageFolderDataset implements ImageDataset {
  * Images in dir/<class>/*.{jpg,jpeg,png} (or dir/train/<class>/... and dir/val or dir/test for
  * the test split). Class indices follow the sorted folder names, as in torchvision's
  * ImageFolder, or the class list given.
+ *
+ * @example
+ * ```ts
+ * const val = loadImageFolder('data/imagenette', 'test', { imageSize: 224, classes: readClassList('imagenet') });
+ * ```
  */
 export function loadImageFolder(dir: string, split: Split, opts: ImageFolderOptions = {}): ImageFolderDataset {
   const name = opts.name ?? 'imagenet';

@@ -8,6 +8,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { augmentBatch, type AugmentOptions } from './augment.js';
 import type { Batch, ImageDataset } from './dataset.js';
 
+/** How {@link batches} walks a data set: batch size, seeded shuffling, augmentation, device. */
 export interface LoaderOptions {
   batchSize: number;
   /** Shuffle with a generator seeded from (seed, epoch). */
@@ -46,6 +47,7 @@ export function toDevice<B extends Batch>(batch: B, device: Device): B {
   return { ...batch, images: move(batch.images), labels: move(batch.labels) };
 }
 
+/** How many batches of `batchSize` a data set makes (the last may be smaller). */
 export function batchCount(ds: ImageDataset, batchSize: number): number {
   return Math.ceil(ds.length / batchSize);
 }
@@ -61,7 +63,19 @@ export function epochOrder(ds: ImageDataset, opts: LoaderOptions): number[] {
   }
 }
 
-/** Yields batches; the caller disposes each batch's tensors (or runs a scope per batch). */
+/**
+ * Yields batches; the caller disposes each batch's tensors (or runs a scope per batch).
+ *
+ * @example
+ * ```ts
+ * for await (const b of batches(test, { batchSize: 256 })) {
+ *   // b.images: float32 [B, C, H, W] in [0, 1] on opts.device; b.labels: int64 [B]
+ *   scope(() => console.log(model.forward(b.images).logits.argmax(1).eq(b.labels).sum().item()));
+ *   b.images.dispose();
+ *   b.labels.dispose();
+ * }
+ * ```
+ */
 export async function* batches(ds: ImageDataset, opts: LoaderOptions): AsyncGenerator<Batch & { batch: number; globalSize: number }> {
   if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0)) throw new RangeError(`batch size must be a positive integer, got ${opts.batchSize}`);
   const order = epochOrder(ds, opts);

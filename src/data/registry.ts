@@ -4,9 +4,14 @@ import { SubsetDataset, type ImageDataset, type Split } from './dataset.js';
 import { EMBEDDED_FASHION_MNIST, loadFashionMnist } from './fashionMnist.js';
 import { readClassList, type ClassList } from './classList.js';
 
+/**
+ * The data sets {@link openDataset} knows by name ('imagenet': any ImageNet-style folder of class folders).
+ */
 export const DATASETS = ['fashion-mnist', 'cifar10', 'imagenet'] as const;
+/** A data set's name, as the command line takes it. */
 export type DatasetName = (typeof DATASETS)[number];
 
+/** Options of {@link openDataset}: where the files are, and which samples to keep. */
 export interface OpenOptions {
   /** Folder holding the data set (required for cifar10 and imagenet). */
   data?: string;
@@ -20,6 +25,15 @@ export interface OpenOptions {
   classes?: string | ClassList;
 }
 
+/**
+ * Opens a data set by name: the embedded Fashion-MNIST, CIFAR-10's python files or an image folder
+ * (`opts.data`), optionally cut to `limit` samples or the listed `indices`.
+ *
+ * @example
+ * ```ts
+ * const test = await openDataset('cifar10', 'test', { data: 'data/cifar-10-batches-py', limit: 1000 });
+ * ```
+ */
 export async function openDataset(name: string, split: Split, opts: OpenOptions = {}): Promise<ImageDataset> {
   if (!(DATASETS as readonly string[]).includes(name)) throw new Error(`unknown data set '${name}' (expected ${DATASETS.join(', ')})`);
   if (opts.data !== undefined && (!existsSync(opts.data) || !statSync(opts.data).isDirectory())) {
@@ -44,6 +58,9 @@ export async function openDataset(name: string, split: Split, opts: OpenOptions 
   return subset(ds, opts);
 }
 
+/**
+ * The first `limit` samples, or the samples at `indices` (a list or a spec like "0,5,10-19"), of a data set; the data set itself when neither is given.
+ */
 export function subset(ds: ImageDataset, opts: Pick<OpenOptions, 'limit' | 'indices'>): ImageDataset {
   if (opts.limit !== undefined) {
     if (!Number.isInteger(opts.limit) || opts.limit <= 0) throw new RangeError(`--limit must be a positive integer, got ${opts.limit}`);

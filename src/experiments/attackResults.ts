@@ -1,12 +1,12 @@
 // results.json of a PGD or k-NS attack: its fields, the summary of the records that fills
 // them, and the reader of a finished folder's file.
 import { existsSync, readFileSync } from 'node:fs';
-import { nNeuronRates } from '../attacks/kns.js';
+import { knsSuccessRates } from '../attacks/kns.js';
 import type { NeuronRecord, SampleRecord } from '../attacks/attackTypes.js';
 import { attackResultsPath } from './attackFolder.js';
 import type { TransferSummary } from './transferEvaluation.js';
 
-/** Single-neuron attacks (rows) of one kind: how many, how many fooled the model, how many reached Delta. */
+/** Neuron attacks (k-NS rows) of one kind: how many, how many fooled the model, how many reached Delta. */
 export interface TargetCount {
   rows: number;
   successRate: number | null;
@@ -21,8 +21,9 @@ export interface TargetSplit {
 
 export interface RankRate extends TargetSplit {
   rank: number;
+  /** Rank-r success: the share of inputs whose neuron attack at this rank fooled the model. */
   successRate: number;
-  /** Rows whose attacked neuron reached z_i + Delta. */
+  /** Delta achieved: the share whose attacked neuron reached z_i + Delta. */
   deltaAchieveRate: number;
 }
 
@@ -36,14 +37,15 @@ export interface AttackSummary {
   successRateCorrect: number;
   /** Inputs classified correctly before and after the attack (RobustBench's robust accuracy). */
   robustAccuracy: number;
-  /** k-NS from rank 1: success within the n most sensitive neurons, for each n. */
-  nNeuronSuccessRate?: Record<string, number>;
-  nNeuronSuccessRateCorrect?: Record<string, number>;
-  /** For each n: inputs classified correctly and fooled through none of their n most sensitive neurons. */
-  nNeuronRobustAccuracy?: Record<string, number>;
+  /** k-NS from rank 1: the k-NS success rate for each k (Table 1's columns), keyed by k. */
+  knsSuccessRate?: Record<string, number>;
+  knsSuccessRateCorrect?: Record<string, number>;
+  /** For each k: inputs classified correctly and fooled through none of their k highest-ranked neurons. */
+  knsRobustAccuracy?: Record<string, number>;
+  /** Rank-r success for each attacked rank r (Figure 2). */
   perRank?: RankRate[];
   deltaAchieveRate?: number;
-  /** Every attacked (input, neuron) row, split by whether the target was active. */
+  /** Every neuron attack, split by whether the target was active. */
   targets?: TargetSplit;
 }
 
@@ -56,18 +58,32 @@ export type AttackResults = Record<string, unknown> & AttackSummary & {
   transfer?: TransferSummary;
 };
 
-/** The neuron window a k-NS run attacked, and the n of its n-neuron rates. */
+/** The neuron window a k-NS run attacked, and the k of its k-NS success rates. */
 export interface NeuronWindow {
   neurons: number[];
   rankStart?: number;
   rankCount: number;
 }
 
-/** A finished attack folder's results.json. */
+/** results.json files written before the k-NS fields had their glossary names: old name -> today's. */
+const FORMER_NAMES = { nNeuronSuccessRate: 'knsSuccessRate', nNeuronSuccessRateCorrect: 'knsSuccessRateCorrect', nNeuronRobustAccuracy: 'knsRobustAccuracy' } as const;
+
+/**
+ * A finished attack folder's results.json (an older file's k-NS fields under today's names).
+ *
+ * @example
+ * ```ts
+ * const r = readAttackResults('runs/pgd'); // results.json
+ * console.log(r.successRate, r.robustAccuracy);
+ * ```
+ */
 export function readAttackResults(dir: string): AttackResults {
   const p = attackResultsPath(dir);
   if (!existsSync(p)) throw new Error(`${dir} has no results.json (the attack has not finished)`);
-  return JSON.parse(readFileSync(p, 'utf8')) as AttackResults;
+  const r = JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
+  if (!r || typeof r !== 'object') throw new Error(`${p}: expected a JSON object`);
+  for (const [old, now] of Object.entries(FORMER_NAMES)) if (old in r && !(now in r)) r[now] = r[old];
+  return r as AttackResults;
 }
 
 /** The summary of PGD records, or of k-NS records when `window` is given (in data-set order). */
@@ -90,11 +106,11 @@ export function summarizeAttack(records: SampleRecord[], seconds: number, window
   const nr = records as NeuronRecord[];
   const start = window.rankStart ?? 0;
   if (start === 0) {
-    res.nNeuronSuccessRate = nNeuronRates(nr, window.neurons);
-    const correctRate = nNeuronRates(nr, window.neurons, (r) => correct.has(r.index));
-    res.nNeuronSuccessRateCorrect = correctRate;
+    res.knsSuccessRate = knsSuccessRates(nr, window.neurons);
+    const correctRate = knsSuccessRates(nr, window.neurons, (r) => correct.has(r.index));
+    res.knsSuccessRateCorrect = correctRate;
     const share = inputs.size ? correct.size / inputs.size : 0;
-    res.nNeuronRobustAccuracy = Object.fromEntries(Object.entries(correctRate).map(([n, rate]) => [n, share * (1 - rate)]));
+    res.knsRobustAccuracy = Object.fromEntries(Object.entries(correctRate).map(([k, rate]) => [k, share * (1 - rate)]));
   }
   const perRank: RankRate[] = [];
   for (let k = start + 1; k <= start + window.rankCount; k++) {

@@ -1,6 +1,6 @@
 // `sauron attack`'s run: PGD or k-NS over a data set as an attack kind of the runner
 // (attackRunner.ts), which writes results.json, samples.csv, the examples (.npy) and resumes;
-// k-NS also draws its success-by-rank curve.
+// k-NS also draws its rank-r success curve (success-by-rank.png).
 import type { SampleRecord } from '../attacks/attackTypes.js';
 import { knsAttack, type KnsConfig } from '../attacks/kns.js';
 import { pgdAttack, type PgdConfig } from '../attacks/pgd.js';
@@ -11,19 +11,28 @@ import { summarizeAttack, type AttackResults, type AttackSummary } from './attac
 import { runAttackKind, type AttackRunnerOptions } from './attackRunner.js';
 import { sampleColumns } from './sampleColumns.js';
 
+/** Which attack {@link runAttack} runs, with its settings: PGD, or k-NS with the neurons' k values. */
 export type AttackSpec = ({ attack: 'pgd' } & PgdConfig) | ({ attack: 'kns'; neurons: number[] } & KnsConfig);
 
+/** Options of {@link runAttack}: the model, data set, output folder and the attack. */
 export interface AttackRunOptions extends AttackRunnerOptions {
   spec: AttackSpec;
   /** Targeted PGD: every input is pushed towards this class. */
   targetClass?: number;
-  /** Draw k-NS's success-by-rank figure (default true; `reproduce` draws its own). */
+  /** Draw k-NS's rank-r success figure (default true; `reproduce` draws its own). */
   figures?: boolean;
 }
 
 /**
  * Runs (or resumes) a PGD or k-NS attack into `o.out`. Across ranks, every rank calls it with
  * the same options; rank 0 returns the results, and so do the others.
+ *
+ * @example
+ * ```ts
+ * const results = await runAttack({ model, dataset: test, out: 'runs/pgd', batchSize: 128,
+ *   spec: { attack: 'pgd', norm: 'linf', eps: 8 / 255, iterations: 20, restarts: 1, randomStart: true, seed: 0 } });
+ * results.successRate; // a fraction; samples.csv and results.json are in runs/pgd
+ * ```
  */
 export async function runAttack(o: AttackRunOptions): Promise<AttackResults> {
   return runAttackKind(attackKind(o.spec, o.targetClass, o.figures !== false), o);
@@ -56,8 +65,8 @@ export function attackKind(spec: AttackSpec, targetClass: number | undefined, fi
 async function rankFigure(out: string, results: AttackSummary): Promise<void> {
   const perRank = results.perRank ?? [];
   const fig = await lineFigure([
-    { label: 'attack success', x: perRank.map((p) => p.rank), y: perRank.map((p) => p.successRate) },
+    { label: 'rank-r success', x: perRank.map((p) => p.rank), y: perRank.map((p) => p.successRate) },
     { label: 'Delta reached', x: perRank.map((p) => p.rank), y: perRank.map((p) => p.deltaAchieveRate), dashed: true },
-  ], { title: 'Single-neuron attack success by neuron rank (Figure 2)', xLabel: 'neuron rank (1 = most sensitive for the input)', yLabel: 'rate', yDomain: [0, 1] });
+  ], { title: 'Rank-r success: the neuron of rank r attacked alone (Figure 2)', xLabel: 'neuron rank (1 = most sensitive for the input)', yLabel: 'rate', yDomain: [0, 1] });
   saveFigure(out, 'success-by-rank', fig);
 }

@@ -17,6 +17,9 @@ import { samplesCsv, type AttackKind, type AttackRow, type Column } from './atta
 import { AttackFolder, type BatchResult } from './attackFolder.js';
 import { evaluateTransfer, hasTransfer, TRANSFER_COLUMNS, transferSummary, type TransferFields, type TransferSummary } from './transferEvaluation.js';
 
+/**
+ * What every attack run into a folder takes: model, data set, output folder, batch size, resuming, transfer target.
+ */
 export interface AttackRunnerOptions {
   model: ImageClassifier;
   dataset: ImageDataset;
@@ -28,6 +31,7 @@ export interface AttackRunnerOptions {
   resume?: boolean;
   /** Recorded in results.json (first) and in the resume fingerprint. */
   meta?: Record<string, unknown>;
+  /** Called after each batch with the batches done and the running rates. */
   onProgress?: (p: Progress) => void;
   /**
    * Split the batches across the process group's ranks; rank 0 gathers every batch's records
@@ -57,8 +61,9 @@ export async function runAttackKind<R extends AttackRow, S extends object>(kind:
 
 async function runLocked<R extends AttackRow, S extends object>(kind: AttackKind<R, S>, o: AttackRunnerOptions, parallel: boolean,
   announce: (pending: number[]) => void): Promise<RunResults<S>> {
+  // a transfer run's rows hold the target model's columns: a run without one (or the reverse) cannot continue it
   const fingerprint = JSON.stringify({ ...kind.fingerprint, batchSize: o.batchSize, count: o.dataset.length, saveExamples: !!o.saveExamples,
-    meta: o.meta }, null, 2) + '\n';
+    ...(o.targetModel ? { transfer: o.targetModel.config } : {}), meta: o.meta }, null, 2) + '\n';
   const folder = AttackFolder.open<Row<R>>(o.out, fingerprint, { resume: o.resume, saveExamples: o.saveExamples });
   const total = batchCount(o.dataset, o.batchSize);
   const pending = Array.from({ length: total }, (_, b) => b).filter((b) => !folder.done.has(b));

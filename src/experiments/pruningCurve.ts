@@ -16,6 +16,9 @@ import { cat, type Tensor } from '../tensor/tensor.js';
 import type { Progress } from '../progress.js';
 import { pruneFeatures, pruneOrder, PRUNE_ORDERS, type PruneOrder } from '../analysis/prune.js';
 
+/**
+ * One point of a pruning curve: after pruning `count` feature neurons in `order`, the clean accuracy and PGD's success rate (fractions).
+ */
 export interface PruningRow {
   order: PruneOrder;
   count: number;
@@ -23,6 +26,9 @@ export interface PruningRow {
   pgdSuccessRate: number;
 }
 
+/**
+ * Options of {@link pruningCurve}: where to write, and the inputs and PGD budget each point is measured with.
+ */
 export interface PruningCurveOptions {
   /** Folder for pruning.csv and pruning.png/.svg. */
   out: string;
@@ -32,12 +38,19 @@ export interface PruningCurveOptions {
   attackLimit: number;
   attackSteps: number;
   attackEps: number;
+  /** Called as each (order, count) point of the curve is measured. */
   onProgress?: (p: Progress) => void;
 }
 
 /**
  * Evaluates every order at every count; the model's classifier is left as it was. Pruning
  * changes only the classifier, so the test features are computed once.
+ *
+ * @example
+ * ```ts
+ * const rows = await pruningCurve(model, result.mostSensitive, [0, 8, 16, 32], test,
+ *   { out: 'runs/prune', seed: 0, attackLimit: 500, attackSteps: 10, attackEps: 0.5 });
+ * ```
  */
 export async function pruningCurve(model: ImageClassifier, ranking: number[], counts: number[], test: ImageDataset,
   o: PruningCurveOptions): Promise<PruningRow[]> {

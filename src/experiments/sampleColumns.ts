@@ -1,5 +1,5 @@
-// samples.csv of a PGD or k-NS attack: one line per record (input, restart or neuron); booleans
-// are written 1 / 0. k-NS rows add the attacked neuron's columns.
+// samples.csv of a PGD or k-NS attack: one line per record (an input's restart, or a neuron
+// attack); booleans are written 1 / 0. k-NS rows add the attacked neuron's columns.
 import type { NeuronRecord, SampleRecord } from '../attacks/attackTypes.js';
 import type { Column } from './attackKind.js';
 

@@ -14,6 +14,7 @@ export interface Step {
   run: () => Promise<void>;
 }
 
+/** How long one step of a pipeline took (seconds), or that it was skipped as already done. */
 export interface StepTiming {
   id: string;
   title: string;

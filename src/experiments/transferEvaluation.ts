@@ -12,6 +12,9 @@ export interface TransferFields {
   targetSuccess?: boolean;
 }
 
+/**
+ * How the adversarial examples fared on another model (transfer): its clean accuracy and the success rate on inputs it classified correctly.
+ */
 export interface TransferSummary {
   targetCleanAccuracy: number;
   successRateCorrect: number;

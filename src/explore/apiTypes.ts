@@ -1,17 +1,24 @@
 // The JSON the explorer's API answers with. The pages read these shapes; the library's own
 // types (manifests, summaries, attack records) are passed through unchanged.
 import type { ModelManifest } from '../models/runFolder.js';
-import type { NeuronSummary } from '../analysis/sensitivity.js';
+import type { NeuronSummary } from '../analysis/neuronSummaries.js';
 import type { NeuronRecord, SampleRecord } from '../attacks/attackTypes.js';
 import type { Norm } from '../attacks/budget.js';
 
 export interface AttackFolderInfo {
   id: string;
-  attack: 'pgd' | 'kns' | string;
+  /** The folder's attack as its results.json names it ('autoattack', or one of its attacks run alone, e.g. 'apgd-ce'). */
+  attack: 'pgd' | 'kns' | 'autoattack' | string;
+  /** 'pgd', 'kns', or 'autoattack' for any AutoAttack folder (whole cascade or one attack alone). */
+  family: string;
   norm: string;
   eps: number;
+  /** Inputs the attack fooled, over those it attacked (AutoAttack: over all inputs, misclassified ones not attacked). */
   successRate: number;
   count: number;
+  /** AutoAttack folders: the version and the robust accuracy (classified correctly and fooled by no attack, over all inputs). */
+  version?: string;
+  robustAccuracy?: number;
 }
 
 export interface ModelInfo {
@@ -50,6 +57,22 @@ export interface InputSummary {
   correct: boolean;
   fooledPgd: boolean | null;
   fooledKns: boolean | null;
+  /** Whether any AutoAttack folder's cascade fooled it (null: no AutoAttack folder covers it). */
+  fooledAutoAttack: boolean | null;
+}
+
+/** An input in one AutoAttack folder: which attack of the cascade fooled it first. */
+export interface AutoAttackOutcome {
+  /** The attack folder (AttackFolderInfo.id), its attack, version, norm and budget. */
+  folder: string;
+  attack: string;
+  version: string;
+  norm: string;
+  eps: number;
+  /** The first attack that fooled it, as the reference names it ('apgd-t'); null when none did or it was misclassified clean. */
+  fooledBy: string | null;
+  /** 'fooled' (by fooledBy), 'robust' (classified correctly, no attack fooled it), or 'misclassified' (wrong clean, so not attacked). */
+  outcome: 'fooled' | 'robust' | 'misclassified';
 }
 
 export interface InputPage {
@@ -71,6 +94,8 @@ export interface InputDetail extends InputSummary {
   datasetIndex: number;
   probabilities: number[];
   neurons: RankedNeuron[];
+  /** One entry per AutoAttack folder of the model that attacked this input. */
+  autoAttack: AutoAttackOutcome[];
 }
 
 export interface Histogram { edges: number[]; counts: number[] }
@@ -78,7 +103,7 @@ export interface Histogram { edges: number[]; counts: number[] }
 export interface Distribution {
   /** Finite scaled Deltas between the 0.5% and 99.5% quantiles. */
   histogram: Histogram;
-  /** (neuron, input) pairs looked at (a strided sample on large folders), and how many had no single-neuron flip. */
+  /** (neuron, input) pairs looked at (a strided sample on large folders), and how many had an infinite Delta (no change of the neuron alone flips the prediction). */
   sampled: number;
   infinite: number;
   /** Pairs of neurons that never vary on these inputs (std 0: no scaled value). */
@@ -90,7 +115,7 @@ export interface NeuronDetail {
   neuron: number;
   summary: NeuronSummary | null;
   deltaHistogram: Histogram;
-  /** Inputs with no single-neuron flip through this neuron (Delta = +inf). */
+  /** Inputs whose prediction no change of this neuron alone flips (Delta = +inf). */
   infiniteDeltas: number;
   activationHistogram: Histogram;
   topInputs: { index: number; activation: number; label: number; prediction: number }[];
@@ -105,7 +130,7 @@ export interface AttackRequest {
   model: string;
   input: number;
   attack: 'kns' | 'pgd';
-  /** The neuron the single-neuron attack targets (kns only). */
+  /** The neuron to attack (kns only: one neuron attack). */
   neuron?: number;
   norm: Norm;
   eps: number;

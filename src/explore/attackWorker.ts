@@ -1,7 +1,8 @@
-// The body of an attack worker thread: loads the model and the one input, runs the
-// single-neuron attack (through the library's knsAttack, on the rank the chosen neuron has
-// for this input) or PGD, and posts the outcome with both images. One job per worker, so
-// cancelling is terminating the thread, and the server's event loop never runs an attack.
+// The body of an attack worker thread: loads the model and the one input, runs a neuron
+// attack (k-NS on the one chosen neuron, through the library's knsAttack, at the rank that
+// neuron has for this input) or PGD, and posts the outcome with both images. One job per
+// worker, so cancelling is terminating the thread, and the server's event loop never runs an
+// attack.
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel } from '../models/runFolder.js';
 import { openDataset } from '../data/registry.js';

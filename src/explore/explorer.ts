@@ -2,7 +2,7 @@
 // URLs and bodies and turns HttpErrors into status codes. Usable from code without a server.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { scanFolders, type Sources } from './catalog.js';
-import { inputRanking, ModelData, type DataOptions, type Loaded } from './modelView.js';
+import { autoAttackOutcomes, inputRanking, ModelData, type DataOptions, type Loaded } from './modelView.js';
 import { JobQueue } from './jobs.js';
 import { imagePng, perturbationPng } from '../reports/images.js';
 import { badRequest, enumParam, intParam, notFound, numberParam } from './validate.js';
@@ -14,6 +14,7 @@ import type { ModelKind, ReproduceSettings } from '../reproduce/settings.js';
 import { kdeSpec, lineSpec } from '../reports/figureFiles.js';
 import type { AttackRequest, Catalog, Distribution, Histogram, InputDetail, InputPage, InputSummary, JobInfo, ModelInfo, NeuronDetail, ReproduceInfo } from './apiTypes.js';
 
+/** What the explorer serves: the folders it scans for run, sensitivity, attack and reproduce results. */
 export interface ExplorerOptions extends DataOptions {
   folders: string[];
   /** Attacks running at once (default 2). */
@@ -61,8 +62,8 @@ export class Explorer {
     const limit = intParam('limit', q.get('limit'), 1, LIMITS.pageSize, 48);
     const cls = q.get('class') ? intParam('class', q.get('class'), 0, l.classes - 1) : null;
     const correct = enumParam('correct', q.get('correct'), ['any', 'correct', 'wrong'] as const, 'any');
-    const fooled = enumParam('fooled', q.get('fooled'), ['any', 'pgd', 'kns', 'neither'] as const, 'any');
-    if ((fooled === 'pgd' || fooled === 'kns') && !m.attacks.some((a) => a.attack === fooled)) {
+    const fooled = enumParam('fooled', q.get('fooled'), ['any', 'pgd', 'kns', 'autoattack', 'neither'] as const, 'any');
+    if (fooled !== 'any' && fooled !== 'neither' && !m.attacks.some((a) => a.family === fooled)) {
       throw badRequest(`fooled=${fooled}: model '${id}' has no ${fooled} attack folder`);
     }
     const items: InputSummary[] = [];
@@ -73,7 +74,8 @@ export class Explorer {
       if (correct !== 'any' && s.correct !== (correct === 'correct')) continue;
       if (fooled === 'pgd' && !s.fooledPgd) continue;
       if (fooled === 'kns' && !s.fooledKns) continue;
-      if (fooled === 'neither' && (s.fooledPgd || s.fooledKns)) continue;
+      if (fooled === 'autoattack' && !s.fooledAutoAttack) continue;
+      if (fooled === 'neither' && (s.fooledPgd || s.fooledKns || s.fooledAutoAttack)) continue;
       if (total >= offset && items.length < limit) items.push(s);
       total++;
     }
@@ -93,6 +95,7 @@ export class Explorer {
     return {
       ...summaryOf(m, l, j), datasetIndex: j, probabilities: e.map((v) => v / sum),
       neurons: ranking.slice(0, top).map((n, r) => ({ neuron: n, rank: r + 1, delta: finite(deltas[n]!), scaled: finite(scaled[n]!), activation: l.features[j * l.featureDim + n]! })),
+      autoAttack: autoAttackOutcomes(m, j),
     };
   }
 
@@ -181,7 +184,7 @@ export class Explorer {
       iterations: intParam('iterations', b.iterations, 1, LIMITS.iterations),
     };
     if (attack === 'kns') request.neuron = intParam('neuron', b.neuron, 0, l.featureDim - 1);
-    else if (b.neuron !== undefined) throw badRequest('neuron applies to the single-neuron attack (attack: "kns") only');
+    else if (b.neuron !== undefined) throw badRequest('neuron applies to the neuron attack (attack: "kns") only');
     const spec = m.datasetSpec();
     return this.jobs.submit(request, {
       modelDir: m.source.dir, dataset: { name: spec.name, split: l.split, data: spec.data, imageSize: spec.imageSize }, index: request.input,
@@ -258,18 +261,20 @@ function modelInfo(m: ModelData): ModelInfo {
     id: m.id, arch: m.manifest.arch, dataset: typeof m.manifest.dataset === 'string' ? m.manifest.dataset : null, featureDim: m.manifest.featureDim,
     classNames: m.classNames, accuracy: typeof metrics.testAccuracy === 'number' ? metrics.testAccuracy : null,
     sensitivity: m.source.sensitivityDir ? 'folder' : 'computed', manifest: m.manifest,
-    attacks: m.attacks.map(({ id, attack, norm, eps, successRate, count }) => ({ id, attack, norm, eps, successRate, count })),
+    attacks: m.attacks.map(({ id, attack, family, norm, eps, successRate, count, version, robustAccuracy }) => ({ id, attack, family, norm, eps, successRate, count,
+      ...(family === 'autoattack' ? { version, robustAccuracy } : {}) })),
   };
 }
 
 function summaryOf(m: ModelData, l: Loaded, j: number): InputSummary {
   const fooledBy = (kind: string) => {
-    const folders = m.attacks.filter((a) => a.attack === kind && a.attacked.has(j));
+    const folders = m.attacks.filter((a) => a.family === kind && a.attacked.has(j));
     return folders.length ? folders.some((a) => a.fooled.has(j)) : null;
   };
   const label = l.labels[j]!;
   const prediction = l.predictions[j]!;
-  return { index: j, label, prediction, correct: label === prediction, fooledPgd: fooledBy('pgd'), fooledKns: fooledBy('kns') };
+  return { index: j, label, prediction, correct: label === prediction, fooledPgd: fooledBy('pgd'), fooledKns: fooledBy('kns'),
+    fooledAutoAttack: fooledBy('autoattack') };
 }
 
 /** 30 even bins over the finite values. */

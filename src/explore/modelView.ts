@@ -18,7 +18,8 @@ import { rankNeurons, scaleDeltas } from '../analysis/scaled.js';
 import { FeatureStatsAccumulator } from '../analysis/featureStats.js';
 import { readFeatureStats, readSensitivitySummary, type SensitivitySummary } from '../analysis/sensitivityFiles.js';
 import type { ModelSource } from './catalog.js';
-import type { AttackFolderInfo } from './apiTypes.js';
+import type { AttackFolderInfo, AutoAttackOutcome } from './apiTypes.js';
+import { isAutoAttackSamples, readAutoAttackSamples } from '../reproduce/autoAttackFiles.js';
 
 export interface DataOptions {
   /** Inputs analysed when the model has no sensitivity folder (default 1,000). */
@@ -29,9 +30,11 @@ export interface DataOptions {
 
 export interface AttackFolder extends AttackFolderInfo {
   dir: string;
-  /** Data-set positions the attack fooled (any attacked neuron, for k-NS). */
+  /** Data-set positions the attack fooled (any attacked neuron, for k-NS; any attack of the cascade, for AutoAttack). */
   fooled: Set<number>;
   attacked: Set<number>;
+  /** AutoAttack folders: per data-set position, the attack that fooled it first (null: none did, or misclassified clean). */
+  fooledBy: Map<number, { stage: string | null; label: number; cleanPrediction: number }> | null;
 }
 
 export interface Loaded {
@@ -47,7 +50,7 @@ export interface Loaded {
   logits: Float32Array;
   /** [count, featureDim] */
   features: Float32Array;
-  /** [featureDim, count], the sensitivity folder's layout (+inf: no single-neuron flip). */
+  /** [featureDim, count], the sensitivity folder's layout (+inf: no change of that neuron alone flips the prediction). */
   deltas: Float32Array;
   featureMean: Float32Array;
   featureStd: Float32Array;
@@ -179,7 +182,7 @@ async function computeArrays(model: ImageClassifier, ds: ImageDataset): Promise<
   return { labels, predictions, logits, features, deltas, featureMean: Float32Array.from(stats.mean), featureStd: Float32Array.from(stats.std) };
 }
 
-/** The row of Deltas of input j, [1, F] scaled and ranked as the n-neuron attack ranks them. */
+/** The row of Deltas of input j, [1, F] scaled and ranked as k-NS ranks them. */
 export function inputRanking(l: Loaded, j: number): { deltas: Float32Array; scaled: Float32Array; ranking: number[] } {
   const d = new Float32Array(l.featureDim);
   for (let i = 0; i < l.featureDim; i++) d[i] = l.deltas[i * l.count + j]!;
@@ -187,6 +190,16 @@ export function inputRanking(l: Loaded, j: number): { deltas: Float32Array; scal
     // eps 0, as the attack ranks (the reference's choice)
     const s = scaleDeltas(tensor(d, { shape: [1, l.featureDim] }), l.featureMean, l.featureStd, 0);
     return { deltas: d, scaled: s.toFloat32Array(), ranking: rankNeurons(s).toNumbers() };
+  });
+}
+
+/** Input j in each AutoAttack folder of the model that attacked it: the attack that fooled it first, or why none did. */
+export function autoAttackOutcomes(m: ModelData, j: number): AutoAttackOutcome[] {
+  return m.attacks.flatMap((a) => {
+    const x = a.fooledBy?.get(j);
+    if (!x) return [];
+    const outcome = x.stage !== null ? 'fooled' : x.cleanPrediction === x.label ? 'robust' : 'misclassified';
+    return [{ folder: a.id, attack: a.attack, version: a.version ?? '', norm: a.norm, eps: a.eps, fooledBy: x.stage, outcome }];
   });
 }
 
@@ -208,6 +221,17 @@ function readAttackFolder(dir: string, id: string): AttackFolder {
   const fooled = new Set<number>();
   const attacked = new Set<number>();
   const csv = join(dir, 'samples.csv');
+  const base = { id, dir, attack: String(spec.attack ?? 'unknown'), norm: String(spec.norm ?? ''), eps: Number(spec.eps ?? NaN) };
+  if (existsSync(csv) && isAutoAttackSamples(readFileSync(csv, 'utf8').split('\n', 1)[0]!)) {
+    const fooledBy = new Map(readAutoAttackSamples(dir).map((x) => [x.index, { stage: x.fooledBy, label: x.label, cleanPrediction: x.cleanPrediction }]));
+    for (const [i, x] of fooledBy) {
+      attacked.add(i);
+      if (x.stage !== null) fooled.add(i);
+    }
+    const robust = Number(r.robustAccuracy ?? NaN);
+    return { ...base, fooled, attacked, fooledBy, family: 'autoattack', version: String(spec.version ?? ''), robustAccuracy: robust,
+      successRate: attacked.size ? fooled.size / attacked.size : NaN, count: Number(r.count ?? attacked.size) };
+  }
   if (existsSync(csv)) {
     const lines = readFileSync(csv, 'utf8').trim().split('\n');
     const head = lines[0]!.split(',');
@@ -220,8 +244,5 @@ function readAttackFolder(dir: string, id: string): AttackFolder {
       if (cells[iSuccess] === '1') fooled.add(index);
     }
   }
-  return {
-    id, dir, fooled, attacked, attack: String(spec.attack ?? 'unknown'), norm: String(spec.norm ?? ''), eps: Number(spec.eps ?? NaN),
-    successRate: Number(r.successRate ?? NaN), count: Number(r.count ?? attacked.size),
-  };
+  return { ...base, fooled, attacked, fooledBy: null, family: base.attack, successRate: Number(r.successRate ?? NaN), count: Number(r.count ?? attacked.size) };
 }

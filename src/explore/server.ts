@@ -7,6 +7,7 @@ import { Explorer, type ExplorerOptions } from './explorer.js';
 import { contentType, fileInside, UI_DIR, VENDOR } from './files.js';
 import { HttpError, badRequest, notFound } from './validate.js';
 
+/** Options of {@link startExplorer}: the folders, and where to listen. */
 export interface StartOptions extends ExplorerOptions {
   /** 0 picks a free port. Default 8080. */
   port?: number;
@@ -14,10 +15,15 @@ export interface StartOptions extends ExplorerOptions {
   host?: string;
 }
 
+/** A started explorer: where it listens, and how to stop it. */
 export interface RunningExplorer {
+  /** The address it serves, e.g. http://127.0.0.1:8080/. */
   url: string;
+  /** The typed operations behind the routes (tests read them; not a stable API). @internal */
   explorer: Explorer;
+  /** Node's HTTP server. */
   server: Server;
+  /** Cancels running attacks, frees the loaded models and closes the server. */
   close(): Promise<void>;
 }
 
@@ -93,7 +99,16 @@ async function route(ex: Explorer, req: IncomingMessage, res: ServerResponse): P
   throw notFound(`no route ${method} ${url.pathname}`);
 }
 
-/** Starts the explorer over the given folders; resolves once it listens. */
+/**
+ * Starts the explorer over the given folders; resolves once it listens.
+ *
+ * @example
+ * ```ts
+ * const ex = await startExplorer({ folders: ['runs'], port: 0 }); // 0: any free port
+ * console.log(`open ${ex.url}`);
+ * await ex.close();
+ * ```
+ */
 export async function startExplorer(o: StartOptions): Promise<RunningExplorer> {
   const explorer = new Explorer(o);
   const server = createServer((req, res) => {

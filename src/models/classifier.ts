@@ -10,6 +10,9 @@ import type { Normalization } from '../data/dataset.js';
 // Data sets say how their images are normalised; the model applies it inside forward.
 export type { Normalization };
 
+/**
+ * What a zoo model is built from: architecture, input shape, classes, width and normalisation (model.json records it).
+ */
 export interface ModelConfig {
   /** Architecture name from the zoo, e.g. "vgg19", "resnet18", "small-cnn". */
   arch: string;
@@ -28,12 +31,14 @@ export interface ModelConfig {
   batchNorm?: boolean;
 }
 
+/** What an {@link ImageClassifier}'s forward returns for images [N, C, H, W]. */
 export interface ModelOutput {
   logits: Tensor;
   /** [N, featureDim], non-negative (after the last ReLU). */
   features: Tensor;
 }
 
+/** Options of an {@link ImageClassifier}'s forward. */
 export interface ForwardOptions {
   /** Pass gradients through the final ReLU as identity (the reference's "fake ReLU"). */
   fakeRelu?: boolean;
@@ -45,6 +50,7 @@ export interface ClassifierLayer {
   readonly bias: Tensor | null;
   readonly inFeatures: number;
   readonly outFeatures: number;
+  /** Logits [N, outFeatures] from features [N, inFeatures]. */
   forward(features: Tensor): Tensor;
 }
 
@@ -59,6 +65,19 @@ export interface LayerSplit {
   nonNegative: boolean;
 }
 
+/**
+ * The one classifier interface every analysis, attack and training step uses: images [N, C, H, W]
+ * in [0, 1] go in (normalised inside), logits [N, classes] and the penultimate features
+ * z [N, featureDim] (after the last ReLU) come out, and the last layer is `classifier`, so that
+ * logits = z W^T + b with W = `classifier.weight` [classes, featureDim]. The zoo's models
+ * ({@link createModel}) and users' TorchScript models ({@link TorchScriptClassifier}) are both one.
+ *
+ * @example
+ * ```ts
+ * const { model } = loadModel('runs/fm-standard');
+ * const { logits, features } = scope(() => noGrad(() => model.eval().forward(images)));
+ * ```
+ */
 export abstract class ImageClassifier extends Module<[Tensor, ForwardOptions?], ModelOutput> {
   abstract readonly classifier: ClassifierLayer;
   readonly config: Required<Omit<ModelConfig, 'batchNorm'>> & Pick<ModelConfig, 'batchNorm'>;
@@ -94,6 +113,7 @@ export abstract class ImageClassifier extends Module<[Tensor, ForwardOptions?], 
   /** Penultimate features of normalised images, [N, featureDim]. */
   protected abstract embed(x: Tensor, fakeRelu: boolean): Tensor;
 
+  /** Logits [N, classes] and features [N, featureDim] of images [N, C, H, W] in [0, 1]. */
   forward(x: Tensor, opts: ForwardOptions = {}): ModelOutput {
     this.checkInput(x);
     const xn = x.sub(this.#mean).div(this.#std);
@@ -123,6 +143,7 @@ export abstract class ImageClassifier extends Module<[Tensor, ForwardOptions?], 
     return this.classifier.forward(features);
   }
 
+  /** Throws a one-line error unless x is float32 [N, C, H, W] with this model's C, H, W. */
   checkInput(x: Tensor): void {
     const [c, h, w] = this.config.inputShape;
     const s = x.shape;

@@ -12,6 +12,9 @@ import { createModel } from './zoo.js';
 import type { Device } from '../tensor/deviceState.js';
 import type { ImageClassifier, Normalization } from './classifier.js';
 
+/**
+ * Options of {@link convertCheckpoint}: the zoo architecture the checkpoint's state dict belongs to, and how to read it.
+ */
 export interface ConvertOptions {
   arch: string;
   /** [C, H, W]; default per architecture family (CIFAR 3x32x32, ImageNet 3x224x224, small-cnn 1x28x28). */
@@ -132,7 +135,15 @@ function defaultShape(arch: string): [number, number, number] {
   return arch.endsWith('-imagenet') ? [3, 224, 224] : [3, 32, 32];
 }
 
-/** Builds the architecture and loads a PyTorch checkpoint into it (strict: missing keys are named). */
+/**
+ * Builds the architecture and loads a PyTorch checkpoint into it (strict: missing keys are named).
+ *
+ * @example
+ * ```ts
+ * const model = convertCheckpoint('resnet18_linf.pt', { arch: 'resnet18', onNote: console.log });
+ * saveModel('runs/resnet18-linf', model);
+ * ```
+ */
 export function convertCheckpoint(path: string, o: ConvertOptions): ImageClassifier {
   const raw = loadTensors(pickStateDict(readCheckpoint(path), path, o.key, o.onNote), path, o.onNote);
   try {

@@ -116,7 +116,14 @@ function body(model: ImageClassifier, w: Writer): string {
   throw new Error(`export: ${model.config.arch} models cannot be exported`);
 }
 
-/** Writes `model` as a TorchScript file whose forward returns (logits, features). */
+/**
+ * Writes `model` as a TorchScript file whose forward returns (logits, features).
+ *
+ * @example
+ * ```ts
+ * exportTorchScript(model, 'model.pt'); // in Python: logits, features = torch.jit.load('model.pt')(x)
+ * ```
+ */
 export function exportTorchScript(model: ImageClassifier, path: string): void {
   const w = new Writer();
   const features = body(model, w);

@@ -5,6 +5,7 @@ import type { ImageClassifier, Normalization } from './classifier.js';
 import type { Device } from '../tensor/deviceState.js';
 import { TorchScriptClassifier } from './torchscript.js';
 
+/** Options of {@link loadAnyModel}; all but `device` apply to TorchScript files only. */
 export interface AnyModelOptions {
   /** Image shape for TorchScript files (run folders record their own). */
   inputShape?: [number, number, number];
@@ -15,10 +16,19 @@ export interface AnyModelOptions {
   device?: Device;
 }
 
+/** Whether `path` is a folder (a run folder), as opposed to a TorchScript file. */
 export function isRunFolder(path: string): boolean {
   return existsSync(path) && statSync(path).isDirectory();
 }
 
+/**
+ * Loads a model from a Sauron run folder or a TorchScript file (with its `inputShape`), as every command's `--model` does.
+ *
+ * @example
+ * ```ts
+ * const { model } = loadAnyModel('resnet18.pt', { inputShape: [3, 32, 32], normalization: { mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26] } });
+ * ```
+ */
 export function loadAnyModel(path: string, o: AnyModelOptions = {}): { model: ImageClassifier; manifest: Partial<ModelManifest> } {
   if (!existsSync(path)) throw new Error(`${path} does not exist (expected a Sauron run folder or a TorchScript file)`);
   if (isRunFolder(path)) {

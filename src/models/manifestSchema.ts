@@ -1,6 +1,6 @@
 // What a run folder's model.json must hold before a model is built from it. Every field
 // Sauron writes is required: a manifest without `normalization` would silently evaluate raw
-// pixels (an ImageNet model at 18% instead of 69%), so it is refused, and a model without
+// pixels (docs/results.md, "A normalised model given raw pixels"), so it is refused, and a model without
 // normalisation says so with `normalization: null`.
 import { z } from 'zod';
 import { DATASETS } from '../data/registry.js';

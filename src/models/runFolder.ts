@@ -13,9 +13,12 @@ import { loadSafetensors, saveSafetensors } from '../serialization/safetensors.j
 import { readJsonFile } from '../serialization/schema.js';
 import { ManifestSchema } from './manifestSchema.js';
 
+/** A run folder's manifest: the model's architecture and settings. */
 export const MANIFEST_FILE = 'model.json';
+/** A run folder's weights, with PyTorch's state-dict keys. */
 export const WEIGHTS_FILE = 'model.safetensors';
 
+/** What model.json holds: everything needed to rebuild the model, plus what commands record. */
 export interface ModelManifest {
   format: 'sauron-model';
   version: 1;
@@ -43,6 +46,15 @@ export function manifestOf(model: ImageClassifier, extra: Record<string, unknown
   };
 }
 
+/**
+ * Saves a zoo model as a run folder: model.safetensors (PyTorch keys) and model.json (the manifest plus `extra`).
+ *
+ * @example
+ * ```ts
+ * saveModel('runs/mine', model, { dataset: 'fashion-mnist' });
+ * const { model: again } = loadModel('runs/mine');
+ * ```
+ */
 export function saveModel(dir: string, model: ImageClassifier, extra: Record<string, unknown> = {}): void {
   mkdirSync(dir, { recursive: true });
   saveSafetensors(join(dir, WEIGHTS_FILE), model.stateDict(), { format: 'pt', arch: model.config.arch });
@@ -56,7 +68,15 @@ export function readManifest(dir: string): ModelManifest {
   return readJsonFile(p, ManifestSchema) as ModelManifest;
 }
 
-/** Builds the architecture the manifest names and loads its weights. */
+/**
+ * Builds the architecture the manifest names and loads its weights.
+ *
+ * @example
+ * ```ts
+ * const { model, manifest } = loadModel('runs/fm-standard'); // model.safetensors + model.json
+ * manifest.arch; // 'small-cnn'
+ * ```
+ */
 export function loadModel(dir: string, init: ModelOptions = {}): { model: ImageClassifier; manifest: ModelManifest } {
   const manifest = readManifest(dir);
   const config: ModelConfig = {

@@ -15,6 +15,9 @@ import { Tensor } from '../tensor/tensor.js';
 import { state as deviceState, type Device } from '../tensor/deviceState.js';
 import { ImageClassifier, type ClassifierLayer, type ForwardOptions, type ModelOutput, type Normalization } from './classifier.js';
 
+/**
+ * How to wrap a TorchScript module as an {@link ImageClassifier}: its input shape, normalisation, and where its features and classifier are.
+ */
 export interface TorchScriptOptions {
   /** [C, H, W] of the images the model takes. */
   inputShape: [number, number, number];
@@ -65,6 +68,16 @@ export interface TorchScriptSettings {
   normalization: Normalization | null;
 }
 
+/**
+ * A user's TorchScript model (torch.jit.save) as an {@link ImageClassifier}: its forward returns
+ * (logits, features), or logits alone with the features read from `featuresLayer`, and its
+ * classifier weight is found or named. Analyses and attacks then run on it as on a zoo model.
+ *
+ * @example
+ * ```ts
+ * const model = new TorchScriptClassifier('model.pt', { inputShape: [3, 32, 32], featuresLayer: 'avgpool' });
+ * ```
+ */
 export class TorchScriptClassifier extends ImageClassifier {
   classifier!: ClassifierLayer;
   path!: string;
@@ -238,6 +251,7 @@ export class TorchScriptClassifier extends ImageClassifier {
     return super.to(device);
   }
 
+  /** Writes the module back as a TorchScript file (torch.jit.save). */
   save(path: string): void {
     this.#module.save(path);
   }

@@ -6,6 +6,9 @@ import { ResNet, RESNET_ARCHS } from './resnet.js';
 import { SmallCNN } from './smallcnn.js';
 import { VGG, VGG_CONFIGS } from './vgg.js';
 
+/**
+ * Every architecture {@link createModel} builds by name (vgg11/13/16/19, resnet18/34/50 and their -imagenet stems, small-cnn).
+ */
 export const ARCHITECTURES: readonly string[] = [...Object.keys(VGG_CONFIGS), ...RESNET_ARCHS, 'small-cnn'];
 
 export interface ModelOptions extends InitOptions {
@@ -16,6 +19,12 @@ export interface ModelOptions extends InitOptions {
 /**
  * Builds an architecture by name. Weights are drawn on the CPU from the generator, then
  * moved, so a seed gives the same initial model on every device.
+ *
+ * @example
+ * ```ts
+ * const model = createModel({ arch: 'vgg19', inputShape: [3, 32, 32], numClasses: 10 }, { generator: new Generator(0) });
+ * model.featureDim; // 512: the width of `features` and of classifier.weight [10, 512]
+ * ```
  */
 export function createModel(config: ModelConfig, init: ModelOptions = {}): ImageClassifier {
   const device = init.device ?? deviceState.defaultDevice;

@@ -4,6 +4,7 @@ import { op, f64 } from '../tensor/op.js';
 import { Tensor, wrap } from '../tensor/tensor.js';
 import { maxPool2dTiled } from '../tensor/pool.js';
 
+/** A size for both spatial dimensions, or [height, width]. */
 type Pair = number | [number, number];
 
 /**
@@ -27,6 +28,9 @@ function loneAsTwo(input: Tensor, call: (x: Tensor) => Tensor): Tensor {
   return one;
 }
 
+/**
+ * 2-d convolution as torch.nn.functional.conv2d: input [N, C, H, W], weight [O, C / groups, kh, kw], bias [O].
+ */
 export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null,
   { stride = 1 as Pair, padding = 0 as Pair, dilation = 1 as Pair, groups = 1 } = {}): Tensor {
   const call = (x: Tensor) => wrap(op('conv2d').call(x.native, weight.native, bias?.native ?? null, stride, padding, dilation, groups));
@@ -34,6 +38,7 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
   return input.ndim === 4 && input.shape[0] === 1 ? loneAsTwo(input, call) : call(input);
 }
 
+/** x W^T + b as torch.nn.functional.linear: input [..., in], weight [out, in], bias [out]. */
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   const call = (x: Tensor) => wrap(op('linear').call(x.native, weight.native, bias?.native ?? null));
   // a lone row: BLIS multiplies it with gemv instead of gemm
@@ -47,6 +52,7 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
     runningMean?.native ?? null, runningVar?.native ?? null, training, momentum, eps, true));
 }
 
+/** max(x, 0), elementwise. */
 export function relu(x: Tensor): Tensor {
   return x.relu();
 }
@@ -84,11 +90,13 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: P
   return wrap(op('max_pool2d').call(x.native, kernelSize, stride ?? kernelSize, padding, dilation, ceilMode));
 }
 
+/** 2-d average pooling as torch.nn.functional.avg_pool2d (stride defaults to the kernel size). */
 export function avgPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0,
   { ceilMode = false, countIncludePad = true } = {}): Tensor {
   return wrap(op('avg_pool2d').call(x.native, kernelSize, stride ?? kernelSize, padding, ceilMode, countIncludePad));
 }
 
+/** Average pooling of [N, C, H, W] to [N, C, outputSize] as torch.nn.functional.adaptive_avg_pool2d. */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
   return wrap(op('adaptive_avg_pool2d').call(x.native, outputSize));
 }
@@ -99,6 +107,7 @@ export function dropout(x: Tensor, p: number, training: boolean): Tensor {
   return wrap(op('dropout').call(x.native, f64(p), training));
 }
 
+/** How a loss reduces over the batch: per element ('none'), the mean or the sum. */
 export type Reduction = 'none' | 'mean' | 'sum';
 const REDUCTION: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
 
@@ -115,22 +124,27 @@ export function crossEntropy(logits: Tensor, target: Tensor,
     reductionCode(reduction), -100, f64(labelSmoothing)));
 }
 
+/** Negative log-likelihood of log-probabilities [N, C] at int64 class indices [N]. */
 export function nllLoss(logProbs: Tensor, target: Tensor, { reduction = 'mean' as Reduction } = {}): Tensor {
   return wrap(op('nll_loss').call(logProbs.native, target.native, null, reductionCode(reduction), -100));
 }
 
+/** Mean squared error between two tensors of one shape (reduced by `reduction`). */
 export function mseLoss(input: Tensor, target: Tensor, { reduction = 'mean' as Reduction } = {}): Tensor {
   return wrap(op('mse_loss').call(input.native, target.native, reductionCode(reduction)));
 }
 
+/** Softmax along `dim`. */
 export function softmax(x: Tensor, dim: number): Tensor {
   return x.softmax(dim);
 }
 
+/** log(softmax(x)) along `dim`, computed stably. */
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   return x.logSoftmax(dim);
 }
 
+/** One-hot rows [..., numClasses] (int64) of int64 class indices. */
 export function oneHot(indices: Tensor, numClasses: number): Tensor {
   return wrap(op('one_hot').call(indices.native, numClasses));
 }

@@ -10,10 +10,12 @@ export function fans(shape: number[]): { fanIn: number; fanOut: number } {
   return { fanIn: shape[1]! * receptive, fanOut: shape[0]! * receptive };
 }
 
+/** Fills `t` in place with draws from U(low, high), without recording gradients; returns t. */
 export function uniform_(t: Tensor, low: number, high: number, generator?: Generator): Tensor {
   return noGrad(() => t.uniform_(low, high, generator));
 }
 
+/** Fills `t` in place with draws from N(mean, std^2), without recording gradients; returns t. */
 export function normal_(t: Tensor, mean: number, std: number, generator?: Generator): Tensor {
   return noGrad(() => t.normal_(mean, std, generator));
 }
@@ -33,6 +35,7 @@ export function kaimingUniform_(t: Tensor, { a = 0, mode = 'fan_in' as 'fan_in' 
   return uniform_(t, -bound, bound, generator);
 }
 
+/** kaiming_normal_ as torch.nn.init: N(0, gain^2 / fan), fan_in by default, gain for ReLU. */
 export function kaimingNormal_(t: Tensor, { a = 0, mode = 'fan_in' as 'fan_in' | 'fan_out',
   nonlinearity = 'relu' as 'relu' | 'leaky_relu' | 'linear', generator = undefined as Generator | undefined } = {}): Tensor {
   const f = fans(t.shape);
@@ -40,10 +43,12 @@ export function kaimingNormal_(t: Tensor, { a = 0, mode = 'fan_in' as 'fan_in' |
   return normal_(t, 0, gain(nonlinearity, a) / Math.sqrt(fan), generator);
 }
 
+/** Sets `t` to 0 in place, without recording gradients; returns t. */
 export function zeros_(t: Tensor): Tensor {
   return noGrad(() => t.zero_());
 }
 
+/** Sets every element of `t` to value in place, without recording gradients; returns t. */
 export function constant_(t: Tensor, value: number): Tensor {
   return noGrad(() => t.fill_(value));
 }

@@ -8,8 +8,10 @@ import * as F from './functional.js';
 import { kaimingUniform_, uniform_, fans } from './init.js';
 import { Module } from './module.js';
 
+/** A size for both spatial dimensions, or [height, width]. */
 type Pair = number | [number, number];
 
+/** How a layer draws its initial weights. */
 export interface InitOptions {
   /** Generator for the initial weights (deterministic models for a given seed). */
   generator?: Generator;
@@ -19,6 +21,10 @@ function checkPositiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${v}`);
 }
 
+/**
+ * 2-d convolution as torch.nn.Conv2d: input [N, inChannels, H, W], weight
+ * [outChannels, inChannels / groups, kh, kw], PyTorch's default initialisation.
+ */
 export class Conv2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -57,6 +63,9 @@ export class Conv2d extends Module {
   }
 }
 
+/**
+ * Affine map as torch.nn.Linear: y = x W^T + b, weight [outFeatures, inFeatures], input [..., inFeatures].
+ */
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -82,6 +91,9 @@ export class Linear extends Module {
   }
 }
 
+/**
+ * Batch normalisation over the channels of [N, C, H, W] as torch.nn.BatchNorm2d (affine, running statistics).
+ */
 export class BatchNorm2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
@@ -122,12 +134,14 @@ export class BatchNorm2d extends Module {
   }
 }
 
+/** max(x, 0) as torch.nn.ReLU. */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return x.relu();
   }
 }
 
+/** 2-d max pooling as torch.nn.MaxPool2d (stride defaults to the kernel size). */
 export class MaxPool2d extends Module {
   constructor(readonly kernelSize: Pair, readonly stride?: Pair, readonly padding: Pair = 0) {
     super();
@@ -138,6 +152,7 @@ export class MaxPool2d extends Module {
   }
 }
 
+/** 2-d average pooling as torch.nn.AvgPool2d (stride defaults to the kernel size). */
 export class AvgPool2d extends Module {
   constructor(readonly kernelSize: Pair, readonly stride?: Pair, readonly padding: Pair = 0) {
     super();
@@ -148,6 +163,7 @@ export class AvgPool2d extends Module {
   }
 }
 
+/** Average pooling to a fixed output size as torch.nn.AdaptiveAvgPool2d. */
 export class AdaptiveAvgPool2d extends Module {
   constructor(readonly outputSize: Pair) {
     super();
@@ -158,6 +174,7 @@ export class AdaptiveAvgPool2d extends Module {
   }
 }
 
+/** Merges dimensions startDim..endDim (default: all but the batch) as torch.nn.Flatten. */
 export class Flatten extends Module {
   constructor(readonly startDim = 1, readonly endDim = -1) {
     super();
@@ -168,6 +185,9 @@ export class Flatten extends Module {
   }
 }
 
+/**
+ * Zeroes elements with probability p in training mode and scales the rest by 1 / (1 - p), as torch.nn.Dropout.
+ */
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
     super();
@@ -179,6 +199,7 @@ export class Dropout extends Module {
   }
 }
 
+/** Passes its input through unchanged, as torch.nn.Identity. */
 export class Identity extends Module {
   forward(x: Tensor): Tensor {
     return x.clone();

@@ -4,14 +4,31 @@ import { noGrad } from '../tensor/autograd.js';
 import { Tensor, type MemoryFormat } from '../tensor/tensor.js';
 import type { Device } from '../tensor/deviceState.js';
 
+/** Parameters and buffers by PyTorch's dotted key ("features.0.weight"), as `state_dict()` holds them. */
 export type StateDict = Map<string, Tensor>;
 
+/**
+ * A neural-network module as torch.nn.Module: named parameters, buffers and submodules (state-dict
+ * keys are PyTorch's), train/eval mode, in-place device moves. A module owns its tensors: they stay
+ * out of scopes and are freed by `dispose()`. Subclasses register what they hold in the constructor
+ * and implement `forward`.
+ *
+ * @example
+ * ```ts
+ * class TwoLayer extends Module {
+ *   fc1 = this.registerModule('fc1', new Linear(784, 100));
+ *   fc2 = this.registerModule('fc2', new Linear(100, 10));
+ *   forward(x: Tensor): Tensor { return scope(() => this.fc2.forward(this.fc1.forward(x).relu())); }
+ * }
+ * ```
+ */
 export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   training = true;
   readonly #params = new Map<string, Tensor | null>();
   readonly #buffers = new Map<string, Tensor | null>();
   readonly #children = new Map<string, Module<any, any>>();
 
+  /** The module's computation. Call it inside a scope: intermediate tensors are freed with it. */
   abstract forward(...inputs: I): O;
 
   /** Registers a trainable tensor; the module owns it (kept out of scopes, freed by dispose). */
@@ -21,21 +38,25 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     return t;
   }
 
+  /** Registers a non-trainable tensor (running statistics): in the state dict, never optimized. */
   protected registerBuffer(name: string, t: Tensor | null): Tensor | null {
     if (t) t.keep();
     this.#buffers.set(name, t);
     return t;
   }
 
+  /** Registers a submodule under `name`; its tensors' keys get the prefix `name.`. */
   protected registerModule<M extends Module<any, any>>(name: string, m: M): M {
     this.#children.set(name, m);
     return m;
   }
 
+  /** The direct submodules with their names, in registration order. */
   namedChildren(): [string, Module<any, any>][] {
     return [...this.#children];
   }
 
+  /** This module (named `prefix`) and every submodule below it, with dotted names. */
   namedModules(prefix = ''): [string, Module<any, any>][] {
     const out: [string, Module<any, any>][] = [[prefix, this]];
     for (const [name, m] of this.#children) out.push(...m.namedModules(prefix ? `${prefix}.${name}` : name));
@@ -54,6 +75,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     return m;
   }
 
+  /** Every parameter of this module and its submodules, with dotted names. */
   namedParameters(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [name, p] of this.#params) if (p) out.push([prefix ? `${prefix}.${name}` : name, p]);
@@ -61,10 +83,12 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     return out;
   }
 
+  /** Every parameter of this module and its submodules (what an optimizer takes). */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, p]) => p);
   }
 
+  /** Every buffer of this module and its submodules, with dotted names. */
   namedBuffers(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [name, b] of this.#buffers) if (b) out.push([prefix ? `${prefix}.${name}` : name, b]);
@@ -157,12 +181,14 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     return this;
   }
 
+  /** Sets training mode (batch norm uses batch statistics, dropout drops) on this module and below. */
   train(on = true): this {
     this.training = on;
     for (const m of this.#children.values()) m.train(on);
     return this;
   }
 
+  /** Sets evaluation mode on this module and below: `train(false)`. */
   eval(): this {
     return this.train(false);
   }
@@ -183,6 +209,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     for (const [, t] of this.namedBuffers()) t.dispose();
   }
 
+  /** Frees every parameter and buffer, for `using m = ...`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -7,6 +7,9 @@ import { scope } from '../tensor/scope.js';
 import { stack, type Tensor } from '../tensor/tensor.js';
 import type { Optimizer } from './optimizer.js';
 
+/**
+ * torch.cuda.amp.GradScaler's settings: the initial scale (2^16), its growth and backoff factors (2, 0.5) and the growth interval (2000 steps).
+ */
 export interface GradScalerOptions {
   initScale?: number;
   growthFactor?: number;
@@ -14,6 +17,10 @@ export interface GradScalerOptions {
   growthInterval?: number;
 }
 
+/**
+ * Dynamic loss scaling for fp16 training (torch.cuda.amp.GradScaler): scale the loss, step only when every
+ * gradient is finite, halve the scale on overflow and grow it after a run of finite steps.
+ */
 export class GradScaler {
   scale: number;
   #growth = 0;
@@ -62,6 +69,7 @@ export class GradScaler {
     return { scale: this.scale, growth: this.#growth };
   }
 
+  /** Restores the state `state()` returned. */
   loadState(s: { scale: number; growth: number }): void {
     this.scale = s.scale;
     this.#growth = s.growth;

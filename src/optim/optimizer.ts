@@ -6,6 +6,15 @@ function checkNonNegative(name: string, v: number | undefined): void {
   if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new RangeError(`${name} must be a non-negative number, got ${v}`);
 }
 
+/**
+ * A libtorch optimizer over a list of parameters: `step()` applies one update from their gradients.
+ *
+ * @example
+ * ```ts
+ * const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+ * scope(() => { opt.zeroGrad(); F.crossEntropy(model.forward(x).logits, y).backward(); opt.step(); });
+ * ```
+ */
 export abstract class Optimizer {
   readonly native: NativeOptimizer;
   readonly params: Tensor[];
@@ -42,11 +51,13 @@ export abstract class Optimizer {
     return this.native.saveState();
   }
 
+  /** Restores the state `saveState()` returned (same parameters, same optimizer kind). */
   loadState(state: Buffer): void {
     this.native.loadState(state);
   }
 }
 
+/** torch.optim.SGD's settings: learning rate, momentum, dampening, weight decay, Nesterov. */
 export interface SGDOptions {
   lr: number;
   momentum?: number;
@@ -66,6 +77,7 @@ export class SGD extends Optimizer {
   }
 }
 
+/** torch.optim.Adam's settings: learning rate, betas, eps, weight decay, AMSGrad. */
 export interface AdamOptions {
   lr?: number;
   betas?: [number, number];
@@ -82,12 +94,14 @@ function adamOptions(opts: AdamOptions): Record<string, number | boolean | undef
   return { lr: opts.lr, beta1, beta2, eps: opts.eps, weightDecay: opts.weightDecay, amsgrad: opts.amsgrad };
 }
 
+/** torch.optim.Adam semantics (libtorch's implementation; weight decay added to the gradient). */
 export class Adam extends Optimizer {
   constructor(params: Tensor[], opts: AdamOptions = {}) {
     super('adam', params, adamOptions(opts));
   }
 }
 
+/** torch.optim.AdamW semantics (libtorch's implementation; decoupled weight decay). */
 export class AdamW extends Optimizer {
   constructor(params: Tensor[], opts: AdamOptions = {}) {
     super('adamw', params, adamOptions(opts));

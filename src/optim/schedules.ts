@@ -1,6 +1,9 @@
 // Learning-rate schedules as pure functions of the step (or epoch) index, so a resumed run
 // gets the same rate as an uninterrupted one. Formulas follow torch.optim.lr_scheduler.
 
+/**
+ * A learning-rate schedule as a pure function of the step, so a resumed run gets the same rate as an uninterrupted one.
+ */
 export interface LRSchedule {
   /** The learning rate to use at step t (t = 0 is the first step). */
   lr(t: number): number;
@@ -10,6 +13,7 @@ function checkStep(t: number): void {
   if (!Number.isInteger(t) || t < 0) throw new RangeError(`schedule step must be a non-negative integer, got ${t}`);
 }
 
+/** The same rate at every step. */
 export class ConstantLR implements LRSchedule {
   constructor(readonly baseLr: number) {}
   lr(t: number): number {

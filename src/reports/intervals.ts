@@ -3,7 +3,14 @@
 
 const Z95 = 1.959963984540054;
 
-/** Wilson score interval of `hits` successes out of `n` (95% by default). */
+/**
+ * Wilson score interval of `hits` successes out of `n` (95% by default).
+ *
+ * @example
+ * ```ts
+ * wilson(42, 100); // [0.328, 0.518]
+ * ```
+ */
 export function wilson(hits: number, n: number, z = Z95): [number, number] {
   if (!(n > 0)) return [0, 1];
   const p = hits / n;

@@ -5,8 +5,12 @@ import { rateDifference, wilson } from '../reports/intervals.js';
 import type { ModelRow, NormRow } from './reportReaders.js';
 import { MODEL_TITLES } from './settings.js';
 
+/** Whether a finding of the paper holds on a reproduction, judged by 95% intervals. */
 export type Verdict = 'holds' | 'does not hold' | 'inconclusive';
 
+/**
+ * One of the paper's findings checked on a reproduction: its statement with the measured rates, and the verdict.
+ */
 export interface Finding {
   text: string;
   verdict: Verdict;
@@ -45,14 +49,15 @@ function all(vs: Verdict[]): Verdict {
   return vs.includes('does not hold') ? 'does not hold' : vs.every((v) => v === 'holds') ? 'holds' : 'inconclusive';
 }
 
-export function findings(rows: ModelRow[], pruningCsv: string, ns: number[], pruningInputs: number): Finding[] {
+/** The findings on Table 1's rows; `ks`: the k of its k-NS columns, ascending. */
+export function findings(rows: ModelRow[], pruningCsv: string, ks: number[], pruningInputs: number): Finding[] {
   const by = (k: string) => rows.find((r) => r.kind === k)!;
   const std = by('standard');
   const sens = by('sensitivity');
   const out: Finding[] = [];
   const f = (text: string, verdict: Verdict) => out.push({ text, verdict, holds: verdict === 'holds' });
-  const first = String(ns[0]);
-  const last = String(ns[ns.length - 1]);
+  const first = String(ks[0]);
+  const last = String(ks[ks.length - 1]);
   for (const norm of ['l2', 'linf'] as const) {
     const name = norm === 'l2' ? 'L2' : 'Linf';
     const n = std.count;
@@ -61,20 +66,20 @@ export function findings(rows: ModelRow[], pruningCsv: string, ns: number[], pru
     const pgd = (x: NormRow) => rate(x.pgd, n);
     const s = r(std);
     const grows = compare(kns(s, last), kns(s, first));
-    f(`${name} k-NS success on the standard model grows with n: ${last}-NS ${describe(kns(s, last))} vs ${first}-NS ${describe(kns(s, first))} (${grows.text}).`,
+    f(`${name} k-NS success on the standard model grows with k: ${last}-NS ${describe(kns(s, last))} vs ${first}-NS ${describe(kns(s, first))} (${grows.text}).`,
       grows.verdict);
-    // "approaches PGD": attacking n neurons closes at least half of the gap the single-neuron attack leaves
+    // "approaches PGD": the largest k closes at least half of the gap 1-NS leaves
     const gap1 = s.pgd - (s.kns[first] ?? 0);
     const gapN = s.pgd - (s.kns[last] ?? 0);
     const closes = compare(kns(s, last), rate((s.kns[first] ?? 0) + gap1 / 2, n));
     f(`${name} ${last}-NS success approaches PGD on the standard model: ${describe(kns(s, last))} vs PGD ${describe(pgd(s))}; the gap ` +
-      `shrinks from ${pct(gap1)} points at n = ${first} to ${pct(gapN)} at n = ${last}, which must close at least half of it ` +
+      `shrinks from ${pct(gap1)} points at k = ${first} to ${pct(gapN)} at k = ${last}, which must close at least half of it ` +
       `(${last}-NS minus the halfway point: ${closes.text}).`, gap1 <= 0 ? 'inconclusive' : closes.verdict);
     for (const k of ['l2', 'linf'] as const) {
       const a = r(by(k));
-      const cmp = [compare(pgd(s), pgd(a)), ...ns.map((m) => compare(kns(s, String(m)), kns(a, String(m))))];
+      const cmp = [compare(pgd(s), pgd(a)), ...ks.map((m) => compare(kns(s, String(m)), kns(a, String(m))))];
       f(`The ${MODEL_TITLES[k]} model has lower ${name} success than the standard one for PGD (${describe(pgd(a))} vs ` +
-        `${describe(pgd(s))}) and every n (${ns.map((m) => `${m}-NS ${pct(a.kns[String(m)] ?? 0)} vs ${pct(s.kns[String(m)] ?? 0)}`).join('; ')}).`,
+        `${describe(pgd(s))}) and every k (${ks.map((m) => `${m}-NS ${pct(a.kns[String(m)] ?? 0)} vs ${pct(s.kns[String(m)] ?? 0)}`).join('; ')}).`,
         all(cmp.map((c) => c.verdict)));
     }
     const z = r(sens);
@@ -84,10 +89,10 @@ export function findings(rows: ModelRow[], pruningCsv: string, ns: number[], pru
       const c = compare(kns(s, k), kns(z, k));
       f(`The sensitivity-trained model has lower ${name} ${k}-NS success than the standard one: ${describe(kns(z, k))} vs ${describe(kns(s, k))} (${c.text}).`, c.verdict);
     }
-    // What the regularizer aims at: a single neuron reaching the value that flips the prediction.
+    // What the regularizer aims at: one neuron alone reaching the value that flips the prediction (Delta achieved).
     const reach = (x: NormRow) => rate(x.perRank[0]?.deltaAchieveRate, n);
     const rc = compare(reach(s), reach(z));
-    f(`The sensitivity-trained model's most sensitive neuron reaches its Delta less often under the ${name} single-neuron attack: ` +
+    f(`The sensitivity-trained model's most sensitive neuron reaches its Delta less often under ${name} 1-NS: ` +
       `${describe(reach(z))} vs ${describe(reach(s))} (${rc.text}).`, rc.verdict);
     const act = (x: NormRow) => rate(x.rank1.active.successRate, x.rank1.active.rows);
     const c = compare(act(s), act(z));

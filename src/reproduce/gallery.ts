@@ -1,5 +1,5 @@
-// The report's gallery: the first few test inputs of each model, clean and after PGD and the
-// single-neuron attack on the input's most sensitive neuron (Table 1's L2 budget and
+// The report's gallery: the first few test inputs of each model, clean and after PGD and 1-NS
+// (the attack on the input's most sensitive neuron; Table 1's L2 budget and
 // iterations, one restart), with the predictions. Computed when the report is written: a few
 // inputs per model, so it costs seconds, and it needs no examples saved by the attack steps.
 import { loadModel } from '../models/runFolder.js';

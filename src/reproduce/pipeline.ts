@@ -16,6 +16,7 @@ import { saveNpyArray } from '../serialization/npy.js';
 import { sensitivity } from '../analysis/sensitivity.js';
 import { pruningCurve } from '../experiments/pruningCurve.js';
 import { runAttack, type AttackSpec } from '../experiments/attackRun.js';
+import { runAutoAttack } from '../experiments/autoAttackRun.js';
 import { attackResultsPath, hasAttackState } from '../experiments/attackFolder.js';
 import type { Norm } from '../attacks/budget.js';
 import { train } from '../training/train.js';
@@ -26,6 +27,9 @@ import { writeReport } from './report.js';
 import { layout } from './layout.js';
 import { runSteps, stepDone, type Step, type StepTiming } from '../experiments/steps.js';
 
+/**
+ * Options of {@link reproduce}: the output folder, the settings ({@link reproduceSettings}) and progress callbacks.
+ */
 export interface ReproduceOptions {
   out: string;
   settings: ReproduceSettings;
@@ -33,8 +37,11 @@ export interface ReproduceOptions {
   models?: Partial<Record<ModelKind, string>>;
   /** The command line that started the run, for the report. */
   command?: string;
+  /** Called as each step starts: its position, the step count, its title and the estimated seconds left (null until known). */
   onStep?: (index: number, total: number, title: string, etaSeconds: number | null) => void;
+  /** The running step's progress. */
   onProgress?: (p: Progress) => void;
+  /** Receives the steps' log lines. */
   log?: (line: string) => void;
   /** Where every step computes (default the default device). */
   device?: Device;
@@ -57,6 +64,28 @@ export function trainConfig(s: ReproduceSettings, kind: ModelKind): TrainConfig 
   return { ...d, method: 'standard', dataset: s.dataset, data: s.data, seed: s.seed, ...s.train[kind] } as TrainConfig;
 }
 
+/**
+ * The paper's pipeline into `o.out`, as resumable steps: train the four models (`MODEL_KINDS`:
+ * standard, L2 and Linf PGD-trained, sensitivity-trained) unless `o.models` names run folders;
+ * each model's sensitivity (Delta(i, x) of every feature neuron on the test inputs); PGD and
+ * k-NS under L2 and Linf on the first `settings.inputs` test inputs (Table 1, Figure 2's rank-r
+ * success); AutoAttack under L2 and Linf on the first `settings.autoattack.inputs` of them
+ * (Table 1's robust accuracy); the budget sweep (PGD and 1-NS at each eps); the standard model's
+ * pruning curves; then table1.csv/.md, sweep.csv, the figures, report.md and report.html. A rerun skips
+ * finished steps; an interrupted training or attack continues where it stopped.
+ *
+ * - `o.settings`: from `reproduceSettings(dataset, quick, seed)`. Budgets (`settings.budgets`)
+ *   are in the norm's units on pixels in [0, 1]; `settings.kns.neurons` holds the k of the
+ *   k-NS columns (1, 4, 8, 16); rates in the outputs are fractions in [0, 1] (percent in the
+ *   Markdown and CSV tables).
+ * - Returns report.html's path (null with `o.only`, which runs the matching steps and writes
+ *   no report) and each step's seconds.
+ *
+ * @example
+ * const { report } = await reproduce({ out: 'runs/quick', settings: reproduceSettings('fashion-mnist', true), log: console.log });
+ * // runs/quick/table1.csv: model, clean accuracy, L2 PGD, L2 1-NS, ... L2 16-NS, Linf PGD, Linf 1-NS, ...,
+ * // L2 and Linf AutoAttack robust accuracy (percent), the checks each AutoAttack run fired
+ */
 export async function reproduce(o: ReproduceOptions): Promise<{ report: string | null; timings: StepTiming[] }> {
   const s = o.settings;
   mkdirSync(o.out, { recursive: true });
@@ -142,6 +171,28 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string |
           },
         });
       }
+    }
+  }
+  for (const kind of MODEL_KINDS) {
+    for (const norm of ['l2', 'linf'] as const) {
+      const id = `attack-${kind}-${norm}-autoattack`;
+      const dir = layout.attack(o.out, kind, norm, 'autoattack');
+      steps.push({
+        id, title: `AutoAttack ${norm} on the ${kind} model`,
+        done: () => existsSync(layout.attackResults(o.out, kind, norm, 'autoattack')),
+        run: async () => {
+          const { model } = loadModel(layout.model(o, kind), { device: o.device });
+          try {
+            const a = s.autoattack;
+            // Table 1's first inputs against their true labels (RobustBench's convention)
+            await runAutoAttack({ model, dataset: await firstTest(Math.min(a.inputs, s.inputs)), out: dir, resume: hasAttackState(dir),
+              onProgress: o.onProgress, meta: { model: kind, dataset: s.dataset }, batchSize: s.batchSize,
+              spec: { attack: 'autoattack', version: a.version, ...(a.attacks ? { attacks: a.attacks } : {}), norm, eps: s.budgets[norm], seed: s.seed } });
+          } finally {
+            model.dispose();
+          }
+        },
+      });
     }
   }
   for (const kind of MODEL_KINDS) {

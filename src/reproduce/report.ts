@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../serialization/atomic.js';
 import { findings } from './findings.js';
+import { autoAttackFindings } from './autoAttackFindings.js';
 import { galleryHtml, galleryRows } from './gallery.js';
 import { layout } from './layout.js';
 import type { ReproduceOptions, StepTiming } from './pipeline.js';
@@ -23,7 +24,7 @@ export async function writeReport(o: ReproduceOptions, timings: StepTiming[], se
   writeFileAtomic(layout.sweepCsv(o.out), sweepCsv(sweep));
   const figs = await writeFigures(o.out, rows, sweep);
   const pruning = readFileSync(layout.pruningCsv(o.out), 'utf8');
-  const fs = findings(rows, pruning, s.kns.neurons, s.pruning.limit ?? rows[0]!.testCount);
+  const fs = [...findings(rows, pruning, s.kns.neurons, s.pruning.limit ?? rows[0]!.testCount), ...autoAttackFindings(rows)];
   const gallery = await galleryRows(o);
   const md = reportMarkdown(o, { rows, table1Md: t.md, sweep, findings: fs, gallery, timings, seconds });
   writeFileAtomic(layout.reportMd(o.out), md);

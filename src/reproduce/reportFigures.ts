@@ -1,5 +1,5 @@
-// The reproduction's figures: Figure 1 (scaled sensitivities), Figure 2 (success by neuron
-// rank, L2 and Linf), Figure 3 (mean activations), the budget sweeps, and the pruning plot
+// The reproduction's figures: Figure 1 (scaled sensitivities), Figure 2 (rank-r success, L2
+// and Linf), Figure 3 (mean activations), the budget sweeps, and the pruning plot
 // copied from its step. `sauron explore` draws the same series as interactive charts.
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,26 +22,26 @@ export const FIGURE1_OPTIONS: KdeOptions = {
   title: 'Scaled neuron sensitivities (Figure 1)', xLabel: '(Delta(i, x) - mean_i) / std_i', yLabel: 'density', clipQuantiles: FIGURE1_CLIP,
 };
 
-/** Figure 2: the single-neuron attack's success by rank, with PGD's rate as a dashed level. */
+/** Figure 2: rank-r success against r, with PGD's success rate as a dashed level. */
 export function figure2(rows: ModelRow[], norm: Norm): { series: LineSeries[]; options: LineOptions } {
   const series = MODEL_KINDS.flatMap((kind) => {
     const row = rows.find((r) => r.kind === kind)!;
     const pr = row[norm].perRank;
     return [
-      { label: `${MODEL_TITLES[kind]}: single-neuron attack`, x: pr.map((p) => p.rank), y: pr.map((p) => p.successRate) },
+      { label: `${MODEL_TITLES[kind]}: rank-r success`, x: pr.map((p) => p.rank), y: pr.map((p) => p.successRate) },
       { label: `${MODEL_TITLES[kind]}: PGD`, x: [pr[0]!.rank, pr[pr.length - 1]!.rank], y: [row[norm].pgd, row[norm].pgd], dashed: true },
     ];
   });
-  return { series, options: { title: `${norm === 'l2' ? 'L2' : 'Linf'} single-neuron attack success by neuron rank (Figure 2)`,
+  return { series, options: { title: `${norm === 'l2' ? 'L2' : 'Linf'} rank-r success: the neuron of rank r attacked alone (Figure 2)`,
     xLabel: 'neuron rank (1 = most sensitive for the input)', yLabel: 'attack success rate', yDomain: [0, 1] } };
 }
 
-/** The budget sweep: success against eps, PGD solid and the single-neuron attack dashed. */
+/** The budget sweep: success against eps, PGD solid and 1-NS dashed. */
 export function sweepFigure(sweep: SweepPoint[], norm: Norm): { series: LineSeries[]; options: LineOptions } {
   const pts = sweep.filter((p) => p.norm === norm);
   const series = MODEL_KINDS.flatMap((kind) => (['pgd', 'kns'] as const).map((attack) => {
     const ps = pts.filter((p) => p.kind === kind && p.attack === attack);
-    return { label: `${MODEL_TITLES[kind]}: ${attack === 'pgd' ? 'PGD' : 'single-neuron attack'}`, x: ps.map((p) => p.eps), y: ps.map((p) => p.successRate), dashed: attack === 'kns' };
+    return { label: `${MODEL_TITLES[kind]}: ${attack === 'pgd' ? 'PGD' : '1-NS'}`, x: ps.map((p) => p.eps), y: ps.map((p) => p.successRate), dashed: attack === 'kns' };
   }));
   return { series, options: { title: `${norm === 'l2' ? 'L2' : 'Linf'} attack success against the budget`, xLabel: `${norm === 'l2' ? 'L2' : 'Linf'} eps`, yLabel: 'attack success rate', yDomain: [0, 1] } };
 }

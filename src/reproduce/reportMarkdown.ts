@@ -8,8 +8,9 @@ import type { Finding } from './findings.js';
 import { galleryMarkdown, type GalleryRow } from './gallery.js';
 import type { ReproduceOptions, StepTiming } from './pipeline.js';
 import type { ModelRow, SweepPoint } from './reportReaders.js';
-import { activeSweepTable, activityTable, correctTable, modelsTable, paperTable, pct } from './reportTables.js';
+import { activeSweepTable, activityTable, correctTable, markdownTable, modelsTable, paperTable, pct } from './reportTables.js';
 import { MODEL_KINDS } from './settings.js';
+import { autoAttackStagesTable, autoAttackText } from './autoAttackTable.js';
 
 /** The numbers the text is written around. */
 export interface ReportContent {
@@ -37,18 +38,23 @@ export function reportMarkdown(o: ReproduceOptions, c: ReportContent): string {
     `clean accuracy, then attack success rates in percent. Success means the attack changed the model's prediction`,
     `(both attacks push away from the clean prediction), counted over all ${rows[0]!.count} inputs, misclassified ones included.`,
     `Budgets: L2 eps ${s.budgets.l2}, Linf eps ${+s.budgets.linf.toFixed(5)}. PGD: ${s.pgd.iterations} iterations, ${s.pgd.restarts} restart${s.pgd.restarts > 1 ? 's' : ''},`,
-    `random start, step 2.5 * eps / ${s.pgd.iterations}. n-NS: each input's n most sensitive neurons are attacked one at a time`,
+    `random start, step 2.5 * eps / ${s.pgd.iterations}. k-NS: each input's k most sensitive neurons are attacked one at a time`,
     `(${s.kns.iterations} iterations, lambda ${ATTACK_DEFAULTS.kns.lambda}, no random start, step 2.5 * eps / ${s.kns.iterations}) and the input counts as fooled if any`,
-    `attack fools the model; gradients pass the final ReLU as the identity except on VGG (fake ReLU, see the README).`, '',
+    `of these neuron attacks fools the model; gradients pass the final ReLU as the identity except on VGG (fake ReLU, see the README).`, '',
+    autoAttackText(rows, s.budgets),
     '## Table 1', '', table1Md, paperTable(s.dataset, s.kns.neurons),
+    '### AutoAttack, robust accuracy after each attack', '',
+    'Robust accuracy in percent after each attack of the cascade in the order they ran (the reference implementation\'s log),',
+    'and the final value\'s 95% Wilson interval.', '',
+    autoAttackStagesTable(rows, markdownTable),
     '### Over correctly classified inputs, and robust accuracy', '',
     'Success rates over the inputs each model classifies correctly; robust accuracy is the fraction of all inputs classified',
     'correctly before and after the attack (as RobustBench reports it).', '',
     correctTable(rows, s.kns.neurons),
-    '### The single-neuron attack by target activity', '',
+    '### 1-NS by target activity', '',
     'Each input\'s most sensitive neuron (rank 1), split by whether it was active (feature > 0) on the clean input. Behind a',
     'true ReLU an inactive target has no gradient; "Delta reached" means the neuron moved at least as far as Delta(i, x)',
-    '(by sign; an infinite Delta, where no single-neuron flip exists, counts as not reached).', '',
+    '(by sign; an infinite Delta, where no change of that neuron alone flips the prediction, counts as not reached).', '',
     activityTable(rows),
     'Taken apart for the sensitivity-trained model against the standard one:', '',
     activityExplanation(rows),
@@ -56,32 +62,34 @@ export function reportMarkdown(o: ReproduceOptions, c: ReportContent): string {
     'Clean accuracy on the whole test set, and each model\'s own training settings (from its `model.json`; models given',
     'with `--models` were trained with theirs, whatever the settings below say).', '',
     modelsTable(rows),
-    sensitivityKeep ? 'The sensitivity-trained model keeps the weights of its epoch with the highest adversarial accuracy under the ' +
+    sensitivityKeep ? 'The sensitivity-trained model keeps the weights of its epoch with the highest robust accuracy under the ' +
       'per-epoch validation attack (the reference\'s criterion); the others keep their last epoch.\n' : '',
     '## Budget sweep', '',
-    `PGD (solid) and the single-neuron attack on each input's most sensitive neuron (dashed) at each budget, on the first ${s.sweep.inputs}`,
+    `PGD (solid) and 1-NS, the attack on each input's most sensitive neuron (dashed), at each budget, on the first ${s.sweep.inputs}`,
     'test inputs; the numbers are in `sweep.csv`.', '',
     '![L2 budget sweep](sweep-l2.png)', '', '![Linf budget sweep](sweep-linf.png)', '',
-    'The single-neuron attack on inputs whose most sensitive neuron is active, against the budget: success rate in percent',
+    '1-NS on inputs whose most sensitive neuron is active, against the budget: success rate in percent',
     '(number of such inputs).', '',
     activeSweepTable(sweep, 'l2', s.sweep.l2), activeSweepTable(sweep, 'linf', s.sweep.linf),
     '## Findings', '',
     'Each comparison states its rates with 95% Wilson intervals and the interval of the difference (Newcombe\'s, which ignores',
     'that the models were attacked on the same inputs and is therefore wider than a paired interval). A finding holds when',
     'the interval of the difference is on its side of zero (or of the stated margin), does not hold when it is on the other',
-    'side, and is inconclusive otherwise.', '',
+    'side, and is inconclusive otherwise. The AutoAttack comparisons pair the models\' outcomes input by input (both were',
+    'attacked on the same inputs): their interval is Newcombe\'s for paired proportions (his method 10) on the per-input',
+    'robust flags in each run\'s samples.csv.', '',
     ...fs.map((f) => `- ${f.verdict === 'holds' ? 'Holds' : f.verdict === 'does not hold' ? 'Does not hold' : 'Inconclusive'}: ${f.text}`), '',
     '## Gallery', '',
-    `The first ${gallery.length / MODEL_KINDS.length} test inputs of each model, clean and after L2 PGD and the single-neuron attack on the`,
-    `input's most sensitive neuron (eps ${s.budgets.l2}, Table 1's iterations, one restart); report.html shows the images.`, '',
+    `The first ${gallery.length / MODEL_KINDS.length} test inputs of each model, clean and after L2 PGD and 1-NS (the attack on the`,
+    `input's most sensitive neuron; eps ${s.budgets.l2}, Table 1's iterations, one restart); report.html shows the images.`, '',
     ...galleryMarkdown(gallery),
     '## Figures', '',
-    'Figure 1: finite Delta values only (an infinite Delta, where no single-neuron flip exists, is left out); neurons that are',
+    'Figure 1: finite Delta values only (an infinite Delta, where no change of one neuron alone flips the prediction, is left out); neurons that are',
     'zero on 99% of the inputs or more are left out (their standard deviation is near zero); at most 2 million values; the',
     `outer ${Math.round(FIGURE1_CLIP[0] * 100)}% on each side are clipped before the kernel density estimate.`, '',
     '![Figure 1: scaled sensitivities](figure1.png)', '',
-    `Figure 2: success of the single-neuron attack on the neuron of each rank, ranks 1 to ${ranks} (\`reproduce --ranks\`).`, '',
-    '![Figure 2: Linf success by neuron rank](figure2.png)', '', '![Figure 2: L2 success by neuron rank](figure2-l2.png)', '',
+    `Figure 2: rank-r success, the success rate of the attack on each input's neuron of rank r alone, r = 1 to ${ranks} (\`reproduce --ranks\`).`, '',
+    '![Figure 2: Linf rank-r success](figure2.png)', '', '![Figure 2: L2 rank-r success](figure2-l2.png)', '',
     '![Figure 3: scaled activations](figure3.png)', '', '![Pruning](pruning.png)', '',
     '## Settings', '', '```json', JSON.stringify(s, null, 2), '```', '',
     `Command: \`${o.command ?? 'reproduce()'}\``, '',
@@ -95,7 +103,7 @@ export function reportMarkdown(o: ReproduceOptions, c: ReportContent): string {
 }
 
 /**
- * The sensitivity-trained model's single-neuron result against the standard model's, taken
+ * The sensitivity-trained model's 1-NS success rate against the standard model's, taken
  * apart: 1-NS success = share of active targets x success on them + the rest x success on
  * inactive ones. Reweighting one model's rates with the other's share separates "which targets
  * are attackable" from "how attackable each kind is".
@@ -115,7 +123,7 @@ export function activityExplanation(rows: ModelRow[]): string {
     const b = parts(sens);
     const mixed = a.share * b.p + (1 - a.share) * b.q;
     const name = norm === 'l2' ? 'L2' : 'Linf';
-    out.push(`- ${name}: the single-neuron attack on each input's most sensitive neuron succeeds on ${pct(b.rate)}% of the inputs for ` +
+    out.push(`- ${name}: 1-NS, the attack on each input's most sensitive neuron, succeeds on ${pct(b.rate)}% of the inputs for ` +
       `the sensitivity-trained model and ${pct(a.rate)}% for the standard one. That neuron is active on ${pct(b.share)}% vs ${pct(a.share)}% ` +
       `of the inputs; attacks on active targets succeed ${pct(b.p)}% vs ${pct(a.p)}% of the time, on inactive ones ${pct(b.q)}% vs ${pct(a.q)}%. ` +
       `With the standard model's share of active targets the sensitivity-trained model's rate would be ${pct(mixed)}%: ` +

@@ -1,10 +1,11 @@
 // The report's tables, in Markdown (and CSV where a file keeps them): Table 1, its rates over
-// correctly classified inputs, the single-neuron attack by target activity, the models, the
+// correctly classified inputs, 1-NS by target activity, the models, the
 // budget sweep, and the paper's Table 1 for comparison.
 import type { Norm } from '../attacks/budget.js';
 import type { ModelRow, SweepPoint } from './reportReaders.js';
 import type { TargetSplit } from '../experiments/attackResults.js';
 import { MODEL_KINDS, MODEL_TITLES, PAPER_TABLE1, type ModelKind } from './settings.js';
+import { autoAttackColumns } from './autoAttackTable.js';
 
 /** A rate in percent with one decimal; empty for a missing rate. */
 export const pct = (x: number | undefined | null) => (x === undefined || x === null || Number.isNaN(x) ? '' : (100 * x).toFixed(1));
@@ -14,19 +15,25 @@ export function markdownTable(head: string[], cells: string[][]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i ? '---:' : '---')).join('|')}|`, ...cells.map((c) => `| ${c.join(' | ')} |`)].join('\n') + '\n';
 }
 
-/** Table 1: clean accuracy and attack success rates in percent, as table1.csv and Markdown. */
-export function table1(rows: ModelRow[], ns: number[]): { csv: string; md: string } {
-  const head = ['model', 'clean accuracy', 'L2 PGD', ...ns.map((n) => `L2 ${n}-NS`), 'Linf PGD', ...ns.map((n) => `Linf ${n}-NS`)];
-  const cells = rows.map((r) => [MODEL_TITLES[r.kind], pct(r.clean), pct(r.l2.pgd), ...ns.map((n) => pct(r.l2.kns[String(n)])),
-    pct(r.linf.pgd), ...ns.map((n) => pct(r.linf.kns[String(n)]))]);
-  const csv = [head.join(','), ...cells.map((c) => c.join(','))].join('\n') + '\n';
-  return { csv, md: markdownTable(head, cells) };
+/**
+ * Table 1: clean accuracy, PGD and k-NS success rates (one column per k of `ks`), then AutoAttack
+ * robust accuracy under L2 and Linf, in percent, as table1.csv (with the ids of the checks each
+ * AutoAttack run fired) and Markdown (a marker on each flagged cell, the check's line below).
+ */
+export function table1(rows: ModelRow[], ks: number[]): { csv: string; md: string } {
+  const head = ['model', 'clean accuracy', 'L2 PGD', ...ks.map((k) => `L2 ${k}-NS`), 'Linf PGD', ...ks.map((k) => `Linf ${k}-NS`)];
+  const cells = rows.map((r) => [MODEL_TITLES[r.kind], pct(r.clean), pct(r.l2.pgd), ...ks.map((k) => pct(r.l2.kns[String(k)])),
+    pct(r.linf.pgd), ...ks.map((k) => pct(r.linf.kns[String(k)]))]);
+  const aa = autoAttackColumns(rows);
+  const csv = [[...head, ...aa.csvHead].join(','), ...cells.map((c, i) => [...c, ...aa.csv[i]!].join(','))].join('\n') + '\n';
+  const md = markdownTable([...head, ...aa.head], cells.map((c, i) => [...c, ...aa.md[i]!]));
+  return { csv, md: aa.notes.length ? `${md}\nChecks that fired (the marked cells are not to be trusted as they stand):\n\n${aa.notes.map((n) => `- ${n}`).join('\n')}\n` : md };
 }
 
-/** Over correctly classified inputs, and robust accuracy (correct before and after), for PGD and the largest n. */
-export function correctTable(rows: ModelRow[], ns: number[]): string {
-  const n = String(ns[ns.length - 1]);
-  const one = String(ns[0]);
+/** Over correctly classified inputs, and robust accuracy (correct before and after), for PGD, the smallest and the largest k. */
+export function correctTable(rows: ModelRow[], ks: number[]): string {
+  const n = String(ks[ks.length - 1]);
+  const one = String(ks[0]);
   const head = ['model', 'correct inputs', ...(['L2', 'Linf'] as const).flatMap((N) => [`${N} PGD`, `${N} ${one}-NS`, `${N} ${n}-NS`,
     `${N} PGD robust accuracy`, `${N} ${n}-NS robust accuracy`])];
   const cells = rows.map((r) => [MODEL_TITLES[r.kind], String(Math.round(r.clean * r.count)),
@@ -34,7 +41,7 @@ export function correctTable(rows: ModelRow[], ns: number[]): string {
   return markdownTable(head, cells);
 }
 
-/** The single-neuron attack on each input's most sensitive neuron, by whether that neuron was active. */
+/** 1-NS (the attack on each input's most sensitive neuron), by whether that neuron was active. */
 export function activityTable(rows: ModelRow[]): string {
   const head = ['model', ...(['L2', 'Linf'] as const).flatMap((N) => [`${N} active targets`, `${N} success, active`, `${N} success, inactive`,
     `${N} Delta reached, active`])];
@@ -58,7 +65,7 @@ export function sweepCsv(points: SweepPoint[]): string {
     .join('\n') + '\n';
 }
 
-/** The single-neuron attack on active rank-1 targets against the budget: one row per model, one column per eps. */
+/** 1-NS on active rank-1 targets against the budget: one row per model, one column per eps. */
 export function activeSweepTable(points: SweepPoint[], norm: Norm, eps: number[]): string {
   const cell = (kind: ModelKind, e: number) => {
     const p = points.find((x) => x.kind === kind && x.norm === norm && x.eps === e && x.attack === 'kns');
@@ -69,11 +76,11 @@ export function activeSweepTable(points: SweepPoint[], norm: Norm, eps: number[]
 }
 
 /** The paper's Table 1 for this data set (empty when the paper has none), headed for the report. */
-export function paperTable(dataset: string, ns: number[]): string {
+export function paperTable(dataset: string, ks: number[]): string {
   const p = PAPER_TABLE1[dataset];
   if (!p) return '';
-  const head = ['model', 'clean accuracy', 'L2 PGD', ...ns.map((n) => `L2 ${n}-NS`), 'Linf PGD'];
+  const head = ['model', 'clean accuracy', 'L2 PGD', ...ks.map((k) => `L2 ${k}-NS`), 'Linf PGD'];
   const rows = MODEL_KINDS.map((k) => [MODEL_TITLES[k], p[k].clean.toFixed(1), p[k].l2Pgd.toFixed(1),
-    ...ns.map((_, i) => (p[k].l2Kns?.[i]?.toFixed(1) ?? '')), p[k].linfPgd.toFixed(1)]);
+    ...ks.map((_, i) => (p[k].l2Kns?.[i]?.toFixed(1) ?? '')), p[k].linfPgd.toFixed(1)]);
   return ['### The paper\'s Table 1 (CIFAR-10, VGG-19), for comparison', '', markdownTable(head, rows)].join('\n');
 }

@@ -1,14 +1,23 @@
 // What `sauron reproduce` runs, per data set: the full default and --quick.
 import { DEFAULTS, type TrainConfig } from '../training/config.js';
 import { ATTACK_DEFAULTS } from '../attacks/defaults.js';
+import type { AutoAttackVersion } from '../attacks/autoattack.js';
+import type { RobustAttackName } from '../attacks/robustAttackTypes.js';
 
+/**
+ * The four models of Table 1: standard training, L2 and Linf PGD training, and the sensitivity regularizer.
+ */
 export const MODEL_KINDS = ['standard', 'l2', 'linf', 'sensitivity'] as const;
+/** One of {@link MODEL_KINDS}. */
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
 export const MODEL_TITLES: Record<ModelKind, string> = {
   standard: 'standard', l2: 'L2 PGD-trained', linf: 'Linf PGD-trained', sensitivity: 'sensitivity-trained',
 };
 
+/**
+ * Everything a reproduction runs with: data set, training per model, budgets, the inputs and iterations of every attack.
+ */
 export interface ReproduceSettings {
   dataset: string;
   data?: string;
@@ -20,9 +29,18 @@ export interface ReproduceSettings {
   /** Every column of Table 1 (clean accuracy, PGD, k-NS) is measured on the first `inputs` test inputs. */
   inputs: number;
   pgd: { iterations: number; restarts: number };
-  /** `ranks`: Figure 2 covers ranks 1..ranks (at least the largest n; up to every feature). */
+  /**
+   * Table 1's AutoAttack columns: robust accuracy under this version (`attacks`: its list for
+   * `custom`) at Table 1's budgets, against the true labels (RobustBench's convention), on the
+   * first `inputs` test inputs (at most Table 1's).
+   */
+  autoattack: { version: AutoAttackVersion; attacks?: RobustAttackName[]; inputs: number };
+  /**
+   * `neurons`: the k of Table 1's k-NS columns; `ranks`: Figure 2's rank-r success covers r = 1..ranks (at
+   * least the largest k; up to every feature).
+   */
   kns: { iterations: number; neurons: number[]; ranks: number };
-  /** Budget sweep: PGD and the single-neuron attack at each eps, on the first `inputs` test inputs. */
+  /** Budget sweep: PGD and 1-NS at each eps, on the first `inputs` test inputs. */
   sweep: { l2: number[]; linf: number[]; inputs: number };
   sensitivity: { limit?: number; statsSplit: 'train+test' | 'test' };
   /** Pruning curve: `steps` evenly spaced counts from 0 to all features. */
@@ -42,8 +60,9 @@ export const PAPER_TABLE1: Partial<Record<string, Record<ModelKind, { clean: num
 
 /**
  * Fashion-MNIST's budgets are ours: at L2 1.5 / Linf 0.1 PGD fools every correctly classified
- * input of every model, so no column could show a difference. At L2 0.3 / Linf 0.02 PGD fools
- * 57% / 60% of the standard model's first 500 test inputs (docs/results.md).
+ * input of every model, so no column could show a difference. L2 0.3 / Linf 0.02 leave PGD's
+ * success on the standard model far from both 0 and 100% (the sweep in docs/results.md,
+ * "`sauron reproduce` on Fashion-MNIST, full default", **Budgets**).
  */
 export const BUDGETS: Record<string, { l2: number; linf: number }> = {
   'fashion-mnist': { l2: 0.3, linf: 0.02 },
@@ -57,6 +76,22 @@ const SWEEPS: Record<string, { l2: number[]; linf: number[] }> = {
   imagenet: { l2: [0.5, 1, 2, 3, 4], linf: [1 / 255, 2 / 255, 4 / 255, 8 / 255] },
 };
 
+/**
+ * --quick's AutoAttack: `standard` (APGD-T's 9 targets, FAB-T's 9 and Square's 5,000 queries
+ * per robust input) on 4 models x 2 norms would take many times the rest of the quick run, so
+ * it runs AutoAttack's first attack, APGD-CE (the reference's 5 restarts of 100 iterations), on
+ * the first 20 of Table 1's inputs; the table's header and the report say so.
+ */
+export const QUICK_AUTOATTACK: ReproduceSettings['autoattack'] = { version: 'custom', attacks: ['apgd-ce'], inputs: 20 };
+
+/**
+ * The settings for a data set: the paper's protocol, or a quick one (`quick`: small budgets of time, same steps).
+ *
+ * @example
+ * ```ts
+ * const r = await reproduce({ out: 'runs/repro', settings: reproduceSettings('fashion-mnist', true) });
+ * ```
+ */
 export function reproduceSettings(dataset: string, quick: boolean, seed = 0): ReproduceSettings {
   const d = DEFAULTS[dataset];
   const budgets = BUDGETS[dataset];
@@ -75,6 +110,7 @@ export function reproduceSettings(dataset: string, quick: boolean, seed = 0): Re
       },
       inputs: 1000,
       pgd: { iterations: ATTACK_DEFAULTS.pgd.iterations, restarts: ATTACK_DEFAULTS.pgd.restarts },
+      autoattack: { version: 'standard', inputs: 1000 },
       kns: { iterations: ATTACK_DEFAULTS.kns.iterations, neurons: [1, 4, 8, 16], ranks: 16 },
       sweep: { ...sweep, inputs: dataset === 'fashion-mnist' ? 500 : 1000 },
       sensitivity: { statsSplit: dataset === 'imagenet' ? 'test' : 'train+test' },
@@ -93,6 +129,7 @@ export function reproduceSettings(dataset: string, quick: boolean, seed = 0): Re
     },
     inputs: 100,
     pgd: { iterations: 10, restarts: 1 },
+    autoattack: QUICK_AUTOATTACK,
     kns: { iterations: 20, neurons: [1, 4, 8, 16], ranks: 16 },
     sweep: { l2: sweep.l2.filter((_, i) => i % 3 === 0), linf: sweep.linf.filter((_, i) => i % 3 === 0), inputs: 100 },
     sensitivity: { limit: 1000, statsSplit: 'test' },

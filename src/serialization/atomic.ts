@@ -2,6 +2,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeSync, rmSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
+/** Writes `path` whole or not at all: into a temp file beside it, synced, then renamed over it. */
 export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uint8Array | string)[]): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w');

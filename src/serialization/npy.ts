@@ -37,10 +37,12 @@ export function encodeNpy(data: AnyTypedArray, shape: number[], dtype: DType): U
   return [pre, Buffer.from(header, 'latin1'), new Uint8Array(data.buffer, data.byteOffset, data.byteLength)];
 }
 
+/** Writes tensor `t` as a .npy file (its dtype and shape; C order), atomically. */
 export function saveNpy(path: string, t: Tensor): void {
   writeFileAtomic(path, encodeNpy(t.toArray() as AnyTypedArray, t.shape, t.dtype));
 }
 
+/** Writes a typed array as a .npy file of the given shape and dtype, atomically. */
 export function saveNpyArray(path: string, data: AnyTypedArray, shape: number[], dtype: DType): void {
   writeFileAtomic(path, encodeNpy(data, shape, dtype));
 }

@@ -8,6 +8,11 @@ import { encodeNpy } from './npy.js';
 
 const BYTES: Partial<Record<DType, number>> = { float32: 4, float64: 8, int64: 8, int32: 4, uint8: 1, bool: 1 };
 
+/**
+ * A .npy file written in pieces (for arrays too large to hold at once): the header is written for
+ * the full `shape` up front, then whole rows are appended or column blocks of a 2-d array written,
+ * and `close()` renames the finished file into place.
+ */
 export class NpyWriter {
   readonly #fd: number;
   readonly #tmp: string;
@@ -58,6 +63,7 @@ export class NpyWriter {
     while (off < bytes.byteLength) off += writeSync(this.#fd, bytes, off, bytes.byteLength - off, position + off);
   }
 
+  /** Syncs the file and renames it into place (a second call does nothing). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -17,6 +17,9 @@ import { testPause } from './testPause.js';
 /** Written last into a complete output folder. */
 export const OUTPUT_MANIFEST = 'sauron-output.json';
 
+/**
+ * The manifest (sauron-output.json) a complete output folder holds: what wrote it and the size and SHA-256 of every file.
+ */
 export interface OutputManifest {
   /** What wrote the folder ('sensitivity', 'prune', ...): another kind of command does not replace it. */
   kind: string;
@@ -58,7 +61,9 @@ function alive(pid: number): boolean {
 const held = new Map<string, number>();
 let exitHook = false;
 
+/** An output folder's lock, held while a command writes it. */
 export interface OutputLock {
+  /** Gives the lock up (also done at process exit). */
   release(): void;
 }
 

@@ -49,10 +49,12 @@ export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record
   return [len, head, ...datas];
 }
 
+/** Writes named tensors (and string metadata) as a safetensors file, atomically. */
 export function saveSafetensors(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
+/** The contents of a safetensors file: new tensors by name (the caller disposes them) and the metadata. */
 export interface SafetensorsFile {
   tensors: Map<string, Tensor>;
   metadata: Record<string, string>;
@@ -126,6 +128,7 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'):
   return { tensors, metadata: header.__metadata__ ?? {} };
 }
 
+/** Reads a safetensors file, every header field checked; one-line errors name the file and the field. */
 export function loadSafetensors(path: string): SafetensorsFile {
   return decodeSafetensors(readRegularFile(path, MAX_FILE_BYTES), path);
 }

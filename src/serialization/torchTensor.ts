@@ -89,6 +89,10 @@ function gather<T extends Gatherable>(src: T, dst: T, offset: number, shape: rea
   }
 }
 
+/**
+ * A tensor as a torch.save checkpoint's pickle describes it (storage, offset, sizes, strides),
+ * read without running any of the pickle's code; its data is taken out with the reader's functions.
+ */
 export class TorchTensor {
   constructor(readonly storage: TorchStorage, readonly offset: unknown, readonly size: unknown, readonly stride: unknown) {}
 

@@ -2,6 +2,9 @@
 import { native } from '../native.js';
 import { Tensor } from './tensor.js';
 
+/**
+ * Options of {@link grad}, as torch.autograd.grad's: gradients of the outputs, graph retention, unused inputs.
+ */
 export interface GradOptions {
   gradOutputs?: Tensor[];
   retainGraph?: boolean;
@@ -19,7 +22,14 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opts
   return res.map((g) => (g ? new Tensor(g) : null));
 }
 
-/** Runs fn with gradient recording off (torch.no_grad). */
+/**
+ * Runs fn with gradient recording off (torch.no_grad).
+ *
+ * @example
+ * ```ts
+ * const predictions = scope(() => noGrad(() => model.forward(images).logits.argmax(1)));
+ * ```
+ */
 export function noGrad<T>(fn: () => T): T {
   return withGradMode(false, fn);
 }
@@ -41,6 +51,7 @@ function withGradMode<T>(on: boolean, fn: () => T): T {
   }
 }
 
+/** Whether operations are being recorded for autograd (false inside {@link noGrad}). */
 export function isGradEnabled(): boolean {
   return native.isGradEnabled();
 }

@@ -75,35 +75,42 @@ export function tensor(data: AnyTypedArray | number[] | number[][] | number[][][
   }
 }
 
+/** A tensor of `shape` filled with 0 (float32 unless a dtype is given). */
 export function zeros(shape: number[], opts?: DType | CreationOptions): Tensor {
   const o = creation(opts, 'float32');
   return wrap(op('zeros').call(checkShape(shape), o.dtype, null, o.device));
 }
 
+/** A tensor of `shape` filled with 1 (float32 unless a dtype is given). */
 export function ones(shape: number[], opts?: DType | CreationOptions): Tensor {
   const o = creation(opts, 'float32');
   return wrap(op('ones').call(checkShape(shape), o.dtype, null, o.device));
 }
 
+/** A tensor of `shape` filled with `value` (float32 unless a dtype is given). */
 export function full(shape: number[], value: number, opts?: DType | CreationOptions): Tensor {
   const o = creation(opts, 'float32');
   return wrap(op('full').call(checkShape(shape), f64(value), o.dtype, null, o.device));
 }
 
+/** A tensor of `shape` with uninitialised elements (float32 unless a dtype is given). */
 export function empty(shape: number[], opts?: DType | CreationOptions): Tensor {
   const o = creation(opts, 'float32');
   return wrap(op('empty', 'memory_format').call(checkShape(shape), o.dtype, null, o.device));
 }
 
 // The *Like functions follow their model's device and dtype, as PyTorch's.
+/** Zeros of t's shape, device and dtype (or `dtype`). */
 export function zerosLike(t: Tensor, dtype?: DType): Tensor {
   return wrap(op('zeros_like').call(t.native, dtype ?? null));
 }
 
+/** Ones of t's shape, device and dtype (or `dtype`). */
 export function onesLike(t: Tensor, dtype?: DType): Tensor {
   return wrap(op('ones_like').call(t.native, dtype ?? null));
 }
 
+/** `value` in t's shape, device and dtype (or `dtype`). */
 export function fullLike(t: Tensor, value: number, dtype?: DType): Tensor {
   return wrap(op('full_like').call(t.native, f64(value), dtype ?? null));
 }
@@ -116,16 +123,19 @@ export function arange(start: number, end?: number, step = 1, opts?: DType | Cre
   return wrap(op('arange', 'start_step').call(start, end, step, o.dtype, null, o.device));
 }
 
+/** `steps` evenly spaced values from start to end inclusive (float32 unless a dtype is given). */
 export function linspace(start: number, end: number, steps: number, opts?: DType | CreationOptions): Tensor {
   const o = creation(opts, 'float32');
   return wrap(op('linspace').call(f64(start), f64(end), steps, o.dtype, null, o.device));
 }
 
+/** The n x n identity matrix (float32 unless a dtype is given). */
 export function eye(n: number, opts?: DType | CreationOptions): Tensor {
   const o = creation(opts, 'float32');
   return wrap(op('eye').call(n, o.dtype, null, o.device));
 }
 
+/** Where random draws come from (a generator, else libtorch's default one) and what they make. */
 export interface RandomOptions {
   /** Its device is the tensor's device unless `device` says otherwise (then they must agree). */
   generator?: Generator;

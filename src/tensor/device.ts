@@ -16,6 +16,7 @@ export function cudaDeviceCount(): number {
   return native.cudaDeviceCount();
 }
 
+/** Whether a CUDA device can be used (a CUDA build and at least one visible device). */
 export function cudaAvailable(): boolean {
   return cudaDeviceCount() > 0;
 }
@@ -33,7 +34,7 @@ export function resolveDevice(request = 'auto'): Device {
   if (!m) throw new Error(`unknown device '${request}' (expected auto, cpu, cuda or cuda:N)`);
   if (!builtWithCuda) {
     throw new Error(`--device ${request}: this Sauron addon was built against a CPU-only libtorch; ` +
-      'rebuild it against a CUDA libtorch (LIBTORCH=/path/to/libtorch npm ci, see the README) to use a GPU.');
+      'rebuild it against a CUDA libtorch (LIBTORCH=/path/to/libtorch npm ci, see docs/gpus-and-clusters.md) to use a GPU.');
   }
   const n = cudaDeviceCount();
   const index = m[1] === undefined ? 0 : Number(m[1]);
@@ -49,10 +50,12 @@ export function setDefaultDevice(device: Device): void {
   state.defaultDevice = canonicalDevice(device);
 }
 
+/** Where creation functions put tensors when given no device (initially 'cpu'). */
 export function getDefaultDevice(): Device {
   return state.defaultDevice;
 }
 
+/** Whether `device` is a CUDA device ('cuda' or 'cuda:N'). */
 export function isCuda(device: Device): boolean {
   return device.startsWith('cuda');
 }
@@ -82,8 +85,10 @@ export function autocast<T>(device: Device, dtype: 'bfloat16' | 'float16' | null
 
 /** Precision of a computation: float32, or autocast to bf16 / fp16. */
 export type Precision = 'fp32' | 'bf16' | 'fp16';
+/** Every precision a computation can run in. */
 export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16', 'fp16'];
 
+/** The autocast dtype of a precision (null for fp32). */
 export function autocastDtype(p: Precision): Extract<DType, 'bfloat16' | 'float16'> | null {
   if (!PRECISIONS.includes(p)) throw new Error(`unknown precision '${p}' (expected fp32, bf16 or fp16)`);
   return p === 'bf16' ? 'bfloat16' : p === 'fp16' ? 'float16' : null;

@@ -6,6 +6,9 @@ import { native } from '../native.js';
 import type { Tensor } from './tensor.js';
 import { wrap, wrapMany } from './tensor.js';
 
+/**
+ * Where this process sits in a c10d process group (defaults from torchrun's RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT).
+ */
 export interface ProcessGroupOptions {
   rank?: number;
   worldSize?: number;
@@ -17,6 +20,7 @@ export interface ProcessGroupOptions {
   timeoutMs?: number;
 }
 
+/** How allReduce combines the ranks' tensors. */
 export type ReduceOp = 'sum' | 'max' | 'min' | 'product';
 
 let state: { rank: number; worldSize: number } | null = null;
@@ -55,6 +59,7 @@ export function hasGloo(): boolean {
   return native.hasGloo;
 }
 
+/** Whether this process has joined a process group. */
 export function isInitialized(): boolean {
   return state !== null;
 }
@@ -149,6 +154,7 @@ export function syncBatchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | n
   return state ? collective('syncBatchNorm', call) : call();
 }
 
+/** Leaves the process group (a no-op without one). */
 export function destroyProcessGroup(): void {
   if (!state) return;
   native.destroyProcessGroup();

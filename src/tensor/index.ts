@@ -4,8 +4,26 @@
 // process-wide settings, and the addon's own max pooling (pool.ts).
 // The bottom layer: it alone (with src/optim) loads the addon (src/native.ts) and imports
 // nothing else from src/ but progress.ts.
+/**
+ * `sauron/tensor`: the engine under everything, a typed facade over libtorch's tensors. {@link Tensor}
+ * (every method one ATen operator, PyTorch's names in camelCase), creation ({@link tensor},
+ * {@link zeros}, {@link rand}, ...), autograd ({@link grad}, {@link noGrad}), memory
+ * ({@link scope}: what a function creates is freed when it returns, except what it returns),
+ * seeded generators, devices (CUDA, autocast, determinism), threads, and c10d collectives for
+ * several processes.
+ *
+ * @example
+ * ```ts
+ * import { tensor, randn, scope, Generator } from 'sauron/tensor';
+ * const g = new Generator(0);
+ * const w = randn([3, 2], { generator: g }).requiresGrad_();
+ * const loss = scope(() => tensor([[1, 2, 3]]).matmul(w).square().sum());
+ * loss.backward();          // w.grad: [3, 2]
+ * ```
+ * @module sauron/tensor
+ */
 export * from './dtype.js';
-export { Tensor, cat, stack, where, type TensorOrScalar, type Dims, type MemoryFormat } from './tensor.js';
+export { Tensor, cat, stack, where, type Scalar, type TensorOrScalar, type Dims, type MemoryFormat } from './tensor.js';
 export * from './creation.js';
 export * from './autograd.js';
 export { Generator, manualSeed, derivedGenerator } from './random.js';

@@ -5,6 +5,16 @@ import { native, type NativeGenerator } from '../native.js';
 import { Tensor } from './tensor.js';
 import { canonicalDevice, hostSide, type Device } from './deviceState.js';
 
+/**
+ * A seeded random generator (torch.Generator) on a device: every random function takes one, so a run's
+ * draws are reproducible. The default seed is PyTorch's.
+ *
+ * @example
+ * ```ts
+ * const g = new Generator(0);
+ * const x = rand([2, 3], { generator: g }); // the same numbers for the same seed
+ * ```
+ */
 export class Generator {
   readonly native: NativeGenerator;
   readonly device: Device;
@@ -14,6 +24,7 @@ export class Generator {
     this.native = new native.Generator(seed, this.device);
   }
 
+  /** Reseeds this generator. */
   manualSeed(seed: number | bigint): this {
     this.native.manualSeed(seed);
     return this;
@@ -36,6 +47,7 @@ export class Generator {
     });
   }
 
+  /** Restores a state `getState()` returned. */
   setState(state: Uint8Array): this {
     hostSide(() => {
       const t = new Tensor(native.fromArray(state, [state.length], 'uint8'));
@@ -50,7 +62,7 @@ export class Generator {
 }
 
 /** A generator seeded from a run seed and stream tags (epoch, purpose, index), so every random
- * stream of a run is reproducible on its own (a host generator: see the README on devices). */
+ * stream of a run is reproducible on its own (a host generator: see docs/gpus-and-clusters.md on devices). */
 export function derivedGenerator(seed: number, ...tags: number[]): Generator {
   // splitmix-style mixing keeps nearby (seed, epoch) pairs far apart.
   let h = BigInt(seed) & 0xffffffffffffn;

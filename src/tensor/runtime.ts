@@ -2,10 +2,12 @@
 import { native } from '../native.js';
 import { readFileSync } from 'node:fs';
 
+/** Sets libtorch's intra-op CPU threads (torch.set_num_threads). */
 export function setNumThreads(n: number): void {
   native.setNumThreads(n);
 }
 
+/** libtorch's intra-op CPU threads (torch.get_num_threads). */
 export function getNumThreads(): number {
   return native.getNumThreads();
 }
@@ -15,6 +17,7 @@ export function liveTensors(): number {
   return native.liveTensors();
 }
 
+/** The version of the libtorch the addon was built against ("1.13.1", ...). */
 export const libtorchVersion: string = native.libtorchVersion;
 
 /**

@@ -49,6 +49,12 @@ function collect(value: unknown, out: Set<Scoped>, depth: number): void {
  * Runs fn and disposes every tensor it created, except those it returns (directly, or in
  * arrays, Maps and plain objects up to three levels deep) and those passed to `keep`.
  * Synchronous only: an async fn would let tensors escape the scope across awaits.
+ *
+ * @example
+ * ```ts
+ * const { logits } = scope(() => model.forward(images)); // the model's intermediates are freed
+ * logits.dispose();                                      // what came out is the caller's
+ * ```
  */
 export function scope<T>(fn: () => T): T {
   const mine = new Set<Scoped>();

@@ -10,6 +10,7 @@ import { withEval } from '../nn/module.js';
 import { getRank, getWorldSize } from '../tensor/distributed.js';
 import { allGatherJson } from '../tensor/collectives.js';
 
+/** Accuracy on one class's samples. */
 export interface ClassAccuracy {
   class: string;
   count: number;
@@ -17,6 +18,7 @@ export interface ClassAccuracy {
   accuracy: number;
 }
 
+/** A model's clean accuracy and mean cross-entropy loss on a data set, overall and per class. */
 export interface Evaluation {
   /** Fraction of samples whose prediction equals the label. */
   accuracy: number;
@@ -31,6 +33,12 @@ export interface Evaluation {
  * `acrossRanks`: the process group's ranks share the batches (batch b is rank b mod world's)
  * and every rank adds every batch's loss and counts in data-set order, so each gets exactly
  * the numbers one process computes.
+ *
+ * @example
+ * ```ts
+ * const e = await evaluate(model, test);
+ * console.log(e.accuracy, e.perClass.map((c) => `${c.class}: ${c.accuracy}`));
+ * ```
  */
 export async function evaluate(model: ImageClassifier, ds: ImageDataset,
   opts: { batchSize?: number; onProgress?: (p: Progress) => void; acrossRanks?: boolean } = {}): Promise<Evaluation> {

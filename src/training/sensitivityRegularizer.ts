@@ -8,7 +8,11 @@ import { tensor } from '../tensor/creation.js';
 import { scope } from '../tensor/scope.js';
 import { cat, where, type Tensor } from '../tensor/tensor.js';
 
+/**
+ * The regularizer's settings: the top-k of each class pair's weight differences, and the weights of T1 and T2.
+ */
 export interface RegularizerOptions { topK: number; delta1: number; delta2: number }
+/** The regularizer's terms, each a scalar tensor. */
 export interface RegularizerTerms { t1: Tensor; t2: Tensor; /** delta1 * t1 + delta2 * t2 */ total: Tensor }
 
 // Pairs per block when scoring all class pairs: bounds the [pairs, F] intermediate to about
@@ -84,6 +88,18 @@ export function sensitivityT2(features: Tensor, weight: Tensor, labels: Tensor, 
   });
 }
 
+/**
+ * The sensitivity regularizer's terms for a batch (method.md section 5): T1 from the classifier weight
+ * [C, F] alone, T2 from the features [N, F] (>= 0) and int64 labels [N]; training adds
+ * `total` = delta1 * T1 + delta2 * T2 to the cross-entropy.
+ *
+ * @example
+ * ```ts
+ * const { logits, features } = model.forward(images);
+ * const reg = sensitivityRegularizer(features, model.classifier.weight, labels, { topK: 5, delta1: 1, delta2: 1 });
+ * F.crossEntropy(logits, labels).add(reg.total).backward();
+ * ```
+ */
 export function sensitivityRegularizer(features: Tensor, weight: Tensor, labels: Tensor, o: RegularizerOptions): RegularizerTerms {
   return scope(() => {
     const t1 = sensitivityT1(weight, o.topK);

@@ -1,45 +1,51 @@
-// Standard training of a zoo model on a data set, with per-epoch evaluation, metrics,
-// checkpoints and exact resume.
+// Training a zoo model on a data set (standard, PGD adversarial or with the sensitivity
+// regularizer): the epoch loop with per-epoch evaluation, the validation attack and metrics,
+// checkpoints, exact resume (resume.ts) and the folder swap of a replaced run.
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ImageDataset } from '../data/dataset.js';
 import { batchCount } from '../data/loader.js';
 import { openDataset } from '../data/registry.js';
-import { robustAccuracy } from '../attacks/robustAccuracy.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { createModel } from '../models/zoo.js';
 import { SGD } from '../optim/optimizer.js';
 import { ConstantLR, CosineLR, OneCycleLR, StepLR, type LRSchedule } from '../optim/schedules.js';
 import { MANIFEST_FILE, saveModel } from '../models/runFolder.js';
 import { derivedGenerator, manualSeed } from '../tensor/random.js';
-import { DamagedCheckpointError, findCheckpoint, findCheckpoints, loadBestWeights, loadCheckpoint, removeCheckpoints, saveCheckpoint } from './checkpoint.js';
-import type { Optimizer } from '../optim/optimizer.js';
+import { findCheckpoint, loadBestWeights, removeCheckpoints, saveCheckpoint } from './checkpoint.js';
 import { autocastDtype, isCuda, type Device } from '../tensor/device.js';
 import { GradScaler } from '../optim/gradScaler.js';
 import { recoverOutput, stagingPath, swapIn, withOutputLock } from '../serialization/outputDir.js';
 import { getRank, getWorldSize } from '../tensor/distributed.js';
-import { awaitAnnouncement, broadcastBytes, leadAnnouncing } from '../tensor/collectives.js';
+import { awaitAnnouncement, leadAnnouncing } from '../tensor/collectives.js';
 import { broadcastParameters } from './dataParallel.js';
 import { convertSyncBatchNorm } from '../nn/layers.js';
 
-import type { TrainConfig } from './config.js';
+import { checkConfig, type TrainConfig } from './config.js';
 import { evaluate, type Evaluation } from './evaluate.js';
+import { epochLine } from './metrics.js';
+import { shareStart, startPoint, type Plan } from './resume.js';
 import { trainEpoch, type StepContext } from './trainStep.js';
+import { validationAttack } from './validationAttack.js';
 import type { Progress } from '../progress.js';
-import { CONFIG_FILE, prepareRunDir, readConfig, readMetrics, writeConfig, writeMetrics, type EpochMetrics } from './runDir.js';
+import { CONFIG_FILE, prepareRunDir, readConfig, writeMetrics, type EpochMetrics } from './runDir.js';
 
+/** Training's progress: batches done in the current epoch's train or test phase. */
 export interface TrainProgress extends Progress {
   phase: 'train' | 'test';
   epoch: number;
   epochs: number;
 }
 
+/** Options of {@link train}: the run folder, resuming, callbacks, device. */
 export interface TrainOptions {
   out: string;
   resume?: boolean;
   force?: boolean;
+  /** Called after each batch of training and of the test evaluation. */
   onProgress?: (p: TrainProgress) => void;
+  /** Receives a line per epoch (loss, accuracies, the validation attack) and notes on resuming. */
   log?: (line: string) => void;
   /** Stop after this many epochs in this call (tests use it to simulate an interruption). */
   stopAfterEpochs?: number;
@@ -47,6 +53,7 @@ export interface TrainOptions {
   device?: Device;
 }
 
+/** What {@link train} returns: the settings trained, every epoch's metrics and the final test evaluation. */
 export interface TrainResult {
   config: TrainConfig;
   metrics: EpochMetrics[];
@@ -65,73 +72,35 @@ export function makeSchedule(c: TrainConfig, stepsPerEpoch: number): LRSchedule 
   }
 }
 
-export function checkConfig(c: TrainConfig): void {
-  const posInt = (n: string, v: number) => {
-    if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${n} must be a positive integer, got ${v}`);
-  };
-  posInt('epochs', c.epochs);
-  if (c.method === 'pgd') {
-    const a = c.adversarial;
-    if (!a) throw new Error('--method pgd needs adversarial settings');
-    if (!(a.eps > 0)) throw new RangeError(`--eps must be positive, got ${a.eps}`);
-    posInt('attack steps', a.steps);
-  }
-  if (c.method === 'sensitivity') {
-    const r = c.regularizer;
-    if (!r) throw new Error('--method sensitivity needs regularizer settings');
-    posInt('top-k', r.topK);
-    for (const [n, v] of [['--delta1', r.delta1], ['--delta2', r.delta2]] as const) {
-      if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`${n} must be a non-negative number, got ${v}`);
-    }
-  }
-  if (!Number.isInteger(c.validation.limit) || c.validation.limit < 0) throw new RangeError(`validation limit must be a non-negative integer`);
-  if (c.keep !== undefined && c.keep !== 'last' && c.keep !== 'best-robust') throw new Error(`unknown --keep '${String(c.keep)}' (last or best-robust)`);
-  if (c.keep === 'best-robust' && c.validation.limit === 0) throw new Error('--keep best-robust needs the validation attack (--val-limit above 0)');
-  posInt('batch size', c.batchSize);
-  if (!(c.lr > 0)) throw new RangeError(`learning rate must be positive, got ${c.lr}`);
-  if (!(c.momentum >= 0 && c.momentum < 1)) throw new RangeError(`momentum must be in [0, 1), got ${c.momentum}`);
-  if (!(c.weightDecay >= 0)) throw new RangeError(`weight decay must be non-negative, got ${c.weightDecay}`);
-  if (!Number.isInteger(c.seed) || c.seed < 0) throw new RangeError(`seed must be a non-negative integer, got ${c.seed}`);
-}
-
-/**
- * L2 PGD on the first `validation.limit` test inputs (fixed subset, no random start, the
- * reference's step 2.5 * eps / 10): success rate and adversarial accuracy.
- */
-export async function validationAttack(model: ImageClassifier, testSet: ImageDataset, c: TrainConfig,
-  o: { acrossRanks?: boolean } = {}): Promise<{ successRate: number; robustAccuracy: number }> {
-  const v = c.validation;
-  return robustAccuracy(model, testSet, { norm: 'l2', eps: v.eps, steps: v.steps, stepSize: (2.5 * v.eps) / 10, limit: v.limit, acrossRanks: o.acrossRanks });
-}
-
 export function modelFor(c: TrainConfig, ds: ImageDataset, device?: Device): ImageClassifier {
   return createModel({ arch: c.arch, inputShape: ds.imageShape, numClasses: ds.classNames.length, width: c.width, ...(c.batchNorm === false ? { batchNorm: false } : {}),
     normalization: ds.normalization }, { generator: derivedGenerator(c.seed, 0xc0de), device });
-}
-
-/** What rank 0 tells the other ranks of a data-parallel run before the first step. */
-interface Plan {
-  config: TrainConfig;
-  startEpoch: number;
-  step: number;
-  bestEpoch?: number;
-  metrics: EpochMetrics[];
-  gradScale?: ReturnType<GradScaler['state']>;
-  /** The optimizer state follows as bytes (a resumed run). */
-  optimizerState: boolean;
-  /** The run was already finished: nothing to do. */
-  done?: boolean;
 }
 
 /**
  * Trains (or resumes) a run in `opts.out`; writes model, metrics and checkpoints there. The
  * folder is locked while it runs: a second writer is refused before it touches anything.
  *
+ * - `config`: the architecture, data set and recipe (`DEFAULTS[dataset]` holds each data set's),
+ *   with the method's settings: `adversarial` for `method: 'pgd'` (PGD examples, eps in the
+ *   norm's units on pixels in [0, 1]), `regularizer` for `'sensitivity'` (top-k, delta1, delta2);
+ *   `batchSize` inputs per optimizer step, `lr` the base learning rate of `schedule`.
+ * - Writes config.json, metrics.jsonl (per epoch: loss, accuracies and the validation attack's
+ *   success rate and robust accuracy as fractions, seconds), checkpoint/ while it runs, and
+ *   model.safetensors + model.json when done (`loadModel` reads them).
+ * - Returns the settings trained (a resumed run's saved ones), every epoch's metrics and the
+ *   final test evaluation (null when the run had already finished or stopped early).
+ *
  * In a process group (world size above 1) every rank calls it with the same arguments: rank
  * 0 alone locks and writes the folder and decides the settings (a resumed run's saved ones),
  * the others receive them, the weights and the optimizer state from it; each rank trains on
  * its share of every batch of `config.batchSize`, which is the global batch, so a run can
  * resume with another number of processes and take the same steps.
+ *
+ * @example
+ * const config: TrainConfig = { ...DEFAULTS['fashion-mnist']!, method: 'sensitivity', dataset: 'fashion-mnist' };
+ * const r = await train(config, { out: 'runs/fm-sensitivity', log: console.log });
+ * r.final?.accuracy; // clean test accuracy of the kept weights, a fraction
  */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   if (getWorldSize() > 1 && getRank() !== 0) return trainLocked(config, opts, awaitAnnouncement<Plan>('training'));
@@ -192,48 +161,12 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions, plan: Plan |
     const opt = new SGD(model.parameters(), { lr: c.lr, momentum: c.momentum, weightDecay: c.weightDecay });
     const schedule = makeSchedule(c, batchCount(trainSet, c.batchSize));
     const ctx: StepContext = { model, opt, config: c, device, half, scaler, parallel };
-    let startEpoch = 0;
-    let step = 0;
-    let metrics: EpochMetrics[] = [];
-    let bestEpoch: number | undefined;
-    let restoredState = false;
-    if (plan) {
-      ({ startEpoch, step, bestEpoch, metrics } = plan);
-      if (plan.done) return { config: c, metrics, final: null, completed: true };
-      if (scaler && plan.gradScale) scaler.loadState(plan.gradScale);
-    } else if (opts.resume) {
-      const ck = findCheckpoints(opts.out);
-      if (ck.length) {
-        const restored = restore(ck, model, opt, c.epochs, log);
-        ({ epoch: startEpoch, step, bestEpoch } = restored);
-        restoredState = true;
-        if (scaler && restored.gradScale) scaler.loadState(restored.gradScale);
-        if (restored.metrics) writeMetrics(opts.out, restored.metrics);
-        log(`resuming ${opts.out} after epoch ${startEpoch} of ${c.epochs}`);
-      } else if (existsSync(join(opts.out, MANIFEST_FILE))) {
-        const done = readMetrics(opts.out);
-        log(`${opts.out} already holds the finished run (${done.length} epochs): nothing to resume`);
-        announce?.({ config: c, startEpoch: c.epochs, step, metrics: done, optimizerState: false, done: true });
-        return { config: c, metrics: done, final: null, completed: true };
-      } else {
-        log(`no checkpoint in ${opts.out}: starting from epoch 1`);
-      }
-      metrics = readMetrics(opts.out).filter((m) => m.epoch <= startEpoch);
-    } else {
-      writeConfig(opts.out, c);
-    }
-    if (parallel) {
-      if (lead) {
-        announce!({ config: c, startEpoch, step, ...(bestEpoch === undefined ? {} : { bestEpoch }), metrics,
-          ...(scaler ? { gradScale: scaler.state() } : {}), optimizerState: restoredState });
-      }
-      // every rank starts from rank 0's weights, buffers and momentum
-      broadcastParameters(model);
-      if (lead ? restoredState : plan!.optimizerState) {
-        const state = broadcastBytes(lead ? opt.saveState() : null);
-        if (!lead) opt.loadState(Buffer.from(state.buffer, state.byteOffset, state.byteLength));
-      }
-    }
+    const trainee = { model, opt, scaler };
+    const start = startPoint(c, opts, plan, trainee, log, announce);
+    if (start.done) return { config: c, metrics: start.metrics, final: null, completed: true };
+    const { startEpoch, metrics } = start;
+    let { step, bestEpoch } = start;
+    if (parallel) shareStart(c, start, trainee, plan, announce);
     const across = { acrossRanks: parallel };
     let epochsThisCall = 0;
     for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
@@ -277,7 +210,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions, plan: Plan |
         loadBestWeights(ck, model);
       }
       if (parallel) broadcastParameters(model);
-      log(`keeping the weights of epoch ${bestEpoch} (highest adversarial validation accuracy, ` +
+      log(`keeping the weights of epoch ${bestEpoch} (highest robust accuracy under the validation attack, ` +
         `${(100 * metrics[bestEpoch! - 1]!.pgdRobustAccuracy!).toFixed(1)}%)`);
     }
     const kept = c.keep === 'best-robust' ? metrics[bestEpoch! - 1]! : metrics.at(-1);
@@ -295,32 +228,4 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions, plan: Plan |
   } finally {
     model.dispose();
   }
-}
-
-/**
- * The newest checkpoint that reads back whole. A damaged one falls back to the one before it
- * (left by a swap cut short); with none left, the error names the file and the way out.
- */
-function restore(candidates: string[], model: ImageClassifier, opt: Optimizer, epochs: number, log: (line: string) => void) {
-  let last: DamagedCheckpointError | null = null;
-  for (const dir of candidates) {
-    try {
-      const r = loadCheckpoint(dir, model, opt, epochs);
-      if (last) log(`${last.message}; resuming from the previous checkpoint in ${dir}`);
-      return r;
-    } catch (e) {
-      if (!(e instanceof DamagedCheckpointError)) throw e;
-      last = e;
-    }
-  }
-  throw new Error(`${last!.message}: the run cannot resume from it and no earlier checkpoint is kept; start over with --force`);
-}
-
-/** The log line of a finished epoch. */
-export function epochLine(m: EpochMetrics, c: TrainConfig): string {
-  return `epoch ${m.epoch}/${c.epochs}: loss ${m.loss.toFixed(4)}, train accuracy ${(100 * m.trainAccuracy).toFixed(2)}%, ` +
-    `test accuracy ${(100 * m.testAccuracy).toFixed(2)}%` +
-    (m.pgdSuccessRate === null ? '' : `, L2 PGD success ${(100 * m.pgdSuccessRate).toFixed(1)}%` +
-      (m.pgdRobustAccuracy == null ? '' : `, adversarial accuracy ${(100 * m.pgdRobustAccuracy).toFixed(1)}%`) + ` (eps ${c.validation.eps})`) +
-    `, lr ${m.lr.toExponential(2)}, ${m.seconds.toFixed(1)} s`;
 }
