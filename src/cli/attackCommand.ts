@@ -4,7 +4,6 @@ import { Command, Option } from 'commander';
 import { addAutoAttackOptions, autoAttackAction, AUTOATTACK_CHOICES, isAutoAttack, refuseAutoAttackOptions } from './autoAttackOptions.js';
 import { openDataset } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { loadAnyModel } from '../models/load.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { featureStats } from '../analysis/featureStats.js';
 import { runAttack, type AttackSpec } from '../experiments/attackRun.js';
@@ -15,7 +14,7 @@ import { fromRoot } from '../tensor/collectives.js';
 import type { Precision } from '../tensor/device.js';
 import { ProgressBar } from './progressDisplay.js';
 import { MODEL, OUTPUT } from './helpGroups.js';
-import { checkDatasetFits, modelDataOptions, openModelData, torchScriptRecord, type ModelDataCli } from './modelDataOptions.js';
+import { modelDataOptions, openAttackModels, type ModelDataCli } from './modelDataOptions.js';
 
 interface AttackCli extends ModelDataCli {
   precision: Precision;
@@ -101,12 +100,8 @@ export function attackCommand(): Command {
 async function attackAction(o: AttackCli, lead: boolean, world: number): Promise<void> {
   checkBudget(o.norm, o.eps);
   const precision = o.precision === 'fp32' ? {} : { precision: o.precision };
-  const { name, ds, model, device } = await openModelData(o);
-  let target: ImageClassifier | undefined;
+  const { name, ds, model, target, meta } = await openAttackModels(o);
   try {
-    target = o.targetModel ? loadAnyModel(o.targetModel, { inputShape: ds.imageShape, device }).model : undefined;
-    if (target) checkDatasetFits(target, ds);
-    const meta = { model: o.model, ...torchScriptRecord(model), targetModel: o.targetModel, dataset: name, classes: o.classes, split: o.split, limit: o.limit, indices: o.indices };
     let spec: AttackSpec;
     const fold = o.foldBatchNorm ? {} : { foldBatchNorm: false };
     if (o.attack === 'pgd') {

@@ -7,10 +7,8 @@ import type { RobustAttackName } from '../attacks/robustAttackTypes.js';
 import type { CheckResult } from '../attacks/robustnessChecks.js';
 import type { Norm } from '../attacks/threat.js';
 import { autoAttackChecks, runAutoAttack, specPlan, type AutoAttackSpec } from '../experiments/autoAttackRun.js';
-import type { ImageClassifier } from '../models/classifier.js';
-import { loadAnyModel } from '../models/load.js';
 import type { Precision } from '../tensor/device.js';
-import { checkDatasetFits, openModelData, torchScriptRecord, type ModelDataCli } from './modelDataOptions.js';
+import { openAttackModels, type ModelDataCli } from './modelDataOptions.js';
 import { ProgressBar } from './progressDisplay.js';
 import { inGroup } from './helpGroups.js';
 
@@ -90,12 +88,8 @@ function warn(c: CheckResult): void {
 /** Runs AutoAttack for `sauron attack`: the checks first (fired ones to stderr), then the attack; rank 0 prints the summary line. */
 export async function autoAttackAction(o: AutoAttackCli, cmd: Command, lead: boolean, world: number): Promise<void> {
   const spec = autoAttackSpec(o, cmd);
-  const { name, ds, model, device } = await openModelData(o);
-  let target: ImageClassifier | undefined;
+  const { ds, model, target, meta } = await openAttackModels(o);
   try {
-    target = o.targetModel ? loadAnyModel(o.targetModel, { inputShape: ds.imageShape, device }).model : undefined;
-    if (target) checkDatasetFits(target, ds);
-    const meta = { model: o.model, ...torchScriptRecord(model), targetModel: o.targetModel, dataset: name, classes: o.classes, split: o.split, limit: o.limit, indices: o.indices };
     const checks = await autoAttackChecks({ model, dataset: ds, spec });
     if (lead) checks.forEach(warn);
     const bar = new ProgressBar();

@@ -134,3 +134,24 @@ export async function openModelData(o: ModelDataCli, modelPath = o.model): Promi
   }
   return { name, ds, model, manifest, device };
 }
+
+/**
+ * What every `sauron attack` run opens: the model and data set (openModelData), the transfer
+ * target of --target-model on the same device, checked to fit, and the meta results.json
+ * records first. The caller disposes `model` and `target`.
+ */
+export async function openAttackModels(o: ModelDataCli & { targetModel?: string }) {
+  const opened = await openModelData(o);
+  const { name, ds, model, device } = opened;
+  let target: ImageClassifier | undefined;
+  try {
+    target = o.targetModel ? loadAnyModel(o.targetModel, { inputShape: ds.imageShape, device }).model : undefined;
+    if (target) checkDatasetFits(target, ds);
+  } catch (e) {
+    model.dispose();
+    target?.dispose();
+    throw e;
+  }
+  const meta = { model: o.model, ...torchScriptRecord(model), targetModel: o.targetModel, dataset: name, classes: o.classes, split: o.split, limit: o.limit, indices: o.indices };
+  return { ...opened, target, meta };
+}
