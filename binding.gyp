@@ -25,9 +25,6 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
-        # a worker terminated during a native call (the explorer cancelling a live attack): without it,
-        # node-addon-api rethrows the JS error it cannot throw into the dying environment as a C++
-        # exception out of the callback, and the whole process aborts (std::terminate)
         "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "_GLIBCXX_USE_CXX11_ABI=<(cxx11_abi)"
       ],

@@ -3,6 +3,11 @@
 // calls ATen operators by name, and exposes autograd, generators and optimizers.
 #pragma once
 
+// binding.gyp defines NAPI_CPP_EXCEPTIONS and NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS. Without
+// the second, a worker terminated during a native call (the explorer cancelling a live attack)
+// aborts the whole process: node-addon-api cannot throw the call's JS error into the dying
+// environment and rethrows it as a C++ exception out of the callback (std::terminate).
+
 #include <napi.h>
 
 #include <ATen/ATen.h>
