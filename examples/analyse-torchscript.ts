@@ -46,7 +46,9 @@ const topK = Math.min(16, model.featureDim); // how often each neuron is among a
 const r = await sensitivity(model, images, {
   statsSets: [images],
   topK,
-  onProgress: (phase, p) => { if (p.done === p.total) console.log(`${phase}: done (${p.total})`); },
+  onProgress: (phase, p) => {
+    if (p.done === p.total) console.log(`${phase}: done (${p.total})`);
+  },
 });
 model.dispose();
 
@@ -55,6 +57,9 @@ console.log('the ten most sensitive neurons (smallest mean scaled Delta in absol
 console.log(`neuron  mean scaled Delta  median Delta  never flips  in top-${topK} of`);
 for (const i of r.mostSensitive.slice(0, 10)) {
   const s = r.neurons[i]!;
-  console.log(`${String(i).padStart(6)}  ${(s.meanScaled === null ? '-' : s.meanScaled.toFixed(4)).padStart(17)}  ${(s.deltaQuantiles?.q50 ?? Infinity).toFixed(4).padStart(12)}` +
-    `  ${`${(100 * s.infRate).toFixed(0)}%`.padStart(11)}  ${s.topKCount} images`);
+  console.log(
+    `${String(i).padStart(6)}  ${(s.meanScaled === null ? '-' : s.meanScaled.toFixed(4)).padStart(17)}` +
+      `  ${(s.deltaQuantiles?.q50 ?? Infinity).toFixed(4).padStart(12)}` +
+      `  ${`${(100 * s.infRate).toFixed(0)}%`.padStart(11)}  ${s.topKCount} images`,
+  );
 }

@@ -33,16 +33,20 @@ const stats = await featureStats(model, [await openDataset('fashion-mnist', 'tra
 const batch = await test.load(Array.from({ length: n }, (_, i) => i)); // images [n, 1, 28, 28] in [0, 1], labels [n]
 mkdirSync(a.out!, { recursive: true });
 
+const knsOptions = { rankCount: 1, fakeRelu: false, featureMean: stats.mean, featureStd: stats.std };
+
 // scope() frees every tensor created inside (the adversarial examples) when it returns.
 const grid = scope(() => {
   const pgd = pgdAttack(model, batch, { ...budget, iterations: a.tiny ? 5 : 20, restarts: 1, randomStart: true });
-  const kns = knsAttack(model, batch, { ...budget, iterations: a.tiny ? 5 : 50, rankCount: 1, fakeRelu: false,
-    featureMean: stats.mean, featureStd: stats.std });
+  const kns = knsAttack(model, batch, { ...budget, iterations: a.tiny ? 5 : 50, ...knsOptions });
   // one record per image for PGD; one per (image, attacked neuron) for k-NS: here one neuron each
   const fooled = (r: { success: boolean }[]) => r.filter((x) => x.success).length;
   console.log(`PGD fooled ${fooled(pgd.records)}/${n} images, k-NS (one neuron each) ${fooled(kns.records)}/${n}`);
   for (const r of kns.records.slice(0, 5)) {
-    console.log(`  image ${r.index}: neuron ${r.neuron} (Delta ${r.delta.toFixed(3)}), prediction ${r.cleanPrediction} -> ${r.adversarialPrediction}, L2 ${r.l2.toFixed(3)}`);
+    console.log(
+      `  image ${r.index}: neuron ${r.neuron} (Delta ${r.delta.toFixed(3)}), ` +
+        `prediction ${r.cleanPrediction} -> ${r.adversarialPrediction}, L2 ${r.l2.toFixed(3)}`,
+    );
   }
   saveNpy(join(a.out!, 'clean.npy'), batch.images);
   saveNpy(join(a.out!, 'pgd.npy'), pgd.adversarial);
@@ -61,11 +65,14 @@ function pngGrid(columns: Tensor[]) {
   const pixels = columns.map((t) => t.toFloat32Array());
   const width = w * columns.length;
   const out = Buffer.alloc(b * h * width * c);
-  for (let i = 0; i < b; i++) for (let k = 0; k < columns.length; k++) for (let ch = 0; ch < c; ch++) {
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-      const v = pixels[k]![((i * c + ch) * h + y) * w + x]!;
-      out[((i * h + y) * width + k * w + x) * c + ch] = Math.round(Math.min(1, Math.max(0, v)) * 255);
-    }
-  }
+  for (let i = 0; i < b; i++)
+    for (let k = 0; k < columns.length; k++)
+      for (let ch = 0; ch < c; ch++) {
+        for (let y = 0; y < h; y++)
+          for (let x = 0; x < w; x++) {
+            const v = pixels[k]![((i * c + ch) * h + y) * w + x]!;
+            out[((i * h + y) * width + k * w + x) * c + ch] = Math.round(Math.min(1, Math.max(0, v)) * 255);
+          }
+      }
   return { pixels: out, raw: { width, height: b * h, channels: c as 1 | 3 } };
 }

@@ -5,8 +5,20 @@
 //   npx tsx examples/autoattack.ts --model runs/fm-sensitivity --norm linf --eps 0.1 --limit 1000 --version standard
 //   npx tsx examples/autoattack.ts --tiny --model /tmp/tiny-run     # APGD-CE alone on 16 images
 import { parseArgs } from 'node:util';
-import { autoAttack, autoAttackPlan, batches, loadModel, openDataset, robustAccuracyByAttack, scope, wilson,
-  type AutoAttackRecord, type AutoAttackVersion, type Norm, type RobustAttackName } from 'sauron';
+import {
+  autoAttack,
+  autoAttackPlan,
+  batches,
+  loadModel,
+  openDataset,
+  robustAccuracyByAttack,
+  scope,
+  wilson,
+  type AutoAttackRecord,
+  type AutoAttackVersion,
+  type Norm,
+  type RobustAttackName,
+} from 'sauron';
 
 const { values: a } = parseArgs({
   options: {
@@ -46,7 +58,10 @@ const n = records.length;
 const robust = records.filter((r) => r.cleanPrediction === r.label && r.fooledBy === null).length;
 const [low, high] = wilson(robust, n);
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-const byAttack = robustAccuracyByAttack(records, plan.map((p) => p.attack));
+const byAttack = robustAccuracyByAttack(
+  records,
+  plan.map((p) => p.attack),
+);
 console.log(`clean accuracy ${pct(byAttack.clean!)}`);
 console.log(`robust accuracy ${pct(robust / n)} (95% interval ${pct(low)} to ${pct(high)}, ${robust}/${n})`);
 for (const p of plan) console.log(`  after ${p.attack}: ${pct(byAttack[p.attack]!)}`);

@@ -20,8 +20,10 @@ const dir = a['attack-run']!;
 
 // results.json: the settings and the rates (fractions over the attacked inputs).
 const results = readAttackResults(dir);
-console.log(`${results.attack.attack} ${results.attack.norm} eps ${results.attack.eps} on ${results.count} inputs: ` +
-  `clean accuracy ${results.cleanAccuracy}, success rate ${results.successRate}, robust accuracy ${results.robustAccuracy}`);
+console.log(
+  `${results.attack.attack} ${results.attack.norm} eps ${results.attack.eps} on ${results.count} inputs: ` +
+    `clean accuracy ${results.cleanAccuracy}, success rate ${results.successRate}, robust accuracy ${results.robustAccuracy}`,
+);
 
 // samples.csv: one row per attacked input (per neuron attack for k-NS), plain comma-separated numbers.
 const [header, ...lines] = readFileSync(join(dir, 'samples.csv'), 'utf8').trim().split('\n');
@@ -37,7 +39,9 @@ const worst = scope(() => {
   const adversarial = loadNpy(join(dir, 'adversarial.npy'));
   const indices = loadNpy(join(dir, 'indices.npy')).toNumbers();
   const l2 = adversarial.sub(clean).flatten(1).norm(2, 1).toNumbers(); // [rows]
-  console.log(`adversarial.npy: [${adversarial.shape.join(', ')}], inputs ${indices.slice(0, 8).join(', ')}${indices.length > 8 ? ', ...' : ''}`);
+  console.log(
+    `adversarial.npy: [${adversarial.shape.join(', ')}], inputs ${indices.slice(0, 8).join(', ')}${indices.length > 8 ? ', ...' : ''}`,
+  );
   return Math.max(...l2.map((v, i) => Math.abs(v - rows[i]!.l2!)));
 });
 console.log(`largest difference between the recomputed L2 norms and samples.csv's: ${worst.toExponential(2)}`);

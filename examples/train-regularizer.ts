@@ -41,7 +41,9 @@ function onProgress(p: TrainProgress): void {
   const now = Date.now();
   if (p.done < p.total && now - last < 1000) return; // at most one line a second
   last = now;
-  const stats = Object.entries(p.stats ?? {}).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ');
+  const stats = Object.entries(p.stats ?? {})
+    .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+    .join(', ');
   console.log(`epoch ${p.epoch}/${p.epochs} ${p.phase} ${p.done}/${p.total}${stats ? ` (${stats})` : ''}`);
 }
 

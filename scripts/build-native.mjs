@@ -7,12 +7,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = process.env.LIBTORCH;
-const header = root ? join(root, 'include', 'torch', 'csrc', 'api', 'include', 'torch', 'torch.h')
+const header = root
+  ? join(root, 'include', 'torch', 'csrc', 'api', 'include', 'torch', 'torch.h')
   : '/usr/include/torch/csrc/api/include/torch/torch.h';
 if (!existsSync(header)) {
   const where = root ? `in LIBTORCH=${root} (no ${header})` : 'on this machine';
-  console.error(`sauron: libtorch was not found ${where}: install it with \`apt-get install libtorch-dev\` ` +
-    '(Debian/Ubuntu), or download libtorch and set LIBTORCH to its folder, then run `npm ci` again.');
+  console.error(
+    `sauron: libtorch was not found ${where}: install it with \`apt-get install libtorch-dev\` ` +
+      '(Debian/Ubuntu), or download libtorch and set LIBTORCH to its folder, then run `npm ci` again.',
+  );
   process.exit(1);
 }
 const withCuda = !!root && existsSync(join(root, 'lib', 'libtorch_cuda.so'));
@@ -20,7 +23,7 @@ const withCuda = !!root && existsSync(join(root, 'lib', 'libtorch_cuda.so'));
 // name, by default the unoptimised reference BLAS. The addon links BLIS's copy (Debian's
 // libblis4-openmp) ahead of libtorch, so libtorch binds to it: about 2x faster steps for the
 // small CNN, and unlike OpenBLAS a row's result does not depend on its batch or the thread
-// count (test/blas.test.ts; docs/performance.md, "BLAS"). The system's setting is left alone.
+// count (test/unit/blas.test.ts; docs/performance.md, "BLAS"). The system's setting is left alone.
 const blis = root ? '' : blisDir();
 if (!root && !blis) {
   console.error('sauron: BLIS was not found (Debian: apt-get install libblis4-openmp); matrix products use the system BLAS.');
@@ -43,7 +46,9 @@ if (r.error || r.status !== 0) {
 }
 
 function blisDir() {
-  const arch = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', ppc64: 'powerpc64le-linux-gnu', s390x: 's390x-linux-gnu' }[process.arch];
+  const arch = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', ppc64: 'powerpc64le-linux-gnu', s390x: 's390x-linux-gnu' }[
+    process.arch
+  ];
   const dir = arch ? `/usr/lib/${arch}/blis-openmp` : '';
   return dir && existsSync(join(dir, 'libblas.so.3')) ? dir : '';
 }
@@ -68,34 +73,63 @@ async function buildWithGxx() {
   }
   const require = createRequire(import.meta.url);
   const napi = require('node-addon-api').include_dir;
-  const inc = root ? [join(root, 'include'), join(root, 'include', 'torch', 'csrc', 'api', 'include')]
+  const inc = root
+    ? [join(root, 'include'), join(root, 'include', 'torch', 'csrc', 'api', 'include')]
     : ['/usr/include', '/usr/include/torch/csrc/api/include'];
-  const lib = root ? [`-L${join(root, 'lib')}`, `-Wl,-rpath,${join(root, 'lib')}`]
-    : blis ? [`-L${blis}`, `-Wl,-rpath,${blis}`, '-Wl,--no-as-needed', '-lblas', '-Wl,--as-needed'] : [];
+  const lib = root
+    ? [`-L${join(root, 'lib')}`, `-Wl,-rpath,${join(root, 'lib')}`]
+    : blis
+      ? [`-L${blis}`, `-Wl,-rpath,${blis}`, '-Wl,--no-as-needed', '-lblas', '-Wl,--as-needed']
+      : [];
   const sources = ['addon', 'tensor', 'op', 'optimizer', 'script', 'device', 'distributed', 'pool', 'poolKernel'];
   const out = join(pkg, 'build', 'Release', 'sauron_native.node');
   const objDir = join(pkg, 'build', 'Release', 'obj.gxx');
   mkdirSync(objDir, { recursive: true });
   const std = process.env.SAURON_CXX_STD ?? 'c++17';
   const flags = [
-    `-std=${std}`, '-O2', '-fopenmp', '-fPIC', '-fexceptions', '-frtti', '-Wno-deprecated-declarations',
-    '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', `-D_GLIBCXX_USE_CXX11_ABI=${process.env.SAURON_CXX11_ABI ?? '1'}`,
+    `-std=${std}`,
+    '-O2',
+    '-fopenmp',
+    '-fPIC',
+    '-fexceptions',
+    '-frtti',
+    '-Wno-deprecated-declarations',
+    '-DNAPI_VERSION=8',
+    '-DNAPI_CPP_EXCEPTIONS',
+    `-D_GLIBCXX_USE_CXX11_ABI=${process.env.SAURON_CXX11_ABI ?? '1'}`,
     ...(withCuda ? ['-DSAURON_WITH_CUDA'] : []),
     // SAURON_NO_GLOO=1: build the collectives as stubs (for a libtorch whose c10d headers do not compile here)
     ...(process.env.SAURON_NO_GLOO === '1' ? ['-DSAURON_NO_GLOO'] : []),
-    `-I${napi}`, `-I${nodeHeaders}`, ...inc.map((d) => `-I${d}`),
+    `-I${napi}`,
+    `-I${nodeHeaders}`,
+    ...inc.map((d) => `-I${d}`),
   ];
   console.error(`sauron: compiling the addon with ${cxx} (${std}), ${sources.length} files in parallel`);
   // Each file including torch headers takes long to compile: all at once, then one link.
-  const jobs = sources.map((f) => new Promise((resolve) => {
-    const child = spawn(cxx, [...flags, '-c', join(pkg, 'native', `${f}.cc`), '-o', join(objDir, `${f}.o`)], { stdio: 'inherit' });
-    child.on('error', (error) => resolve({ error }));
-    child.on('close', (status) => resolve({ status }));
-  }));
+  const jobs = sources.map(
+    (f) =>
+      new Promise((resolve) => {
+        const child = spawn(cxx, [...flags, '-c', join(pkg, 'native', `${f}.cc`), '-o', join(objDir, `${f}.o`)], { stdio: 'inherit' });
+        child.on('error', (error) => resolve({ error }));
+        child.on('close', (status) => resolve({ status }));
+      }),
+  );
   const results = await Promise.all(jobs);
   const failed = results.find((r) => r.error || r.status !== 0);
   if (failed) return failed;
-  return spawnSync(cxx, ['-shared', ...sources.map((f) => join(objDir, `${f}.o`)), '-o', out, ...lib,
-    ...(withCuda ? ['-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed'] : []),
-    '-ltorch', '-ltorch_cpu', '-lc10'], { stdio: 'inherit' });
+  return spawnSync(
+    cxx,
+    [
+      '-shared',
+      ...sources.map((f) => join(objDir, `${f}.o`)),
+      '-o',
+      out,
+      ...lib,
+      ...(withCuda ? ['-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed'] : []),
+      '-ltorch',
+      '-ltorch_cpu',
+      '-lc10',
+    ],
+    { stdio: 'inherit' },
+  );
 }

@@ -32,9 +32,9 @@ fi
 snapshot() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
 snapshot fixtures > "$tmp/before"
 repo="$tmp/repo"
-mkdir -p "$repo/bench"
+mkdir -p "$repo"
 cp -r fixtures "$repo/"
-cp bench/*.py "$repo/bench/"
+for f in bench/*/*.py; do mkdir -p "$repo/${f%/*}" && cp "$f" "$repo/$f"; done
 ln -s "$PWD/data" "$repo/data"
 snapshot "$repo/fixtures" > "$tmp/sandbox-before"
 

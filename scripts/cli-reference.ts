@@ -1,6 +1,6 @@
 // Generates docs/cli.md, the command-line reference, from the commander definitions in src/cli/
 // (the very program `sauron` runs), so the reference cannot drift from `--help`; the test
-// test/cliReference.test.ts fails when the checked-in file differs from what this prints.
+// test/project/cliReference.test.ts fails when the checked-in file differs from what this prints.
 //   node --import tsx scripts/cli-reference.ts           writes docs/cli.md
 //   node --import tsx scripts/cli-reference.ts --check   exits 1 when docs/cli.md is out of date
 // The output does not depend on the terminal: options are tables, not wrapped help text.
@@ -15,7 +15,11 @@ export const REGENERATE = 'node --import tsx scripts/cli-reference.ts';
 
 /** Text for a table cell: pipes escaped, `<` escaped outside code spans (it would open an HTML tag). */
 function cell(text: string): string {
-  return text.split(/(`[^`]*`)/).map((part, i) => (i % 2 ? part : part.replace(/</g, '&lt;'))).join('').replace(/\|/g, '\\|');
+  return text
+    .split(/(`[^`]*`)/)
+    .map((part, i) => (i % 2 ? part : part.replace(/</g, '&lt;')))
+    .join('')
+    .replace(/\|/g, '\\|');
 }
 
 function code(text: string): string {
@@ -52,7 +56,16 @@ export function optionGroups(cmd: Command): Map<string, Option[]> {
 
 function commandSection(cmd: Command): string[] {
   const help = cmd.createHelp();
-  const out = [`## ${cmd.parent?.name() ?? ''} ${cmd.name()}`.replace('##  ', '## '), '', help.commandDescription(cmd), '', '```text', help.commandUsage(cmd), '```', ''];
+  const out = [
+    `## ${cmd.parent?.name() ?? ''} ${cmd.name()}`.replace('##  ', '## '),
+    '',
+    help.commandDescription(cmd),
+    '',
+    '```text',
+    help.commandUsage(cmd),
+    '```',
+    '',
+  ];
   const args = help.visibleArguments(cmd);
   if (args.length) {
     out.push('### Arguments', '', '| Argument | Description |', '|---|---|');

@@ -74,34 +74,34 @@ phase "Tests on CUDA"
 [ "${GPU_CHECK_TESTS:-1}" = 0 ] && say "- skipped (GPU_CHECK_TESTS=0)"
 if [ "${GPU_CHECK_TESTS:-1}" != 0 ]; then
   # Device plumbing: every tensor of a forward, attack and training step on cuda, the CPU as trap.
-  run_tests device SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 -- .gpu/js/test/device.test.js
+  run_tests device SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 -- .gpu/js/test/unit/device.test.js
   # The device-neutral subset (tests that take their device from the library, not from CPU
   # fixtures) with CUDA as the default device, deterministic kernels, TF32 off.
   run_tests default-cuda SAURON_DEFAULT_DEVICE=$DEV SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 SAURON_DETERMINISTIC=1 -- \
-    .gpu/js/test/train.test.js .gpu/js/test/delta.test.js .gpu/js/test/optim.test.js .gpu/js/test/tensor.test.js
+    .gpu/js/test/processes/train.test.js .gpu/js/test/reference/delta.test.js .gpu/js/test/reference/optim.test.js .gpu/js/test/unit/tensor.test.js
 fi
 
 # GPU_CHECK_ATTACKS=1: the attack tests too (early stop against the full protocol, batch independence)
 if [ "${GPU_CHECK_ATTACKS:-0}" = 1 ]; then
-  run_tests attacks-cuda SAURON_DEFAULT_DEVICE=$DEV SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 SAURON_DETERMINISTIC=1 -- .gpu/js/test/attacks.test.js
+  run_tests attacks-cuda SAURON_DEFAULT_DEVICE=$DEV SAURON_TEST_DEVICE=$DEV SAURON_TF32=0 SAURON_DETERMINISTIC=1 -- .gpu/js/test/unit/attacks.test.js
 fi
 
 # GPU_CHECK_PROTOCOL=1: the paper's PGD protocol, early stop against the full protocol and PyTorch's naive
-# loop (bench/pgdProtocol.ts) on the default model that gpu-prepare.sh packed; PROTOCOL_ARGS adds options.
+# loop (bench/attacks/pgdProtocol.ts) on the default model that gpu-prepare.sh packed; PROTOCOL_ARGS adds options.
 if [ "${GPU_CHECK_PROTOCOL:-0}" = 1 ]; then
   phase "PGD protocol on this GPU"
   start=$(date +%s)
   if [ -f .gpu/fm-standard/model.json ]; then
     # early stopping where the arithmetic may depend on the batch: the full protocol at two batch
-    # sizes against the two restart queues (bench/earlyStopDevice.ts); EARLY_STOP_ARGS adds options
+    # sizes against the two restart queues (bench/attacks/earlyStopDevice.ts); EARLY_STOP_ARGS adds options
     # shellcheck disable=SC2086
-    timeout "${PROTOCOL_TIMEOUT:-300}" node .gpu/js/bench/earlyStopDevice.js --device "$DEV" --model .gpu/fm-standard \
+    timeout "${PROTOCOL_TIMEOUT:-300}" node .gpu/js/bench/attacks/earlyStopDevice.js --device "$DEV" --model .gpu/fm-standard \
       --out "$REPORT/early-stop-device.md" ${EARLY_STOP_ARGS:-} > "$REPORT/early-stop-device.log" 2>&1
     say "- early stop on this device: exit $?, $(( $(date +%s) - start )) s"
     [ -f "$REPORT/early-stop-device.md" ] && tee -a "$md" < "$REPORT/early-stop-device.md" || tail -5 "$REPORT/early-stop-device.log" | tee -a "$md"
     start=$(date +%s)
     # shellcheck disable=SC2086
-    SAURON_BENCHMARKS_FILE="$REPORT/protocol.md" timeout "${PROTOCOL_TIMEOUT:-300}" node .gpu/js/bench/pgdProtocol.js --device "$DEV" --python "$PY" \
+    SAURON_BENCHMARKS_FILE="$REPORT/protocol.md" timeout "${PROTOCOL_TIMEOUT:-300}" node .gpu/js/bench/attacks/pgdProtocol.js --device "$DEV" --python "$PY" \
       --model .gpu/fm-standard ${PROTOCOL_ARGS:-} > "$REPORT/protocol.log" 2>&1
     say "- exit $?, $(( $(date +%s) - start )) s"
     grep -E '^\| ' "$REPORT/protocol.log" | awk '!seen[$0]++' | tee -a "$md"
@@ -111,13 +111,13 @@ if [ "${GPU_CHECK_PROTOCOL:-0}" = 1 ]; then
   fi
 fi
 
-# GPU_CHECK_AUTOATTACK=1: AutoAttack standard against fra31/auto-attack's code (bench/autoattack.ts)
+# GPU_CHECK_AUTOATTACK=1: AutoAttack standard against fra31/auto-attack's code (bench/autoattack/autoattack.ts)
 # on the default model, when gpu-prepare.sh packed both (.gpu/fm-standard, .gpu/auto-attack)
 if [ "${GPU_CHECK_AUTOATTACK:-0}" = 1 ]; then
   phase "AutoAttack against the reference on this GPU"
   start=$(date +%s)
   if [ -f .gpu/fm-standard/model.json ] && [ -d .gpu/auto-attack/autoattack ]; then
-    SAURON_BENCHMARKS_FILE="$REPORT/autoattack.md" timeout "${AUTOATTACK_TIMEOUT:-300}" node .gpu/js/bench/autoattack.js --device "$DEV" \
+    SAURON_BENCHMARKS_FILE="$REPORT/autoattack.md" timeout "${AUTOATTACK_TIMEOUT:-300}" node .gpu/js/bench/autoattack/autoattack.js --device "$DEV" --nproc 1 \
       --python "$PY" --autoattack-dir .gpu/auto-attack --model .gpu/fm-standard > "$REPORT/autoattack.log" 2>&1
     say "- exit $?, $(( $(date +%s) - start )) s"
     grep -E '^\| ' "$REPORT/autoattack.log" | awk '!seen[$0]++' | tee -a "$md"
@@ -132,7 +132,8 @@ start=$(date +%s)
 if [ "${GPU_CHECK_BENCH:-1}" = 0 ]; then
   say "- skipped (GPU_CHECK_BENCH=0)"
 else
-  timeout "${BENCH_TIMEOUT:-300}" node .gpu/js/bench/gpu.js --python "$PY" --device "$DEV" $([ "$QUICK" = 1 ] && echo --quick) --out "$REPORT" > "$REPORT/bench.log" 2>&1
+  timeout "${BENCH_TIMEOUT:-300}" node .gpu/js/bench/gpu/gpu.js --python "$PY" --device "$DEV" $([ "$QUICK" = 1 ] && echo --quick) \
+    --out "$REPORT" > "$REPORT/bench.log" 2>&1
   say "- exit $?, $(( $(date +%s) - start )) s"
   [ -f "$REPORT/gpu-bench.md" ] && cat "$REPORT/gpu-bench.md" >> "$md" || tail -20 "$REPORT/bench.log" | tee -a "$md"
 fi

@@ -14,7 +14,8 @@ for h in node_api.h node_api_types.h js_native_api.h js_native_api_types.h; do
   cp "${NODE_INCLUDE:-/usr/include/node}/$h" .gpu/include/
 done
 npx tsc -p tsconfig.json --outDir .gpu/js --sourceMap false --declaration false
-cp bench/*.py .gpu/js/bench/
+# the PyTorch twins beside their compiled benchmarks (bench/TOPIC/*.py; bench/shared/torch_models.py)
+for f in bench/*/*.py; do mkdir -p ".gpu/js/${f%/*}" && cp "$f" ".gpu/js/$f"; done
 # the default model, for the PGD-protocol benchmark (GPU_CHECK_PROTOCOL=1)
 if [ -f runs/fm-standard/model.safetensors ]; then
   mkdir -p .gpu/fm-standard && cp runs/fm-standard/model.json runs/fm-standard/model.safetensors .gpu/fm-standard/

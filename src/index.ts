@@ -51,7 +51,14 @@ export type { AugmentOptions } from './data/augment.js';
 export { openDataset, subset, parseIndices, DATASETS, type DatasetName, type OpenOptions } from './data/registry.js';
 
 // Models: the zoo, run folders, TorchScript, checkpoints.
-export { ImageClassifier, type ModelConfig, type ModelOutput, type ForwardOptions, type ClassifierLayer, type LayerSplit } from './models/classifier.js';
+export {
+  ImageClassifier,
+  type ModelConfig,
+  type ModelOutput,
+  type ForwardOptions,
+  type ClassifierLayer,
+  type LayerSplit,
+} from './models/classifier.js';
 export { createModel, ARCHITECTURES, type ModelOptions } from './models/zoo.js';
 export { saveModel, loadModel, readManifest, type ModelManifest, MANIFEST_FILE, WEIGHTS_FILE } from './models/runFolder.js';
 export { loadAnyModel, isRunFolder, type AnyModelOptions } from './models/load.js';
@@ -76,24 +83,63 @@ export type { BudgetConfig, SampleRecord, NeuronRecord, AttackBatch, AttackOutpu
 export { pgdAttack, type PgdConfig } from './attacks/pgd.js';
 export { knsAttack, knsSuccessRates, type KnsConfig } from './attacks/kns.js';
 export { robustAccuracy, type Robustness, type RobustnessOptions } from './attacks/robustAccuracy.js';
-export { autoAttack, robustAccuracyByAttack, type AutoAttackConfig, type AutoAttackRecord, type AutoAttackOutput } from './attacks/autoattack.js';
-export { autoAttackPlan, ROBUST_ATTACKS, AUTOATTACK_VERSIONS, type AutoAttackVersion, type PlannedAttack } from './attacks/autoattackVersions.js';
+export {
+  autoAttack,
+  robustAccuracyByAttack,
+  type AutoAttackConfig,
+  type AutoAttackRecord,
+  type AutoAttackOutput,
+} from './attacks/autoattack.js';
+export {
+  autoAttackPlan,
+  ROBUST_ATTACKS,
+  AUTOATTACK_VERSIONS,
+  type AutoAttackVersion,
+  type PlannedAttack,
+} from './attacks/autoattackVersions.js';
 export type { RobustAttackName, RobustAttackConfig, RobustRecord } from './attacks/robustAttackTypes.js';
 export type { RobustComponent } from './attacks/autoattackComponents.js';
 export { apgdAttack, APGD_DEFAULTS, type ApgdConfig } from './attacks/apgd.js';
 export { fabAttack, FAB_DEFAULTS, type FabConfig } from './attacks/fab.js';
 export { squareAttack, SQUARE_DEFAULTS, type SquareConfig, type SquareOutput } from './attacks/square.js';
 export { runAttack, type AttackSpec, type AttackRunOptions } from './experiments/attackRun.js';
-export { readAttackResults, type AttackResults, type AttackSummary, type RankRate, type TargetSplit, type TargetCount } from './experiments/attackResults.js';
+export {
+  readAttackResults,
+  type AttackResults,
+  type AttackSummary,
+  type RankRate,
+  type TargetSplit,
+  type TargetCount,
+} from './experiments/attackResults.js';
 export type { TransferSummary } from './experiments/transferEvaluation.js';
-export { runAutoAttack, autoAttackChecks, type AutoAttackSpec, type AutoAttackSummary, type AutoAttackResults, type AutoAttackRunOptions } from './experiments/autoAttackRun.js';
+export {
+  runAutoAttack,
+  autoAttackChecks,
+  type AutoAttackSpec,
+  type AutoAttackSummary,
+  type AutoAttackResults,
+  type AutoAttackRunOptions,
+} from './experiments/autoAttackRun.js';
 export { modelChecks, type CheckResult, type CheckId, type ModelCheckOptions } from './attacks/robustnessChecks.js';
 export type { RunResults } from './experiments/attackRunner.js';
 export { wilson } from './reports/intervals.js';
 
 // Training: standard, adversarial and with the sensitivity regularizer.
 export { train, type TrainOptions, type TrainResult, type TrainProgress } from './training/train.js';
-export { DEFAULTS, SCHEDULES, METHODS, KEEPS, type KeepName, type TrainConfig, type TrainDefaults, type ScheduleName, type MethodName, type AdversarialSettings, type RegularizerSettings, type ValidationAttack } from './training/config.js';
+export {
+  DEFAULTS,
+  SCHEDULES,
+  METHODS,
+  KEEPS,
+  type KeepName,
+  type TrainConfig,
+  type TrainDefaults,
+  type ScheduleName,
+  type MethodName,
+  type AdversarialSettings,
+  type RegularizerSettings,
+  type ValidationAttack,
+} from './training/config.js';
 export { sensitivityRegularizer, type RegularizerOptions, type RegularizerTerms } from './training/sensitivityRegularizer.js';
 export { evaluate, type Evaluation, type ClassAccuracy } from './training/evaluate.js';
 export { predict } from './training/evaluateInputs.js';

@@ -74,7 +74,11 @@ export interface NativeAddon {
   Op: new (name: string, overload?: string) => NativeOp;
   Optimizer: new (kind: string, params: NativeTensor[], options: Record<string, number | boolean | undefined>) => NativeOptimizer;
   /** Throws an error with `unsafeTensor: true` when a tensor reaches past the bytes the file holds. */
-  ScriptModule: new (path: string, empty?: boolean, device?: string) => NativeScriptModule;
+  ScriptModule: new (
+    path: string,
+    empty?: boolean,
+    device?: string,
+  ) => NativeScriptModule;
   fromArray(data: ArrayBufferView, shape: number[], dtype: string, device?: string): NativeTensor;
   /** True when the addon was linked against a CUDA libtorch. */
   builtWithCuda: boolean;
@@ -83,14 +87,30 @@ export interface NativeAddon {
   setData(dst: NativeTensor, src: NativeTensor): void;
   /** c10d over Gloo (false when the addon was built without gloo's headers). */
   hasGloo: boolean;
-  initProcessGroup(o: { rank: number; worldSize: number; host: string; port: number; timeoutMs: number; agentStore: boolean; prefix?: string }): void;
+  initProcessGroup(o: {
+    rank: number;
+    worldSize: number;
+    host: string;
+    port: number;
+    timeoutMs: number;
+    agentStore: boolean;
+    prefix?: string;
+  }): void;
   allReduce(tensors: NativeTensor[], op: string): void;
   broadcast(tensors: NativeTensor[], root: number): void;
   allGather(t: NativeTensor): NativeTensor[];
   barrier(): void;
   storeAdd(key: string, delta: number): number;
   storeCheck(key: string): boolean;
-  syncBatchNorm(x: NativeTensor, weight: NativeTensor | null, bias: NativeTensor | null, runningMean: NativeTensor, runningVar: NativeTensor, momentum: number, eps: number): NativeTensor;
+  syncBatchNorm(
+    x: NativeTensor,
+    weight: NativeTensor | null,
+    bias: NativeTensor | null,
+    runningMean: NativeTensor,
+    runningVar: NativeTensor,
+    momentum: number,
+    eps: number,
+  ): NativeTensor;
   destroyProcessGroup(): void;
   /** max_pool2d with kernel = stride, no padding or dilation (native/pool.cc). */
   maxPool2dTiled(x: NativeTensor, kh: number, kw: number): NativeTensor;
@@ -99,8 +119,14 @@ export interface NativeAddon {
   setAllowTF32(matmul: boolean, cudnn: boolean): void;
   getAllowTF32(): [boolean, boolean];
   setDeterministic(on: boolean): void;
-  grad(outputs: NativeTensor[], inputs: NativeTensor[], gradOutputs: NativeTensor[] | null,
-    retainGraph: boolean | undefined, createGraph: boolean, allowUnused: boolean): (NativeTensor | null)[];
+  grad(
+    outputs: NativeTensor[],
+    inputs: NativeTensor[],
+    gradOutputs: NativeTensor[] | null,
+    retainGraph: boolean | undefined,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (NativeTensor | null)[];
   setGradEnabled(on: boolean): void;
   isGradEnabled(): boolean;
   setNumThreads(n: number): void;
@@ -124,8 +150,11 @@ function findAddon(): string {
     const full = join(root, p);
     if (existsSync(full)) return full;
   }
-  throw new Error('sauron: the libtorch addon is not built. Run `npm ci` (or `npm run build`) in ' + root +
-    '; it needs libtorch: `apt-get install libtorch-dev`, or set LIBTORCH to a libtorch folder.');
+  throw new Error(
+    'sauron: the libtorch addon is not built. Run `npm ci` (or `npm run build`) in ' +
+      root +
+      '; it needs libtorch: `apt-get install libtorch-dev`, or set LIBTORCH to a libtorch folder.',
+  );
 }
 
 const require = createRequire(import.meta.url);

@@ -18,7 +18,8 @@ export interface DeltaOptions {
 function checkShapes(logits: Tensor, features: Tensor, weight: Tensor): [number, number, number] {
   const [n, c] = logits.shape as [number, number];
   const [c2, f] = weight.shape as [number, number];
-  if (logits.ndim !== 2 || features.ndim !== 2 || weight.ndim !== 2) throw new Error('delta: logits [N, C], features [N, F] and weight [C, F] must be 2-d');
+  if (logits.ndim !== 2 || features.ndim !== 2 || weight.ndim !== 2)
+    throw new Error('delta: logits [N, C], features [N, F] and weight [C, F] must be 2-d');
   if (c !== c2) throw new Error(`delta: logits have ${c} classes, the classifier weight ${c2}`);
   if (features.shape[0] !== n || features.shape[1] !== f) {
     throw new Error(`delta: features [${features.shape.join(', ')}] do not match ${n} inputs x ${f} features`);

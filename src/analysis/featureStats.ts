@@ -94,8 +94,11 @@ export class FeatureStatsAccumulator {
  * stats.mean; // Float64Array [F]: each neuron's mean activation
  * ```
  */
-export async function featureStats(model: ImageClassifier, sets: ImageDataset[],
-  opts: { batchSize?: number; onProgress?: (p: Progress) => void; acrossRanks?: boolean } = {}): Promise<FeatureStats> {
+export async function featureStats(
+  model: ImageClassifier,
+  sets: ImageDataset[],
+  opts: { batchSize?: number; onProgress?: (p: Progress) => void; acrossRanks?: boolean } = {},
+): Promise<FeatureStats> {
   const acc = new FeatureStatsAccumulator(model.featureDim);
   const batchSize = opts.batchSize ?? 256;
   const total = sets.reduce((a, s) => a + batchCount(s, batchSize), 0);
@@ -109,14 +112,16 @@ export async function featureStats(model: ImageClassifier, sets: ImageDataset[],
       for (let round = 0; round * world < n; round++) {
         // every rank joins every round, with an empty batch past the end
         const b = round * world + rank < n ? (await mine.next()).value : null;
-        scope(() => noGrad(() => {
-          const features = b ? model.forward(b.images).features : zeros([0, model.featureDim], { device: model.device });
-          for (const part of allGatherRows(features)) acc.add(part.toArray<'float32'>(), part.shape[0]!);
-          if (b) {
-            b.images.dispose();
-            b.labels.dispose();
-          }
-        }));
+        scope(() =>
+          noGrad(() => {
+            const features = b ? model.forward(b.images).features : zeros([0, model.featureDim], { device: model.device });
+            for (const part of allGatherRows(features)) acc.add(part.toArray<'float32'>(), part.shape[0]!);
+            if (b) {
+              b.images.dispose();
+              b.labels.dispose();
+            }
+          }),
+        );
         done += Math.min(world, n - round * world);
         opts.onProgress?.({ done, total });
       }
@@ -124,4 +129,3 @@ export async function featureStats(model: ImageClassifier, sets: ImageDataset[],
   });
   return acc.result();
 }
-

@@ -53,8 +53,13 @@ function quantile(sorted: Float32Array, q: number): number {
  * at most about `sampleSize` finite scaled values (eps: as in (Delta - mu) / (sigma + eps)) for
  * Figure 1.
  */
-export function summarizeNeurons(deltasPath: string, n: number, stats: FeatureStats, totals: ScaledTotals,
-  o: { eps: number; sampleSize: number; onProgress?: (p: Progress) => void }): { neurons: NeuronSummary[]; sample: number[] } {
+export function summarizeNeurons(
+  deltasPath: string,
+  n: number,
+  stats: FeatureStats,
+  totals: ScaledTotals,
+  o: { eps: number; sampleSize: number; onProgress?: (p: Progress) => void },
+): { neurons: NeuronSummary[]; sample: number[] } {
   const f = stats.mean.length;
   const perNeuron = Math.max(1, Math.floor(o.sampleSize / f));
   const sample: number[] = [];
@@ -81,9 +86,14 @@ export function summarizeNeurons(deltasPath: string, n: number, stats: FeatureSt
         if (Number.isFinite(s)) sample.push(s);
       }
       neurons.push({
-        index: j, featureMean: mu, featureStd: stats.std[j]!, zeroRate: stats.zeroRate[j]!,
+        index: j,
+        featureMean: mu,
+        featureStd: stats.std[j]!,
+        zeroRate: stats.zeroRate[j]!,
         meanScaled: totals.scaledCount[j]! > 0 ? totals.scaledSum[j]! / totals.scaledCount[j]! : null,
-        deltaQuantiles: finite.length ? Object.fromEntries(QUANTILES.map((q) => [`q${String(Math.round(q * 100)).padStart(2, '0')}`, quantile(finite, q)])) : null,
+        deltaQuantiles: finite.length
+          ? Object.fromEntries(QUANTILES.map((q) => [`q${String(Math.round(q * 100)).padStart(2, '0')}`, quantile(finite, q)]))
+          : null,
         infRate: (n - finite.length) / n,
         topKCount: totals.topKCount[j]!,
       });

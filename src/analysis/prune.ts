@@ -18,7 +18,8 @@ export const PRUNE_ORDERS: readonly PruneOrder[] = ['random', 'most', 'least'];
  * (ascending |mean scaled Delta|, as `sensitivity()` returns); random order is seeded.
  */
 export function pruneOrder(order: PruneOrder, mostSensitive: number[], featureDim: number, seed = 0): number[] {
-  if (!(PRUNE_ORDERS as readonly string[]).includes(order)) throw new Error(`unknown pruning order '${order}' (expected random, most or least)`);
+  if (!(PRUNE_ORDERS as readonly string[]).includes(order))
+    throw new Error(`unknown pruning order '${order}' (expected random, most or least)`);
   if (order === 'random') {
     const p = randperm(featureDim, { generator: new Generator(seed) });
     try {
@@ -50,9 +51,11 @@ export function checkCount(count: number, featureDim: number): void {
 export function pruneFeatures(model: ImageClassifier, features: number[]): void {
   const f = model.featureDim;
   for (const j of features) if (!Number.isInteger(j) || j < 0 || j >= f) throw new RangeError(`feature ${j} is outside 0..${f - 1}`);
-  scope(() => noGrad(() => {
-    const keep = new Float32Array(f).fill(1);
-    for (const j of features) keep[j] = 0;
-    model.classifier.weight.mul_(tensor(keep, { shape: [1, f], device: model.classifier.weight.device }));
-  }));
+  scope(() =>
+    noGrad(() => {
+      const keep = new Float32Array(f).fill(1);
+      for (const j of features) keep[j] = 0;
+      model.classifier.weight.mul_(tensor(keep, { shape: [1, f], device: model.classifier.weight.device }));
+    }),
+  );
 }

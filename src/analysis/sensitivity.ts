@@ -104,8 +104,11 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
   const world = opts.acrossRanks ? getWorldSize() : 1;
   const rank = world > 1 ? getRank() : 0;
   const lead = rank === 0;
-  const stats = await featureStats(model, opts.statsSets, { batchSize, acrossRanks: opts.acrossRanks,
-    onProgress: (p) => opts.onProgress?.('statistics', p) });
+  const stats = await featureStats(model, opts.statsSets, {
+    batchSize,
+    acrossRanks: opts.acrossRanks,
+    onProgress: (p) => opts.onProgress?.('statistics', p),
+  });
   if (!lead) return followSensitivity(model, ds, stats, batchSize, world, rank);
 
   const dir = opts.outDir ?? null;
@@ -136,35 +139,39 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
       for (let round = 0; round * world < total; round++) {
         const b = round * world + rank < total ? (await mine.next()).value! : null;
         // the other ranks' batches of this round follow this one in data-set order
-        scope(() => noGrad(() => gatherBatch(model, b ? { images: b.images, labels: b.labels } : null, world).forEach((part) => {
-          const { logits, features, dRows, labels: lab64 } = part;
-          const rows = logits.shape[0]!;
-          const d = dRows.t().contiguous(); // [F, rows]
-          const scaled = scaleDeltas(dRows, stats.mean, stats.std, eps);
-          const ranks = rankNeurons(scaled);
-          const rankArr = ranks.to('int32').toArray<'int32'>();
-          for (let r = 0; r < rows; r++) for (let k = 0; k < topK; k++) topKCount[rankArr[r * f + k]!]!++;
-          const sc = scaled.toArray<'float32'>();
-          for (let r = 0; r < rows; r++) {
-            for (let j = 0; j < f; j++) {
-              const v = sc[r * f + j]!;
-              if (Number.isFinite(v)) {
-                scaledSum[j]! += v;
-                scaledCount[j]!++;
+        scope(() =>
+          noGrad(() =>
+            gatherBatch(model, b ? { images: b.images, labels: b.labels } : null, world).forEach((part) => {
+              const { logits, features, dRows, labels: lab64 } = part;
+              const rows = logits.shape[0]!;
+              const d = dRows.t().contiguous(); // [F, rows]
+              const scaled = scaleDeltas(dRows, stats.mean, stats.std, eps);
+              const ranks = rankNeurons(scaled);
+              const rankArr = ranks.to('int32').toArray<'int32'>();
+              for (let r = 0; r < rows; r++) for (let k = 0; k < topK; k++) topKCount[rankArr[r * f + k]!]!++;
+              const sc = scaled.toArray<'float32'>();
+              for (let r = 0; r < rows; r++) {
+                for (let j = 0; j < f; j++) {
+                  const v = sc[r * f + j]!;
+                  if (Number.isFinite(v)) {
+                    scaledSum[j]! += v;
+                    scaledCount[j]!++;
+                  }
+                }
               }
-            }
-          }
-          deltasOut.writeColumns(at, rows, d.toArray<'float32'>());
-          featuresOut?.appendRows(features.toArray<'float32'>());
-          logitsOut?.appendRows(logits.toArray<'float32'>());
-          rankingOut?.appendRows(rankArr);
-          const pred = logits.argmax(1).toArray<'int64'>();
-          const lab = lab64.toArray<'int64'>();
-          predictions.set(pred, at);
-          labels.set(lab, at);
-          for (let r = 0; r < rows; r++) if (pred[r] === lab[r]) correct++;
-          at += rows;
-        })));
+              deltasOut.writeColumns(at, rows, d.toArray<'float32'>());
+              featuresOut?.appendRows(features.toArray<'float32'>());
+              logitsOut?.appendRows(logits.toArray<'float32'>());
+              rankingOut?.appendRows(rankArr);
+              const pred = logits.argmax(1).toArray<'int64'>();
+              const lab = lab64.toArray<'int64'>();
+              predictions.set(pred, at);
+              labels.set(lab, at);
+              for (let r = 0; r < rows; r++) if (pred[r] === lab[r]) correct++;
+              at += rows;
+            }),
+          ),
+        );
         b?.images.dispose();
         b?.labels.dispose();
         opts.onProgress?.('deltas', { done: Math.min(total, (round + 1) * world), total });
@@ -180,9 +187,17 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
   // Per-neuron pass over the [F, N] rows: quantiles, inf rates and the figure's sample.
   let summaries: { neurons: NeuronSummary[]; sample: number[] };
   try {
-    summaries = summarizeNeurons(deltasPath, n, stats, { topKCount, scaledSum, scaledCount }, {
-      eps, sampleSize: opts.sampleSize ?? 2_000_000, onProgress: (p) => opts.onProgress?.('summaries', p),
-    });
+    summaries = summarizeNeurons(
+      deltasPath,
+      n,
+      stats,
+      { topKCount, scaledSum, scaledCount },
+      {
+        eps,
+        sampleSize: opts.sampleSize ?? 2_000_000,
+        onProgress: (p) => opts.onProgress?.('summaries', p),
+      },
+    );
   } finally {
     if (!dir) rmSync(scratch, { recursive: true, force: true });
   }
@@ -193,14 +208,23 @@ export async function sensitivity(model: ImageClassifier, ds: ImageDataset, opts
     writeFeatureStats(dir, stats.mean, stats.std);
   }
   // Neurons with no finite value sort last (they are never the easiest to attack).
-  const mostSensitive = neurons.map((x) => x.index).sort((a, b) => {
-    const ma = neurons[a]!.meanScaled;
-    const mb = neurons[b]!.meanScaled;
-    return (ma === null ? Infinity : Math.abs(ma)) - (mb === null ? Infinity : Math.abs(mb)) || a - b;
-  });
+  const mostSensitive = neurons
+    .map((x) => x.index)
+    .sort((a, b) => {
+      const ma = neurons[a]!.meanScaled;
+      const mb = neurons[b]!.meanScaled;
+      return (ma === null ? Infinity : Math.abs(ma)) - (mb === null ? Infinity : Math.abs(mb)) || a - b;
+    });
   const result = {
-    count: n, featureDim: f, classes: c, accuracy: correct / n, stats, neurons, mostSensitive,
-    scaledSample: Float32Array.from(sample), deadFeatures: neurons.filter((x) => x.zeroRate === 1).length,
+    count: n,
+    featureDim: f,
+    classes: c,
+    accuracy: correct / n,
+    stats,
+    neurons,
+    mostSensitive,
+    scaledSample: Float32Array.from(sample),
+    deadFeatures: neurons.filter((x) => x.zeroRate === 1).length,
   };
   if (world > 1) broadcastJson<Shared>({ accuracy: result.accuracy, neurons, mostSensitive, deadFeatures: result.deadFeatures });
   return result;
@@ -231,7 +255,13 @@ function gatherBatch(model: ImageClassifier, b: { images: Tensor; labels: Tensor
   const c = model.numClasses;
   const on = { device: model.device };
   const local = noGrad(() => {
-    if (!b) return { logits: zeros([0, c], on), features: zeros([0, f], on), dRows: zeros([0, f], on), labels: zeros([0], { ...on, dtype: 'int64' }) };
+    if (!b)
+      return {
+        logits: zeros([0, c], on),
+        features: zeros([0, f], on),
+        dRows: zeros([0, f], on),
+        labels: zeros([0], { ...on, dtype: 'int64' }),
+      };
     const { logits, features } = model.forward(b.images);
     return { logits, features, dRows: delta(logits, features, model.classifier.weight).t().contiguous(), labels: b.labels };
   });
@@ -241,8 +271,14 @@ function gatherBatch(model: ImageClassifier, b: { images: Tensor; labels: Tensor
 }
 
 /** A rank other than 0: its batches through the model and to rank 0, then rank 0's summaries. */
-async function followSensitivity(model: ImageClassifier, ds: ImageDataset, stats: FeatureStats, batchSize: number,
-  world: number, rank: number): Promise<SensitivityResult> {
+async function followSensitivity(
+  model: ImageClassifier,
+  ds: ImageDataset,
+  stats: FeatureStats,
+  batchSize: number,
+  world: number,
+  rank: number,
+): Promise<SensitivityResult> {
   const total = batchCount(ds, batchSize);
   await withEval(model, async () => {
     const mine = batches(ds, { batchSize, device: model.device, pick: (b) => b % world === rank });

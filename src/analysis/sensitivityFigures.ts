@@ -19,14 +19,27 @@ export function scaledActivations(mean: ArrayLike<number>): Float64Array {
 }
 
 export async function sensitivityFigures(dir: string, runs: { name: string; result: SensitivityResult }[]): Promise<string[]> {
-  const kde = await kdeFigure(runs.map((r) => ({ label: r.name, values: r.result.scaledSample })), {
-    title: 'Scaled neuron sensitivities (Figure 1)', xLabel: '(Delta(i, x) - mean_i) / std_i', yLabel: 'density',
-    clipQuantiles: FIGURE1_CLIP,
-  });
-  const act = await kdeFigure(runs.map((r) => ({
-    label: `${r.name}: ${r.result.deadFeatures} of ${r.result.featureDim} features always zero`,
-    values: scaledActivations(r.result.stats.mean),
-  })), { title: 'Mean feature activation, min-max scaled (Figure 3)', xLabel: 'scaled mean activation', yLabel: 'density', clipQuantiles: [0, 1] });
+  const kde = await kdeFigure(
+    runs.map((r) => ({ label: r.name, values: r.result.scaledSample })),
+    {
+      title: 'Scaled neuron sensitivities (Figure 1)',
+      xLabel: '(Delta(i, x) - mean_i) / std_i',
+      yLabel: 'density',
+      clipQuantiles: FIGURE1_CLIP,
+    },
+  );
+  const act = await kdeFigure(
+    runs.map((r) => ({
+      label: `${r.name}: ${r.result.deadFeatures} of ${r.result.featureDim} features always zero`,
+      values: scaledActivations(r.result.stats.mean),
+    })),
+    {
+      title: 'Mean feature activation, min-max scaled (Figure 3)',
+      xLabel: 'scaled mean activation',
+      yLabel: 'density',
+      clipQuantiles: [0, 1],
+    },
+  );
   saveFigure(dir, 'delta-kde', kde);
   saveFigure(dir, 'activations', act);
   return ['delta-kde.png', 'delta-kde.svg', 'activations.png', 'activations.svg'];

@@ -38,24 +38,46 @@ export interface SensitivitySummary {
   files?: string[];
 }
 
-export type SummaryContext = Omit<SensitivitySummary, 'count' | 'featureDim' | 'classes' | 'accuracy' | 'deadFeatures' | 'mostSensitive' | 'neurons' | 'statsCount'>;
+export type SummaryContext = Omit<
+  SensitivitySummary,
+  'count' | 'featureDim' | 'classes' | 'accuracy' | 'deadFeatures' | 'mostSensitive' | 'neurons' | 'statsCount'
+>;
 
 export function writeSensitivitySummary(dir: string, r: SensitivityResult, context: SummaryContext = {}): SensitivitySummary {
   const { model, dataset, split, statsSplit, eps, topK, compare, files } = context;
   const summary: SensitivitySummary = {
-    model, dataset, split, count: r.count, featureDim: r.featureDim, classes: r.classes, accuracy: r.accuracy,
-    statsSplit, statsCount: r.stats.count, eps, topK, deadFeatures: r.deadFeatures, mostSensitive: r.mostSensitive,
-    neurons: r.neurons, compare, files,
+    model,
+    dataset,
+    split,
+    count: r.count,
+    featureDim: r.featureDim,
+    classes: r.classes,
+    accuracy: r.accuracy,
+    statsSplit,
+    statsCount: r.stats.count,
+    eps,
+    topK,
+    deadFeatures: r.deadFeatures,
+    mostSensitive: r.mostSensitive,
+    neurons: r.neurons,
+    compare,
+    files,
   };
-  writeFileAtomic(join(dir, SUMMARY_FILE), JSON.stringify(summary, null, 2) + '\n');
+  writeFileAtomic(join(dir, SUMMARY_FILE), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
 }
 
 const count = z.int({ error: 'expected a non-negative integer' }).nonnegative({ error: 'expected a non-negative integer' });
 /** The fields readers use; the rest are as written. */
 const SummarySchema = z.looseObject({
-  count, featureDim: count, classes: count, accuracy: z.number(), deadFeatures: count, statsCount: count,
-  mostSensitive: z.array(count), neurons: z.array(z.looseObject({})),
+  count,
+  featureDim: count,
+  classes: count,
+  accuracy: z.number(),
+  deadFeatures: count,
+  statsCount: count,
+  mostSensitive: z.array(count),
+  neurons: z.array(z.looseObject({})),
 });
 
 /** Reads a sensitivity folder's summary.json (checked against its manifest and schema). */
@@ -78,7 +100,10 @@ export function hasFeatureStats(dir: string): boolean {
 export function readFeatureStats(dir: string): { mean: Float32Array; std: Float32Array } {
   if (!hasFeatureStats(dir)) throw new Error(`${dir} has no ${FEATURE_MEAN_FILE} / ${FEATURE_STD_FILE} (run sauron sensitivity first)`);
   for (const f of [FEATURE_MEAN_FILE, FEATURE_STD_FILE]) verifyOutputFile(dir, f, true);
-  return scope(() => ({ mean: loadNpy(join(dir, FEATURE_MEAN_FILE)).toFloat32Array(), std: loadNpy(join(dir, FEATURE_STD_FILE)).toFloat32Array() }));
+  return scope(() => ({
+    mean: loadNpy(join(dir, FEATURE_MEAN_FILE)).toFloat32Array(),
+    std: loadNpy(join(dir, FEATURE_STD_FILE)).toFloat32Array(),
+  }));
 }
 
 export function writeFeatureStats(dir: string, mean: ArrayLike<number>, std: ArrayLike<number>): void {

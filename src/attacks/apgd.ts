@@ -23,64 +23,22 @@ import { derivedGenerator, type Generator } from '../tensor/random.js';
 import { hostSide } from '../tensor/deviceState.js';
 import { withEval } from '../nn/module.js';
 import { withFoldedBatchNorm } from '../nn/foldBatchNorm.js';
-import { checkBudget, sampleNorms, type Norm } from './budget.js';
+import type { Norm } from './budget.js';
 import { perRow } from './threat.js';
 import { apgdObjective } from './losses.js';
 import type { Evaluated } from './loop.js';
 import { earlyStop, type Job } from './earlyStop.js';
 import { apgdStep } from './stepRules.js';
 import { defaultRestartBatch } from './pgd.js';
-import { judge, sampleRecords } from './records.js';
-import { checkIterations, type AttackBatch, type AttackOutput } from './attackTypes.js';
-import type { RobustAttackConfig, RobustRecord } from './robustAttackTypes.js';
+import { judge, judgedAgain, sampleRecords } from './records.js';
+import type { AttackBatch, AttackOutput } from './attackTypes.js';
+import type { RobustRecord } from './robustAttackTypes.js';
+import { APGD_DEFAULTS, checkApgdConfig, checkStart, type ApgdConfig } from './apgdConfig.js';
 
-/** APGD-CE (loss 'ce'), APGD-DLR (loss 'dlr') and APGD-T (loss 'dlr', targeted). */
-export interface ApgdConfig extends RobustAttackConfig {
-  /** 'ce': cross-entropy (APGD-CE); 'dlr': the DLR loss (APGD-DLR), or with `targeted` its targeted form (APGD-T). */
-  loss: 'ce' | 'dlr';
-  /** APGD-T: one run per target class, the top `targetClasses` classes but the first by clean logit. */
-  targeted?: boolean;
-  /** APGD-T: how many target classes (the reference's n_target_classes, default 9). */
-  targetClasses?: number;
-  /** Iterations per run (the reference's n_iter, default 100). */
-  iterations?: number;
-  /** Runs per input (and per target), each only for inputs the earlier ones did not fool (default 1). */
-  restarts?: number;
-  /** The step-size rule's threshold on the fraction of steps that raised the loss (default 0.75). */
-  rho?: number;
-  /** Forwards whose gradients are averaged per step (the reference's eot_iter, default 1; randomised models). */
-  eotIter?: number;
-  /** Tests: every run starts from these points [B, C, H, W] (inside the budget) instead of a random start. */
-  start?: Tensor;
-}
-
-/** The reference's defaults (APGDAttack, APGDAttack_targeted). */
-export const APGD_DEFAULTS = { iterations: 100, restarts: 1, rho: 0.75, targetClasses: 9, eotIter: 1 } as const;
+export { APGD_DEFAULTS, checkApgdConfig, type ApgdConfig } from './apgdConfig.js';
 
 /** Tag of APGD's random starts among a run's generators (derivedGenerator). */
 const START_TAG = 28;
-
-const positiveInt = (v: number) => Number.isInteger(v) && v >= 1;
-
-/** Checks the config against the model's class count; throws one line naming the field. */
-export function checkApgdConfig(c: ApgdConfig, classes: number): void {
-  if ((c.norm as string) === 'l1') {
-    throw new Error("APGD: norm 'l1' is not supported (the reference's L1 version, with its sparsity-adaptive step and L1 projection, is not implemented); use 'l2' or 'linf'");
-  }
-  checkBudget(c.norm, c.eps);
-  if (c.loss !== 'ce' && c.loss !== 'dlr') throw new Error(`APGD: loss must be 'ce' or 'dlr', got '${String(c.loss)}'`);
-  if (c.targeted && c.loss !== 'dlr') throw new Error("APGD: a targeted run takes loss 'dlr' (the reference's APGD-T ascends the targeted DLR loss only)");
-  checkIterations(c.iterations ?? APGD_DEFAULTS.iterations);
-  for (const k of ['restarts', 'targetClasses', 'eotIter'] as const) {
-    const v = c[k];
-    if (v !== undefined && !positiveInt(v)) throw new RangeError(`APGD: ${k} must be a positive integer, got ${v}`);
-  }
-  if (c.rho !== undefined && !(c.rho > 0 && c.rho <= 1)) throw new RangeError(`APGD: rho must be in (0, 1], got ${c.rho}`);
-  const least = c.targeted ? 4 : c.loss === 'dlr' ? 3 : 2;
-  if (classes < least) throw new RangeError(`APGD: the ${c.targeted ? 'targeted ' : ''}${c.loss} loss needs at least ${least} classes, the model has ${classes}`);
-  const targets = c.targetClasses ?? APGD_DEFAULTS.targetClasses;
-  if (c.targeted && targets > classes - 1) throw new RangeError(`APGD: targetClasses must be at most ${classes - 1} (the classes but the first), got ${targets}`);
-}
 
 /**
  * Auto-PGD: APGD-CE, APGD-DLR, or APGD-T (`targeted`: for each of the top `targetClasses`
@@ -110,60 +68,82 @@ export function checkApgdConfig(c: ApgdConfig, classes: number): void {
 export function apgdAttack(model: ImageClassifier, batch: AttackBatch, c: ApgdConfig): AttackOutput<RobustRecord> {
   const x = batch.images;
   const b = x.shape[0]!;
-  if (batch.labels.shape[0] !== b || batch.indices.length !== b) throw new Error(`APGD: ${b} images, ${batch.labels.shape[0]} labels and ${batch.indices.length} indices`);
-  if (c.start && c.start.shape.join() !== x.shape.join()) throw new Error(`APGD: start is [${c.start.shape.join(', ')}], the images [${x.shape.join(', ')}]`);
-  return withEval(model, () => scope(() => {
-    const logits = noGrad(() => model.forward(x).logits);
-    checkApgdConfig(c, logits.shape[1]!);
-    if (c.start) checkStart(c.start, x, c.norm, c.eps);
-    const clean = logits.argmax(1);
-    // the reference attacks the inputs it classifies correctly
-    const correct = clean.eq(batch.labels).toArray<'bool'>();
-    const attacked = Array.from(correct, (v, i) => (v ? i : -1)).filter((i) => i >= 0);
-    let adv = x;
-    const restartOf = new Int32Array(b);
-    const iterationOf = new Int32Array(b);
-    const fooled = new Uint8Array(b);
-    if (attacked.length) {
-      const idx = tensor(BigInt64Array.from(attacked, BigInt), { shape: [attacked.length], device: x.device });
-      const r = attackRows(model, c, x.indexSelect(0, idx), batch.labels.indexSelect(0, idx), logits.indexSelect(0, idx),
-        attacked.map((i) => batch.indices[i]!), c.start?.indexSelect(0, idx));
-      const perRun = c.targeted ? (c.restarts ?? APGD_DEFAULTS.restarts) : 1;
-      attacked.forEach((i, k) => {
-        if (!r.fooled[k]) return;
-        fooled[i] = 1;
-        restartOf[i] = Math.floor(r.restartOf[k]! / perRun);
-        iterationOf[i] = r.iterationOf[k]!;
-      });
-      if (r.fooled.some(Boolean)) {
-        const mask = tensor(Uint8Array.from(r.fooled), { shape: [attacked.length], device: x.device }).bool();
-        adv = x.clone().indexCopy_(0, idx, where(perRow(mask, r.adversarial), r.adversarial, x.indexSelect(0, idx)));
+  if (batch.labels.shape[0] !== b || batch.indices.length !== b)
+    throw new Error(`APGD: ${b} images, ${batch.labels.shape[0]} labels and ${batch.indices.length} indices`);
+  if (c.start && c.start.shape.join() !== x.shape.join())
+    throw new Error(`APGD: start is [${c.start.shape.join(', ')}], the images [${x.shape.join(', ')}]`);
+  return withEval(model, () =>
+    scope(() => {
+      const logits = noGrad(() => model.forward(x).logits);
+      checkApgdConfig(c, logits.shape[1]!);
+      if (c.start) checkStart(c.start, x, c.norm, c.eps);
+      const clean = logits.argmax(1);
+      // the reference attacks the inputs it classifies correctly
+      const correct = clean.eq(batch.labels).toArray<'bool'>();
+      const attacked = Array.from(correct, (v, i) => (v ? i : -1)).filter((i) => i >= 0);
+      let adv = x;
+      const restartOf = new Int32Array(b);
+      const iterationOf = new Int32Array(b);
+      const fooled = new Uint8Array(b);
+      if (attacked.length) {
+        const idx = tensor(BigInt64Array.from(attacked, BigInt), { shape: [attacked.length], device: x.device });
+        const r = attackRows(
+          model,
+          c,
+          x.indexSelect(0, idx),
+          batch.labels.indexSelect(0, idx),
+          logits.indexSelect(0, idx),
+          attacked.map((i) => batch.indices[i]!),
+          c.start?.indexSelect(0, idx),
+        );
+        const perRun = c.targeted ? (c.restarts ?? APGD_DEFAULTS.restarts) : 1;
+        attacked.forEach((i, k) => {
+          if (!r.fooled[k]) return;
+          fooled[i] = 1;
+          restartOf[i] = Math.floor(r.restartOf[k]! / perRun);
+          iterationOf[i] = r.iterationOf[k]!;
+        });
+        if (r.fooled.some(Boolean)) {
+          const mask = tensor(Uint8Array.from(r.fooled), { shape: [attacked.length], device: x.device }).bool();
+          adv = x.clone().indexCopy_(0, idx, where(perRow(mask, r.adversarial), r.adversarial, x.indexSelect(0, idx)));
+        }
       }
-    }
-    const labels = batch.labels.toNumbers();
-    let j = judge(model, adv, x, c.norm, c.eps);
-    // fooled in the loop, not by the model as given (see above)
-    const missed = Array.from(fooled, (f, i) => (f && j.prediction[i] === labels[i] ? i : -1)).filter((i) => i >= 0);
-    if (missed.length) {
-      const idx = tensor(BigInt64Array.from(missed, BigInt), { shape: [missed.length], device: x.device });
-      const exact = c.foldBatchNorm === false && (c.precision ?? 'fp32') === 'fp32';
-      const again = exact ? null : apgdAttack(model, {
-        images: x.indexSelect(0, idx), labels: batch.labels.indexSelect(0, idx), indices: missed.map((i) => batch.indices[i]!),
-      }, { ...c, foldBatchNorm: false, precision: 'fp32', start: c.start?.indexSelect(0, idx) });
-      missed.forEach((i, k) => {
-        const rec = again?.records[k];
-        restartOf[i] = rec?.success ? rec.restart : 0;
-        iterationOf[i] = rec?.success ? rec.iteration : 0;
+      const labels = batch.labels.toNumbers();
+      const j = judge(model, adv, x, c.norm, c.eps);
+      const records = sampleRecords(j, {
+        index: batch.indices,
+        label: labels,
+        clean: clean.toNumbers(),
+        goal: labels,
+        targeted: false,
+        restart: restartOf,
+        iteration: iterationOf,
       });
-      adv = adv.clone().indexCopy_(0, idx, again ? again.adversarial : x.indexSelect(0, idx));
-      j = judge(model, adv, x, c.norm, c.eps);
-    }
-    const records = sampleRecords(j, {
-      index: batch.indices, label: labels, clean: clean.toNumbers(), goal: labels, targeted: false,
-      restart: restartOf, iteration: iterationOf,
-    });
-    return { records, adversarial: adv === x ? x.clone() : adv, ...(missed.length ? { rejudged: missed.length } : {}) };
-  }));
+      const out = { records, adversarial: adv === x ? x.clone() : adv };
+      // fooled in the loop, not by the model as given (see above)
+      const missed = records.flatMap((r, i) => (fooled[i] && !r.success ? [i] : []));
+      if (!missed.length) return out;
+      // the loop already ran as the judgement does: such an input keeps its clean image
+      const exact = c.foldBatchNorm === false && (c.precision ?? 'fp32') === 'fp32';
+      const unattacked = (sub: AttackBatch) => ({
+        records: missed.map((i) => ({
+          ...records[i]!,
+          adversarialPrediction: records[i]!.cleanPrediction,
+          success: false,
+          l2: 0,
+          linf: 0,
+          restart: 0,
+          iteration: 0,
+        })),
+        adversarial: sub.images.clone(),
+      });
+      return judgedAgain(batch, out, missed, (sub, idx) =>
+        exact
+          ? unattacked(sub)
+          : apgdAttack(model, sub, { ...c, foldBatchNorm: false, precision: 'fp32', start: c.start?.indexSelect(0, idx) }),
+      ).output;
+    }),
+  );
 }
 
 /**
@@ -177,8 +157,18 @@ function attackRows(model: ImageClassifier, c: ApgdConfig, x: Tensor, y: Tensor,
   const runs = c.targeted ? restarts * (c.targetClasses ?? APGD_DEFAULTS.targetClasses) : restarts;
   // APGD-T: run q of input i is problem row q * n + i, aimed at target floor(q / restarts)
   const order = c.targeted ? apgdTargets(logits, c.targetClasses ?? APGD_DEFAULTS.targetClasses) : null;
-  const goal = order ? cat(Array.from({ length: runs }, () => y), 0) : y;
-  const target = order ? cat(Array.from({ length: runs }, (_, q) => order.select(1, Math.floor(q / restarts))), 0) : undefined;
+  const goal = order
+    ? cat(
+        Array.from({ length: runs }, () => y),
+        0,
+      )
+    : y;
+  const target = order
+    ? cat(
+        Array.from({ length: runs }, (_, q) => order.select(1, Math.floor(q / restarts))),
+        0,
+      )
+    : undefined;
   const eot = c.eotIter ?? APGD_DEFAULTS.eotIter;
   const evaluate = (xi: Tensor, rows: Tensor | null): Evaluated => {
     const pick = (v: Tensor) => (rows ? v.indexSelect(0, rows) : v);
@@ -188,18 +178,40 @@ function attackRows(model: ImageClassifier, c: ApgdConfig, x: Tensor, y: Tensor,
     // the mean gradient of eot forwards; the last one's loss and prediction (the reference's)
     const all = Array.from({ length: eot }, once);
     const last = all[eot - 1]!;
-    return { ...last, objective: all.map((e) => e.objective).reduce((s, v) => s.add(v)).div(eot), value: last.objective };
+    return {
+      ...last,
+      objective: all
+        .map((e) => e.objective)
+        .reduce((s, v) => s.add(v))
+        .div(eot),
+      value: last.objective,
+    };
   };
   const draws = (jobs: Job[]) => jobs.map((j) => derivedGenerator(c.seed, indices[j.input]!, j.restart, START_TAG));
-  const run = () => earlyStop({
-    evaluate, rule: apgdStep({ norm: c.norm, eps: c.eps, iterations, rho: c.rho }), precision: c.precision, rowBatch: c.rowBatch,
-    x0: x, restarts: runs, iterations,
-    capacity: c.rowBatch !== undefined ? Math.max(n, c.rowBatch) : n * defaultRestartBatch(n, runs, x.device),
-    start: (jobs, centres) => (start
-      ? start.indexSelect(0, tensor(BigInt64Array.from(jobs, (j) => BigInt(j.input)), { shape: [jobs.length], device: x.device })).clamp(0, 1)
-      : apgdStart(centres, c.norm, c.eps, draws(jobs))),
-    ...(c.targeted ? { problemRow: (j: Job) => j.restart * n + j.input } : {}),
-  });
+  const run = () =>
+    earlyStop({
+      evaluate,
+      rule: apgdStep({ norm: c.norm, eps: c.eps, iterations, rho: c.rho }),
+      precision: c.precision,
+      rowBatch: c.rowBatch,
+      x0: x,
+      restarts: runs,
+      iterations,
+      capacity: c.rowBatch !== undefined ? Math.max(n, c.rowBatch) : n * defaultRestartBatch(n, runs, x.device),
+      start: (jobs, centres) =>
+        start
+          ? start
+              .indexSelect(
+                0,
+                tensor(
+                  BigInt64Array.from(jobs, (j) => BigInt(j.input)),
+                  { shape: [jobs.length], device: x.device },
+                ),
+              )
+              .clamp(0, 1)
+          : apgdStart(centres, c.norm, c.eps, draws(jobs)),
+      ...(c.targeted ? { problemRow: (j: Job) => j.restart * n + j.input } : {}),
+    });
   return c.foldBatchNorm === false ? run() : withFoldedBatchNorm(model, run);
 }
 
@@ -211,7 +223,10 @@ function attackRows(model: ImageClassifier, c: ApgdConfig, x: Tensor, y: Tensor,
 export function apgdTargets(logits: Tensor, count: number): Tensor {
   return scope(() => {
     const c = logits.shape[1]!;
-    return logits.sort(1).indices.narrow(1, c - 1 - count, count).flip([1]);
+    return logits
+      .sort(1)
+      .indices.narrow(1, c - 1 - count, count)
+      .flip([1]);
   });
 }
 
@@ -224,17 +239,14 @@ export function apgdStart(x: Tensor, norm: Norm, eps: number, generators: Genera
     if (generators.length !== x.shape[0]) throw new Error('apgdStart: one generator per row');
     const shape = [1, ...x.shape.slice(1)];
     // drawn on the host from per-row CPU generators, so starts are the same on every device
-    const host = hostSide(() => cat(generators.map((g) => (norm === 'linf' ? rand(shape, { generator: g }).mul(2).sub(1) : randn(shape, { generator: g }))), 0));
+    const host = hostSide(() =>
+      cat(
+        generators.map((g) => (norm === 'linf' ? rand(shape, { generator: g }).mul(2).sub(1) : randn(shape, { generator: g }))),
+        0,
+      ),
+    );
     const t = x.device === 'cpu' ? host : host.to(x.device);
     const size = norm === 'linf' ? t.abs().flatten(1).amax(1) : t.square().flatten(1).sum(1).sqrt();
     return x.add(t.div(perRow(size, t).add(1e-12)).mul(eps)).clamp(0, 1);
-  });
-}
-
-function checkStart(start: Tensor, x: Tensor, norm: Norm, eps: number): void {
-  scope(() => {
-    const d = sampleNorms(start.clamp(0, 1).sub(x), norm).toArray<'float32'>();
-    const bad = d.findIndex((v) => !(v <= eps * (1 + 1e-5) + 1e-6));
-    if (bad >= 0) throw new RangeError(`APGD: start row ${bad} lies ${d[bad]} from its image in ${norm}, outside eps ${eps}`);
   });
 }

@@ -32,8 +32,12 @@ export function unboundedEps(norm: Norm, imageShape: readonly number[]): number 
 }
 
 function fooled(model: ImageClassifier, batch: AttackBatch, norm: Norm, eps: number, iterations: number): number {
-  return scope(() => pgdAttack(model, batch, { norm, eps, iterations, restarts: 1, randomStart: false, against: 'label', seed: 0 })
-    .records.filter((r) => r.success).length);
+  return scope(
+    () =>
+      pgdAttack(model, batch, { norm, eps, iterations, restarts: 1, randomStart: false, against: 'label', seed: 0 }).records.filter(
+        (r) => r.success,
+      ).length,
+  );
 }
 
 function none(id: CheckResult['id'], o: FailureCheckOptions): CheckResult {
@@ -55,9 +59,14 @@ export function epsSweepCheck(model: ImageClassifier, batch: AttackBatch, o: Fai
   const flat = rates[2]! <= rates[0]! && rates[0]! < 1;
   const fired = falls || flat;
   const seen = `PGD (${o.iterations} steps) fooled ${rates.map(pct).join(', ')} of ${n} correctly classified inputs at ${SWEEP.join(', ')} x eps`;
-  return { id: 'eps-sweep', fired, message: fired
-    ? `${seen}: success should grow with the budget; the attack is failing (masked or uninformative gradients, or an eps too small to matter), so do not trust the robust accuracy of the gradient attacks`
-    : `${seen}: success grows with the budget` };
+  return {
+    id: 'eps-sweep',
+    fired,
+    message: fired
+      ? `${seen}: success should grow with the budget; the attack is failing (masked or uninformative gradients, ` +
+        'or an eps too small to matter), so do not trust the robust accuracy of the gradient attacks'
+      : `${seen}: success grows with the budget`,
+  };
 }
 
 /**
@@ -70,9 +79,15 @@ export function unboundedBudgetCheck(model: ImageClassifier, batch: AttackBatch,
   const eps = unboundedEps(o.norm, batch.images.shape.slice(1));
   const k = fooled(model, batch, o.norm, eps, o.iterations);
   const seen = `PGD (${o.iterations} steps) with an unbounded budget (${o.norm} eps ${+eps.toFixed(3)}) fooled ${k} of ${n} correctly classified inputs`;
-  return { id: 'unbounded-budget', fired: k < n, message: k < n
-    ? `${seen}: any image is reachable within that budget, so the attack, not the model, is failing (masked gradients, a broken loss); do not trust the gradient attacks' robust accuracy`
-    : `${seen}` };
+  return {
+    id: 'unbounded-budget',
+    fired: k < n,
+    message:
+      k < n
+        ? `${seen}: any image is reachable within that budget, so the attack, not the model, is failing ` +
+          "(masked gradients, a broken loss); do not trust the gradient attacks' robust accuracy"
+        : `${seen}`,
+  };
 }
 
 /**
@@ -84,21 +99,34 @@ export function lossIncreaseCheck(model: ImageClassifier, batch: AttackBatch, o:
   const n = batch.indices.length;
   if (!n) return none('loss-increase', o);
   const losses: number[][] = [];
-  withEval(model, () => scope(() => pgdLoop({
-    x0: batch.images, start: batch.images, norm: o.norm, eps: o.eps, stepSize: (2.5 * o.eps) / o.iterations, iterations: o.iterations,
-    evaluate: (x, rows) => {
-      if (rows) throw new Error('lossIncreaseCheck: the loop evaluates every row at once');
-      const e = crossEntropyObjective(model.forward(x).logits, batch.labels, false);
-      losses.push(e.objective.detach().toNumbers());
-      return e;
-    },
-  })));
+  withEval(model, () =>
+    scope(() =>
+      pgdLoop({
+        x0: batch.images,
+        start: batch.images,
+        norm: o.norm,
+        eps: o.eps,
+        stepSize: (2.5 * o.eps) / o.iterations,
+        iterations: o.iterations,
+        evaluate: (x, rows) => {
+          if (rows) throw new Error('lossIncreaseCheck: the loop evaluates every row at once');
+          const e = crossEntropyObjective(model.forward(x).logits, batch.labels, false);
+          losses.push(e.objective.detach().toNumbers());
+          return e;
+        },
+      }),
+    ),
+  );
   const first = losses[0]!;
   const last = losses[losses.length - 1]!;
   const stuck = first.filter((l, i) => !(last[i]! > l)).length;
   const fired = stuck > n / 2;
   const seen = `PGD's cross-entropy (${o.iterations} steps) did not increase from its start for ${stuck} of ${n} correctly classified inputs`;
-  return { id: 'loss-increase', fired, message: fired
-    ? `${seen}: the attack makes no progress (zero or uninformative gradients, too small a step); do not trust the gradient attacks' robust accuracy`
-    : seen };
+  return {
+    id: 'loss-increase',
+    fired,
+    message: fired
+      ? `${seen}: the attack makes no progress (zero or uninformative gradients, too small a step); do not trust the gradient attacks' robust accuracy`
+      : seen,
+  };
 }

@@ -2,7 +2,7 @@
 import type { Norm } from './threat.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Precision } from '../tensor/device.js';
-import type { Module } from '../nn/module.js';
+import type { AnyModule } from '../nn/module.js';
 import { withFoldedBatchNorm } from '../nn/foldBatchNorm.js';
 
 /**
@@ -30,12 +30,13 @@ export interface BudgetConfig {
 }
 
 /** Runs an attack's iterations with batch norm folded in, unless the config says not to. */
-export function iterating<T>(model: Module<any, any>, c: BudgetConfig, fn: () => T): T {
+export function iterating<T>(model: AnyModule, c: BudgetConfig, fn: () => T): T {
   return c.foldBatchNorm === false ? fn() : withFoldedBatchNorm(model, fn);
 }
 
 /**
- * One attacked input's outcome, as every attack returns it and samples.csv holds it: predictions, success and the perturbation's L2 and Linf norms (pixels in [0, 1]).
+ * One attacked input's outcome, as every attack returns it and samples.csv holds it: predictions, success and
+ * the perturbation's L2 and Linf norms (pixels in [0, 1]).
  */
 export interface SampleRecord {
   /** Position of the input in the attacked data set. */

@@ -70,39 +70,69 @@ export interface AutoAttackOutput {
 export function autoAttack(model: ImageClassifier, batch: AttackBatch, c: AutoAttackConfig): AutoAttackOutput {
   checkBudget(c.norm, c.eps);
   const plan = autoAttackPlan(c.version, c.norm, c.attacks);
-  const base: RobustAttackConfig = { norm: c.norm, eps: c.eps, seed: c.seed, ...(c.precision ? { precision: c.precision } : {}),
-    ...(c.foldBatchNorm === false ? { foldBatchNorm: false } : {}), ...(c.rowBatch ? { rowBatch: c.rowBatch } : {}) };
+  const base: RobustAttackConfig = {
+    norm: c.norm,
+    eps: c.eps,
+    seed: c.seed,
+    ...(c.precision ? { precision: c.precision } : {}),
+    ...(c.foldBatchNorm === false ? { foldBatchNorm: false } : {}),
+    ...(c.rowBatch ? { rowBatch: c.rowBatch } : {}),
+  };
   const components = { ...COMPONENTS, ...c.components };
-  return withEval(model, () => scope(() => {
-    const x0 = batch.images;
-    const clean = noGrad(() => model.forward(x0).logits.argmax(1)).toNumbers();
-    const labels = batch.labels.toNumbers();
-    if (clean.length !== batch.indices.length || labels.length !== clean.length) throw new Error('autoAttack: images, labels and indices must have one row per input');
-    const records: AutoAttackRecord[] = clean.map((p, i) => ({ index: batch.indices[i]!, label: labels[i]!, cleanPrediction: p, fooledBy: null,
-      adversarialPrediction: p, l2: 0, linf: 0 }));
-    const adversarial = x0.clone();
-    let robust = records.flatMap((r, i) => (r.cleanPrediction === r.label ? [i] : []));
-    for (const p of plan) {
-      if (!robust.length) break;
-      robust = scope(() => attackRows(model, batch, robust, p, components[p.attack], base, records, adversarial));
-    }
-    assertInBudget(adversarial, x0, c.norm, c.eps);
-    return { records, adversarial };
-  }));
+  return withEval(model, () =>
+    scope(() => {
+      const x0 = batch.images;
+      const clean = noGrad(() => model.forward(x0).logits.argmax(1)).toNumbers();
+      const labels = batch.labels.toNumbers();
+      if (clean.length !== batch.indices.length || labels.length !== clean.length)
+        throw new Error('autoAttack: images, labels and indices must have one row per input');
+      const records: AutoAttackRecord[] = clean.map((p, i) => ({
+        index: batch.indices[i]!,
+        label: labels[i]!,
+        cleanPrediction: p,
+        fooledBy: null,
+        adversarialPrediction: p,
+        l2: 0,
+        linf: 0,
+      }));
+      const adversarial = x0.clone();
+      let robust = records.flatMap((r, i) => (r.cleanPrediction === r.label ? [i] : []));
+      for (const p of plan) {
+        if (!robust.length) break;
+        robust = scope(() => attackRows(model, batch, robust, p, components[p.attack], base, records, adversarial));
+      }
+      assertInBudget(adversarial, x0, c.norm, c.eps);
+      return { records, adversarial };
+    }),
+  );
 }
 
 /**
  * One attack on the given rows: the rows it fooled get its example, prediction and norms, and
  * their record names it. Returns the rows still robust.
  */
-function attackRows(model: ImageClassifier, batch: AttackBatch, rows: number[], p: PlannedAttack, run: RobustComponent,
-  base: RobustAttackConfig, records: AutoAttackRecord[], adversarial: Tensor): number[] {
+function attackRows(
+  model: ImageClassifier,
+  batch: AttackBatch,
+  rows: number[],
+  p: PlannedAttack,
+  run: RobustComponent,
+  base: RobustAttackConfig,
+  records: AutoAttackRecord[],
+  adversarial: Tensor,
+): number[] {
   const device = batch.images.device;
   const idx = tensor(BigInt64Array.from(rows, BigInt), { shape: [rows.length], device });
-  const sub: AttackBatch = { images: batch.images.indexSelect(0, idx), labels: batch.labels.indexSelect(0, idx), indices: rows.map((i) => batch.indices[i]!) };
+  const sub: AttackBatch = {
+    images: batch.images.indexSelect(0, idx),
+    labels: batch.labels.indexSelect(0, idx),
+    indices: rows.map((i) => batch.indices[i]!),
+  };
   const out: AttackOutput<RobustRecord> = run(model, sub, p, base);
   if (out.records.length !== rows.length || out.adversarial.shape[0] !== rows.length) {
-    throw new Error(`${p.attack} returned ${out.records.length} records and ${out.adversarial.shape[0]} examples for ${rows.length} inputs`);
+    throw new Error(
+      `${p.attack} returned ${out.records.length} records and ${out.adversarial.shape[0]} examples for ${rows.length} inputs`,
+    );
   }
   const fooled: number[] = [];
   out.records.forEach((r, k) => {
@@ -113,7 +143,13 @@ function attackRows(model: ImageClassifier, batch: AttackBatch, rows: number[], 
   });
   if (fooled.length) {
     const from = tensor(BigInt64Array.from(fooled, BigInt), { shape: [fooled.length], device });
-    const to = tensor(BigInt64Array.from(fooled.map((k) => rows[k]!), BigInt), { shape: [fooled.length], device });
+    const to = tensor(
+      BigInt64Array.from(
+        fooled.map((k) => rows[k]!),
+        BigInt,
+      ),
+      { shape: [fooled.length], device },
+    );
     adversarial.indexCopy_(0, to, out.adversarial.indexSelect(0, from));
   }
   const hit = new Set(fooled);

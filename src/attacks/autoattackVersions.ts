@@ -58,7 +58,8 @@ function tuned(name: RobustAttackName, changes: Record<string, number | boolean>
  * `attacks` belongs to custom alone (the reference refuses it otherwise).
  */
 export function autoAttackPlan(version: AutoAttackVersion, norm: Norm, attacks?: readonly string[]): PlannedAttack[] {
-  if (version !== 'custom' && attacks?.length) throw new Error(`a list of attacks needs version 'custom' (version '${version}' sets its own)`);
+  if (version !== 'custom' && attacks?.length)
+    throw new Error(`a list of attacks needs version 'custom' (version '${version}' sets its own)`);
   const l1 = (norm as string) === 'l1';
   switch (version) {
     case 'standard': {
@@ -66,15 +67,22 @@ export function autoAttackPlan(version: AutoAttackVersion, norm: Norm, attacks?:
       return [tuned('apgd-ce', apgd), tuned('apgd-t', { ...apgd, restarts: 1 }), tuned('fab-t', {}), tuned('square', { queries: 5000 })];
     }
     case 'plus':
-      return [tuned('apgd-ce', { restarts: 5 }), tuned('apgd-dlr', { restarts: 5 }), tuned('fab', { restarts: 5 }), tuned('square', { queries: 5000 }),
-        tuned('apgd-t', { restarts: 1, targetClasses: 9 }), tuned('fab-t', { targetClasses: 9 })];
+      return [
+        tuned('apgd-ce', { restarts: 5 }),
+        tuned('apgd-dlr', { restarts: 5 }),
+        tuned('fab', { restarts: 5 }),
+        tuned('square', { queries: 5000 }),
+        tuned('apgd-t', { restarts: 1, targetClasses: 9 }),
+        tuned('fab-t', { targetClasses: 9 }),
+      ];
     case 'rand':
       return [tuned('apgd-ce', { restarts: 1, eotIter: 20 }), tuned('apgd-dlr', { restarts: 1, eotIter: 20 })];
     case 'custom': {
       if (!attacks?.length) throw new Error(`version 'custom' needs a list of attacks (of ${ROBUST_ATTACKS.join(', ')})`);
       const seen = new Set<string>();
       return attacks.map((a) => {
-        if (!(ROBUST_ATTACKS as readonly string[]).includes(a)) throw new Error(`unknown attack '${a}' (expected ${ROBUST_ATTACKS.join(', ')})`);
+        if (!(ROBUST_ATTACKS as readonly string[]).includes(a))
+          throw new Error(`unknown attack '${a}' (expected ${ROBUST_ATTACKS.join(', ')})`);
         if (seen.has(a)) throw new Error(`attack '${a}' is listed twice`);
         seen.add(a);
         return defaults(a as RobustAttackName);

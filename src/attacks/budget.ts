@@ -30,7 +30,12 @@ export function randomStart(x: Tensor, norm: Norm, eps: number, generators: Gene
     if (generators.length !== x.shape[0]) throw new Error('randomStart: one generator per row');
     const draw = THREATS[norm].noise === 'normal' ? randn : rand;
     // Drawn on the host from per-row CPU generators, so starts are the same on every device.
-    const host = hostSide(() => cat(generators.map((g) => draw([1, ...shape], { generator: g })), 0));
+    const host = hostSide(() =>
+      cat(
+        generators.map((g) => draw([1, ...shape], { generator: g })),
+        0,
+      ),
+    );
     return THREATS[norm].start(x, x.device === 'cpu' ? host : host.to(x.device), eps);
   });
 }

@@ -23,6 +23,7 @@ export function defaultFakeRelu(arch: string): boolean {
 }
 
 export function resolveFakeRelu(setting: FakeReluSetting, arch: string): boolean {
-  if (setting !== 'auto' && setting !== 'on' && setting !== 'off') throw new Error(`--fake-relu takes auto, on or off, got '${String(setting)}'`);
+  if (setting !== 'auto' && setting !== 'on' && setting !== 'off')
+    throw new Error(`--fake-relu takes auto, on or off, got '${String(setting)}'`);
   return setting === 'auto' ? defaultFakeRelu(arch) : setting === 'on';
 }

@@ -15,7 +15,7 @@ import { where, type Tensor } from '../tensor/tensor.js';
 import { withEval } from '../nn/module.js';
 import { withFoldedBatchNorm } from '../nn/foldBatchNorm.js';
 import { checkBudget } from './budget.js';
-import { judge, sampleRecords } from './records.js';
+import { judge, judgedAgain, sampleRecords } from './records.js';
 import { perRow } from './threat.js';
 import { fabNoise, fabStart } from './fabStep.js';
 import { fabSchedule, type FabJob } from './fabSchedule.js';
@@ -94,27 +94,30 @@ export function fabAttack(model: ImageClassifier, batch: AttackBatch, c: FabConf
     throw new Error(`FAB: ${b} images need ${b} labels and ${b} indices, got ${batch.labels.shape[0]} and ${batch.indices.length}`);
   }
   if (!b) return { records: [], adversarial: batch.images.clone() };
-  return withEval(model, () => scope(() => {
-    const out = attackOnce(model, batch, c);
-    // The loop judged with batch norm folded (and maybe autocast); the records judge the model
-    // as given. An input whose example fooled the one but not the other is attacked again with
-    // the model as given, as the reference would.
-    const back = out.records.flatMap((r, i) => (out.found[i] && !r.success ? [i] : []));
-    if (!back.length || (c.foldBatchNorm === false && (c.precision ?? 'fp32') === 'fp32')) return clean(out, batch);
-    const idx = tensor(BigInt64Array.from(back, BigInt), { shape: [back.length], device: batch.images.device });
-    const again = attackOnce(model, { images: batch.images.indexSelect(0, idx), labels: batch.labels.indexSelect(0, idx),
-      indices: back.map((i) => batch.indices[i]!) }, { ...c, foldBatchNorm: false, precision: 'fp32' });
-    const records = [...out.records];
-    back.forEach((i, k) => { records[i] = again.records[k]!; });
-    return clean({ records, adversarial: out.adversarial.clone().indexCopy_(0, idx, again.adversarial) }, batch);
-  }));
+  return withEval(model, () =>
+    scope(() => {
+      const out = attackOnce(model, batch, c);
+      // The loop judged with batch norm folded (and maybe autocast); the records judge the model
+      // as given. An input whose example fooled the one but not the other is attacked again with
+      // the model as given, as the reference would.
+      const back = out.records.flatMap((r, i) => (out.found[i] && !r.success ? [i] : []));
+      if (!back.length || (c.foldBatchNorm === false && (c.precision ?? 'fp32') === 'fp32')) return clean(out, batch);
+      const { output } = judgedAgain(batch, out, back, (sub) => attackOnce(model, sub, { ...c, foldBatchNorm: false, precision: 'fp32' }));
+      return clean(output, batch);
+    }),
+  );
 }
 
 /** Inputs the attack did not fool keep their clean image, as the reference returns them. */
 function clean(out: AttackOutput<RobustRecord>, batch: AttackBatch): AttackOutput<RobustRecord> {
   if (out.records.every((r) => r.success || (r.l2 === 0 && r.linf === 0))) return { records: out.records, adversarial: out.adversarial };
-  const failed = tensor(Uint8Array.from(out.records, (r) => (r.success ? 0 : 1)), { shape: [out.records.length], dtype: 'bool', device: batch.images.device });
-  const records = out.records.map((r) => (r.success ? r : { ...r, adversarialPrediction: r.cleanPrediction, l2: 0, linf: 0, restart: 0, iteration: 0 }));
+  const failed = tensor(
+    Uint8Array.from(out.records, (r) => (r.success ? 0 : 1)),
+    { shape: [out.records.length], dtype: 'bool', device: batch.images.device },
+  );
+  const records = out.records.map((r) =>
+    r.success ? r : { ...r, adversarialPrediction: r.cleanPrediction, l2: 0, linf: 0, restart: 0, iteration: 0 },
+  );
   return { records, adversarial: where(perRow(failed, batch.images), batch.images, out.adversarial) };
 }
 
@@ -132,7 +135,13 @@ function attackOnce(model: ImageClassifier, batch: AttackBatch, c: FabConfig): A
   // job j of FAB-T: the target of rank j / restarts, the (rank + 2)-th class by clean logit
   // (the reference's output.sort()[1][:, -target_class], target_class = rank + 2)
   const target = c.targeted
-    ? logits.argsort(1).index([null, tensor(BigInt64Array.from({ length: jobs }, (_, j) => BigInt(classes - 2 - Math.floor(j / restarts))), { shape: [jobs], device: x0.device })])
+    ? logits.argsort(1).index([
+        null,
+        tensor(
+          BigInt64Array.from({ length: jobs }, (_, j) => BigInt(classes - 2 - Math.floor(j / restarts))),
+          { shape: [jobs], device: x0.device },
+        ),
+      ])
     : null;
   const restartOf = (j: number) => j % restarts;
   const start = (fresh: FabJob[], rows: Tensor): Tensor => {
@@ -142,19 +151,42 @@ function attackOnce(model: ImageClassifier, batch: AttackBatch, c: FabConfig): A
     const picked = rand.map((k) => fresh[k]!);
     const noise = c.startNoise
       ? c.startNoise(picked.map((f) => ({ input: f.input, restart: restartOf(f.job), target: Math.floor(f.job / restarts) })))
-      : fabNoise(x0.shape.slice(1), c.norm, picked.map((f) => derivedGenerator(c.seed, batch.indices[f.input]!, f.job, FAB_TAG)), x0.device);
+      : fabNoise(
+          x0.shape.slice(1),
+          c.norm,
+          picked.map((f) => derivedGenerator(c.seed, batch.indices[f.input]!, f.job, FAB_TAG)),
+          x0.device,
+        );
     return rows.clone().indexCopy_(0, idx, fabStart(rows.indexSelect(0, idx), noise, c.norm, c.eps));
   };
-  const run = () => fabSchedule({
-    model, x0, label: batch.labels, target, jobs, attacked, start, earlyStop: c.earlyStop ?? true,
-    iterations: c.iterations ?? FAB_DEFAULTS.iterations, capacity: c.rowBatch ?? defaultFabRows(x0.device),
-    norm: c.norm, eps: c.eps, alphaMax: c.alphaMax ?? FAB_DEFAULTS.alphaMax, eta: c.eta ?? FAB_DEFAULTS.eta,
-    beta: c.beta ?? FAB_DEFAULTS.beta, precision: c.precision,
-  });
+  const run = () =>
+    fabSchedule({
+      model,
+      x0,
+      label: batch.labels,
+      target,
+      jobs,
+      attacked,
+      start,
+      earlyStop: c.earlyStop ?? true,
+      iterations: c.iterations ?? FAB_DEFAULTS.iterations,
+      capacity: c.rowBatch ?? defaultFabRows(x0.device),
+      norm: c.norm,
+      eps: c.eps,
+      alphaMax: c.alphaMax ?? FAB_DEFAULTS.alphaMax,
+      eta: c.eta ?? FAB_DEFAULTS.eta,
+      beta: c.beta ?? FAB_DEFAULTS.beta,
+      precision: c.precision,
+    });
   const r = c.foldBatchNorm === false ? run() : withFoldedBatchNorm(model, run);
   const records = sampleRecords(judge(model, r.adversarial, x0, c.norm, c.eps), {
-    index: batch.indices, label: labels, clean: pred, goal: labels, targeted: false,
-    restart: Array.from(r.jobOf, (j) => (j < 0 ? 0 : c.targeted ? Math.floor(j / restarts) : j)), iteration: r.iterationOf,
+    index: batch.indices,
+    label: labels,
+    clean: pred,
+    goal: labels,
+    targeted: false,
+    restart: Array.from(r.jobOf, (j) => (j < 0 ? 0 : c.targeted ? Math.floor(j / restarts) : j)),
+    iteration: r.iterationOf,
   });
   return { records, adversarial: r.adversarial, found: Array.from(r.jobOf, (j) => j >= 0) };
 }

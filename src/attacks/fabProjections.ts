@@ -68,7 +68,10 @@ export function projectionLinf(t: Tensor, w0: Tensor, b0in: Tensor): Tensor {
     const c2 = b.sub(b0).gt(0).logicalAnd(cL.logicalNot());
     const lb = bisect(n, 0, dim - 1, halvings(dim), t.device, (k) => {
       const indcurr = indp.gather(1, k.neg().add(dim - 1));
-      const bk = sb.gather(1, k).sub(s.gather(1, k).mul(p.gather(1, indcurr))).squeeze(1);
+      const bk = sb
+        .gather(1, k)
+        .sub(s.gather(1, k).mul(p.gather(1, indcurr)))
+        .squeeze(1);
       return b.sub(bk).gt(0);
     });
     const a2 = a.mul(2).sub(1);
@@ -77,7 +80,10 @@ export function projectionLinf(t: Tensor, w0: Tensor, b0in: Tensor): Tensor {
     d = where(col(cL), a2.mul(col(lambdaL)), d);
     const lbc = col(lb);
     const lambda2 = col(b.sub(sb.gather(1, lbc).squeeze(1)).div(s.gather(1, lbc).squeeze(1).neg()).clamp(0, null));
-    const inner = lambda2.minimum(d).mul(a).add(lambda2.neg().maximum(d).mul(a.neg().add(1)));
+    const inner = lambda2
+      .minimum(d)
+      .mul(a)
+      .add(lambda2.neg().maximum(d).mul(a.neg().add(1)));
     d = where(col(c2), inner, d);
     return d.mul(moving);
   });
@@ -107,7 +113,18 @@ export function projectionL2(t: Tensor, wIn: Tensor, b: Tensor): Tensor {
     const ws = w5.sub(w3s.cumsum(1));
     let d = r.mul(w).neg().mul(moving);
     const first = w5.neg().mul(rs.narrow(1, 0, 1));
-    const s = cat([first, rs2.neg().add(rs).mul(ws).cumsum(1).sub(w5.mul(rs.narrow(1, 0, 1)))], 1);
+    const s = cat(
+      [
+        first,
+        rs2
+          .neg()
+          .add(rs)
+          .mul(ws)
+          .cumsum(1)
+          .sub(w5.mul(rs.narrow(1, 0, 1))),
+      ],
+      1,
+    );
     const c4 = s.select(1, 0).add(c).lt(0);
     const c3 = d.mul(w).sum(1).add(c).gt(0);
     const c2 = c4.logicalOr(c3).logicalNot();
@@ -140,7 +157,11 @@ export function projectionL1(t: Tensor, wIn: Tensor, b: Tensor): Tensor {
     const indrRev = indr.argsort(1);
     const c6 = w.lt(0).float();
     let d = t.neg().add(c6).mul(w.ne(0).float());
-    const ds = w.neg().mul(t).minimum(w.mul(t.neg().add(1))).gather(1, indr);
+    const ds = w
+      .neg()
+      .mul(t)
+      .minimum(w.mul(t.neg().add(1)))
+      .gather(1, indr);
     const s = cat([col(c), ds], 1).cumsum(1);
     const c2 = s.select(1, dim).lt(0);
     const lb = bisect(n, 0, dim + 1, halvings(dim), t.device, (k) => s.gather(1, k).squeeze(1).gt(0));

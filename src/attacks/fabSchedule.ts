@@ -1,27 +1,22 @@
-// FAB's rows and when they leave, in the manner of earlyStop.ts: a row is one job (a target and
-// restart, FAB-T; a restart, FAB) of one input. An input's first job runs alone; only once it
-// ends without an example inside eps do its later jobs start, side by side as extra rows, as many
-// as the batch has room for. The reference runs each job on the inputs every earlier job failed
-// on, so the lowest job that succeeds gives the input's example; a job stops once a lower one
-// has succeeded. With early stopping a row also leaves as soon as it has fooled the model inside
-// eps (its outcome is settled: success only needs one such iterate), keeping that iterate;
-// without, it runs all its iterations and keeps the smallest fooling iterate, as the reference.
-// Either way the answers do not depend on which rows share the batch.
+// FAB's rows: the job schedule of jobSchedule.ts (a row is one job, a target and restart for
+// FAB-T or a restart for FAB, of one input; the lowest job that finds an example inside eps gives
+// the input its example) with FAB's iteration. With early stopping a row leaves as soon as it has
+// fooled the model inside eps (its outcome is settled: success only needs one such iterate),
+// keeping that iterate; without, it runs all its iterations and keeps the smallest fooling
+// iterate, as the reference. Either way the answers do not depend on which rows share the batch.
 import type { ImageClassifier } from '../models/classifier.js';
 import { noGrad } from '../tensor/autograd.js';
 import { full, tensor, zeros } from '../tensor/creation.js';
 import { autocast, autocastDtype } from '../tensor/device.js';
 import { scope } from '../tensor/scope.js';
 import { cat, where, type Tensor } from '../tensor/tensor.js';
-import { appendRows, keepBetter, replaceActive, type Active } from './loop.js';
+import { keepBetter, type Active, type Kept } from './loop.js';
+import { runJobs, type ScheduledJob } from './jobSchedule.js';
 import { diffLogitsGrads, fabStep, rowNorms, type FabSettings } from './fabStep.js';
 import { perRow } from './threat.js';
 
-export interface FabJob {
-  input: number;
-  /** target rank * restarts + restart: the order the reference runs them in. */
-  job: number;
-}
+/** A FAB row's job: target rank * restarts + restart, the order the reference runs them in. */
+export type FabJob = ScheduledJob;
 
 export interface FabScheduleOptions extends FabSettings {
   model: ImageClassifier;
@@ -57,74 +52,62 @@ export function fabSchedule(o: FabScheduleOptions): FabScheduleResult {
   const outRows: (Tensor | null)[] = Array(b).fill(null);
   const jobOf = new Int32Array(b).fill(-1);
   const iterationOf = new Int32Array(b);
-  // per input, the lowest job that has found an example inside eps
-  const foolJob = new Int32Array(b).fill(o.jobs);
-  let pending: FabJob[] = o.attacked.map((input) => ({ input, job: 0 }));
-  let rows: FabJob[] = [];
-  let t: number[] = [];
-  let a: Active | null = null;
   try {
-    while (rows.length || pending.length) {
-      const fresh = pending.splice(0, Math.max(0, o.capacity - rows.length));
-      if (fresh.length) {
-        const prev = a;
-        a = replaceActive(prev, scope(() => {
-          const idx = ints(fresh.map((j) => j.input));
-          const clean = o.x0.indexSelect(0, idx);
-          const start = o.start(fresh, clean);
-          const state = { label: o.label.indexSelect(0, idx), ...(o.target ? { target: o.target.index([idx, ints(fresh.map((j) => j.job))]) } : {}) };
-          const entering: Active = { x: start, x0: clean, best: clean, score: full([fresh.length], -Infinity, on),
-            it: zeros([fresh.length], { dtype: 'int32', ...on }), rows: idx, state };
-          return prev ? appendRows(prev, entering) : entering;
-        }));
-        rows = [...rows, ...fresh];
-        t = [...t, ...fresh.map(() => 0)];
-      }
-      let done: boolean[] = [];
-      const cur = a!;
-      a = replaceActive(cur, scope(() => {
-        const step = fabIterate(o, cur, t, (settled) => {
-          settled.forEach((s, r) => {
-            const { input, job } = rows[r]!;
-            if (s && job < foolJob[input]!) foolJob[input] = job;
-          });
-          done = rows.map(({ input, job }, r) => t[r] === o.iterations || (o.earlyStop && !!settled[r]) || job > foolJob[input]!);
-          return done;
+    runJobs({
+      inputs: o.attacked,
+      count: b,
+      jobs: o.jobs,
+      iterations: o.iterations,
+      capacity: o.capacity,
+      leaveWhenSettled: o.earlyStop,
+      enter: (fresh) => {
+        const idx = ints(fresh.map((j) => j.input));
+        const clean = o.x0.indexSelect(0, idx);
+        const start = o.start(fresh, clean);
+        const state = {
+          label: o.label.indexSelect(0, idx),
+          ...(o.target ? { target: o.target.index([idx, ints(fresh.map((j) => j.job))]) } : {}),
+        };
+        return {
+          x: start,
+          x0: clean,
+          best: clean,
+          score: full([fresh.length], -Infinity, on),
+          it: zeros([fresh.length], { dtype: 'int32', ...on }),
+          rows: idx,
+          state,
+        };
+      },
+      step: (cur, t, leave) => fabIterate(o, cur, t, leave),
+      // a row that ends with an example inside eps, from the lowest such job of its input so
+      // far, gives the input its example (a lower job ending later replaces it)
+      finish: (ended, kept) => {
+        const fooling = ended.filter((e) => e.settled);
+        if (!fooling.length) return;
+        const fIdx = ints(fooling.map((e) => e.row));
+        const best = kept.best.indexSelect(0, fIdx);
+        const it = kept.it.indexSelect(0, fIdx).toNumbers();
+        fooling.forEach(({ job: { input, job } }, k) => {
+          jobOf[input] = job;
+          iterationOf[input] = it[k]!;
+          outRows[input]?.dispose();
+          outRows[input] = best
+            .slice(0, k, k + 1)
+            .contiguous()
+            .keep();
         });
-        // a row that ends with an example inside eps, from the lowest such job of its input so
-        // far, gives the input its example (a lower job ending later replaces it)
-        const finished = done.flatMap((d, r) => (d && rows[r]!.job === foolJob[rows[r]!.input] ? [r] : []));
-        if (finished.length) {
-          const fIdx = ints(finished);
-          const best = step.kept.best.indexSelect(0, fIdx);
-          const it = step.kept.it.indexSelect(0, fIdx).toNumbers();
-          finished.forEach((r, k) => {
-            const { input, job } = rows[r]!;
-            jobOf[input] = job;
-            iterationOf[input] = it[k]!;
-            outRows[input]?.dispose();
-            outRows[input] = best.slice(0, k, k + 1).contiguous().keep();
-          });
-        }
-        // an input whose first job ended without success gets its later jobs
-        done.forEach((d, r) => {
-          const { input, job } = rows[r]!;
-          if (d && job === 0 && foolJob[input] === o.jobs) for (let q = 1; q < o.jobs; q++) pending.push({ input, job: q });
-        });
-        pending = pending.filter((j) => j.job < foolJob[j.input]!);
-        return step.next;
-      }));
-      const goOn = done.flatMap((d, r) => (d ? [] : [r]));
-      rows = goOn.map((r) => rows[r]!);
-      t = goOn.map((r) => t[r]! + 1);
-    }
+      },
+    });
   } catch (e) {
     for (const r of outRows) r?.dispose();
     throw e;
-  } finally {
-    replaceActive(a, null);
   }
-  const adversarial = scope(() => cat(outRows.map((r, i) => r ?? o.x0.slice(0, i, i + 1)), 0));
+  const adversarial = scope(() =>
+    cat(
+      outRows.map((r, i) => r ?? o.x0.slice(0, i, i + 1)),
+      0,
+    ),
+  );
   for (const r of outRows) r?.dispose();
   return { adversarial, jobOf, iterationOf };
 }
@@ -135,7 +118,12 @@ export function fabSchedule(o: FabScheduleOptions): FabScheduleResult {
  * norm), step back towards the clean input from a fooling iterate, and step the rows that go on.
  * `leave` sees which rows have an example inside eps and says which rows are done.
  */
-function fabIterate(o: FabScheduleOptions, a: Active, t: number[], leave: (settled: boolean[]) => boolean[]): { kept: { best: Tensor; it: Tensor }; next: Active | null } {
+function fabIterate(
+  o: FabScheduleOptions,
+  a: Active,
+  t: number[],
+  leave: (settled: boolean[]) => boolean[],
+): { kept: Kept; next: Active | null } {
   const n = a.x.shape[0]!;
   const on = { device: a.x.device };
   const label = a.state.label!;
@@ -143,10 +131,17 @@ function fabIterate(o: FabScheduleOptions, a: Active, t: number[], leave: (settl
   let kept = { best: a.best, score: a.score, it: a.it };
   if (t.some((v) => v > 0)) {
     const logits = noGrad(() => autocast(a.x.device, autocastDtype(o.precision ?? 'fp32'), () => o.model.forward(a.x).logits));
-    const judged = tensor(Uint8Array.from(t, (v) => (v > 0 ? 1 : 0)), { shape: [n], dtype: 'bool', ...on });
+    const judged = tensor(
+      Uint8Array.from(t, (v) => (v > 0 ? 1 : 0)),
+      { shape: [n], dtype: 'bool', ...on },
+    );
     adv = logits.argmax(1).ne(label).logicalAnd(judged);
     const size = rowNorms(a.x.sub(a.x0).reshape([n, -1]), o.norm);
-    const k = keepBetter(kept, { best: a.x, score: where(adv, size.neg(), -Infinity), it: tensor(Int32Array.from(t), { shape: [n], dtype: 'int32', ...on }) });
+    const k = keepBetter(kept, {
+      best: a.x,
+      score: where(adv, size.neg(), -Infinity),
+      it: tensor(Int32Array.from(t), { shape: [n], dtype: 'int32', ...on }),
+    });
     kept = { best: k.best, score: k.score, it: k.it };
   }
   const done = leave(Array.from(kept.score.ge(-o.eps).toArray<'bool'>(), Boolean));

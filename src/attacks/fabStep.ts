@@ -44,7 +44,13 @@ function dualNorms(g: Tensor, norm: FabNorm): Tensor {
  * label; targeted: the target minus the label, K' = 1) and dg [n, K', C*H*W] their gradients.
  * Untargeted, the label's own column gets df = 1e10, so it is never the closest.
  */
-export function diffLogitsGrads(model: ImageClassifier, x: Tensor, label: Tensor, target: Tensor | null, precision?: Precision): { df: Tensor; dg: Tensor } {
+export function diffLogitsGrads(
+  model: ImageClassifier,
+  x: Tensor,
+  label: Tensor,
+  target: Tensor | null,
+  precision?: Precision,
+): { df: Tensor; dg: Tensor } {
   const n = x.shape[0]!;
   const xg = x.detach().requiresGrad_(true);
   const half = autocastDtype(precision ?? 'fp32');
@@ -92,7 +98,11 @@ export function fabStep(x1: Tensor, x0: Tensor, df: Tensor, dg: Tensor, s: FabSe
   const a1 = a0.narrow(0, 0, n);
   const a2 = a0.narrow(0, n, n);
   const alpha = perRow(a1.div(a1.add(a2)).clamp(0, null).clamp(null, s.alphaMax), x1);
-  return x1.add(d1.mul(s.eta)).mul(alpha.neg().add(1)).add(x0.add(d2.mul(s.eta)).mul(alpha)).clamp(0, 1);
+  return x1
+    .add(d1.mul(s.eta))
+    .mul(alpha.neg().add(1))
+    .add(x0.add(d2.mul(s.eta)).mul(alpha))
+    .clamp(0, 1);
 }
 
 /**
@@ -109,6 +119,11 @@ export function fabStart(x0: Tensor, noise: Tensor, norm: FabNorm, eps: number):
 /** The raw draws of fabStart, one per row from its own generator, on the host. */
 export function fabNoise(shape: number[], norm: FabNorm, generators: Generator[], device: string): Tensor {
   const draw = norm === 'linf' ? rand : randn;
-  const host = hostSide(() => cat(generators.map((g) => draw([1, ...shape], { generator: g })), 0));
+  const host = hostSide(() =>
+    cat(
+      generators.map((g) => draw([1, ...shape], { generator: g })),
+      0,
+    ),
+  );
   return device === 'cpu' ? host : host.to(device);
 }

@@ -16,7 +16,15 @@ import { checkBudget } from './budget.js';
 import { inversionLoss } from './losses.js';
 import { pgdLoop } from './pgdLoop.js';
 import { judge, sampleRecords } from './records.js';
-import { checkIterations, defaultStepSize, iterating, type AttackBatch, type AttackOutput, type BudgetConfig, type NeuronRecord } from './attackTypes.js';
+import {
+  checkIterations,
+  defaultStepSize,
+  iterating,
+  type AttackBatch,
+  type AttackOutput,
+  type BudgetConfig,
+  type NeuronRecord,
+} from './attackTypes.js';
 import { withEval } from '../nn/module.js';
 
 /**
@@ -55,11 +63,13 @@ export function checkKnsConfig(c: KnsConfig, featureDim: number): void {
   checkBudget(c.norm, c.eps);
   checkIterations(c.iterations);
   const start = c.rankStart ?? 0;
-  if (!Number.isInteger(c.rankCount) || c.rankCount < 1) throw new RangeError(`number of neurons must be a positive integer, got ${c.rankCount}`);
+  if (!Number.isInteger(c.rankCount) || c.rankCount < 1)
+    throw new RangeError(`number of neurons must be a positive integer, got ${c.rankCount}`);
   if (!Number.isInteger(start) || start < 0 || start + c.rankCount > featureDim) {
     throw new RangeError(`neuron ranks ${start + 1}..${start + c.rankCount} exceed the model's ${featureDim} features`);
   }
-  if (c.rowBatch !== undefined && !(Number.isInteger(c.rowBatch) && c.rowBatch >= 1)) throw new RangeError(`rows per step must be a positive integer, got ${c.rowBatch}`);
+  if (c.rowBatch !== undefined && !(Number.isInteger(c.rowBatch) && c.rowBatch >= 1))
+    throw new RangeError(`rows per step must be a positive integer, got ${c.rowBatch}`);
   if (c.featureMean.length !== featureDim || c.featureStd.length !== featureDim) {
     throw new Error(`feature statistics have ${c.featureMean.length} entries, the model has ${featureDim} features`);
   }
@@ -127,8 +137,15 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
         // stops stepping it after the first gradient, with the full loop's answers, and steps
         // the rest in chunks of moving rows.
         return pgdLoop({
-          x0, start: x0, norm: c.norm, eps: c.eps, stepSize: defaultStepSize(c), iterations: c.iterations, precision: c.precision,
-          dropFrozen: c.earlyStop !== false, rowBatch: c.rowBatch ?? defaultKnsRowBatch(b * n, x.device),
+          x0,
+          start: x0,
+          norm: c.norm,
+          eps: c.eps,
+          stepSize: defaultStepSize(c),
+          iterations: c.iterations,
+          precision: c.precision,
+          dropFrozen: c.earlyStop !== false,
+          rowBatch: c.rowBatch ?? defaultKnsRowBatch(b * n, x.device),
           evaluate: (xi, rows) => {
             const pick = (t: Tensor) => (rows ? t.indexSelect(0, rows) : t);
             const out = model.forward(xi, { fakeRelu: c.fakeRelu });
@@ -143,8 +160,13 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
       const labels = batch.labels.toNumbers();
       const inputOf = (r: number) => Math.floor(r / n);
       const samples = sampleRecords(judged, {
-        index: Array.from({ length: b * n }, (_, r) => batch.indices[inputOf(r)]!), label: Array.from({ length: b * n }, (_, r) => labels[inputOf(r)]!),
-        clean, goal: clean, targeted: false, restart: new Int32Array(b * n), iteration: run.bestIteration,
+        index: Array.from({ length: b * n }, (_, r) => batch.indices[inputOf(r)]!),
+        label: Array.from({ length: b * n }, (_, r) => labels[inputOf(r)]!),
+        clean,
+        goal: clean,
+        targeted: false,
+        restart: new Int32Array(b * n),
+        iteration: run.bestIteration,
       });
       const neurons = neuron.toNumbers();
       const deltas = d.index([rowInput, neuron]).toNumbers();
@@ -153,7 +175,10 @@ export function knsAttack(model: ImageClassifier, batch: AttackBatch, c: KnsConf
       const records: NeuronRecord[] = samples.map((s, r) => {
         const dv = deltas[r]!;
         return {
-          ...s, neuron: neurons[r]!, rank: start + (r % n) + 1, delta: dv,
+          ...s,
+          neuron: neurons[r]!,
+          rank: start + (r % n) + 1,
+          delta: dv,
           deltaAchieved: Number.isFinite(dv) ? (dv >= 0 ? zi[r]! >= tis[r]! : zi[r]! <= tis[r]!) : false,
           active: zClean[r]! > 0,
         };

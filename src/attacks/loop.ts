@@ -79,8 +79,15 @@ export interface Active extends Kept {
 export function enter(x0: Tensor, start: Tensor, rows: Tensor | null, rule: StepRule): Active {
   const n = start.shape[0]!;
   const on = { device: start.device };
-  return { x: start.detach(), x0: x0.detach(), best: start.detach(), score: full([n], -Infinity, on),
-    it: zeros([n], { dtype: 'int32', ...on }), rows, state: rule.init(start) };
+  return {
+    x: start.detach(),
+    x0: x0.detach(),
+    best: start.detach(),
+    score: full([n], -Infinity, on),
+    it: zeros([n], { dtype: 'int32', ...on }),
+    rows,
+    state: rule.init(start),
+  };
 }
 
 /**
@@ -89,8 +96,12 @@ export function enter(x0: Tensor, start: Tensor, rows: Tensor | null, rule: Step
  */
 export function keepBetter(kept: Kept, cand: { best: Tensor; score: Tensor; it: number | Tensor }): Kept & { better: Tensor } {
   const better = cand.score.gt(kept.score);
-  return { best: where(perRow(better, kept.best), cand.best, kept.best), score: where(better, cand.score, kept.score),
-    it: where(better, cand.it, kept.it).to('int32'), better };
+  return {
+    best: where(perRow(better, kept.best), cand.best, kept.best),
+    score: where(better, cand.score, kept.score),
+    it: where(better, cand.it, kept.it).to('int32'),
+    better,
+  };
 }
 
 export interface Iteration {
@@ -107,8 +118,13 @@ export interface Iteration {
  * that go on: all, or those `going` picks (int64 indices into the active rows) once it has
  * seen the gradient and the settled flags. Tensors land in the caller's scope.
  */
-export function iterate(a: Active, t: number | Tensor, o: LoopOptions, ascend: boolean,
-  going?: (g: Tensor, settled: Tensor | null) => Tensor | null): Iteration {
+export function iterate(
+  a: Active,
+  t: number | Tensor,
+  o: LoopOptions,
+  ascend: boolean,
+  going?: (g: Tensor, settled: Tensor | null) => Tensor | null,
+): Iteration {
   const n = a.x.shape[0]!;
   const half = autocastDtype(o.precision ?? 'fp32');
   const chunk = Math.min(n, o.rowBatch ?? n);
@@ -145,9 +161,20 @@ export function iterate(a: Active, t: number | Tensor, o: LoopOptions, ascend: b
   const state = idx ? Object.fromEntries(Object.entries(a.state).map(([k, v]) => [k, pick(v)])) : a.state;
   const x0 = pick(a.x0);
   // A zero gradient leaves the row where it is (L2 divides by ||g|| + 1e-10, never 0).
-  const stepped = o.rule.next({ x: pick(xi), g: pick(g), x0, objective: pick(join(objectives)), t: typeof t === 'number' ? t : pick(t), state });
+  const stepped = o.rule.next({
+    x: pick(xi),
+    g: pick(g),
+    x0,
+    objective: pick(join(objectives)),
+    t: typeof t === 'number' ? t : pick(t),
+    state,
+  });
   const rows = idx ? (a.rows ? a.rows.indexSelect(0, idx) : idx) : a.rows;
-  return { kept, settled: flags, next: { x: stepped.x, x0, best: pick(kept.best), score: pick(kept.score), it: pick(kept.it), rows, state: stepped.state } };
+  return {
+    kept,
+    settled: flags,
+    next: { x: stepped.x, x0, best: pick(kept.best), score: pick(kept.score), it: pick(kept.it), rows, state: stepped.state },
+  };
 }
 
 /** The tensors of a set of active rows (to keep or dispose them together). */
@@ -168,6 +195,13 @@ export function replaceActive(prev: Active | null, next: Active | null): Active 
 export function appendRows(a: Active, b: Active): Active {
   const both = (u: Tensor, v: Tensor) => cat([u, v], 0);
   if (!a.rows || !b.rows) throw new Error('appendRows: the rows must name their problem rows');
-  return { x: both(a.x, b.x), x0: both(a.x0, b.x0), best: both(a.best, b.best), score: both(a.score, b.score), it: both(a.it, b.it),
-    rows: both(a.rows, b.rows), state: Object.fromEntries(Object.keys(a.state).map((k) => [k, both(a.state[k]!, b.state[k]!)])) };
+  return {
+    x: both(a.x, b.x),
+    x0: both(a.x0, b.x0),
+    best: both(a.best, b.best),
+    score: both(a.score, b.score),
+    it: both(a.it, b.it),
+    rows: both(a.rows, b.rows),
+    state: Object.fromEntries(Object.keys(a.state).map((k) => [k, both(a.state[k]!, b.state[k]!)])),
+  };
 }

@@ -38,10 +38,16 @@ export function dlrLoss(logits: Tensor, y: Tensor): Tensor {
   const c = logits.shape[1]!;
   const { values: s, indices } = logits.sort(1);
   const top = s.select(1, c - 1);
-  const topIsY = indices.select(1, c - 1).eq(y).float();
+  const topIsY = indices
+    .select(1, c - 1)
+    .eq(y)
+    .float();
   // the reference's order of operations, for its float32 rounding
-  return picked(logits, y).sub(s.select(1, c - 2).mul(topIsY)).sub(top.mul(topIsY.neg().add(1)))
-    .neg().div(top.sub(s.select(1, c - 3)).add(1e-12));
+  return picked(logits, y)
+    .sub(s.select(1, c - 2).mul(topIsY))
+    .sub(top.mul(topIsY.neg().add(1)))
+    .neg()
+    .div(top.sub(s.select(1, c - 3)).add(1e-12));
 }
 
 /**
@@ -52,8 +58,20 @@ export function dlrLoss(logits: Tensor, y: Tensor): Tensor {
 export function dlrTargetedLoss(logits: Tensor, y: Tensor, target: Tensor): Tensor {
   const c = logits.shape[1]!;
   const s = logits.sort(1).values;
-  return picked(logits, y).sub(picked(logits, target)).neg()
-    .div(s.select(1, c - 1).sub(s.select(1, c - 3).add(s.select(1, c - 4)).mul(0.5)).add(1e-12));
+  return picked(logits, y)
+    .sub(picked(logits, target))
+    .neg()
+    .div(
+      s
+        .select(1, c - 1)
+        .sub(
+          s
+            .select(1, c - 3)
+            .add(s.select(1, c - 4))
+            .mul(0.5),
+        )
+        .add(1e-12),
+    );
 }
 
 /** logits[r, cls[r]] per row: [B]. */

@@ -73,7 +73,10 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
     frozenRows = n - keep.shape[0]!;
     return keep;
   };
-  let a: Active | null = replaceActive(null, scope(() => enter(o.x0, o.start, null, rule)));
+  let a: Active | null = replaceActive(
+    null,
+    scope(() => enter(o.x0, o.start, null, rule)),
+  );
   // Once frozen rows are dropped: every row's kept iterate as of the drop (the frozen rows'
   // final ones); the active rows then hold the stepped rows only, written back at the end.
   let all: Kept | null = null;
@@ -104,7 +107,12 @@ export function pgdLoop(o: PgdLoopOptions): PgdLoopResult {
   }
   // into the caller's scope: views of the kept tensors, which then go
   const kept = out!;
-  const result = { best: kept.best.detach(), bestScore: kept.score.detach(), bestIteration: Int32Array.from(kept.it.toArray<'int32'>()), frozenRows };
+  const result = {
+    best: kept.best.detach(),
+    bestScore: kept.score.detach(),
+    bestIteration: Int32Array.from(kept.it.toArray<'int32'>()),
+    frozenRows,
+  };
   disposeAll(kept);
   return result;
 }

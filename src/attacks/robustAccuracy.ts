@@ -53,7 +53,15 @@ export async function robustAccuracy(model: ImageClassifier, data: ImageDataset,
   let n = 0;
   for await (const b of batches(set, { batchSize: o.batchSize ?? 256, device: model.device, pick: (k) => k % world === rank })) {
     scope(() => {
-      const records = pgdAttack(model, b, { norm: o.norm, eps: o.eps, iterations: o.steps, stepSize: o.stepSize, restarts: 1, randomStart: false, seed: 0 }).records;
+      const records = pgdAttack(model, b, {
+        norm: o.norm,
+        eps: o.eps,
+        iterations: o.steps,
+        stepSize: o.stepSize,
+        restarts: 1,
+        randomStart: false,
+        seed: 0,
+      }).records;
       for (const r of records) {
         if (r.success) hit++;
         if (r.cleanPrediction === r.label && r.adversarialPrediction === r.label) right++;

@@ -17,7 +17,15 @@ import type { PlannedAttack } from './autoattackVersions.js';
 import { epsSweepCheck, lossIncreaseCheck, unboundedBudgetCheck } from './attackFailureChecks.js';
 
 /** The checks, by the id results.json and the warnings name them with. */
-export type CheckId = 'randomized' | 'softmax-output' | 'zero-gradient' | 'class-count' | 'eps-sweep' | 'unbounded-budget' | 'loss-increase' | 'square-success';
+export type CheckId =
+  | 'randomized'
+  | 'softmax-output'
+  | 'zero-gradient'
+  | 'class-count'
+  | 'eps-sweep'
+  | 'unbounded-budget'
+  | 'loss-increase'
+  | 'square-success';
 
 /** One check's answer: whether it fired (the evaluation may not be trusted) and why. */
 export interface CheckResult {
@@ -38,17 +46,28 @@ export const CHECK_INPUTS = 32;
  * alpha 1e-4), or the number of correct predictions changes. Costs `draws` forwards.
  */
 export function randomizedCheck(model: ImageClassifier, batch: AttackBatch, draws = 5, alpha = 1e-4): CheckResult {
-  const { diff, correct } = withEval(model, () => scope(() => noGrad(() => {
-    const outs = Array.from({ length: draws }, () => model.forward(batch.images).logits);
-    const unit = outs.map((o) => o.div(o.norm(2, 1, true).add(1e-10)));
-    let diff = 0;
-    for (let a = 0; a < draws; a++) for (let b = a + 1; b < draws; b++) diff = Math.max(diff, unit[a]!.sub(unit[b]!).norm(2, 1).max().item());
-    return { diff, correct: outs.map((o) => o.argmax(1).eq(batch.labels).sum().item()) };
-  })));
+  const { diff, correct } = withEval(model, () =>
+    scope(() =>
+      noGrad(() => {
+        const outs = Array.from({ length: draws }, () => model.forward(batch.images).logits);
+        const unit = outs.map((o) => o.div(o.norm(2, 1, true).add(1e-10)));
+        let diff = 0;
+        for (let a = 0; a < draws; a++)
+          for (let b = a + 1; b < draws; b++) diff = Math.max(diff, unit[a]!.sub(unit[b]!).norm(2, 1).max().item());
+        return { diff, correct: outs.map((o) => o.argmax(1).eq(batch.labels).sum().item()) };
+      }),
+    ),
+  );
   const fired = diff > alpha || new Set(correct).size > 1;
-  return { id: 'randomized', fired, message: fired
-    ? `${draws} forwards of the same ${batch.indices.length} inputs differ (largest difference ${diff.toPrecision(3)} of unit-norm outputs, correct predictions ${correct.join('/')}): the model is random at test time; evaluate it with --version rand (APGD with EOT)`
-    : `${draws} forwards of the same ${batch.indices.length} inputs agree: the model is deterministic` };
+  return {
+    id: 'randomized',
+    fired,
+    message: fired
+      ? `${draws} forwards of the same ${batch.indices.length} inputs differ (largest difference ${diff.toPrecision(3)} ` +
+        `of unit-norm outputs, correct predictions ${correct.join('/')}): ` +
+        'the model is random at test time; evaluate it with --version rand (APGD with EOT)'
+      : `${draws} forwards of the same ${batch.indices.length} inputs agree: the model is deterministic`,
+  };
 }
 
 /**
@@ -56,13 +75,22 @@ export function randomizedCheck(model: ImageClassifier, batch: AttackBatch, draw
  * reference's check_range_output, alpha 1e-5). Costs one forward.
  */
 export function softmaxOutputCheck(model: ImageClassifier, batch: AttackBatch, alpha = 1e-5): CheckResult {
-  const fired = withEval(model, () => scope(() => noGrad(() => {
-    const out = model.forward(batch.images).logits;
-    return out.max().item() < 1 + alpha && out.min().item() > -alpha && out.sum(1).sub(1).abs().max().item() < alpha;
-  })));
-  return { id: 'softmax-output', fired, message: fired
-    ? 'the outputs lie in [0, 1] and each row sums to 1: the model returns probabilities, not logits, which flattens the attacks\' losses; remove the final softmax so the model returns logits'
-    : 'the outputs are not probabilities: the model returns logits' };
+  const fired = withEval(model, () =>
+    scope(() =>
+      noGrad(() => {
+        const out = model.forward(batch.images).logits;
+        return out.max().item() < 1 + alpha && out.min().item() > -alpha && out.sum(1).sub(1).abs().max().item() < alpha;
+      }),
+    ),
+  );
+  return {
+    id: 'softmax-output',
+    fired,
+    message: fired
+      ? 'the outputs lie in [0, 1] and each row sums to 1: the model returns probabilities, not logits, ' +
+        "which flattens the attacks' losses; remove the final softmax so the model returns logits"
+      : 'the outputs are not probabilities: the model returns logits',
+  };
 }
 
 /**
@@ -71,15 +99,24 @@ export function softmaxOutputCheck(model: ImageClassifier, batch: AttackBatch, a
  * move from them. Costs one forward and backward.
  */
 export function zeroGradientCheck(model: ImageClassifier, batch: AttackBatch): CheckResult {
-  const zero = withEval(model, () => scope(() => {
-    const x = batch.images.detach().requiresGrad_(true);
-    const loss = F.crossEntropy(model.forward(x).logits, batch.labels, { reduction: 'sum' });
-    return grad(loss, x)[0]!.flatten(1).abs().sum(1).eq(0).sum().item();
-  }));
+  const zero = withEval(model, () =>
+    scope(() => {
+      const x = batch.images.detach().requiresGrad_(true);
+      const loss = F.crossEntropy(model.forward(x).logits, batch.labels, { reduction: 'sum' });
+      return grad(loss, x)[0]!.flatten(1).abs().sum(1).eq(0).sum().item();
+    }),
+  );
   const n = batch.indices.length;
-  return { id: 'zero-gradient', fired: zero > 0, message: zero > 0
-    ? `the input gradient of the cross-entropy is zero for ${zero} of ${n} inputs: gradient attacks cannot move from them (masked gradients, e.g. a non-differentiable input transform), so their robust accuracy overstates robustness; use an adaptive attack (e.g. BPDA) and trust Square's result over theirs`
-    : `the input gradient of the cross-entropy is nonzero for all ${n} inputs` };
+  return {
+    id: 'zero-gradient',
+    fired: zero > 0,
+    message:
+      zero > 0
+        ? `the input gradient of the cross-entropy is zero for ${zero} of ${n} inputs: gradient attacks cannot move from them ` +
+          '(masked gradients, e.g. a non-differentiable input transform), so their robust accuracy overstates robustness; ' +
+          "use an adaptive attack (e.g. BPDA) and trust Square's result over theirs"
+        : `the input gradient of the cross-entropy is nonzero for all ${n} inputs`,
+  };
 }
 
 /**
@@ -88,14 +125,23 @@ export function zeroGradientCheck(model: ImageClassifier, batch: AttackBatch): C
  * attack with `clean` first (robustAccuracyByAttack). Costs nothing.
  */
 export function squareSuccessCheck(accuracy: Record<string, number>, alpha = 0.002): CheckResult {
-  const others = Object.entries(accuracy).filter(([k]) => k !== 'square').map(([, v]) => v);
+  const others = Object.entries(accuracy)
+    .filter(([k]) => k !== 'square')
+    .map(([, v]) => v);
   const square = accuracy.square;
-  if (square === undefined || Object.keys(accuracy).length <= 2) return { id: 'square-success', fired: false, message: 'Square did not run after another attack' };
+  if (square === undefined || Object.keys(accuracy).length <= 2)
+    return { id: 'square-success', fired: false, message: 'Square did not run after another attack' };
   const drop = Math.min(...others) - square;
   const fired = drop > alpha;
-  return { id: 'square-success', fired, message: fired
-    ? `Square, a black-box attack, lowered the robust accuracy left by the other attacks by ${(100 * drop).toFixed(1)} points: the gradient attacks are failing on this model (masked gradients), so the result may still overstate robustness; run Square with more queries and restarts, or an adaptive attack`
-    : 'Square did not lower the robust accuracy left by the other attacks' };
+  return {
+    id: 'square-success',
+    fired,
+    message: fired
+      ? `Square, a black-box attack, lowered the robust accuracy left by the other attacks by ${(100 * drop).toFixed(1)} points: ` +
+        'the gradient attacks are failing on this model (masked gradients), so the result may still overstate robustness; ' +
+        'run Square with more queries and restarts, or an adaptive attack'
+      : 'Square did not lower the robust accuracy left by the other attacks',
+  };
 }
 
 /**
@@ -108,12 +154,18 @@ export function classCountCheck(classes: number, plan: PlannedAttack[]): CheckRe
   const apgdT = has('apgd-t');
   if ((has('apgd-dlr') || apgdT) && classes <= 2) problems.push(`the DLR loss needs at least 3 classes, the model has ${classes}`);
   else if (apgdT && classes === 3) problems.push('the targeted DLR loss needs at least 4 classes, the model has 3');
-  else if (apgdT && 'targetClasses' in apgdT && apgdT.targetClasses + 1 > classes) problems.push(`APGD-T uses ${apgdT.targetClasses} target classes, ${classes - 1} are possible`);
+  else if (apgdT && 'targetClasses' in apgdT && apgdT.targetClasses + 1 > classes)
+    problems.push(`APGD-T uses ${apgdT.targetClasses} target classes, ${classes - 1} are possible`);
   const fabT = has('fab-t');
-  if (fabT && 'targetClasses' in fabT && fabT.targetClasses + 1 > classes) problems.push(`FAB-T uses ${fabT.targetClasses} target classes, ${classes - 1} are possible`);
-  return { id: 'class-count', fired: problems.length > 0, message: problems.length
-    ? `${problems.join('; ')}: choose other attacks with --version custom --attacks`
-    : `the model's ${classes} classes suit the attacks' losses and targets` };
+  if (fabT && 'targetClasses' in fabT && fabT.targetClasses + 1 > classes)
+    problems.push(`FAB-T uses ${fabT.targetClasses} target classes, ${classes - 1} are possible`);
+  return {
+    id: 'class-count',
+    fired: problems.length > 0,
+    message: problems.length
+      ? `${problems.join('; ')}: choose other attacks with --version custom --attacks`
+      : `the model's ${classes} classes suit the attacks' losses and targets`,
+  };
 }
 
 /** What modelChecks needs to know about the evaluation it checks. */
@@ -144,7 +196,11 @@ export function modelChecks(model: ImageClassifier, batch: AttackBatch, o: Model
     const right = withEval(model, () => noGrad(() => model.forward(batch.images).logits.argmax(1).eq(batch.labels))).toNumbers();
     const rows = right.flatMap((r, i) => (r ? [i] : []));
     const idx = tensor(BigInt64Array.from(rows, BigInt), { shape: [rows.length], device: batch.images.device });
-    return { images: batch.images.indexSelect(0, idx), labels: batch.labels.indexSelect(0, idx), indices: rows.map((i) => batch.indices[i]!) };
+    return {
+      images: batch.images.indexSelect(0, idx),
+      labels: batch.labels.indexSelect(0, idx),
+      indices: rows.map((i) => batch.indices[i]!),
+    };
   });
   try {
     const f = { norm: o.norm, eps: o.eps, iterations: o.iterations ?? 10, checked: batch.indices.length };

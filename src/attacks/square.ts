@@ -11,7 +11,7 @@ import { scope } from '../tensor/scope.js';
 import { withEval } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkBudget } from './budget.js';
-import { judge, sampleRecords } from './records.js';
+import { judge, judgedAgain, sampleRecords } from './records.js';
 import { GeneratorStream } from './squareDraws.js';
 import { squareRun, type SquareRunResult } from './squareRun.js';
 import { iterating, type AttackBatch, type AttackOutput } from './attackTypes.js';
@@ -56,7 +56,8 @@ export function checkSquareConfig(c: SquareConfig): void {
   if (!(p > 0 && p <= 1)) throw new RangeError(`square: pInit must be in (0, 1], got ${p}`);
   const r = c.restarts ?? SQUARE_DEFAULTS.restarts;
   if (!Number.isInteger(r) || r < 1) throw new RangeError(`square: restarts must be a positive integer, got ${r}`);
-  if (c.rowBatch !== undefined && !(Number.isInteger(c.rowBatch) && c.rowBatch > 0)) throw new RangeError(`square: rowBatch must be a positive integer, got ${c.rowBatch}`);
+  if (c.rowBatch !== undefined && !(Number.isInteger(c.rowBatch) && c.rowBatch > 0))
+    throw new RangeError(`square: rowBatch must be a positive integer, got ${c.rowBatch}`);
 }
 
 /**
@@ -86,70 +87,105 @@ export function squareAttack(model: ImageClassifier, batch: AttackBatch, c: Squa
     throw new Error(`square: ${b} images but ${batch.labels.shape[0]} labels and ${batch.indices.length} indices`);
   }
   if (b === 0) return { records: [], adversarial: x0.clone(), queries: new Int32Array(0) };
-  const s: Settings = { ...c, queries: c.queries ?? SQUARE_DEFAULTS.queries, pInit: c.pInit ?? SQUARE_DEFAULTS.pInit,
-    restarts: c.restarts ?? SQUARE_DEFAULTS.restarts, rescaleSchedule: c.rescaleSchedule ?? SQUARE_DEFAULTS.rescaleSchedule };
-  return withEval(model, () => scope(() => {
-    const labels = batch.labels.toNumbers();
-    const clean = noGrad(() => model.forward(x0).logits.argmax(1)).toNumbers();
-    const restartOf = new Int32Array(b);
-    const iterationOf = new Int32Array(b);
-    const queries = new Int32Array(b);
-    const adversarial = x0.clone();
-    let open = clean.flatMap((p, i) => (p === labels[i] ? [i] : []));
-    let rejudged = 0;
-    const exact = s.foldBatchNorm === false && (s.precision ?? 'fp32') === 'fp32';
-    for (let r = 0; r < s.restarts && open.length; r++) {
-      const rows = open;
-      scope(() => {
-        const run = restart(model, batch, s, rows, r);
-        // The loop stops a row once its margin is <= 0; where its arithmetic differs from the
-        // judgement's (folded batch norm, autocast), the model as given may still classify that
-        // example right. Such a row runs again, unfolded in fp32, and gets that run's answer.
-        const disputed = exact ? [] : rows.flatMap((i, k) => (run.margin[k]! <= 0 && run.pred[k] === labels[i] ? [k] : []));
-        if (disputed.length) {
-          rejudged += disputed.length;
-          const again = restart(model, batch, { ...s, foldBatchNorm: false, precision: 'fp32' }, disputed.map((k) => rows[k]!), r);
-          run.best.indexCopy_(0, ints(disputed, x0.device), again.best);
-          disputed.forEach((k, j) => {
-            run.pred[k] = again.pred[j]!;
-            run.queries[k] = again.queries[j]!;
-            run.iteration[k] = again.iteration[j]!;
+  const s: Settings = {
+    ...c,
+    queries: c.queries ?? SQUARE_DEFAULTS.queries,
+    pInit: c.pInit ?? SQUARE_DEFAULTS.pInit,
+    restarts: c.restarts ?? SQUARE_DEFAULTS.restarts,
+    rescaleSchedule: c.rescaleSchedule ?? SQUARE_DEFAULTS.rescaleSchedule,
+  };
+  return withEval(model, () =>
+    scope(() => {
+      const labels = batch.labels.toNumbers();
+      const clean = noGrad(() => model.forward(x0).logits.argmax(1)).toNumbers();
+      const restartOf = new Int32Array(b);
+      const iterationOf = new Int32Array(b);
+      const queries = new Int32Array(b);
+      const adversarial = x0.clone();
+      let open = clean.flatMap((p, i) => (p === labels[i] ? [i] : []));
+      const exact = s.foldBatchNorm === false && (s.precision ?? 'fp32') === 'fp32';
+      // The loop stops a row once its margin is <= 0; where its arithmetic differs from the
+      // judgement's (folded batch norm, autocast), the model as given may still classify that
+      // example right. Such an input leaves the loop and is judged again (judgedAgain).
+      const disputed: number[] = [];
+      for (let r = 0; r < s.restarts && open.length; r++) {
+        const rows = open;
+        scope(() => {
+          const run = restart(model, batch, s, rows, r);
+          const split = rows.flatMap((i, k) => (!exact && run.margin[k]! <= 0 && run.pred[k] === labels[i] ? [i] : []));
+          disputed.push(...split);
+          // square.py's perturb: a restart's example counts when the model's prediction on it
+          // differs from the label, else the input keeps its clean image
+          const fooled = rows.flatMap((i, k) => (run.pred[k] !== labels[i] ? [k] : []));
+          rows.forEach((i, k) => {
+            queries[i]! += run.queries[k]!;
           });
-        }
-        // square.py's perturb: a restart's example counts when the model's prediction on it
-        // differs from the label, else the input keeps its clean image
-        const fooled = rows.flatMap((i, k) => (run.pred[k] !== labels[i] ? [k] : []));
-        rows.forEach((i, k) => { queries[i]! += run.queries[k]!; });
-        for (const k of fooled) {
-          restartOf[rows[k]!] = r;
-          iterationOf[rows[k]!] = run.iteration[k]!;
-        }
-        if (fooled.length) adversarial.indexCopy_(0, ints(fooled.map((k) => rows[k]!), x0.device), run.best.indexSelect(0, ints(fooled, x0.device)));
-        const gone = new Set(fooled.map((k) => rows[k]!));
-        open = rows.filter((i) => !gone.has(i));
+          for (const k of fooled) {
+            restartOf[rows[k]!] = r;
+            iterationOf[rows[k]!] = run.iteration[k]!;
+          }
+          if (fooled.length) {
+            const to = ints(
+              fooled.map((k) => rows[k]!),
+              x0.device,
+            );
+            adversarial.indexCopy_(0, to, run.best.indexSelect(0, ints(fooled, x0.device)));
+          }
+          const gone = new Set([...fooled.map((k) => rows[k]!), ...split]);
+          open = rows.filter((i) => !gone.has(i));
+        });
+      }
+      const records = sampleRecords(judge(model, adversarial, x0, s.norm, s.eps), {
+        index: batch.indices,
+        label: labels,
+        clean,
+        goal: labels,
+        targeted: false,
+        restart: restartOf,
+        iteration: iterationOf,
       });
-    }
-    const records = sampleRecords(judge(model, adversarial, x0, s.norm, s.eps), {
-      index: batch.indices, label: labels, clean, goal: labels, targeted: false, restart: restartOf, iteration: iterationOf,
-    });
-    return { records, adversarial, queries, ...(rejudged ? { rejudged } : {}) };
-  }));
+      const out = { records, adversarial, queries };
+      if (!disputed.length) return out;
+      // such an input gets the answer, and the queries, of the attack on the model as given
+      const { output, again } = judgedAgain(batch, out, disputed, (sub) =>
+        squareAttack(model, sub, { ...c, foldBatchNorm: false, precision: 'fp32' }),
+      );
+      disputed.forEach((i, k) => {
+        queries[i] = again.queries[k]!;
+      });
+      return { ...output, queries };
+    }),
+  );
 }
 
 type Settings = SquareConfig & Required<Pick<SquareConfig, 'queries' | 'pInit' | 'restarts' | 'rescaleSchedule'>>;
 
 function ints(v: number[], device: string): Tensor {
-  return tensor(BigInt64Array.from(v, (k) => BigInt(k)), { shape: [v.length], device });
+  return tensor(
+    BigInt64Array.from(v, (k) => BigInt(k)),
+    { shape: [v.length], device },
+  );
 }
 
 /** Restart r of the given inputs (batch rows): the run's answer and the model's prediction on each kept example. */
 function restart(model: ImageClassifier, batch: AttackBatch, s: Settings, rows: number[], r: number): SquareRunResult & { pred: number[] } {
   const idx = ints(rows, batch.images.device);
-  const run = iterating(model, { ...s, iterations: s.queries }, () => noGrad(() => squareRun({
-    logits: (x) => model.forward(x).logits, x0: batch.images.indexSelect(0, idx), labels: batch.labels.indexSelect(0, idx),
-    norm: s.norm, eps: s.eps, queries: s.queries, pInit: s.pInit, rescaleSchedule: s.rescaleSchedule,
-    streams: rows.map((i) => new GeneratorStream(derivedGenerator(s.seed, batch.indices[i]!, r, SQUARE_STREAM))),
-    rowBatch: s.rowBatch ?? defaultSquareRowBatch(batch.images.device), precision: s.precision,
-  })));
+  const run = iterating(model, { ...s, iterations: s.queries }, () =>
+    noGrad(() =>
+      squareRun({
+        logits: (x) => model.forward(x).logits,
+        x0: batch.images.indexSelect(0, idx),
+        labels: batch.labels.indexSelect(0, idx),
+        norm: s.norm,
+        eps: s.eps,
+        queries: s.queries,
+        pInit: s.pInit,
+        rescaleSchedule: s.rescaleSchedule,
+        streams: rows.map((i) => new GeneratorStream(derivedGenerator(s.seed, batch.indices[i]!, r, SQUARE_STREAM))),
+        rowBatch: s.rowBatch ?? defaultSquareRowBatch(batch.images.device),
+        precision: s.precision,
+      }),
+    ),
+  );
   return { ...run, pred: noGrad(() => model.forward(run.best).logits.argmax(1)).toNumbers() };
 }

@@ -19,11 +19,14 @@ export class GeneratorStream implements UniformStream {
   #buffer: Float32Array = new Float32Array(0);
   #at = 0;
 
-  constructor(readonly generator: Generator, readonly block = 1024) {}
+  constructor(
+    readonly generator: Generator,
+    readonly block = 1024,
+  ) {}
 
   take(n: number): Float32Array {
     const out = new Float32Array(n);
-    for (let k = 0; k < n;) {
+    for (let k = 0; k < n; ) {
       if (this.#at === this.#buffer.length) {
         this.#buffer = hostSide(() => scope(() => rand([this.block], { generator: this.generator }).toArray<'float32'>()));
         this.#at = 0;

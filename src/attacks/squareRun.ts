@@ -45,7 +45,10 @@ export interface SquareRunResult {
 export function margins(logits: Tensor, labels: Tensor): Tensor {
   const z = logits.float();
   const y = labels.view([-1, 1]);
-  return z.gather(1, y).view([-1]).sub(z.scatter(1, y, -Infinity).amax(1));
+  return z
+    .gather(1, y)
+    .view([-1])
+    .sub(z.scatter(1, y, -Infinity).amax(1));
 }
 
 /** The active rows' state; all tensors are kept (owned by the run) until replaced. */
@@ -69,7 +72,12 @@ export function squareRun(o: SquareRunOptions): SquareRunResult {
     const parts: Tensor[] = [];
     for (let s = 0; s < x.shape[0]!; s += chunk) {
       const m = Math.min(chunk, x.shape[0]! - s);
-      parts.push(margins(autocast(x.device, half, () => o.logits(x.narrow(0, s, m))), labels.narrow(0, s, m)));
+      parts.push(
+        margins(
+          autocast(x.device, half, () => o.logits(x.narrow(0, s, m))),
+          labels.narrow(0, s, m),
+        ),
+      );
     }
     return parts.length === 1 ? parts[0]! : cat(parts, 0);
   };
@@ -84,7 +92,14 @@ export function squareRun(o: SquareRunOptions): SquareRunResult {
       const x = start(o, c, h, w);
       o.observe?.(x, o.x0, [...Array(b).keys()]);
       const m = evaluate(x, o.labels);
-      return { rows: [...Array(b).keys()], x0: o.x0.clone(), labels: o.labels.clone(), best: x, margin: m, it: tensor(new Int32Array(b), on) };
+      return {
+        rows: [...Array(b).keys()],
+        x0: o.x0.clone(),
+        labels: o.labels.clone(),
+        best: x,
+        margin: m,
+        it: tensor(new Int32Array(b), on),
+      };
     });
     for (const t of tensorsOf(a)) t.keep();
     a = retire(a, best, margin, iteration);
@@ -97,7 +112,12 @@ export function squareRun(o: SquareRunOptions): SquareRunResult {
         const m = evaluate(x, cur.labels);
         // square.py with the margin loss: a lower margin, or any fooling one, replaces the kept point
         const better = m.lt(cur.margin).logicalOr(m.le(0));
-        return { ...cur, best: where(perRow(better, x), x, cur.best), margin: where(better, m, cur.margin), it: where(better, q + 1, cur.it).to('int32') };
+        return {
+          ...cur,
+          best: where(perRow(better, x), x, cur.best),
+          margin: where(better, m, cur.margin),
+          it: where(better, q + 1, cur.it).to('int32'),
+        };
       });
       for (const r of cur.rows) queries[r]! += 1;
       for (const t of [next.best, next.margin, next.it]) t.keep();
@@ -125,7 +145,11 @@ function retire(a: Active, best: Tensor, margin: Float32Array, iteration: Int32A
   m.forEach((v, k) => (all || !(v > 0) ? leave : stay).push(k));
   if (!leave.length) return a;
   const on = { device: best.device };
-  const idx = (ks: number[]) => tensor(BigInt64Array.from(ks, (k) => BigInt(k)), { shape: [ks.length], ...on });
+  const idx = (ks: number[]) =>
+    tensor(
+      BigInt64Array.from(ks, (k) => BigInt(k)),
+      { shape: [ks.length], ...on },
+    );
   scope(() => {
     best.indexCopy_(0, idx(leave.map((k) => a.rows[k]!)), a.best.indexSelect(0, idx(leave)));
   });
@@ -137,8 +161,14 @@ function retire(a: Active, best: Tensor, margin: Float32Array, iteration: Int32A
   if (stay.length) {
     next = scope(() => {
       const i = idx(stay);
-      return { rows: stay.map((k) => a.rows[k]!), x0: a.x0.indexSelect(0, i), labels: a.labels.indexSelect(0, i),
-        best: a.best.indexSelect(0, i), margin: a.margin.indexSelect(0, i), it: a.it.indexSelect(0, i) };
+      return {
+        rows: stay.map((k) => a.rows[k]!),
+        x0: a.x0.indexSelect(0, i),
+        labels: a.labels.indexSelect(0, i),
+        best: a.best.indexSelect(0, i),
+        margin: a.margin.indexSelect(0, i),
+        it: a.it.indexSelect(0, i),
+      };
     });
     for (const t of tensorsOf(next)) t.keep();
   }
@@ -177,5 +207,14 @@ function candidate(o: SquareRunOptions, a: Active, s: number, h: number, w: numb
   const signsFrom = (j: number) => Float32Array.from({ length: n * c }, (_, i) => drawSign(u[Math.floor(i / c) * k + j + (i % c)]!));
   if (o.norm === 'linf') return linfCandidate(a.best, a.x0, o.eps, s, { vh: at(0, h - s), vw: at(1, w - s) }, signsFrom(2));
   const transpose = Uint8Array.from({ length: n }, (_, i) => (drawTranspose(u[i * k + 4]!) ? 1 : 0));
-  return l2Candidate(a.best, a.x0, o.eps, s, { vh: at(0, h - s), vw: at(1, w - s) }, { vh: at(2, h - s), vw: at(3, w - s) }, transpose, signsFrom(5));
+  return l2Candidate(
+    a.best,
+    a.x0,
+    o.eps,
+    s,
+    { vh: at(0, h - s), vw: at(1, w - s) },
+    { vh: at(2, h - s), vw: at(3, w - s) },
+    transpose,
+    signsFrom(5),
+  );
 }

@@ -30,7 +30,9 @@ function eachPixel(n: number, w: number, s: number, at: Corners, f: (r: number, 
 export function windowMask(like: Tensor, at: Corners, s: number): Tensor {
   const [n, , h, w] = like.shape as [number, number, number, number];
   const m = new Float32Array(n * h * w);
-  eachPixel(n, w, s, at, (r, p) => { m[r * h * w + p] = 1; });
+  eachPixel(n, w, s, at, (r, p) => {
+    m[r * h * w + p] = 1;
+  });
   return tensor(m, { shape: [n, 1, h, w], device: like.device });
 }
 
@@ -57,7 +59,11 @@ export function linfCandidate(best: Tensor, x0: Tensor, eps: number, s: number, 
     for (let ch = 0; ch < c; ch++) jump[(r * c + ch) * h * w + p] = step * signs[r * c + ch]!;
   });
   // square.py clips to the ball, then to [0, 1]: the same as one clip to their intersection
-  return best.add(tensor(jump, { shape: [n, c, h, w], device: best.device })).maximum(x0.sub(eps)).minimum(x0.add(eps)).clamp(0, 1);
+  return best
+    .add(tensor(jump, { shape: [n, c, h, w], device: best.device }))
+    .maximum(x0.sub(eps))
+    .minimum(x0.add(eps))
+    .clamp(0, 1);
 }
 
 /** Each row's eta of side s (transposed where `transpose` says) times its sign per channel, placed at its window, zero elsewhere: [n, c, h, w]. */
@@ -78,7 +84,14 @@ function placedEta(like: Tensor, at: Corners, s: number, transpose: ArrayLike<nu
  * (row, window, channel) (`signs`: [n * windows * c]); the whole scaled to L2 norm eps, added
  * to x and clipped to [0, 1].
  */
-export function l2Start(x: Tensor, eps: number, side: number, corners: [number, number][], transpose: Uint8Array, signs: Float32Array): Tensor {
+export function l2Start(
+  x: Tensor,
+  eps: number,
+  side: number,
+  corners: [number, number][],
+  transpose: Uint8Array,
+  signs: Float32Array,
+): Tensor {
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const eta = etaL2(side);
   const d = new Float32Array(n * c * h * w);
@@ -89,7 +102,8 @@ export function l2Start(x: Tensor, eps: number, side: number, corners: [number, 
         const sign = signs[(r * corners.length + k) * c + ch]!;
         const base = (r * c + ch) * h * w;
         for (let a = 0; a < side; a++) {
-          for (let b = 0; b < side; b++) d[base + (vh + a) * w + vw + b]! += Math.fround(t ? eta[b * side + a]! : eta[a * side + b]!) * sign;
+          for (let b = 0; b < side; b++)
+            d[base + (vh + a) * w + vw + b]! += Math.fround(t ? eta[b * side + a]! : eta[a * side + b]!) * sign;
         }
       }
     }
@@ -104,8 +118,16 @@ export function l2Start(x: Tensor, eps: number, side: number, corners: [number, 
  * an equal share per channel of the budget left (eps^2 - ||delta||^2)_+; window 2 is emptied,
  * window 1 takes the new part. The result is scaled to norm eps around x0 and clipped to [0, 1].
  */
-export function l2Candidate(best: Tensor, x0: Tensor, eps: number, s: number, w1: Corners, w2: Corners,
-  transpose: ArrayLike<number>, signs: Float32Array): Tensor {
+export function l2Candidate(
+  best: Tensor,
+  x0: Tensor,
+  eps: number,
+  s: number,
+  w1: Corners,
+  w2: Corners,
+  transpose: ArrayLike<number>,
+  signs: Float32Array,
+): Tensor {
   const c = best.shape[1]!;
   const d = best.sub(x0);
   const squares = d.square();
@@ -116,7 +138,14 @@ export function l2Candidate(best: Tensor, x0: Tensor, eps: number, s: number, w1
   const normBoth = squares.mul(both).sum([2, 3], true).sqrt();
   // zero outside window 1, like eta
   let fresh = placedEta(d, w1, s, transpose, signs).add(d.mul(m1).div(norm1.add(1e-12)));
-  const room = normImage.square().neg().add(eps * eps).clamp(0, null).div(c).add(normBoth.square()).sqrt();
+  const room = normImage
+    .square()
+    .neg()
+    .add(eps * eps)
+    .clamp(0, null)
+    .div(c)
+    .add(normBoth.square())
+    .sqrt();
   fresh = fresh.div(fresh.square().sum([2, 3], true).sqrt().add(1e-12)).mul(room);
   // window 2 emptied, window 1 replaced (fresh is zero outside it)
   return x0.add(toSphere(d.mul(both.neg().add(1)).add(fresh), eps)).clamp(0, 1);

@@ -67,15 +67,27 @@ export function apgdStep(o: ApgdStepOptions): StepRule {
   // per iteration 0..n: is it a checkpoint, and the most raising steps that still halve there
   const isCheck = new Float32Array(o.iterations + 1);
   const most = new Float32Array(o.iterations + 1);
-  at.forEach((t, j) => { isCheck[t] = 1; most[t] = window[j]! * rho; });
+  at.forEach((t, j) => {
+    isCheck[t] = 1;
+    most[t] = window[j]! * rho;
+  });
   const project = o.norm === 'linf' ? linfProjection : l2Projection;
   const direction = o.norm === 'linf' ? (g: Tensor) => g.sign() : l2Unit;
   return {
     init: (start) => {
       const n = start.shape[0]!;
       const on = { device: start.device };
-      return { size: full([n], 2 * o.eps, on), prev: start.detach(), xBest: start.detach(), gBest: zerosLike(start),
-        lossBest: zeros([n], on), lastBest: zeros([n], on), reduced: ones([n], on), ups: zeros([n], on), lastLoss: zeros([n], on) };
+      return {
+        size: full([n], 2 * o.eps, on),
+        prev: start.detach(),
+        xBest: start.detach(),
+        gBest: zerosLike(start),
+        lossBest: zeros([n], on),
+        lastBest: zeros([n], on),
+        reduced: ones([n], on),
+        ups: zeros([n], on),
+        lastLoss: zeros([n], on),
+      };
     },
     next: ({ x, g, x0, objective: loss, t, state: s }) => {
       const n = x.shape[0]!;
@@ -103,8 +115,20 @@ export function apgdStep(o: ApgdStepOptions): StepRule {
       const a = where(first, 1, full([n], 0.75, on));
       const z = project(xs.add(direction(gs).mul(perRow(size, x))), x0, o.eps);
       const next = project(xs.add(z.sub(xs).mul(perRow(a, x))).add(xs.sub(s.prev!).mul(perRow(a.neg().add(1), x))), x0, o.eps);
-      return { x: next, state: { size, prev: xs, xBest, gBest, lossBest, lastBest: where(check, lossBest, lastBest0),
-        reduced: where(check, halve.float(), s.reduced!), ups: where(check, 0, ups0), lastLoss: where(first, 0, loss) } };
+      return {
+        x: next,
+        state: {
+          size,
+          prev: xs,
+          xBest,
+          gBest,
+          lossBest,
+          lastBest: where(check, lossBest, lastBest0),
+          reduced: where(check, halve.float(), s.reduced!),
+          ups: where(check, 0, ups0),
+          lastLoss: where(first, 0, loss),
+        },
+      };
     },
   };
 }

@@ -20,11 +20,19 @@ export function isAutoAttack(attack: string): attack is AutoAttackSpec['attack']
 }
 
 export function addAutoAttackOptions(cmd: Command): Command {
-  return inGroup(cmd, 'AutoAttack:', (c) => c
-    .addOption(new Option('--version <v>', 'standard (APGD-CE, APGD-T, FAB-T, Square: RobustBench\'s), plus (six attacks, ' +
-      'more restarts), rand (APGD-CE and APGD-DLR with EOT over 20 draws, for random models) or custom (--attacks)')
-      .choices([...AUTOATTACK_VERSIONS]).default('standard'))
-    .option('--attacks <list>', `--version custom: the attacks in order, of ${ROBUST_ATTACKS.join(', ')}`));
+  return inGroup(cmd, 'AutoAttack:', (c) =>
+    c
+      .addOption(
+        new Option(
+          '--version <v>',
+          "standard (APGD-CE, APGD-T, FAB-T, Square: RobustBench's), plus (six attacks, " +
+            'more restarts), rand (APGD-CE and APGD-DLR with EOT over 20 draws, for random models) or custom (--attacks)',
+        )
+          .choices([...AUTOATTACK_VERSIONS])
+          .default('standard'),
+      )
+      .option('--attacks <list>', `--version custom: the attacks in order, of ${ROBUST_ATTACKS.join(', ')}`),
+  );
 }
 
 interface AutoAttackCli extends ModelDataCli {
@@ -44,13 +52,32 @@ interface AutoAttackCli extends ModelDataCli {
 }
 
 /** PGD's and k-NS's own options, by attribute name: refused with AutoAttack. */
-const PGD_KNS_ONLY = ['iterations', 'stepSize', 'restarts', 'randomStart', 'targetClass', 'earlyStop', 'against', 'neurons', 'ranks', 'lambda',
-  'fakeRelu', 'sensitivity', 'statsSplit'];
+const PGD_KNS_ONLY = [
+  'iterations',
+  'stepSize',
+  'restarts',
+  'randomStart',
+  'targetClass',
+  'earlyStop',
+  'against',
+  'neurons',
+  'ranks',
+  'lambda',
+  'fakeRelu',
+  'sensitivity',
+  'statsSplit',
+];
 
 /** The flags of the options stored under these attributes that the command line set. */
 function given(cmd: Command, attributes: string[]): string[] {
-  return attributes.filter((a) => cmd.getOptionValueSource(a) === 'cli')
-    .map((a) => cmd.options.filter((o) => o.attributeName() === a).map((o) => o.long).join(' / '));
+  return attributes
+    .filter((a) => cmd.getOptionValueSource(a) === 'cli')
+    .map((a) =>
+      cmd.options
+        .filter((o) => o.attributeName() === a)
+        .map((o) => o.long)
+        .join(' / '),
+    );
 }
 
 /** PGD and k-NS refuse --version and --attacks. */
@@ -68,11 +95,21 @@ export function autoAttackSpec(o: AutoAttackCli, cmd: Command): AutoAttackSpec {
     const set = given(cmd, ['version', 'attacks']);
     if (set.length) throw new Error(`${set[0]} applies to --attack autoattack; --attack ${attack} runs that attack alone`);
   }
-  if (o.attacks !== undefined && o.version !== 'custom') throw new Error(`--attacks needs --version custom (--version ${o.version} sets its own attacks)`);
-  if (attack === 'autoattack' && o.version === 'custom' && o.attacks === undefined) throw new Error(`--version custom needs --attacks, a list of ${ROBUST_ATTACKS.join(', ')}`);
+  if (o.attacks !== undefined && o.version !== 'custom')
+    throw new Error(`--attacks needs --version custom (--version ${o.version} sets its own attacks)`);
+  if (attack === 'autoattack' && o.version === 'custom' && o.attacks === undefined)
+    throw new Error(`--version custom needs --attacks, a list of ${ROBUST_ATTACKS.join(', ')}`);
   const attacks = o.attacks?.split(',').map((s) => s.trim()) as RobustAttackName[] | undefined;
-  const spec: AutoAttackSpec = { attack, version: attack === 'autoattack' ? o.version : 'custom', ...(attack === 'autoattack' && attacks ? { attacks } : {}),
-    norm: o.norm, eps: o.eps, seed: o.seed, ...(o.precision === 'fp32' ? {} : { precision: o.precision }), ...(o.foldBatchNorm ? {} : { foldBatchNorm: false }) };
+  const spec: AutoAttackSpec = {
+    attack,
+    version: attack === 'autoattack' ? o.version : 'custom',
+    ...(attack === 'autoattack' && attacks ? { attacks } : {}),
+    norm: o.norm,
+    eps: o.eps,
+    seed: o.seed,
+    ...(o.precision === 'fp32' ? {} : { precision: o.precision }),
+    ...(o.foldBatchNorm ? {} : { foldBatchNorm: false }),
+  };
   try {
     specPlan(spec);
   } catch (e) {
@@ -95,15 +132,34 @@ export async function autoAttackAction(o: AutoAttackCli, cmd: Command, lead: boo
     const bar = new ProgressBar();
     if (lead) bar.start(`${spec.attack}${spec.attack === 'autoattack' ? ` ${spec.version}` : ''} ${o.norm} eps ${+o.eps.toFixed(6)}`);
     const results = await runAutoAttack({
-      model, dataset: ds, spec, checks, out: o.out, batchSize: o.batchSize, saveExamples: o.saveExamples, targetModel: target, resume: o.resume,
-      meta, acrossRanks: world > 1, onProgress: (p) => bar.update(p.done, p.total, p.stats),
+      model,
+      dataset: ds,
+      spec,
+      checks,
+      out: o.out,
+      batchSize: o.batchSize,
+      saveExamples: o.saveExamples,
+      targetModel: target,
+      resume: o.resume,
+      meta,
+      acrossRanks: world > 1,
+      onProgress: (p) => bar.update(p.done, p.total, p.stats),
     });
     bar.finish();
     if (!lead) return;
     results.checks.filter((c) => c.id === 'square-success').forEach(warn);
-    console.log(JSON.stringify({ out: o.out, count: results.count, cleanAccuracy: results.cleanAccuracy, robustAccuracy: results.robustAccuracy,
-      robustAccuracyInterval: results.robustAccuracyInterval, robustAccuracyByAttack: results.robustAccuracyByAttack, seconds: results.seconds,
-      ...(results.transfer ? { transfer: results.transfer } : {}) }));
+    console.log(
+      JSON.stringify({
+        out: o.out,
+        count: results.count,
+        cleanAccuracy: results.cleanAccuracy,
+        robustAccuracy: results.robustAccuracy,
+        robustAccuracyInterval: results.robustAccuracyInterval,
+        robustAccuracyByAttack: results.robustAccuracyByAttack,
+        seconds: results.seconds,
+        ...(results.transfer ? { transfer: results.transfer } : {}),
+      }),
+    );
   } finally {
     model.dispose();
     target?.dispose();

@@ -14,18 +14,38 @@ import { fromRoot } from '../tensor/collectives.js';
 import { lockOutput } from '../serialization/outputDir.js';
 import { ProgressBar } from './progressDisplay.js';
 import { DATA, OUTPUT } from './helpGroups.js';
-import { datasetOf, modelDataOptions, openModelData, torchScriptOptions, torchScriptRecord, type ModelDataCli } from './modelDataOptions.js';
+import {
+  datasetOf,
+  modelDataOptions,
+  openModelData,
+  torchScriptOptions,
+  torchScriptRecord,
+  type ModelDataCli,
+} from './modelDataOptions.js';
 
 interface EvalCli extends ModelDataCli {
-  inputs?: string; labels?: string; out?: string; batchSize: number; backend: string; distTimeout: number;
+  inputs?: string;
+  labels?: string;
+  out?: string;
+  batchSize: number;
+  backend: string;
+  distTimeout: number;
 }
 
 export function evalCommand(): Command {
-  return addProcessGroupOptions(modelDataOptions(new Command('eval')
-    .summary('Accuracy of a model on a data set, or its predictions for given images')
-    .description('Accuracy of a model on a data set (overall and per class), or predictions for given images. ' +
-      'Prints one JSON object; with --out also writes it (eval.json) and, for --inputs, predictions.npy. ' +
-      'Started as several ranks, the ranks take turns at the batches and rank 0 reports and writes.'), '', 'samples'))
+  return addProcessGroupOptions(
+    modelDataOptions(
+      new Command('eval')
+        .summary('Accuracy of a model on a data set, or its predictions for given images')
+        .description(
+          'Accuracy of a model on a data set (overall and per class), or predictions for given images. ' +
+            'Prints one JSON object; with --out also writes it (eval.json) and, for --inputs, predictions.npy. ' +
+            'Started as several ranks, the ranks take turns at the batches and rank 0 reports and writes.',
+        ),
+      '',
+      'samples',
+    ),
+  )
     .optionsGroup(DATA)
     .option('--inputs <x.npy>', 'evaluate these images (float32 [N, C, H, W] in [0, 1]) instead of a data set')
     .option('--labels <y.npy>', 'labels of --inputs (int64 [N]) to report accuracy')
@@ -70,19 +90,41 @@ async function evalAction(o: EvalCli, lead: boolean, world: number): Promise<voi
     } else {
       const bar = new ProgressBar();
       if (lead) bar.start(`eval ${name} ${o.split}`);
-      const ev = await evaluate(model, ds!, { batchSize: o.batchSize, acrossRanks: world > 1,
-        onProgress: (p) => lead && bar.update(p.done, p.total, p.stats) });
+      const ev = await evaluate(model, ds!, {
+        batchSize: o.batchSize,
+        acrossRanks: world > 1,
+        onProgress: (p) => lead && bar.update(p.done, p.total, p.stats),
+      });
       bar.finish();
       if (!lead) return;
-      result = { model: o.model, ...torchScriptRecord(model), dataset: name, split: o.split, count: ev.count, accuracy: ev.accuracy, loss: ev.loss, perClass: ev.perClass };
+      result = {
+        model: o.model,
+        ...torchScriptRecord(model),
+        dataset: name,
+        split: o.split,
+        count: ev.count,
+        accuracy: ev.accuracy,
+        loss: ev.loss,
+        perClass: ev.perClass,
+      };
     }
     if (o.out) {
       // eval.json and predictions.npy of one run, swapped in together
-      const settings = { model: o.model, dataset: o.inputs ? undefined : name, data: o.data, classes: o.classes, split: o.split,
-        limit: o.limit, indices: o.indices, inputs: o.inputs, labels: o.labels, ...torchScriptRecord(model) };
+      const settings = {
+        model: o.model,
+        dataset: o.inputs ? undefined : name,
+        data: o.data,
+        classes: o.classes,
+        split: o.split,
+        limit: o.limit,
+        indices: o.indices,
+        inputs: o.inputs,
+        labels: o.labels,
+        ...torchScriptRecord(model),
+      };
       await writeOutput(o.out, { kind: 'eval', command: `sauron ${process.argv.slice(2).join(' ')}`, settings }, (dir) => {
         if (predictions) saveNpyArray(join(dir, 'predictions.npy'), predictions, [predictions.length], 'int64');
-        writeFileAtomic(join(dir, 'eval.json'), JSON.stringify(result, null, 2) + '\n');
+        writeFileAtomic(join(dir, 'eval.json'), `${JSON.stringify(result, null, 2)}\n`);
       });
     }
     console.log(JSON.stringify(result));

@@ -7,8 +7,10 @@ import { DATA } from './helpGroups.js';
 export function exploreCommand(): Command {
   return new Command('explore')
     .summary('Browse models, neurons and live attacks in a local web page')
-    .description('Browse models, inputs, neurons and live attacks in a local web page, over run, sensitivity, attack ' +
-      'and reproduce folders (any mix, or folders holding them). Everything is served locally; Ctrl-C stops it.')
+    .description(
+      'Browse models, inputs, neurons and live attacks in a local web page, over run, sensitivity, attack ' +
+        'and reproduce folders (any mix, or folders holding them). Everything is served locally; Ctrl-C stops it.',
+    )
     .argument('<folders...>', 'run, sensitivity, attack or reproduce folders')
     .optionsGroup(DATA)
     .option('--data <dir>', 'data folder for models whose run folder records none')
@@ -21,7 +23,10 @@ export function exploreCommand(): Command {
       if (o.port > 65535) throw new Error(`--port must be at most 65535, got ${o.port}`);
       const ex = await startExplorer({ folders, port: o.port, host: o.host, limit: o.limit, data: o.data });
       console.log(`Sauron explorer: ${ex.url} (${ex.explorer.models.size} model(s); Ctrl-C stops)`);
-      if (o.open) spawn(process.platform === 'darwin' ? 'open' : 'xdg-open', [ex.url], { stdio: 'ignore', detached: true }).on('error', () => {}).unref();
+      if (o.open)
+        spawn(process.platform === 'darwin' ? 'open' : 'xdg-open', [ex.url], { stdio: 'ignore', detached: true })
+          .on('error', () => {})
+          .unref();
       await new Promise<void>((resolve) => {
         const stop = () => void ex.close().then(resolve);
         process.once('SIGINT', stop);

@@ -10,8 +10,10 @@ import { MODEL, OUTPUT } from './helpGroups.js';
 export function exportCommand(): Command {
   return new Command('export')
     .summary('Write a Sauron model as a TorchScript file for Python')
-    .description('Write a Sauron model as a TorchScript file for Python: torch.jit.load(FILE)(images) returns ' +
-      '(logits, features); images in [0, 1], normalisation inside, parameters named like features_0_weight.')
+    .description(
+      'Write a Sauron model as a TorchScript file for Python: torch.jit.load(FILE)(images) returns ' +
+        '(logits, features); images in [0, 1], normalisation inside, parameters named like features_0_weight.',
+    )
     .optionsGroup(MODEL)
     .requiredOption('--model <run>', 'run folder of the model')
     .optionsGroup(OUTPUT)
@@ -34,7 +36,9 @@ export function exportCommand(): Command {
             rmSync(tmp, { force: true });
           }
         });
-        console.log(JSON.stringify({ out: o.out, arch: model.config.arch, inputShape: model.config.inputShape, featureDim: model.featureDim }));
+        console.log(
+          JSON.stringify({ out: o.out, arch: model.config.arch, inputShape: model.config.inputShape, featureDim: model.featureDim }),
+        );
       } finally {
         model.dispose();
       }

@@ -23,7 +23,10 @@ function rank(heading: string): number {
 }
 
 function groupItems<T extends Command | Option>(this: Help, unsorted: T[], visible: T[], getGroup: (item: T) => string): Map<string, T[]> {
-  const groups = Help.prototype.groupItems.call(this, unsorted, visible, getGroup as (item: Command | Option) => string) as Map<string, T[]>;
+  const groups = Help.prototype.groupItems.call(this, unsorted, visible, getGroup as (item: Command | Option) => string) as Map<
+    string,
+    T[]
+  >;
   // Array.prototype.sort is stable: groups of equal rank keep the order they were added in
   return new Map([...groups].sort(([a], [b]) => rank(a) - rank(b)));
 }

@@ -9,10 +9,12 @@ const SUBCOMMANDS = ['train', 'eval', 'sensitivity', 'attack', 'prune', 'reprodu
 export function launchCommand(): Command {
   return new Command('launch')
     .summary('Run N local ranks of a command with the environment torchrun sets')
-    .description('Run N local processes of a command with the environment torchrun sets (RANK, LOCAL_RANK, WORLD_SIZE, ' +
-      'LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), without Python. Output lines carry their rank. When one process ' +
-      'fails, the others are stopped and the failed rank is named. A sauron subcommand runs this sauron: ' +
-      '`sauron launch --nproc 2 -- train ...`; anything else runs as given: `sauron launch --nproc 2 -- node my-script.js`.')
+    .description(
+      'Run N local processes of a command with the environment torchrun sets (RANK, LOCAL_RANK, WORLD_SIZE, ' +
+        'LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), without Python. Output lines carry their rank. When one process ' +
+        'fails, the others are stopped and the failed rank is named. A sauron subcommand runs this sauron: ' +
+        '`sauron launch --nproc 2 -- train ...`; anything else runs as given: `sauron launch --nproc 2 -- node my-script.js`.',
+    )
     .optionsGroup('Processes:')
     .requiredOption('--nproc <n>', 'processes to start', positiveInt('--nproc'))
     .option('--master-port <port>', 'rendezvous port on 127.0.0.1 (default: a free one)', positiveInt('--master-port'))
@@ -23,8 +25,11 @@ export function launchCommand(): Command {
       const self = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'sauron.js');
       const sub = SUBCOMMANDS.includes(head!);
       const r = await launchProcesses({
-        nproc: o.nproc, masterPort: o.masterPort, graceSeconds: o.grace,
-        command: sub ? process.execPath : head!, args: sub ? [self, head!, ...rest] : rest,
+        nproc: o.nproc,
+        masterPort: o.masterPort,
+        graceSeconds: o.grace,
+        command: sub ? process.execPath : head!,
+        args: sub ? [self, head!, ...rest] : rest,
         onLine: (rank, stream, line) => (stream === 'stdout' ? process.stdout : process.stderr).write(`[rank ${rank}] ${line}\n`),
       });
       if (r.failedRank !== null) throw new Error(`${r.reason}; the other ranks were stopped`);

@@ -15,7 +15,10 @@ export function checkDatasetFits(model: ImageClassifier, ds: ImageDataset): void
   const got = ds.imageShape.join('x');
   if (want !== got) throw new Error(`the model expects ${want} images, ${ds.name} ${ds.split} has ${got}`);
   if (model.numClasses !== ds.classNames.length) {
-    const hint = ds.name === 'imagenet' ? ' (a folder with some of the model\'s classes: pass --classes FILE listing all of them in order, or --classes imagenet)' : '';
+    const hint =
+      ds.name === 'imagenet'
+        ? " (a folder with some of the model's classes: pass --classes FILE listing all of them in order, or --classes imagenet)"
+        : '';
     throw new Error(`the model has ${model.numClasses} classes, ${ds.name} has ${ds.classNames.length}${hint}`);
   }
 }
@@ -33,8 +36,10 @@ function checkClassNames(manifest: Partial<ModelManifest>, ds: ImageDataset): vo
   if (ds.name !== 'imagenet' || !Array.isArray(names) || names.length !== ds.classNames.length) return;
   const k = names.findIndex((n, i) => n !== ds.classNames[i]);
   if (k >= 0) {
-    throw new Error(`class ${k} of the model is '${names[k]}', of ${ds.name} '${ds.classNames[k]}': ` +
-      'pass --classes FILE listing the model\'s classes in its order');
+    throw new Error(
+      `class ${k} of the model is '${names[k]}', of ${ds.name} '${ds.classNames[k]}': ` +
+        "pass --classes FILE listing the model's classes in its order",
+    );
   }
 }
 
@@ -45,20 +50,23 @@ export function datasetOf(modelPath: string): string | undefined {
 }
 
 export const TORCHSCRIPT_HELP = {
-  featuresLayer: 'TorchScript files whose forward returns logits only: the submodule whose output is the features, ' +
+  featuresLayer:
+    'TorchScript files whose forward returns logits only: the submodule whose output is the features, ' +
     'a dotted path at any depth (e.g. net.avgpool, layer4.1), called once by forward, outside if/loops',
   classifierParam: 'TorchScript files: name of the classifier weight (default: the last 2-d [classes, features] parameter)',
-  mean: 'TorchScript files that expect normalised images: per-channel mean, e.g. 0.485,0.456,0.406 (images stay in ' +
+  mean:
+    'TorchScript files that expect normalised images: per-channel mean, e.g. 0.485,0.456,0.406 (images stay in ' +
     '[0, 1] for the attacks and budgets; Sauron normalises them before the module)',
   std: 'TorchScript files: per-channel std, with --mean',
-  input: 'TorchScript files: the image shape CxHxW the model takes (default: the data set\'s)',
+  input: "TorchScript files: the image shape CxHxW the model takes (default: the data set's)",
 };
 
 /** "0.5,0.5,0.5" -> [0.5, 0.5, 0.5]. */
 function numberList(name: string) {
   return (v: string): number[] => {
     const xs = v.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
-    if (xs.some((x) => !Number.isFinite(x))) throw new InvalidArgumentError(`${name} must be a comma-separated list of numbers, got '${v}'`);
+    if (xs.some((x) => !Number.isFinite(x)))
+      throw new InvalidArgumentError(`${name} must be a comma-separated list of numbers, got '${v}'`);
     return xs;
   };
 }
@@ -66,7 +74,11 @@ function numberList(name: string) {
 /** The TorchScript options of a command, as loadAnyModel takes them. */
 export function torchScriptOptions(o: ModelDataCli): Pick<AnyModelOptions, 'featuresLayer' | 'classifierParam' | 'normalization'> {
   if (!!o.mean !== !!o.std) throw new Error('--mean and --std go together');
-  return { featuresLayer: o.featuresLayer, classifierParam: o.classifierParam, normalization: o.mean ? { mean: o.mean, std: o.std! } : undefined };
+  return {
+    featuresLayer: o.featuresLayer,
+    classifierParam: o.classifierParam,
+    normalization: o.mean ? { mean: o.mean, std: o.std! } : undefined,
+  };
 }
 
 /** What a TorchScript model was opened with (features layer, classifier, mean/std, shape), for a command's records. */
@@ -99,31 +111,44 @@ export interface ModelDataCli {
  * ("to attack"); `items` names the rows ("inputs", "samples").
  */
 export function modelDataOptions(cmd: Command, role: string, items: string): Command {
-  inGroup(cmd, MODEL, (c) => c
-    .requiredOption('--model <run>', `run folder of the model${role ? ` ${role}` : ''}, or a TorchScript file`)
-    .option('--features-layer <name>', TORCHSCRIPT_HELP.featuresLayer)
-    .option('--classifier-param <name>', TORCHSCRIPT_HELP.classifierParam)
-    .option('--mean <list>', TORCHSCRIPT_HELP.mean, numberList('--mean'))
-    .option('--std <list>', TORCHSCRIPT_HELP.std, numberList('--std'))
-    .option('--input <CxHxW>', TORCHSCRIPT_HELP.input, imageShape));
-  inGroup(cmd, DATA, (c) => c
-    .addOption(new Option('--dataset <name>', 'data set (default: the one the model was trained on)').choices([...DATASETS]))
-    .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
-    .option('--classes <file>', 'image folders: the model\'s classes in order, one folder name a line (imagenet: the shipped ' +
-      '1000 ImageNet classes); a folder holding some of them is then evaluated against the whole model')
-    .addOption(new Option('--split <split>', `${items} to use`).choices(['train', 'test']).default('test'))
-    .option('--limit <n>', `first N ${items} only`, positiveInt('--limit'))
-    .option('--indices <list>', `these ${items} only, e.g. 0,5,10-19`));
-  return cmd
-    .addOption(deviceOption())
-    .addOption(nondeterministicOption());
+  inGroup(cmd, MODEL, (c) =>
+    c
+      .requiredOption('--model <run>', `run folder of the model${role ? ` ${role}` : ''}, or a TorchScript file`)
+      .option('--features-layer <name>', TORCHSCRIPT_HELP.featuresLayer)
+      .option('--classifier-param <name>', TORCHSCRIPT_HELP.classifierParam)
+      .option('--mean <list>', TORCHSCRIPT_HELP.mean, numberList('--mean'))
+      .option('--std <list>', TORCHSCRIPT_HELP.std, numberList('--std'))
+      .option('--input <CxHxW>', TORCHSCRIPT_HELP.input, imageShape),
+  );
+  inGroup(cmd, DATA, (c) =>
+    c
+      .addOption(new Option('--dataset <name>', 'data set (default: the one the model was trained on)').choices([...DATASETS]))
+      .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
+      .option(
+        '--classes <file>',
+        "image folders: the model's classes in order, one folder name a line (imagenet: the shipped " +
+          '1000 ImageNet classes); a folder holding some of them is then evaluated against the whole model',
+      )
+      .addOption(new Option('--split <split>', `${items} to use`).choices(['train', 'test']).default('test'))
+      .option('--limit <n>', `first N ${items} only`, positiveInt('--limit'))
+      .option('--indices <list>', `these ${items} only, e.g. 0,5,10-19`),
+  );
+  return cmd.addOption(deviceOption()).addOption(nondeterministicOption());
 }
 
 /** The data set's name, its selected rows, the model on the chosen device, checked to fit. */
-export async function openModelData(o: ModelDataCli, modelPath = o.model): Promise<{ name: string; ds: ImageDataset; model: ImageClassifier; manifest: Partial<ModelManifest>; device: Device }> {
+export async function openModelData(
+  o: ModelDataCli,
+  modelPath = o.model,
+): Promise<{ name: string; ds: ImageDataset; model: ImageClassifier; manifest: Partial<ModelManifest>; device: Device }> {
   const device = useDevice(o);
   const name = o.dataset ?? datasetOf(modelPath) ?? 'fashion-mnist';
-  const ds = await openDataset(name, o.split, { data: o.data, classes: o.classes ?? recordedClasses(name, modelPath), limit: o.limit, indices: o.indices });
+  const ds = await openDataset(name, o.split, {
+    data: o.data,
+    classes: o.classes ?? recordedClasses(name, modelPath),
+    limit: o.limit,
+    indices: o.indices,
+  });
   const { model, manifest } = loadAnyModel(modelPath, { inputShape: o.input ?? ds.imageShape, ...torchScriptOptions(o), device });
   try {
     checkDatasetFits(model, ds);
@@ -152,6 +177,15 @@ export async function openAttackModels(o: ModelDataCli & { targetModel?: string 
     target?.dispose();
     throw e;
   }
-  const meta = { model: o.model, ...torchScriptRecord(model), targetModel: o.targetModel, dataset: name, classes: o.classes, split: o.split, limit: o.limit, indices: o.indices };
+  const meta = {
+    model: o.model,
+    ...torchScriptRecord(model),
+    targetModel: o.targetModel,
+    dataset: name,
+    classes: o.classes,
+    split: o.split,
+    limit: o.limit,
+    indices: o.indices,
+  };
   return { ...opened, target, meta };
 }

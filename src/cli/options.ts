@@ -7,7 +7,8 @@ import { DEVICES } from './helpGroups.js';
 export function positiveInt(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
+    if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
     return n;
   };
 }
@@ -15,7 +16,8 @@ export function positiveInt(name: string) {
 export function nonNegativeInt(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} must be a non-negative integer, got '${v}'`);
+    if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n))
+      throw new InvalidArgumentError(`${name} must be a non-negative integer, got '${v}'`);
     return n;
   };
 }
@@ -23,7 +25,8 @@ export function nonNegativeInt(name: string) {
 export function nonNegativeNumber(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number, got '${v}'`);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0)
+      throw new InvalidArgumentError(`${name} must be a non-negative number, got '${v}'`);
     return n;
   };
 }
@@ -47,7 +50,8 @@ export function imageShape(v: string): [number, number, number] {
   return parts as [number, number, number];
 }
 
-export const DEVICE_HELP = 'where to compute: auto (a CUDA GPU when this build has CUDA and one is visible, else the CPU), cpu, cuda or cuda:N';
+export const DEVICE_HELP =
+  'where to compute: auto (a CUDA GPU when this build has CUDA and one is visible, else the CPU), cpu, cuda or cuda:N';
 export const PRECISION_HELP = 'fp32, or autocast the model to bf16 / fp16 (inputs, budgets and results stay fp32)';
 
 /** --device, shared by every command that computes. */
@@ -61,8 +65,11 @@ export function precisionOption(): Option {
 
 /** --nondeterministic: faster GPU kernels whose results vary from run to run. */
 export function nondeterministicOption(): Option {
-  return new Option('--nondeterministic', 'GPU: allow faster kernels whose results vary slightly between runs ' +
-    '(by default CUDA runs use deterministic kernels, so a seed reproduces a result)').helpGroup(DEVICES);
+  return new Option(
+    '--nondeterministic',
+    'GPU: allow faster kernels whose results vary slightly between runs ' +
+      '(by default CUDA runs use deterministic kernels, so a seed reproduces a result)',
+  ).helpGroup(DEVICES);
 }
 
 /** The device a command computes on, with deterministic kernels unless --nondeterministic. */
@@ -79,10 +86,26 @@ export function useDevice(o: { device: string; nondeterministic?: boolean }): De
 /** --backend and --dist-timeout, for commands that run as ranks of a process group. */
 export function addProcessGroupOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--backend <name>', 'process-group backend when launched as several ranks (WORLD_SIZE > 1): gloo ' +
-      '(nccl needs a CUDA build of libtorch with NCCL, which this addon does not link yet)').choices(['gloo', 'nccl']).default('gloo').helpGroup(DEVICES))
-    .addOption(new Option('--dist-timeout <seconds>', 'how long a rank waits for the others (rendezvous, each collective) before it stops ' +
-      'with an error naming the rank that stopped').argParser(positiveInt('--dist-timeout')).default(300).helpGroup(DEVICES));
+    .addOption(
+      new Option(
+        '--backend <name>',
+        'process-group backend when launched as several ranks (WORLD_SIZE > 1): gloo ' +
+          '(nccl needs a CUDA build of libtorch with NCCL, which this addon does not link yet)',
+      )
+        .choices(['gloo', 'nccl'])
+        .default('gloo')
+        .helpGroup(DEVICES),
+    )
+    .addOption(
+      new Option(
+        '--dist-timeout <seconds>',
+        'how long a rank waits for the others (rendezvous, each collective) before it stops ' +
+          'with an error naming the rank that stopped',
+      )
+        .argParser(positiveInt('--dist-timeout'))
+        .default(300)
+        .helpGroup(DEVICES),
+    );
 }
 
 /**

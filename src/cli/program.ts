@@ -17,7 +17,9 @@ import { configureSauronHelp } from './helpGroups.js';
 /** A fresh `sauron` program; parsing errors throw a CommanderError instead of exiting. */
 export function sauronProgram(): Command {
   const program = new Command('sauron')
-    .description('Find the feature neurons an image classifier depends on most, attack through them, and train models that do not depend on any one neuron.')
+    .description(
+      'Find the feature neurons an image classifier depends on most, attack through them, and train models that do not depend on any one neuron.',
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.addCommand(reproduceCommand());

@@ -6,7 +6,7 @@ function fmtTime(s: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const sec = Math.floor(s % 60);
-  return (h ? `${h}:${String(m).padStart(2, '0')}` : String(m)) + `:${String(sec).padStart(2, '0')}`;
+  return `${h ? `${h}:${String(m).padStart(2, '0')}` : String(m)}:${String(sec).padStart(2, '0')}`;
 }
 
 function fmtStat(k: string, v: number): string {
@@ -21,7 +21,10 @@ export class ProgressBar {
   #lastPlain = 0;
   readonly #tty: boolean;
 
-  constructor(readonly stream: NodeJS.WriteStream = process.stderr, readonly plainEverySeconds = 15) {
+  constructor(
+    readonly stream: NodeJS.WriteStream = process.stderr,
+    readonly plainEverySeconds = 15,
+  ) {
     this.#tty = !!(stream as WriteStream).isTTY;
   }
 
@@ -36,7 +39,9 @@ export class ProgressBar {
   update(done: number, total: number, stats: Record<string, number> = {}): void {
     const elapsed = (Date.now() - this.#start) / 1000;
     const eta = done > 0 ? (elapsed / done) * (total - done) : NaN;
-    const parts = Object.entries(stats).map(([k, v]) => fmtStat(k, v)).join(', ');
+    const parts = Object.entries(stats)
+      .map(([k, v]) => fmtStat(k, v))
+      .join(', ');
     if (this.#tty) {
       const width = 24;
       const fill = Math.round((width * done) / Math.max(total, 1));
@@ -45,7 +50,7 @@ export class ProgressBar {
       this.stream.write(`\r${line.slice(0, cols - 1).padEnd(Math.min(cols - 1, line.length))}\x1b[K`);
     } else if (done === total || Date.now() - this.#lastPlain >= this.plainEverySeconds * 1000) {
       this.#lastPlain = Date.now();
-      this.stream.write(`${this.#label}: ${done}/${total}${parts ? ', ' + parts : ''}, elapsed ${fmtTime(elapsed)}, ETA ${fmtTime(eta)}\n`);
+      this.stream.write(`${this.#label}: ${done}/${total}${parts ? `, ${parts}` : ''}, elapsed ${fmtTime(elapsed)}, ETA ${fmtTime(eta)}\n`);
     }
   }
 

@@ -15,24 +15,44 @@ import { checkDatasetFits } from './modelDataOptions.js';
 import { DATA, MODEL, OUTPUT } from './helpGroups.js';
 
 interface PruneCli {
-  model: string; order: PruneOrder; count: number; sensitivity?: string; dataset?: string; data?: string; seed: number;
-  curve?: string; limit?: number; attackLimit: number; attackEps?: number; attackSteps: number; out: string; device: string; nondeterministic?: boolean;
+  model: string;
+  order: PruneOrder;
+  count: number;
+  sensitivity?: string;
+  dataset?: string;
+  data?: string;
+  seed: number;
+  curve?: string;
+  limit?: number;
+  attackLimit: number;
+  attackEps?: number;
+  attackSteps: number;
+  out: string;
+  device: string;
+  nondeterministic?: boolean;
 }
 
 function parseCounts(v: string): number[] {
-  const xs = v.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (!xs.length || xs.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--curve must list non-negative integers like 0,32,64, got '${v}'`);
+  const xs = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
+  if (!xs.length || xs.some((x) => !Number.isInteger(x) || x < 0))
+    throw new Error(`--curve must list non-negative integers like 0,32,64, got '${v}'`);
   return [...new Set(xs)].sort((a, b) => a - b);
 }
 
 export function pruneCommand(): Command {
   return new Command('prune')
     .summary('Zero the classifier columns of N feature neurons and save the pruned model')
-    .description('Zero the classifier columns of N feature neurons (random, most sensitive or least sensitive first) and ' +
-      'save the pruned model; with --curve, evaluate accuracy and PGD success at each count for all three orders ' +
-      '(pruning.csv, pruning.png/.svg).')
+    .description(
+      'Zero the classifier columns of N feature neurons (random, most sensitive or least sensitive first) and ' +
+        'save the pruned model; with --curve, evaluate accuracy and PGD success at each count for all three orders ' +
+        '(pruning.csv, pruning.png/.svg).',
+    )
     .optionsGroup(DATA)
-    .addOption(new Option('--dataset <name>', 'data set (default: the model\'s)').choices([...DATASETS]))
+    .addOption(new Option('--dataset <name>', "data set (default: the model's)").choices([...DATASETS]))
     .option('--data <dir>', 'folder with the data set (cifar10, imagenet)')
     .optionsGroup(MODEL)
     .requiredOption('--model <run>', 'run folder of the model to prune')
@@ -64,21 +84,33 @@ export function pruneCommand(): Command {
         const order = pruneOrder(o.order, ranking, model.featureDim, o.seed);
         const chosen = order.slice(0, o.count);
         // staged: a failed or killed run leaves an earlier pruned model in --out whole
-        await writeOutput(o.out, { kind: 'prune', command: `sauron ${process.argv.slice(2).join(' ')}`, settings: { ...o } }, async (out) => {
-          // the curve restores the classifier when it is done
-          if (counts.length) {
-            const bar = new ProgressBar();
-            bar.start('pruning curve');
-            await pruningCurve(model, ranking, counts, test, {
-              out, seed: o.seed, limit: o.limit, attackLimit: o.attackLimit, attackSteps: o.attackSteps,
-              attackEps: o.attackEps ?? (DEFAULTS[name]?.validation.eps ?? 0.5), onProgress: (p) => bar.update(p.done, p.total),
+        await writeOutput(
+          o.out,
+          { kind: 'prune', command: `sauron ${process.argv.slice(2).join(' ')}`, settings: { ...o } },
+          async (out) => {
+            // the curve restores the classifier when it is done
+            if (counts.length) {
+              const bar = new ProgressBar();
+              bar.start('pruning curve');
+              await pruningCurve(model, ranking, counts, test, {
+                out,
+                seed: o.seed,
+                limit: o.limit,
+                attackLimit: o.attackLimit,
+                attackSteps: o.attackSteps,
+                attackEps: o.attackEps ?? DEFAULTS[name]?.validation.eps ?? 0.5,
+                onProgress: (p) => bar.update(p.done, p.total),
+              });
+              bar.finish();
+            }
+            pruneFeatures(model, chosen);
+            saveModel(out, model, {
+              ...stripModelFields(manifest),
+              prunedFrom: o.model,
+              pruning: { order: o.order, count: o.count, seed: o.order === 'random' ? o.seed : undefined, features: chosen },
             });
-            bar.finish();
-          }
-          pruneFeatures(model, chosen);
-          saveModel(out, model, { ...stripModelFields(manifest), prunedFrom: o.model,
-            pruning: { order: o.order, count: o.count, seed: o.order === 'random' ? o.seed : undefined, features: chosen } });
-        });
+          },
+        );
         console.log(JSON.stringify({ out: o.out, order: o.order, count: o.count, features: chosen.slice(0, 16) }));
       } finally {
         model.dispose();
@@ -103,7 +135,10 @@ async function mostSensitive(o: PruneCli, model: ImageClassifier, name: string, 
   const r = await sensitivity(model, subset(test, { limit: 1000 }), {
     statsSets: [train, test],
     onProgress: (ph, p) => {
-      if (ph !== phase) bar.start(`sensitivity: ${(phase = ph)}`);
+      if (ph !== phase) {
+        phase = ph;
+        bar.start(`sensitivity: ${ph}`);
+      }
       bar.update(p.done, p.total);
     },
   });

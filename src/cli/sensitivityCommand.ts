@@ -18,27 +18,49 @@ import { modelDataOptions, openModelData, torchScriptRecord, type ModelDataCli }
 import { MODEL, OUTPUT } from './helpGroups.js';
 
 interface SensCli extends ModelDataCli {
-  statsSplit: 'train+test' | 'train' | 'test'; topK: number; eps: number; batchSize: number; compare?: string[]; out: string;
-  layer?: string; units?: string; backend: string; distTimeout: number;
+  statsSplit: 'train+test' | 'train' | 'test';
+  topK: number;
+  eps: number;
+  batchSize: number;
+  compare?: string[];
+  out: string;
+  layer?: string;
+  units?: string;
+  backend: string;
+  distTimeout: number;
 }
 
 export function sensitivityCommand(): Command {
-  return addProcessGroupOptions(modelDataOptions(new Command('sensitivity')
-    .summary('Delta of every feature neuron for every input: rankings, summaries, figures')
-    .description('Delta(i, x) of every feature neuron i for every input x (the smallest change of the neuron that flips ' +
-      'the prediction), feature statistics, scaled values, per-input rankings, per-neuron summaries and figures. ' +
-      'Started as several ranks (sauron launch, torchrun --no-python), the ranks take turns at the batches and rank 0 ' +
-      'writes exactly the files one process writes.'), '', 'inputs'))
+  return addProcessGroupOptions(
+    modelDataOptions(
+      new Command('sensitivity')
+        .summary('Delta of every feature neuron for every input: rankings, summaries, figures')
+        .description(
+          'Delta(i, x) of every feature neuron i for every input x (the smallest change of the neuron that flips ' +
+            'the prediction), feature statistics, scaled values, per-input rankings, per-neuron summaries and figures. ' +
+            'Started as several ranks (sauron launch, torchrun --no-python), the ranks take turns at the batches and rank 0 ' +
+            'writes exactly the files one process writes.',
+        ),
+      '',
+      'inputs',
+    ),
+  )
     .optionsGroup(MODEL)
     .option('--compare <runs...>', 'other models to overlay in the figures (same data)')
     .optionsGroup('Analysis:')
-    .addOption(new Option('--stats-split <which>', 'inputs the feature mean/std are computed over (the reference uses train+test)')
-      .choices(['train+test', 'train', 'test']).default('train+test'))
-    .option('--top-k <k>', 'count how often each neuron is among an input\'s k most sensitive', positiveInt('--top-k'), 16)
+    .addOption(
+      new Option('--stats-split <which>', 'inputs the feature mean/std are computed over (the reference uses train+test)')
+        .choices(['train+test', 'train', 'test'])
+        .default('train+test'),
+    )
+    .option('--top-k <k>', "count how often each neuron is among an input's k most sensitive", positiveInt('--top-k'), 16)
     .option('--eps <x>', 'eps in (Delta - mean) / (std + eps)', nonNegativeNumber('--eps'), 1e-10)
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 256)
-    .option('--layer <name>', 'an inner layer (e.g. features.9, layer3): Delta of its units found numerically ' +
-      '(bracketing + bisection, both signs) instead of the closed form of the penultimate layer')
+    .option(
+      '--layer <name>',
+      'an inner layer (e.g. features.9, layer3): Delta of its units found numerically ' +
+        '(bracketing + bisection, both signs) instead of the closed form of the penultimate layer',
+    )
     .option('--units <list>', 'with --layer: these flat unit indices only, e.g. 0-99 (default all)')
     .optionsGroup(OUTPUT)
     .requiredOption('--out <dir>', 'folder to write results into')
@@ -65,12 +87,17 @@ async function sensitivityAction(o: SensCli, rank: number, world: number): Promi
     if (outDir) Object.assign(settings, torchScriptRecord(model));
     try {
       const statsSets: ImageDataset[] = [];
-      for (const s of o.statsSplit === 'train+test' ? ['train', 'test'] as const : [o.statsSplit]) {
+      for (const s of o.statsSplit === 'train+test' ? (['train', 'test'] as const) : [o.statsSplit]) {
         statsSets.push(s === o.split && !o.limit && !o.indices ? ds : await openDataset(name, s, { data: o.data, classes: o.classes }));
       }
       let phase = '';
       const result = await sensitivity(model, ds, {
-        statsSets, eps: o.eps, topK: o.topK, batchSize: o.batchSize, outDir, acrossRanks: world > 1,
+        statsSets,
+        eps: o.eps,
+        topK: o.topK,
+        batchSize: o.batchSize,
+        outDir,
+        acrossRanks: world > 1,
         onProgress: (ph, p) => {
           if (!lead) return;
           if (ph !== phase) {
@@ -88,36 +115,73 @@ async function sensitivityAction(o: SensCli, rank: number, world: number): Promi
   };
   // Written into a staging folder and swapped in when complete: a run that fails or is
   // killed leaves the folder's earlier result whole, never a mix of the two.
-  const settings = { model: o.model, dataset: o.dataset, classes: o.classes, split: o.split, limit: o.limit, indices: o.indices, statsSplit: o.statsSplit,
-    eps: o.eps, topK: o.topK, compare: o.compare };
+  const settings = {
+    model: o.model,
+    dataset: o.dataset,
+    classes: o.classes,
+    split: o.split,
+    limit: o.limit,
+    indices: o.indices,
+    statsSplit: o.statsSplit,
+    eps: o.eps,
+    topK: o.topK,
+    compare: o.compare,
+  };
   if (!lead) {
     // the same models in the same order as rank 0, which writes
     await fromRoot(() => true);
-    for (const m of [o.model, ...o.compare ?? []]) await runOne(m);
+    for (const m of [o.model, ...(o.compare ?? [])]) await runOne(m);
     return;
   }
   // the other ranks wait for the folder's lock: if it is refused, they hear why
   const lock = await fromRoot(() => lockOutput(o.out, `sauron ${process.argv.slice(2).join(' ')}`));
   try {
-    const r = await writeOutput(o.out, { kind: 'sensitivity', command: `sauron ${process.argv.slice(2).join(' ')}`, settings }, async (out) => {
-      const main = await runOne(o.model, out);
-      const others = [];
-      for (const c of o.compare ?? []) others.push(await runOne(c));
-      const all = [main, ...others];
-      // legend entries must differ even when a model is compared with itself
-      all.forEach((x, i) => {
-        if (all.findIndex((y) => y.name === x.name) < i) x.name = `${x.name} #${i + 1}`;
-      });
-      const figures = await sensitivityFigures(out, all);
-      writeSensitivitySummary(out, main.result, {
-        model: o.model, dataset: o.dataset, split: o.split, statsSplit: o.statsSplit, eps: o.eps, topK: o.topK,
-        compare: others.map((x) => ({ model: x.name, accuracy: x.result.accuracy, deadFeatures: x.result.deadFeatures })),
-        files: ['deltas.npy', 'features.npy', 'logits.npy', 'labels.npy', 'predictions.npy', 'ranking.npy', 'feature_mean.npy', 'feature_std.npy', ...figures],
-      });
-      return main.result;
-    });
-    console.log(JSON.stringify({ out: o.out, count: r.count, featureDim: r.featureDim, accuracy: r.accuracy, deadFeatures: r.deadFeatures,
-      mostSensitive: r.mostSensitive.slice(0, 10) }));
+    const r = await writeOutput(
+      o.out,
+      { kind: 'sensitivity', command: `sauron ${process.argv.slice(2).join(' ')}`, settings },
+      async (out) => {
+        const main = await runOne(o.model, out);
+        const others = [];
+        for (const c of o.compare ?? []) others.push(await runOne(c));
+        const all = [main, ...others];
+        // legend entries must differ even when a model is compared with itself
+        all.forEach((x, i) => {
+          if (all.findIndex((y) => y.name === x.name) < i) x.name = `${x.name} #${i + 1}`;
+        });
+        const figures = await sensitivityFigures(out, all);
+        writeSensitivitySummary(out, main.result, {
+          model: o.model,
+          dataset: o.dataset,
+          split: o.split,
+          statsSplit: o.statsSplit,
+          eps: o.eps,
+          topK: o.topK,
+          compare: others.map((x) => ({ model: x.name, accuracy: x.result.accuracy, deadFeatures: x.result.deadFeatures })),
+          files: [
+            'deltas.npy',
+            'features.npy',
+            'logits.npy',
+            'labels.npy',
+            'predictions.npy',
+            'ranking.npy',
+            'feature_mean.npy',
+            'feature_std.npy',
+            ...figures,
+          ],
+        });
+        return main.result;
+      },
+    );
+    console.log(
+      JSON.stringify({
+        out: o.out,
+        count: r.count,
+        featureDim: r.featureDim,
+        accuracy: r.accuracy,
+        deadFeatures: r.deadFeatures,
+        mostSensitive: r.mostSensitive.slice(0, 10),
+      }),
+    );
   } finally {
     lock.release();
   }
@@ -157,8 +221,21 @@ async function innerLayer(o: SensCli): Promise<void> {
     saveNpyArray(join(o.out, 'inner-deltas.npy'), all, [u, n], 'float32');
     saveNpyArray(join(o.out, 'inner-units.npy'), BigInt64Array.from(unitList, BigInt), [u], 'int64');
     const finite = all.filter((v) => Number.isFinite(v));
-    writeFileAtomic(join(o.out, 'inner-summary.json'), JSON.stringify({ model: o.model, layer: o.layer, count: n, units: u,
-      finiteRate: finite.length / all.length, medianAbsDelta: finite.length ? [...finite].map(Math.abs).sort((a, b) => a - b)[finite.length >> 1] : null }, null, 2) + '\n');
+    writeFileAtomic(
+      join(o.out, 'inner-summary.json'),
+      `${JSON.stringify(
+        {
+          model: o.model,
+          layer: o.layer,
+          count: n,
+          units: u,
+          finiteRate: finite.length / all.length,
+          medianAbsDelta: finite.length ? [...finite].map(Math.abs).sort((a, b) => a - b)[finite.length >> 1] : null,
+        },
+        null,
+        2,
+      )}\n`,
+    );
     console.log(JSON.stringify({ out: o.out, layer: o.layer, count: n, units: u, finiteRate: finite.length / all.length }));
   } finally {
     model.dispose();

@@ -21,13 +21,13 @@ export interface AugmentOptions {
  * inside a larger one (a data-parallel rank's share): the draws are the whole batch's, and
  * this part takes its rows of them, so every rank augments as one process would.
  */
-export function augmentBatch(images: Tensor, opts: AugmentOptions, generator: Generator,
-  rows?: { offset: number; total: number }): Tensor {
+export function augmentBatch(images: Tensor, opts: AugmentOptions, generator: Generator, rows?: { offset: number; total: number }): Tensor {
   return scope(() => {
     const [b, , h, w] = images.shape as [number, number, number, number];
     const total = rows?.total ?? b;
     const offset = rows?.offset ?? 0;
-    if (offset < 0 || offset + b > total) throw new RangeError(`augmentBatch: rows ${offset}..${offset + b} lie outside a batch of ${total}`);
+    if (offset < 0 || offset + b > total)
+      throw new RangeError(`augmentBatch: rows ${offset}..${offset + b} lie outside a batch of ${total}`);
     const mine = (t: Tensor) => (total === b ? t : t.narrow(0, offset, b));
     let x = images;
     const p = opts.cropPadding ?? 0;
@@ -42,7 +42,9 @@ export function augmentBatch(images: Tensor, opts: AugmentOptions, generator: Ge
       x = padded.index([bi, rows, cols]).permute([0, 3, 1, 2]).contiguous(); // [B, C, H, W]
     }
     if (opts.hflip) {
-      const flip = mine(rand([total], { generator })).lt(0.5).view([b, 1, 1, 1]);
+      const flip = mine(rand([total], { generator }))
+        .lt(0.5)
+        .view([b, 1, 1, 1]);
       x = where(flip, x.flip([3]), x);
     }
     if (x === images) return images.clone();
@@ -52,4 +54,3 @@ export function augmentBatch(images: Tensor, opts: AugmentOptions, generator: Ge
     return x.contiguous().reshape([-1]).view(images.shape);
   });
 }
-

@@ -8,7 +8,7 @@ import { NdArray, parsePickle } from './numpyPickle.js';
 
 /** CIFAR-10's ten class names, in label order. */
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
-export const CIFAR10_NORMALIZATION = { mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616] };
+export const CIFAR10_NORMALIZATION = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] };
 
 const PIXELS = 3 * 32 * 32;
 const RECORD = 1 + PIXELS;
@@ -115,9 +115,15 @@ function loadPython(root: string, split: Split): { images: Uint8Array; labels: U
 /** CIFAR-10 as uint8 CHW 3x32x32 images in memory, from either official layout found in dir. */
 export function loadCifar10(dir: string, split: Split): InMemoryDataset {
   const { root, kind } = findLayout(dir);
-  const { images, labels, classNames } = kind === 'bin'
-    ? { ...loadBinary(root, split), classNames: CIFAR10_CLASSES }
-    : loadPython(root, split);
-  return new InMemoryDataset('cifar10', split, [3, 32, 32], [...classNames],
-    { mean: [...CIFAR10_NORMALIZATION.mean], std: [...CIFAR10_NORMALIZATION.std] }, images, labels);
+  const { images, labels, classNames } =
+    kind === 'bin' ? { ...loadBinary(root, split), classNames: CIFAR10_CLASSES } : loadPython(root, split);
+  return new InMemoryDataset(
+    'cifar10',
+    split,
+    [3, 32, 32],
+    [...classNames],
+    { mean: [...CIFAR10_NORMALIZATION.mean], std: [...CIFAR10_NORMALIZATION.std] },
+    images,
+    labels,
+  );
 }

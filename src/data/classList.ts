@@ -45,7 +45,9 @@ export function readClassList(spec: string): ClassList {
   const shipped = SHIPPED_CLASS_LISTS[spec];
   if (shipped && !existsSync(spec)) return parseClassList(readRegularFile(shipped, MIB).toString('utf8'), shipped);
   if (!existsSync(spec)) {
-    throw new Error(`--classes: ${spec} does not exist (give a file of folder names, one a line, or one of: ${Object.keys(SHIPPED_CLASS_LISTS).join(', ')})`);
+    throw new Error(
+      `--classes: ${spec} does not exist (give a file of folder names, one a line, or one of: ${Object.keys(SHIPPED_CLASS_LISTS).join(', ')})`,
+    );
   }
   return parseClassList(readRegularFile(spec, 16 * MIB).toString('utf8'), spec);
 }

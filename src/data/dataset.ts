@@ -54,16 +54,23 @@ export class InMemoryDataset implements ImageDataset {
   readonly length: number;
   readonly #pixels: number;
 
-  constructor(readonly name: string, readonly split: Split, readonly imageShape: [number, number, number],
-    readonly classNames: string[], readonly normalization: Normalization,
+  constructor(
+    readonly name: string,
+    readonly split: Split,
+    readonly imageShape: [number, number, number],
+    readonly classNames: string[],
+    readonly normalization: Normalization,
     /** N * C * H * W bytes, each image stored CHW. */
-    readonly images: Uint8Array, readonly labels: Uint8Array) {
+    readonly images: Uint8Array,
+    readonly labels: Uint8Array,
+  ) {
     this.#pixels = imageShape[0] * imageShape[1] * imageShape[2];
     if (images.length !== labels.length * this.#pixels) {
       throw new Error(`${name} ${split}: ${labels.length} labels but ${images.length / this.#pixels} images`);
     }
     for (let i = 0; i < labels.length; i++) {
-      if (labels[i]! >= classNames.length) throw new Error(`${name} ${split}: label ${labels[i]} of sample ${i} is not one of the ${classNames.length} classes`);
+      if (labels[i]! >= classNames.length)
+        throw new Error(`${name} ${split}: label ${labels[i]} of sample ${i} is not one of the ${classNames.length} classes`);
     }
     this.length = labels.length;
   }
@@ -82,7 +89,8 @@ export class InMemoryDataset implements ImageDataset {
     const buf = new Uint8Array(indices.length * n);
     const lab = new BigInt64Array(indices.length);
     indices.forEach((idx, k) => {
-      if (!Number.isInteger(idx) || idx < 0 || idx >= this.length) throw new RangeError(`sample index ${idx} is outside 0..${this.length - 1}`);
+      if (!Number.isInteger(idx) || idx < 0 || idx >= this.length)
+        throw new RangeError(`sample index ${idx} is outside 0..${this.length - 1}`);
       buf.set(this.images.subarray(idx * n, (idx + 1) * n), k * n);
       lab[k] = BigInt(this.labels[idx]!);
     });
@@ -101,9 +109,13 @@ export class SubsetDataset implements ImageDataset {
   readonly classNames: string[];
   readonly normalization: Normalization;
 
-  constructor(readonly base: ImageDataset, readonly positions: number[]) {
+  constructor(
+    readonly base: ImageDataset,
+    readonly positions: number[],
+  ) {
     for (const p of positions) {
-      if (!Number.isInteger(p) || p < 0 || p >= base.length) throw new RangeError(`index ${p} is outside 0..${base.length - 1} of ${base.name} ${base.split}`);
+      if (!Number.isInteger(p) || p < 0 || p >= base.length)
+        throw new RangeError(`index ${p} is outside 0..${base.length - 1} of ${base.name} ${base.split}`);
     }
     this.name = base.name;
     this.split = base.split;
@@ -121,11 +133,14 @@ export class SubsetDataset implements ImageDataset {
   }
 
   async load(indices: number[], opts?: { augment?: boolean; seed?: number }): Promise<Batch> {
-    const b = await this.base.load(indices.map((i) => {
-      const p = this.positions[i];
-      if (p === undefined) throw new RangeError(`sample index ${i} is outside 0..${this.length - 1}`);
-      return p;
-    }), opts);
+    const b = await this.base.load(
+      indices.map((i) => {
+        const p = this.positions[i];
+        if (p === undefined) throw new RangeError(`sample index ${i} is outside 0..${this.length - 1}`);
+        return p;
+      }),
+      opts,
+    );
     return { ...b, indices };
   }
 }

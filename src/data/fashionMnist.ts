@@ -5,9 +5,20 @@ import { InMemoryDataset, type Split } from './dataset.js';
 import { readIdx } from './idx.js';
 
 /** Fashion-MNIST's ten class names, in label order. */
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 // Mean and std of the training images' pixels in [0, 1].
-export const FASHION_MNIST_NORMALIZATION = { mean: [0.2860], std: [0.3530] };
+export const FASHION_MNIST_NORMALIZATION = { mean: [0.286], std: [0.353] };
 
 /** The copy shipped inside this package. */
 export const EMBEDDED_FASHION_MNIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'data', 'fashion-mnist');
@@ -28,6 +39,13 @@ export function loadFashionMnist(split: Split, dir = EMBEDDED_FASHION_MNIST): In
   const labs = readIdx(join(dir, `${prefix}-labels-idx1-ubyte.gz`), 0x801);
   if (imgs.dims.length !== 3) throw new Error(`fashion-mnist: ${prefix} images have ${imgs.dims.length} dimensions, expected 3`);
   if (imgs.dims[0] !== labs.dims[0]) throw new Error(`fashion-mnist: ${imgs.dims[0]} ${split} images but ${labs.dims[0]} labels`);
-  return new InMemoryDataset('fashion-mnist', split, [1, imgs.dims[1]!, imgs.dims[2]!], FASHION_MNIST_CLASSES,
-    FASHION_MNIST_NORMALIZATION, imgs.data, labs.data);
+  return new InMemoryDataset(
+    'fashion-mnist',
+    split,
+    [1, imgs.dims[1]!, imgs.dims[2]!],
+    FASHION_MNIST_CLASSES,
+    FASHION_MNIST_NORMALIZATION,
+    imgs.data,
+    labs.data,
+  );
 }

@@ -19,14 +19,18 @@ export function readIdx(path: string, expectedMagic: 0x801 | 0x803): IdxArray {
     try {
       buf = gunzipSync(buf, { maxOutputLength: MAX_BYTES });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`${path} unpacks to more than ${formatBytes(MAX_BYTES)}`);
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+        throw new Error(`${path} unpacks to more than ${formatBytes(MAX_BYTES)}`);
       throw new Error(`${path} is a damaged or truncated gzip file (${(e as Error).message})`);
     }
   }
   if (buf.length < 8) throw new Error(`${path} is too short to be an IDX file`);
   const magic = buf.readUInt32BE(0);
   if (magic !== expectedMagic) {
-    throw new Error(`${path} has magic number 0x${magic.toString(16).padStart(8, '0')}, expected 0x${expectedMagic.toString(16).padStart(8, '0')} (${expectedMagic === 0x803 ? 'images' : 'labels'})`);
+    throw new Error(
+      `${path} has magic number 0x${magic.toString(16).padStart(8, '0')}, ` +
+        `expected 0x${expectedMagic.toString(16).padStart(8, '0')} (${expectedMagic === 0x803 ? 'images' : 'labels'})`,
+    );
   }
   const nd = magic & 0xff;
   const dims: number[] = [];

@@ -42,7 +42,6 @@ export function pyRound(x: number): number {
   const r = Math.round(x);
   const even = Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
   return even === 0 ? 0 : even; // no -0
-
 }
 
 /** mulberry32 seeded by a hash of (seed, sample index): a sample's crop does not depend on its batch. */
@@ -62,11 +61,21 @@ function samplePrng(seed: number, index: number): () => number {
   };
 }
 
-export interface CropBox { top: number; left: number; height: number; width: number }
+export interface CropBox {
+  top: number;
+  left: number;
+  height: number;
+  width: number;
+}
 
 /** torchvision's RandomResizedCrop.get_params: 10 tries at a random area and aspect ratio, then a centre crop. */
-export function randomResizedCropBox(width: number, height: number, rand: () => number,
-  scale: [number, number] = [0.08, 1], ratio: [number, number] = [3 / 4, 4 / 3]): CropBox {
+export function randomResizedCropBox(
+  width: number,
+  height: number,
+  rand: () => number,
+  scale: [number, number] = [0.08, 1],
+  ratio: [number, number] = [3 / 4, 4 / 3],
+): CropBox {
   const area = width * height;
   const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])] as const;
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -93,10 +102,19 @@ export class ImageFolderDataset implements ImageDataset {
   readonly imageShape: [number, number, number];
   readonly normalization: Normalization = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
-  constructor(readonly name: string, readonly split: Split, readonly root: string, readonly classNames: string[],
-    readonly files: string[], readonly labels: Uint16Array, readonly imageSize: number, readonly resize: number,
+  constructor(
+    readonly name: string,
+    readonly split: Split,
+    readonly root: string,
+    readonly classNames: string[],
+    readonly files: string[],
+    readonly labels: Uint16Array,
+    readonly imageSize: number,
+    readonly resize: number,
     /** The data folder, symlinks resolved: no file outside it is read. */
-    readonly dataRoot: string = realpathSync(root), readonly maxFileBytes = MAX_IMAGE_BYTES) {
+    readonly dataRoot: string = realpathSync(root),
+    readonly maxFileBytes = MAX_IMAGE_BYTES,
+  ) {
     this.imageShape = [3, imageSize, imageSize];
   }
 
@@ -133,7 +151,10 @@ export class ImageFolderDataset implements ImageDataset {
     const raw = tensor(buf, { shape: [indices.length, ...this.imageShape], device: HOST });
     const images = raw.to('float32').div_(255);
     raw.dispose();
-    const labels = tensor(BigInt64Array.from(indices, (i) => BigInt(this.labels[i]!)), { device: HOST });
+    const labels = tensor(
+      BigInt64Array.from(indices, (i) => BigInt(this.labels[i]!)),
+      { device: HOST },
+    );
     return { images, labels, indices };
   }
 
@@ -203,8 +224,10 @@ export function loadImageFolder(dir: string, split: Split, opts: ImageFolderOpti
   const name = opts.name ?? 'imagenet';
   const imageSize = opts.imageSize ?? 224;
   const resize = opts.resize ?? 256;
-  if (!Number.isInteger(imageSize) || imageSize < 1) throw new RangeError(`${name}: imageSize must be a positive integer, not ${imageSize}`);
-  if (!Number.isInteger(resize) || resize < imageSize) throw new RangeError(`${name}: resize must be an integer >= imageSize (${imageSize}), not ${resize}`);
+  if (!Number.isInteger(imageSize) || imageSize < 1)
+    throw new RangeError(`${name}: imageSize must be a positive integer, not ${imageSize}`);
+  if (!Number.isInteger(resize) || resize < imageSize)
+    throw new RangeError(`${name}: resize must be an integer >= imageSize (${imageSize}), not ${resize}`);
   if (!existsSync(dir)) throw new Error(`${name}: folder ${dir} does not exist`);
   if (!isDir(dir)) throw new Error(`${name}: ${dir} is not a folder`);
   const dataRoot = realpathSync(dir);
@@ -222,7 +245,10 @@ export function loadImageFolder(dir: string, split: Split, opts: ImageFolderOpti
     const unknown = folders.filter((f) => !known.has(f));
     if (unknown.length) {
       const shown = unknown.slice(0, 5).join(', ') + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : '');
-      throw new Error(`${name}: ${root} has ${unknown.length === 1 ? 'a class folder' : `${unknown.length} class folders`} not among the classes of ${opts.classes!.source}: ${shown}`);
+      throw new Error(
+        `${name}: ${root} has ${unknown.length === 1 ? 'a class folder' : `${unknown.length} class folders`} ` +
+          `not among the classes of ${opts.classes!.source}: ${shown}`,
+      );
     }
   }
   const classNames = listed ?? folders;
@@ -241,9 +267,24 @@ export function loadImageFolder(dir: string, split: Split, opts: ImageFolderOpti
   if (empty.length && !listed) {
     // as torchvision's ImageFolder: a class without images is more often a copy gone wrong than meant
     const one = empty.length === 1;
-    throw new Error(`${name}: class folder${one ? '' : 's'} ${empty.slice(0, 5).map((c) => join(root!, c)).join(', ')}${empty.length > 5 ? ` and ${empty.length - 5} more` : ''}${one ? ' holds' : ' hold'} ` +
-      `no JPEG or PNG images: remove ${one ? 'it' : 'them'}, or pass --classes FILE listing the model's classes`);
+    throw new Error(
+      `${name}: class folder${one ? '' : 's'} ${empty
+        .slice(0, 5)
+        .map((c) => join(root!, c))
+        .join(', ')}${empty.length > 5 ? ` and ${empty.length - 5} more` : ''}${one ? ' holds' : ' hold'} ` +
+        `no JPEG or PNG images: remove ${one ? 'it' : 'them'}, or pass --classes FILE listing the model's classes`,
+    );
   }
-  return new ImageFolderDataset(name, split, root, classNames, files, Uint16Array.from(labels), imageSize, resize, dataRoot,
-    opts.maxFileBytes ?? MAX_IMAGE_BYTES);
+  return new ImageFolderDataset(
+    name,
+    split,
+    root,
+    classNames,
+    files,
+    Uint16Array.from(labels),
+    imageSize,
+    resize,
+    dataRoot,
+    opts.maxFileBytes ?? MAX_IMAGE_BYTES,
+  );
 }

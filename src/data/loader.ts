@@ -52,7 +52,6 @@ export function batchCount(ds: ImageDataset, batchSize: number): number {
   return Math.ceil(ds.length / batchSize);
 }
 
-
 export function epochOrder(ds: ImageDataset, opts: LoaderOptions): number[] {
   if (!opts.shuffle) return Array.from({ length: ds.length }, (_, i) => i);
   const perm = randperm(ds.length, { generator: derivedGenerator(opts.seed ?? 0, opts.epoch ?? 0, 1) });
@@ -77,20 +76,26 @@ export function epochOrder(ds: ImageDataset, opts: LoaderOptions): number[] {
  * ```
  */
 export async function* batches(ds: ImageDataset, opts: LoaderOptions): AsyncGenerator<Batch & { batch: number; globalSize: number }> {
-  if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0)) throw new RangeError(`batch size must be a positive integer, got ${opts.batchSize}`);
+  if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0))
+    throw new RangeError(`batch size must be a positive integer, got ${opts.batchSize}`);
   const order = epochOrder(ds, opts);
   const seed = opts.seed ?? 0;
   const epoch = opts.epoch ?? 0;
   const aug = opts.augment && (opts.augment.cropPadding || opts.augment.hflip) ? opts.augment : null;
   const n = batchCount(ds, opts.batchSize);
   const shard = opts.shard;
-  if (shard && !(Number.isInteger(shard.world) && shard.world >= 1 && Number.isInteger(shard.rank) && shard.rank >= 0 && shard.rank < shard.world)) {
+  if (
+    shard &&
+    !(Number.isInteger(shard.world) && shard.world >= 1 && Number.isInteger(shard.rank) && shard.rank >= 0 && shard.rank < shard.world)
+  ) {
     throw new RangeError(`shard: rank ${shard.rank} of ${shard.world} is not a rank of that world`);
   }
   for (let b = opts.startBatch ?? 0; b < n; b++) {
     if (opts.pick && !opts.pick(b)) continue;
     const all = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
-    const [lo, hi] = shard ? [Math.floor((shard.rank * all.length) / shard.world), Math.floor(((shard.rank + 1) * all.length) / shard.world)] : [0, all.length];
+    const [lo, hi] = shard
+      ? [Math.floor((shard.rank * all.length) / shard.world), Math.floor(((shard.rank + 1) * all.length) / shard.world)]
+      : [0, all.length];
     const idx = all.slice(lo, hi);
     const device = opts.device ?? 'cpu';
     const host = await ds.load(idx, { augment: !!opts.augment, seed: seed * 1000003 + epoch });
@@ -104,4 +109,3 @@ export async function* batches(ds: ImageDataset, opts: LoaderOptions): AsyncGene
     }
   }
 }
-

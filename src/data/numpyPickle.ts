@@ -19,8 +19,11 @@ export class PyDtype {
 }
 
 const ALLOWED = new Set([
-  'numpy.core.multiarray._reconstruct', 'numpy._core.multiarray._reconstruct',
-  'numpy.ndarray', 'numpy.dtype', '_codecs.encode',
+  'numpy.core.multiarray._reconstruct',
+  'numpy._core.multiarray._reconstruct',
+  'numpy.ndarray',
+  'numpy.dtype',
+  '_codecs.encode',
 ]);
 
 function reduce(fn: unknown, args: readonly unknown[]): unknown {
@@ -29,7 +32,8 @@ function reduce(fn: unknown, args: readonly unknown[]): unknown {
     case 'numpy.core.multiarray._reconstruct':
     case 'numpy._core.multiarray._reconstruct': {
       const cls = args[0];
-      if (!(cls instanceof PyGlobal) || cls.qualified !== 'numpy.ndarray') throw new Error('pickle: _reconstruct only rebuilds numpy.ndarray');
+      if (!(cls instanceof PyGlobal) || cls.qualified !== 'numpy.ndarray')
+        throw new Error('pickle: _reconstruct only rebuilds numpy.ndarray');
       return new NdArray();
     }
     case 'numpy.dtype':
@@ -37,7 +41,8 @@ function reduce(fn: unknown, args: readonly unknown[]): unknown {
       return new PyDtype(args[0]);
     case '_codecs.encode': {
       const [s, enc] = args;
-      if (typeof s !== 'string' || (enc !== 'latin1' && enc !== 'latin-1')) throw new Error("pickle: _codecs.encode is only supported as encode(str, 'latin1')");
+      if (typeof s !== 'string' || (enc !== 'latin1' && enc !== 'latin-1'))
+        throw new Error("pickle: _codecs.encode is only supported as encode(str, 'latin1')");
       return latin1Bytes(s);
     }
     default:
@@ -54,12 +59,14 @@ function build(obj: unknown, state: unknown): void {
   if (!(obj instanceof NdArray) || !Array.isArray(state)) throw new Error('pickle: BUILD is only supported on numpy arrays and dtypes');
   // numpy's __setstate__: (version, shape, dtype, is_fortran, rawdata), or the 4-tuple without version.
   const [shape, dtype, fortran, raw] = (state.length === 5 ? state.slice(1) : state) as unknown[];
-  if (!Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 0)) throw new Error('pickle: numpy array has an invalid shape');
+  if (!Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 0))
+    throw new Error('pickle: numpy array has an invalid shape');
   if (!(dtype instanceof PyDtype)) throw new Error('pickle: numpy array has no dtype');
   if (fortran) throw new Error('pickle: Fortran-ordered numpy arrays are not supported');
   // Python 2 pickles the buffer as a str (decoded here as latin1), Python 3 as bytes.
   const data = typeof raw === 'string' ? latin1Bytes(raw) : raw;
-  if (!(data instanceof Uint8Array)) throw new Error(`pickle: numpy array of dtype ${dtype.descr} has no raw buffer (object arrays are not supported)`);
+  if (!(data instanceof Uint8Array))
+    throw new Error(`pickle: numpy array of dtype ${dtype.descr} has no raw buffer (object arrays are not supported)`);
   const m = /^[<>=|]?[iufb](\d+)$/.exec(dtype.descr);
   const itemsize = m ? Number(m[1]) : NaN;
   const count = (shape as number[]).reduce((a, b) => a * b, 1);

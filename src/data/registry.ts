@@ -52,7 +52,10 @@ export async function openDataset(name: string, split: Split, opts: OpenOptions 
       ds = loadCifar10(opts.data, split);
     } else {
       const { loadImageFolder } = await import('./imageFolder.js');
-      ds = loadImageFolder(opts.data, split, { imageSize: opts.imageSize, classes: typeof opts.classes === 'string' ? readClassList(opts.classes) : opts.classes });
+      ds = loadImageFolder(opts.data, split, {
+        imageSize: opts.imageSize,
+        classes: typeof opts.classes === 'string' ? readClassList(opts.classes) : opts.classes,
+      });
     }
   }
   return subset(ds, opts);
@@ -67,7 +70,8 @@ export function subset(ds: ImageDataset, opts: Pick<OpenOptions, 'limit' | 'indi
   }
   const given = typeof opts.indices === 'string' ? parseIndices(opts.indices, { size: ds.length }) : opts.indices;
   let positions: number[] | null = given ? [...given] : null;
-  if (opts.limit !== undefined) positions = (positions ?? Array.from({ length: Math.min(opts.limit, ds.length) }, (_, i) => i)).slice(0, opts.limit);
+  if (opts.limit !== undefined)
+    positions = (positions ?? Array.from({ length: Math.min(opts.limit, ds.length) }, (_, i) => i)).slice(0, opts.limit);
   return positions ? new SubsetDataset(ds, positions) : ds;
 }
 
@@ -83,7 +87,10 @@ export function parseIndices(spec: string, o: { size?: number; option?: string }
   const ranges: [number, number][] = [];
   let total = 0;
   const cap = Math.max(o.size ?? 0, MAX_POSITIONS);
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     const shown = part.length > 40 ? `${part.slice(0, 40)}...` : part;
     if (!m) throw new Error(`${opt}: '${shown}' is not an index or a range like 10-19`);
@@ -92,8 +99,11 @@ export function parseIndices(spec: string, o: { size?: number; option?: string }
     if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b)) throw new Error(`${opt}: '${shown}' is too large to be a position`);
     if (b < a) throw new Error(`${opt}: range ${part} runs backwards`);
     if (o.size !== undefined && b >= o.size) {
-      throw new Error(o.size === 0 ? `${opt}: ${shown}: the data set is empty`
-        : `${opt}: ${shown} is outside 0..${o.size - 1} (the data set has ${o.size} rows)`);
+      throw new Error(
+        o.size === 0
+          ? `${opt}: ${shown}: the data set is empty`
+          : `${opt}: ${shown} is outside 0..${o.size - 1} (the data set has ${o.size} rows)`,
+      );
     }
     total += b - a + 1;
     if (total > cap) throw new Error(`${opt}: ${spec.length > 40 ? `${spec.slice(0, 40)}...` : spec} selects more than ${cap} positions`);

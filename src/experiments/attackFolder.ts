@@ -38,7 +38,10 @@ export class AttackFolder<R> {
   /** Seconds spent on the finished batches, earlier runs included. */
   seconds = 0;
 
-  private constructor(readonly out: string, readonly saveExamples: boolean) {}
+  private constructor(
+    readonly out: string,
+    readonly saveExamples: boolean,
+  ) {}
 
   /**
    * Opens `out` for a run with this fingerprint: a resumed run gets the batches its progress
@@ -95,7 +98,7 @@ export class AttackFolder<R> {
       saveNpy(this.partial('adv', r.batch), r.adversarial!);
     }
     this.seconds += r.seconds;
-    appendFileSync(join(this.out, PROGRESS), JSON.stringify({ batch: r.batch, seconds: r.seconds, records: r.records }) + '\n');
+    appendFileSync(join(this.out, PROGRESS), `${JSON.stringify({ batch: r.batch, seconds: r.seconds, records: r.records })}\n`);
     this.done.set(r.batch, r.records);
     testPause(`attack batch ${r.batch} recorded`);
   }
@@ -112,7 +115,10 @@ export class AttackFolder<R> {
   /** clean.npy, adversarial.npy (the batches' rows in order) and indices.npy (each row's input); partial/ goes. */
   mergeExamples(batches: number, indices: number[]): void {
     scope(() => {
-      for (const [kind, file] of [['clean', 'clean.npy'], ['adv', 'adversarial.npy']] as const) {
+      for (const [kind, file] of [
+        ['clean', 'clean.npy'],
+        ['adv', 'adversarial.npy'],
+      ] as const) {
         const parts: Tensor[] = [];
         for (let b = 0; b < batches; b++) parts.push(loadNpy(this.partial(kind, b)));
         saveNpy(join(this.out, file), parts.length === 1 ? parts[0]! : cat(parts, 0));
@@ -124,7 +130,7 @@ export class AttackFolder<R> {
 
   /** results.json, written last: a folder with it holds a finished attack. */
   writeResults(results: unknown): void {
-    writeFileAtomic(join(this.out, RESULTS), JSON.stringify(results, null, 2) + '\n');
+    writeFileAtomic(join(this.out, RESULTS), `${JSON.stringify(results, null, 2)}\n`);
   }
 }
 

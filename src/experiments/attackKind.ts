@@ -46,5 +46,5 @@ export interface AttackKind<R extends AttackRow, S extends object> {
 export function samplesCsv<R>(records: R[], columns: Column<R>[]): string {
   const lines = [columns.map(([h]) => h).join(',')];
   for (const r of records) lines.push(columns.map(([, cell]) => String(cell(r))).join(','));
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

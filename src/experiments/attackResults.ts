@@ -53,10 +53,11 @@ export interface AttackSummary {
  * results.json: the run's `meta` fields first (model, data set, ...), then these. Success
  * rates count an input once when any of its rows (restarts, neurons) fooled the model.
  */
-export type AttackResults = Record<string, unknown> & AttackSummary & {
-  attack: Record<string, unknown>;
-  transfer?: TransferSummary;
-};
+export type AttackResults = Record<string, unknown> &
+  AttackSummary & {
+    attack: Record<string, unknown>;
+    transfer?: TransferSummary;
+  };
 
 /** The neuron window a k-NS run attacked, and the k of its k-NS success rates. */
 export interface NeuronWindow {
@@ -66,7 +67,11 @@ export interface NeuronWindow {
 }
 
 /** results.json files written before the k-NS fields had their glossary names: old name -> today's. */
-const FORMER_NAMES = { nNeuronSuccessRate: 'knsSuccessRate', nNeuronSuccessRateCorrect: 'knsSuccessRateCorrect', nNeuronRobustAccuracy: 'knsRobustAccuracy' } as const;
+const FORMER_NAMES = {
+  nNeuronSuccessRate: 'knsSuccessRate',
+  nNeuronSuccessRateCorrect: 'knsSuccessRateCorrect',
+  nNeuronRobustAccuracy: 'knsRobustAccuracy',
+} as const;
 
 /**
  * A finished attack folder's results.json (an older file's k-NS fields under today's names).
@@ -98,8 +103,11 @@ export function summarizeAttack(records: SampleRecord[], seconds: number, window
   };
   const fooled = new Set(records.filter((r) => r.success).map((r) => r.index));
   const res: AttackSummary = {
-    count: inputs.size, cleanAccuracy: inputs.size ? correct.size / inputs.size : 0, seconds: +seconds.toFixed(2),
-    successRate: anySuccess(() => true), successRateCorrect: anySuccess((r) => correct.has(r.index)),
+    count: inputs.size,
+    cleanAccuracy: inputs.size ? correct.size / inputs.size : 0,
+    seconds: +seconds.toFixed(2),
+    successRate: anySuccess(() => true),
+    successRateCorrect: anySuccess((r) => correct.has(r.index)),
     robustAccuracy: inputs.size ? [...correct].filter((i) => !fooled.has(i)).length / inputs.size : 0,
   };
   if (!window) return res;
@@ -115,8 +123,12 @@ export function summarizeAttack(records: SampleRecord[], seconds: number, window
   const perRank: RankRate[] = [];
   for (let k = start + 1; k <= start + window.rankCount; k++) {
     const at = nr.filter((r) => r.rank === k);
-    perRank.push({ rank: k, successRate: at.filter((r) => r.success).length / Math.max(at.length, 1),
-      deltaAchieveRate: at.filter((r) => r.deltaAchieved).length / Math.max(at.length, 1), ...targetSplit(at) });
+    perRank.push({
+      rank: k,
+      successRate: at.filter((r) => r.success).length / Math.max(at.length, 1),
+      deltaAchieveRate: at.filter((r) => r.deltaAchieved).length / Math.max(at.length, 1),
+      ...targetSplit(at),
+    });
   }
   res.perRank = perRank;
   res.deltaAchieveRate = nr.filter((r) => r.deltaAchieved).length / Math.max(nr.length, 1);

@@ -48,7 +48,8 @@ export function attackKind(spec: AttackSpec, targetClass: number | undefined, fi
     fingerprint: { spec: settings, targetClass },
     label: `attack ${spec.attack} ${spec.norm} eps ${spec.eps}`,
     attack: (model, batch) => {
-      const targets = targetClass === undefined ? undefined : full([batch.indices.length], targetClass, { dtype: 'int64', device: batch.images.device });
+      const targets =
+        targetClass === undefined ? undefined : full([batch.indices.length], targetClass, { dtype: 'int64', device: batch.images.device });
       return spec.attack === 'pgd' ? pgdAttack(model, { ...batch, targets }, spec) : knsAttack(model, { ...batch, targets }, spec);
     },
     columns: sampleColumns,
@@ -64,9 +65,17 @@ export function attackKind(spec: AttackSpec, targetClass: number | undefined, fi
 
 async function rankFigure(out: string, results: AttackSummary): Promise<void> {
   const perRank = results.perRank ?? [];
-  const fig = await lineFigure([
-    { label: 'rank-r success', x: perRank.map((p) => p.rank), y: perRank.map((p) => p.successRate) },
-    { label: 'Delta reached', x: perRank.map((p) => p.rank), y: perRank.map((p) => p.deltaAchieveRate), dashed: true },
-  ], { title: 'Rank-r success: the neuron of rank r attacked alone (Figure 2)', xLabel: 'neuron rank (1 = most sensitive for the input)', yLabel: 'rate', yDomain: [0, 1] });
+  const fig = await lineFigure(
+    [
+      { label: 'rank-r success', x: perRank.map((p) => p.rank), y: perRank.map((p) => p.successRate) },
+      { label: 'Delta reached', x: perRank.map((p) => p.rank), y: perRank.map((p) => p.deltaAchieveRate), dashed: true },
+    ],
+    {
+      title: 'Rank-r success: the neuron of rank r attacked alone (Figure 2)',
+      xLabel: 'neuron rank (1 = most sensitive for the input)',
+      yLabel: 'rate',
+      yDomain: [0, 1],
+    },
+  );
   saveFigure(out, 'success-by-rank', fig);
 }

@@ -15,7 +15,14 @@ import { allGatherJson, allGatherRows, awaitAnnouncement, broadcastJson, leadAnn
 import type { Progress } from '../progress.js';
 import { samplesCsv, type AttackKind, type AttackRow, type Column } from './attackKind.js';
 import { AttackFolder, type BatchResult } from './attackFolder.js';
-import { evaluateTransfer, hasTransfer, TRANSFER_COLUMNS, transferSummary, type TransferFields, type TransferSummary } from './transferEvaluation.js';
+import {
+  evaluateTransfer,
+  hasTransfer,
+  TRANSFER_COLUMNS,
+  transferSummary,
+  type TransferFields,
+  type TransferSummary,
+} from './transferEvaluation.js';
 
 /**
  * What every attack run into a folder takes: model, data set, output folder, batch size, resuming, transfer target.
@@ -41,7 +48,9 @@ export interface AttackRunnerOptions {
 }
 
 /** results.json: the run's meta, the kind's settings as `attack`, its summary, and the transfer when there is a target model. */
-export type RunResults<S extends object> = Record<string, unknown> & { attack: Record<string, unknown> } & S & { transfer?: TransferSummary };
+export type RunResults<S extends object> = Record<string, unknown> & { attack: Record<string, unknown> } & S & {
+    transfer?: TransferSummary;
+  };
 
 type Row<R> = R & TransferFields;
 
@@ -49,7 +58,10 @@ type Row<R> = R & TransferFields;
  * Runs (or resumes) an attack into `o.out`, holding the folder's lock. Across ranks, every
  * rank calls it with the same options; rank 0 returns the results, and so do the others.
  */
-export async function runAttackKind<R extends AttackRow, S extends object>(kind: AttackKind<R, S>, o: AttackRunnerOptions): Promise<RunResults<S>> {
+export async function runAttackKind<R extends AttackRow, S extends object>(
+  kind: AttackKind<R, S>,
+  o: AttackRunnerOptions,
+): Promise<RunResults<S>> {
   const parallel = !!o.acrossRanks && getWorldSize() > 1;
   if (parallel && getRank() !== 0) {
     await attackRounds(kind, o, awaitAnnouncement<number[]>('the attack'), null);
@@ -59,11 +71,25 @@ export async function runAttackKind<R extends AttackRow, S extends object>(kind:
   return parallel ? leadAnnouncing(locked) : locked(() => {});
 }
 
-async function runLocked<R extends AttackRow, S extends object>(kind: AttackKind<R, S>, o: AttackRunnerOptions, parallel: boolean,
-  announce: (pending: number[]) => void): Promise<RunResults<S>> {
+async function runLocked<R extends AttackRow, S extends object>(
+  kind: AttackKind<R, S>,
+  o: AttackRunnerOptions,
+  parallel: boolean,
+  announce: (pending: number[]) => void,
+): Promise<RunResults<S>> {
   // a transfer run's rows hold the target model's columns: a run without one (or the reverse) cannot continue it
-  const fingerprint = JSON.stringify({ ...kind.fingerprint, batchSize: o.batchSize, count: o.dataset.length, saveExamples: !!o.saveExamples,
-    ...(o.targetModel ? { transfer: o.targetModel.config } : {}), meta: o.meta }, null, 2) + '\n';
+  const fingerprint = `${JSON.stringify(
+    {
+      ...kind.fingerprint,
+      batchSize: o.batchSize,
+      count: o.dataset.length,
+      saveExamples: !!o.saveExamples,
+      ...(o.targetModel ? { transfer: o.targetModel.config } : {}),
+      meta: o.meta,
+    },
+    null,
+    2,
+  )}\n`;
   const folder = AttackFolder.open<Row<R>>(o.out, fingerprint, { resume: o.resume, saveExamples: o.saveExamples });
   const total = batchCount(o.dataset, o.batchSize);
   const pending = Array.from({ length: total }, (_, b) => b).filter((b) => !folder.done.has(b));
@@ -73,11 +99,19 @@ async function runLocked<R extends AttackRow, S extends object>(kind: AttackKind
     o.onProgress?.({ done: folder.done.size, total, stats: kind.progress([...folder.done.values()].flat()) });
   });
   const records = folder.records();
-  const results = { ...o.meta, attack: kind.settings, ...kind.summarize(records, folder.seconds),
-    ...(o.targetModel ? { transfer: transferSummary(records) } : {}) } as RunResults<S>;
+  const results = {
+    ...o.meta,
+    attack: kind.settings,
+    ...kind.summarize(records, folder.seconds),
+    ...(o.targetModel ? { transfer: transferSummary(records) } : {}),
+  } as RunResults<S>;
   const columns = [...kind.columns(records), ...(hasTransfer(records) ? TRANSFER_COLUMNS : [])] as Column<Row<R>>[];
   folder.writeSamples(samplesCsv(records, columns));
-  if (o.saveExamples) folder.mergeExamples(total, records.map((r) => r.index));
+  if (o.saveExamples)
+    folder.mergeExamples(
+      total,
+      records.map((r) => r.index),
+    );
   await kind.figures?.(o.out, results);
   folder.writeResults(results);
   if (parallel) broadcastJson(results);
@@ -89,8 +123,12 @@ async function runLocked<R extends AttackRow, S extends object>(kind: AttackKind
  * 0; null on the others). Alone, every pending batch is this process's; across ranks, the
  * k-th pending batch is rank k mod world's, and each round gathers one batch per rank.
  */
-async function attackRounds<R extends AttackRow>(kind: AttackKind<R, object>, o: AttackRunnerOptions, pending: number[],
-  take: ((r: BatchResult<Row<R>>) => void) | null): Promise<void> {
+async function attackRounds<R extends AttackRow>(
+  kind: AttackKind<R, object>,
+  o: AttackRunnerOptions,
+  pending: number[],
+  take: ((r: BatchResult<Row<R>>) => void) | null,
+): Promise<void> {
   const world = o.acrossRanks ? getWorldSize() : 1;
   const rank = world > 1 ? getRank() : 0;
   const mineList = pending.filter((_, k) => k % world === rank);
@@ -121,7 +159,11 @@ function emptyRows(o: AttackRunnerOptions): Tensor {
 }
 
 /** One batch attacked: its records and, when examples are saved, the clean and adversarial rows (kept). */
-function attackBatch<R extends AttackRow>(kind: AttackKind<R, object>, o: AttackRunnerOptions, b: Batch & { batch: number }): BatchResult<Row<R>> {
+function attackBatch<R extends AttackRow>(
+  kind: AttackKind<R, object>,
+  o: AttackRunnerOptions,
+  b: Batch & { batch: number },
+): BatchResult<Row<R>> {
   const original = (i: number) => (o.dataset instanceof SubsetDataset ? o.dataset.positions[i]! : i);
   const t0 = performance.now();
   let clean: Tensor | undefined;

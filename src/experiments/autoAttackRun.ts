@@ -1,7 +1,14 @@
 // `sauron attack --attack autoattack` (or one of its attacks alone): AutoAttack over a data set as
 // a kind of the attack runner (attackRunner.ts: folder, resume, ranks, examples), with the
 // checks of a trustworthy evaluation in its results.json.
-import { autoAttack, autoAttackPlan, robustAccuracyByAttack, type AutoAttackRecord, type AutoAttackVersion, type PlannedAttack } from '../attacks/autoattack.js';
+import {
+  autoAttack,
+  autoAttackPlan,
+  robustAccuracyByAttack,
+  type AutoAttackRecord,
+  type AutoAttackVersion,
+  type PlannedAttack,
+} from '../attacks/autoattack.js';
 import { CHECK_INPUTS, modelChecks, squareSuccessCheck, type CheckResult } from '../attacks/robustnessChecks.js';
 import type { RobustAttackName } from '../attacks/robustAttackTypes.js';
 import type { Norm } from '../attacks/threat.js';
@@ -57,7 +64,9 @@ export interface AutoAttackRunOptions extends AttackRunnerOptions {
 
 /** The version and attacks autoAttack runs for the spec: one attack alone is version 'custom' with just it. */
 function specVersion(spec: AutoAttackSpec): { version: AutoAttackVersion; attacks?: RobustAttackName[] } {
-  return spec.attack === 'autoattack' ? { version: spec.version, ...(spec.attacks ? { attacks: spec.attacks } : {}) } : { version: 'custom', attacks: [spec.attack] };
+  return spec.attack === 'autoattack'
+    ? { version: spec.version, ...(spec.attacks ? { attacks: spec.attacks } : {}) }
+    : { version: 'custom', attacks: [spec.attack] };
 }
 
 /** The spec's attacks with their settings; throws one line for a bad combination. */
@@ -90,27 +99,50 @@ export async function autoAttackChecks(o: Pick<AutoAttackRunOptions, 'model' | '
  */
 export async function runAutoAttack(o: AutoAttackRunOptions): Promise<AutoAttackResults> {
   const plan = specPlan(o.spec);
-  const checks = o.checks ?? await autoAttackChecks(o);
+  const checks = o.checks ?? (await autoAttackChecks(o));
   return runAttackKind(autoAttackKind(o.spec, plan, checks), o);
 }
 
 const COLUMNS: Column<AutoAttackRecord>[] = [
-  ['index', (r) => r.index], ['label', (r) => r.label], ['clean_prediction', (r) => r.cleanPrediction],
-  ['fooled_by', (r) => r.fooledBy ?? ''], ['adversarial_prediction', (r) => r.adversarialPrediction], ['l2', (r) => r.l2], ['linf', (r) => r.linf],
+  ['index', (r) => r.index],
+  ['label', (r) => r.label],
+  ['clean_prediction', (r) => r.cleanPrediction],
+  ['fooled_by', (r) => r.fooledBy ?? ''],
+  ['adversarial_prediction', (r) => r.adversarialPrediction],
+  ['l2', (r) => r.l2],
+  ['linf', (r) => r.linf],
 ];
 
 /** AutoAttack as a kind: one record per input, the columns above, the summary with the checks. */
-export function autoAttackKind(spec: AutoAttackSpec, plan: PlannedAttack[], checks: CheckResult[]): AttackKind<AutoAttackRecord, AutoAttackSummary> {
+export function autoAttackKind(
+  spec: AutoAttackSpec,
+  plan: PlannedAttack[],
+  checks: CheckResult[],
+): AttackKind<AutoAttackRecord, AutoAttackSummary> {
   const names = plan.map((p) => p.attack);
-  const settings = { attack: spec.attack, version: specVersion(spec).version, norm: spec.norm, eps: spec.eps, seed: spec.seed,
-    attacks: plan, ...(spec.precision && spec.precision !== 'fp32' ? { precision: spec.precision } : {}),
-    ...(spec.foldBatchNorm === false ? { foldBatchNorm: false } : {}) };
+  const settings = {
+    attack: spec.attack,
+    version: specVersion(spec).version,
+    norm: spec.norm,
+    eps: spec.eps,
+    seed: spec.seed,
+    attacks: plan,
+    ...(spec.precision && spec.precision !== 'fp32' ? { precision: spec.precision } : {}),
+    ...(spec.foldBatchNorm === false ? { foldBatchNorm: false } : {}),
+  };
   return {
     settings,
     fingerprint: { spec: settings },
     label: `${spec.attack}${spec.attack === 'autoattack' ? ` ${settings.version}` : ''} ${spec.norm} eps ${spec.eps}`,
-    attack: (model, batch) => autoAttack(model, batch, { ...specVersion(spec), norm: spec.norm, eps: spec.eps, seed: spec.seed,
-      ...(settings.precision ? { precision: settings.precision } : {}), ...(settings.foldBatchNorm === false ? { foldBatchNorm: false } : {}) }),
+    attack: (model, batch) =>
+      autoAttack(model, batch, {
+        ...specVersion(spec),
+        norm: spec.norm,
+        eps: spec.eps,
+        seed: spec.seed,
+        ...(settings.precision ? { precision: settings.precision } : {}),
+        ...(settings.foldBatchNorm === false ? { foldBatchNorm: false } : {}),
+      }),
     columns: () => COLUMNS,
     summarize: (records, seconds) => summarizeAutoAttack(records, seconds, names, checks),
     progress: (records) => ({ 'robust accuracy': robustShare(records) }),
@@ -122,12 +154,20 @@ function robustShare(records: AutoAttackRecord[]): number {
 }
 
 /** results.json's summary of the records (one per input, in data-set order). */
-export function summarizeAutoAttack(records: AutoAttackRecord[], seconds: number, attacks: RobustAttackName[], checks: CheckResult[]): AutoAttackSummary {
+export function summarizeAutoAttack(
+  records: AutoAttackRecord[],
+  seconds: number,
+  attacks: RobustAttackName[],
+  checks: CheckResult[],
+): AutoAttackSummary {
   const n = records.length;
   const robust = records.filter((r) => r.cleanPrediction === r.label && r.fooledBy === null).length;
   const byAttack = robustAccuracyByAttack(records, attacks);
   return {
-    count: n, cleanAccuracy: byAttack.clean!, robustAccuracy: n ? robust / n : 0, robustAccuracyInterval: wilson(robust, n),
+    count: n,
+    cleanAccuracy: byAttack.clean!,
+    robustAccuracy: n ? robust / n : 0,
+    robustAccuracyInterval: wilson(robust, n),
     robustAccuracyByAttack: byAttack,
     checks: [...checks, ...(attacks.includes('square') ? [squareSuccessCheck(byAttack)] : [])],
     seconds: +seconds.toFixed(2),

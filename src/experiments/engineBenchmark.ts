@@ -59,7 +59,9 @@ export function benchEngine(o: EngineBenchOptions): EngineBenchResult {
   const half = autocastDtype(precision);
   const g = new Generator(0);
   const model = createModel({ arch: o.arch, inputShape: o.inputShape, numClasses: o.classes, width: o.width }, { generator: g, device });
-  const x = rand([o.batch, ...o.inputShape], { generator: g }).to(device).keep();
+  const x = rand([o.batch, ...o.inputShape], { generator: g })
+    .to(device)
+    .keep();
   const y = randint(0, o.classes, [o.batch], { generator: g }).to(device).keep();
   const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
   const warmup = o.warmup ?? 2;
@@ -89,7 +91,10 @@ export function benchEngine(o: EngineBenchOptions): EngineBenchResult {
       const t0 = performance.now();
       scope(() => {
         const xa = x.detach().requiresGrad_();
-        grad(autocast(device, half, () => F.crossEntropy(model.forward(xa).logits, y)), xa);
+        grad(
+          autocast(device, half, () => F.crossEntropy(model.forward(xa).logits, y)),
+          xa,
+        );
       });
       const issued = performance.now() - t0;
       synchronize(device);
@@ -104,9 +109,22 @@ export function benchEngine(o: EngineBenchOptions): EngineBenchResult {
     y.dispose();
   }
   return {
-    arch: o.arch, inputShape: o.inputShape, classes: o.classes, batch: o.batch, steps: o.steps,
-    trainStepMs: median(train), inputGradStepMs: median(inputGrad), trainStepMsAll: train, inputGradStepMsAll: inputGrad,
-    trainIssueMs: median(trainIssue), inputGradIssueMs: median(inputGradIssue),
-    threads: getNumThreads(), libtorch: libtorchVersion, engine: 'sauron', device, precision, cudaBuild: builtWithCuda,
+    arch: o.arch,
+    inputShape: o.inputShape,
+    classes: o.classes,
+    batch: o.batch,
+    steps: o.steps,
+    trainStepMs: median(train),
+    inputGradStepMs: median(inputGrad),
+    trainStepMsAll: train,
+    inputGradStepMsAll: inputGrad,
+    trainIssueMs: median(trainIssue),
+    inputGradIssueMs: median(inputGradIssue),
+    threads: getNumThreads(),
+    libtorch: libtorchVersion,
+    engine: 'sauron',
+    device,
+    precision,
+    cudaBuild: builtWithCuda,
   };
 }

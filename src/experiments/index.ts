@@ -8,7 +8,15 @@
 export { runAttack, attackKind, type AttackSpec, type AttackRunOptions } from './attackRun.js';
 export { runAttackKind, type AttackRunnerOptions, type RunResults } from './attackRunner.js';
 export { samplesCsv, type AttackKind, type AttackRow, type Column } from './attackKind.js';
-export { readAttackResults, summarizeAttack, targetSplit, type AttackResults, type AttackSummary, type RankRate, type TargetSplit } from './attackResults.js';
+export {
+  readAttackResults,
+  summarizeAttack,
+  targetSplit,
+  type AttackResults,
+  type AttackSummary,
+  type RankRate,
+  type TargetSplit,
+} from './attackResults.js';
 export * from './pruningCurve.js';
 export { runSteps, stepDone, type Step, type StepTiming, type RunStepsOptions } from './steps.js';
 export { launchProcesses, type LaunchOptions, type LaunchResult } from './launchProcesses.js';

@@ -60,41 +60,55 @@ export async function launchProcesses(o: LaunchOptions): Promise<LaunchResult> {
   };
   // N processes each with all the cores' threads would fight over them: as torchrun does, a
   // rank gets its share of the cores unless the caller chose (OMP_NUM_THREADS)
-  const threads = process.env.OMP_NUM_THREADS ?? o.env?.OMP_NUM_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / o.nproc)));
-  const exits = Array.from({ length: o.nproc }, (_, rank) => new Promise<void>((resolve) => {
-    const child = spawn(o.command, o.args, {
-      env: { ...process.env, OMP_NUM_THREADS: threads, ...o.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(o.nproc),
-        LOCAL_WORLD_SIZE: String(o.nproc), MASTER_ADDR: addr, MASTER_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    for (const stream of ['stdout', 'stderr'] as const) {
-      let rest = '';
-      child[stream]!.on('data', (d: Buffer) => {
-        const lines = (rest + d.toString()).split('\n');
-        rest = lines.pop()!;
-        for (const l of lines) o.onLine?.(rank, stream, l);
-      });
-      child[stream]!.on('end', () => rest && o.onLine?.(rank, stream, rest));
-    }
-    child.on('error', (e) => {
-      if (failedRank === null) {
-        failedRank = rank;
-        reason = `rank ${rank} could not start ${o.command}: ${e.message}`;
-      }
-      stopOthers();
-      resolve();
-    });
-    child.on('exit', (code, signal) => {
-      codes[rank] = code;
-      if ((code !== 0 || signal) && failedRank === null && !stopping) {
-        failedRank = rank;
-        reason = `rank ${rank} ${signal ? `was ended by ${signal}` : `exited with code ${code}`}`;
-        stopOthers();
-      }
-      resolve();
-    });
-  }));
+  const threads =
+    process.env.OMP_NUM_THREADS ?? o.env?.OMP_NUM_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / o.nproc)));
+  const exits = Array.from(
+    { length: o.nproc },
+    (_, rank) =>
+      new Promise<void>((resolve) => {
+        const child = spawn(o.command, o.args, {
+          env: {
+            ...process.env,
+            OMP_NUM_THREADS: threads,
+            ...o.env,
+            RANK: String(rank),
+            LOCAL_RANK: String(rank),
+            WORLD_SIZE: String(o.nproc),
+            LOCAL_WORLD_SIZE: String(o.nproc),
+            MASTER_ADDR: addr,
+            MASTER_PORT: String(port),
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        children.push(child);
+        for (const stream of ['stdout', 'stderr'] as const) {
+          let rest = '';
+          child[stream]!.on('data', (d: Buffer) => {
+            const lines = (rest + d.toString()).split('\n');
+            rest = lines.pop()!;
+            for (const l of lines) o.onLine?.(rank, stream, l);
+          });
+          child[stream]!.on('end', () => rest && o.onLine?.(rank, stream, rest));
+        }
+        child.on('error', (e) => {
+          if (failedRank === null) {
+            failedRank = rank;
+            reason = `rank ${rank} could not start ${o.command}: ${e.message}`;
+          }
+          stopOthers();
+          resolve();
+        });
+        child.on('exit', (code, signal) => {
+          codes[rank] = code;
+          if ((code !== 0 || signal) && failedRank === null && !stopping) {
+            failedRank = rank;
+            reason = `rank ${rank} ${signal ? `was ended by ${signal}` : `exited with code ${code}`}`;
+            stopOthers();
+          }
+          resolve();
+        });
+      }),
+  );
   await Promise.all(exits);
   return { codes, failedRank, reason };
 }

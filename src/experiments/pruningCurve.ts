@@ -52,27 +52,51 @@ export interface PruningCurveOptions {
  *   { out: 'runs/prune', seed: 0, attackLimit: 500, attackSteps: 10, attackEps: 0.5 });
  * ```
  */
-export async function pruningCurve(model: ImageClassifier, ranking: number[], counts: number[], test: ImageDataset,
-  o: PruningCurveOptions): Promise<PruningRow[]> {
+export async function pruningCurve(
+  model: ImageClassifier,
+  ranking: number[],
+  counts: number[],
+  test: ImageDataset,
+  o: PruningCurveOptions,
+): Promise<PruningRow[]> {
   const rows = await withEval(model, () => curveRows(model, ranking, counts, test, o));
   mkdirSync(o.out, { recursive: true });
-  writeFileAtomic(join(o.out, 'pruning.csv'), 'order,count,accuracy,pgd_success_rate\n' +
-    rows.map((r) => `${r.order},${r.count},${r.accuracy},${r.pgdSuccessRate}`).join('\n') + '\n');
+  writeFileAtomic(
+    join(o.out, 'pruning.csv'),
+    'order,count,accuracy,pgd_success_rate\n' +
+      rows.map((r) => `${r.order},${r.count},${r.accuracy},${r.pgdSuccessRate}`).join('\n') +
+      '\n',
+  );
   const label = { random: 'random order', most: 'most sensitive first', least: 'least sensitive first' } as const;
   const series = PRUNE_ORDERS.flatMap((ord) => {
     const rs = rows.filter((r) => r.order === ord);
     return [
       { label: `accuracy, ${label[ord]}`, x: rs.map((r) => r.count), y: rs.map((r) => r.accuracy) },
-      { label: `L2 PGD success (eps ${+o.attackEps.toFixed(4)}), ${label[ord]}`, x: rs.map((r) => r.count), y: rs.map((r) => r.pgdSuccessRate), dashed: true },
+      {
+        label: `L2 PGD success (eps ${+o.attackEps.toFixed(4)}), ${label[ord]}`,
+        x: rs.map((r) => r.count),
+        y: rs.map((r) => r.pgdSuccessRate),
+        dashed: true,
+      },
     ];
   });
-  const fig = await lineFigure(series, { title: 'Pruning feature neurons (section 6)', xLabel: 'pruned features', yLabel: 'rate', yDomain: [0, 1] });
+  const fig = await lineFigure(series, {
+    title: 'Pruning feature neurons (section 6)',
+    xLabel: 'pruned features',
+    yLabel: 'rate',
+    yDomain: [0, 1],
+  });
   saveFigure(o.out, 'pruning', fig);
   return rows;
 }
 
-async function curveRows(model: ImageClassifier, ranking: number[], counts: number[], test: ImageDataset,
-  o: PruningCurveOptions): Promise<PruningRow[]> {
+async function curveRows(
+  model: ImageClassifier,
+  ranking: number[],
+  counts: number[],
+  test: ImageDataset,
+  o: PruningCurveOptions,
+): Promise<PruningRow[]> {
   const evalSet = o.limit ? subset(test, { limit: o.limit }) : test;
   const feats: Tensor[] = [];
   const labels: Tensor[] = [];

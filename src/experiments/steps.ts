@@ -48,7 +48,7 @@ export async function runSteps(steps: Step[], o: RunStepsOptions): Promise<StepT
   for (let i = 0; i < steps.length; i++) {
     const st = steps[i]!;
     if (st.done()) {
-      const prev = existsSync(marker(st.id)) ? JSON.parse(readFileSync(marker(st.id), 'utf8')).seconds as number : 0;
+      const prev = existsSync(marker(st.id)) ? (JSON.parse(readFileSync(marker(st.id), 'utf8')).seconds as number) : 0;
       timings.push({ id: st.id, title: st.title, seconds: prev, skipped: true });
       continue;
     }
@@ -58,7 +58,7 @@ export async function runSteps(steps: Step[], o: RunStepsOptions): Promise<StepT
     const sec = (performance.now() - t0) / 1000;
     const k = spent.get(kindOf(st.id)) ?? { seconds: 0, count: 0 };
     spent.set(kindOf(st.id), { seconds: k.seconds + sec, count: k.count + 1 });
-    writeFileAtomic(marker(st.id), JSON.stringify({ id: st.id, seconds: sec, finished: new Date().toISOString() }) + '\n');
+    writeFileAtomic(marker(st.id), `${JSON.stringify({ id: st.id, seconds: sec, finished: new Date().toISOString() })}\n`);
     timings.push({ id: st.id, title: st.title, seconds: sec, skipped: false });
     o.log?.(`${st.title}: done in ${sec.toFixed(1)} s`);
   }

@@ -24,8 +24,13 @@ export interface TransferSummary {
  * Sets the target's predictions on each record: `images` are the batch's clean inputs,
  * `adversarial` holds `rows` rows per input, one per record.
  */
-export function evaluateTransfer(target: ImageClassifier, images: Tensor, adversarial: Tensor, rows: number,
-  records: (AttackRow & TransferFields)[]): void {
+export function evaluateTransfer(
+  target: ImageClassifier,
+  images: Tensor,
+  adversarial: Tensor,
+  rows: number,
+  records: (AttackRow & TransferFields)[],
+): void {
   const clean = rows === 1 ? images : images.repeatInterleave(rows, 0);
   const tc = noGrad(() => target.eval().forward(clean).logits.argmax(1)).toNumbers();
   const ta = noGrad(() => target.forward(adversarial).logits.argmax(1)).toNumbers();
@@ -53,6 +58,7 @@ export function transferSummary(records: (AttackRow & TransferFields)[]): Transf
 }
 
 export const TRANSFER_COLUMNS: Column<TransferFields>[] = [
-  ['target_clean_prediction', (r) => r.targetCleanPrediction], ['target_adversarial_prediction', (r) => r.targetAdversarialPrediction],
+  ['target_clean_prediction', (r) => r.targetCleanPrediction],
+  ['target_adversarial_prediction', (r) => r.targetAdversarialPrediction],
   ['target_success', (r) => (r.targetSuccess ? 1 : 0)],
 ];

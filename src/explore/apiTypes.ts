@@ -98,12 +98,18 @@ export interface InputDetail extends InputSummary {
   autoAttack: AutoAttackOutcome[];
 }
 
-export interface Histogram { edges: number[]; counts: number[] }
+export interface Histogram {
+  edges: number[];
+  counts: number[];
+}
 
 export interface Distribution {
   /** Finite scaled Deltas between the 0.5% and 99.5% quantiles. */
   histogram: Histogram;
-  /** (neuron, input) pairs looked at (a strided sample on large folders), and how many had an infinite Delta (no change of the neuron alone flips the prediction). */
+  /**
+   * (neuron, input) pairs looked at (a strided sample on large folders), and how many had an infinite Delta
+   * (no change of the neuron alone flips the prediction).
+   */
   sampled: number;
   infinite: number;
   /** Pairs of neurons that never vary on these inputs (std 0: no scaled value). */

@@ -71,16 +71,28 @@ async function run(w: WorkerInput): Promise<WorkerMessage> {
         const ranking = rankNeurons(scaleDeltas(d, w.featureMean, w.featureStd, 0)).toNumbers();
         const rankStart = ranking.indexOf(neuron);
         const res = knsAttack(model, b, {
-          norm: r.norm, eps: r.eps, iterations: r.iterations, seed: 0, rankStart, rankCount: 1,
-          fakeRelu: resolveFakeRelu('auto', model.config.arch), featureMean: w.featureMean, featureStd: w.featureStd,
+          norm: r.norm,
+          eps: r.eps,
+          iterations: r.iterations,
+          seed: 0,
+          rankStart,
+          rankCount: 1,
+          fakeRelu: resolveFakeRelu('auto', model.config.arch),
+          featureMean: w.featureMean,
+          featureStd: w.featureStd,
         });
         const record = res.records[0]!;
         if (record.neuron !== neuron) throw new Error(`the attack targeted neuron ${record.neuron}, not ${neuron}`);
         const after = withEval(model, () => noGrad(() => model.forward(res.adversarial)));
         const zClean = clean.features.toFloat32Array()[neuron]!;
         out = {
-          record, probabilities: after.logits.softmax(1).toNumbers(),
-          activation: { clean: zClean, adversarial: after.features.toFloat32Array()[neuron]!, target: Number.isFinite(record.delta) ? zClean + record.delta : null },
+          record,
+          probabilities: after.logits.softmax(1).toNumbers(),
+          activation: {
+            clean: zClean,
+            adversarial: after.features.toFloat32Array()[neuron]!,
+            target: Number.isFinite(record.delta) ? zClean + record.delta : null,
+          },
         };
         adversarial = res.adversarial.toFloat32Array();
       } else {

@@ -70,7 +70,10 @@ export function scanFolders(folders: string[]): Sources {
       found.push({ kind: k, dir: root });
       continue;
     }
-    const inside = readdirSync(root).map((n) => join(root, n)).filter(isDir).map((d) => ({ kind: kindOf(d), dir: realpathSync(d) }));
+    const inside = readdirSync(root)
+      .map((n) => join(root, n))
+      .filter(isDir)
+      .map((d) => ({ kind: kindOf(d), dir: realpathSync(d) }));
     const known = inside.filter((x): x is { kind: Exclude<Kind, null>; dir: string } => x.kind !== null);
     if (known.length === 0) throw new Error(`${f} holds no run, sensitivity, attack or reproduce folder (looked one level down)`);
     found.push(...known);
@@ -106,7 +109,8 @@ export function scanFolders(folders: string[]): Sources {
       if (kindOf(sens) === 'sensitivity') m.sensitivityDir = realpathSync(sens);
       const attacks = join(dir, 'attacks', k);
       if (isDir(attacks)) {
-        for (const a of readdirSync(attacks).sort()) if (kindOf(join(attacks, a)) === 'attack') m.attackDirs.push(realpathSync(join(attacks, a)));
+        for (const a of readdirSync(attacks).sort())
+          if (kindOf(join(attacks, a)) === 'attack') m.attackDirs.push(realpathSync(join(attacks, a)));
       }
     }
   }
@@ -115,7 +119,9 @@ export function scanFolders(folders: string[]): Sources {
     const file = kind === 'sensitivity' ? SUMMARY_FILE : 'results.json';
     const modelDir = recordedModel(dir, file);
     if (!modelDir || !existsSync(join(modelDir, MANIFEST_FILE))) {
-      throw new Error(`${dir}: the model its ${file} names is not a run folder that exists here; run the explorer where the ${kind} command ran`);
+      throw new Error(
+        `${dir}: the model its ${file} names is not a run folder that exists here; run the explorer where the ${kind} command ran`,
+      );
     }
     const m = addModel(modelDir, basename(modelDir));
     if (kind === 'sensitivity') m.sensitivityDir = dir;

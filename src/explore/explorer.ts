@@ -1,18 +1,24 @@
 // The explorer's typed operations, one per API route: the HTTP layer (server.ts) only parses
 // URLs and bodies and turns HttpErrors into status codes. Usable from code without a server.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { scanFolders, type Sources } from './catalog.js';
 import { autoAttackOutcomes, inputRanking, ModelData, type DataOptions, type Loaded } from './modelView.js';
 import { JobQueue } from './jobs.js';
+import { histogram, modelInfo, summaryOf } from './apiViews.js';
+import { reproduceInfo } from './reproduceView.js';
 import { imagePng, perturbationPng } from '../reports/images.js';
 import { badRequest, enumParam, intParam, notFound, numberParam } from './validate.js';
 import { NORMS } from '../attacks/budget.js';
-import { layout } from '../reproduce/layout.js';
-import { FIGURE1_OPTIONS, figure1Series, figure2, sweepFigure } from '../reproduce/reportFigures.js';
-import { readRows, readSweep } from '../reproduce/reportReaders.js';
-import type { ModelKind, ReproduceSettings } from '../reproduce/settings.js';
-import { kdeSpec, lineSpec } from '../reports/figureFiles.js';
-import type { AttackRequest, Catalog, Distribution, Histogram, InputDetail, InputPage, InputSummary, JobInfo, ModelInfo, NeuronDetail, ReproduceInfo } from './apiTypes.js';
+import type {
+  AttackRequest,
+  Catalog,
+  Distribution,
+  InputDetail,
+  InputPage,
+  InputSummary,
+  JobInfo,
+  NeuronDetail,
+  ReproduceInfo,
+} from './apiTypes.js';
 
 /** What the explorer serves: the folders it scans for run, sensitivity, attack and reproduce results. */
 export interface ExplorerOptions extends DataOptions {
@@ -23,8 +29,6 @@ export interface ExplorerOptions extends DataOptions {
 
 /** Largest budget and iteration count a live attack accepts (inputs are in [0, 1]). */
 export const LIMITS = { eps: { l2: 100, linf: 1 }, iterations: 1000, pageSize: 500 } as const;
-
-const FIGURES = ['figure1', 'figure2', 'figure2-l2', 'figure3', 'sweep-l2', 'sweep-linf', 'pruning'];
 
 export class Explorer {
   readonly sources: Sources;
@@ -41,7 +45,7 @@ export class Explorer {
 
   catalog(): Catalog {
     // the charts' densities are computed once; the folders are results, not expected to change
-    this.#reproduce ??= this.sources.reproduce.map((r) => this.#reproduceInfo(r.dir, r.id));
+    this.#reproduce ??= this.sources.reproduce.map((r) => reproduceInfo(r.dir, r.id, this.sources.roots));
     return { models: [...this.models.values()].map(modelInfo), reproduce: this.#reproduce };
   }
 
@@ -93,8 +97,16 @@ export class Explorer {
     const { deltas, scaled, ranking } = inputRanking(l, j);
     const finite = (v: number) => (Number.isFinite(v) ? v : null);
     return {
-      ...summaryOf(m, l, j), datasetIndex: j, probabilities: e.map((v) => v / sum),
-      neurons: ranking.slice(0, top).map((n, r) => ({ neuron: n, rank: r + 1, delta: finite(deltas[n]!), scaled: finite(scaled[n]!), activation: l.features[j * l.featureDim + n]! })),
+      ...summaryOf(m, l, j),
+      datasetIndex: j,
+      probabilities: e.map((v) => v / sum),
+      neurons: ranking.slice(0, top).map((n, r) => ({
+        neuron: n,
+        rank: r + 1,
+        delta: finite(deltas[n]!),
+        scaled: finite(scaled[n]!),
+        activation: l.features[j * l.featureDim + n]!,
+      })),
       autoAttack: autoAttackOutcomes(m, j),
     };
   }
@@ -132,11 +144,21 @@ export class Explorer {
       if (l.predictions[j] === l.labels[j]) correct++;
       if (best === l.labels[j]) prunedCorrect++;
     }
-    const order = Array.from(z.keys()).sort((a, b) => z[b]! - z[a]!).slice(0, 12);
+    const order = Array.from(z.keys())
+      .sort((a, b) => z[b]! - z[a]!)
+      .slice(0, 12);
     return {
-      neuron: f, summary: l.summary?.neurons[f] ?? null, deltaHistogram: histogram(d), infiniteDeltas: d.filter((v) => !Number.isFinite(v)).length,
-      activationHistogram: histogram(z), topInputs: order.map((j) => ({ index: j, activation: z[j]!, label: l.labels[j]!, prediction: l.predictions[j]! })),
-      weights, topKCount: l.topKCounts[f]!, topK: l.topK, accuracy: correct / n, prunedAccuracy: prunedCorrect / n,
+      neuron: f,
+      summary: l.summary?.neurons[f] ?? null,
+      deltaHistogram: histogram(d),
+      infiniteDeltas: d.filter((v) => !Number.isFinite(v)).length,
+      activationHistogram: histogram(z),
+      topInputs: order.map((j) => ({ index: j, activation: z[j]!, label: l.labels[j]!, prediction: l.predictions[j]! })),
+      weights,
+      topKCount: l.topKCounts[f]!,
+      topK: l.topK,
+      accuracy: correct / n,
+      prunedAccuracy: prunedCorrect / n,
     };
   }
 
@@ -179,7 +201,10 @@ export class Explorer {
     const attack = enumParam('attack', b.attack, ['kns', 'pgd'] as const);
     const norm = enumParam('norm', b.norm, NORMS);
     const request: AttackRequest = {
-      model: m.id, input: intParam('input', b.input, 0, l.count - 1), attack, norm,
+      model: m.id,
+      input: intParam('input', b.input, 0, l.count - 1),
+      attack,
+      norm,
       eps: numberParam('eps', b.eps, 0, LIMITS.eps[norm], { exclusiveMin: true }),
       iterations: intParam('iterations', b.iterations, 1, LIMITS.iterations),
     };
@@ -187,8 +212,12 @@ export class Explorer {
     else if (b.neuron !== undefined) throw badRequest('neuron applies to the neuron attack (attack: "kns") only');
     const spec = m.datasetSpec();
     return this.jobs.submit(request, {
-      modelDir: m.source.dir, dataset: { name: spec.name, split: l.split, data: spec.data, imageSize: spec.imageSize }, index: request.input,
-      request, featureMean: l.featureMean, featureStd: l.featureStd,
+      modelDir: m.source.dir,
+      dataset: { name: spec.name, split: l.split, data: spec.data, imageSize: spec.imageSize },
+      index: request.input,
+      request,
+      featureMean: l.featureMean,
+      featureStd: l.featureStd,
     });
   }
 
@@ -213,79 +242,8 @@ export class Explorer {
     return imagePng(kind === 'clean' ? im.clean : im.adversarial, im.shape);
   }
 
-  #reproduceInfo(dir: string, id: string): ReproduceInfo {
-    const csv = layout.table1Csv(dir);
-    const table1 = existsSync(csv) ? readFileSync(csv, 'utf8').trim().split('\n').map((l) => l.split(',')) : null;
-    const root = this.sources.roots.findIndex((r) => dir === r || dir.startsWith(r + '/'));
-    const rel = dir.slice(this.sources.roots[root]!.length).replace(/^\//, '');
-    const files = new Set(readdirSync(dir));
-    const figures = FIGURES.filter((f) => files.has(`${f}.svg`)).map((name) => ({ name, svg: `/files/${root}/${rel ? rel + '/' : ''}${name}.svg` }));
-    return { id, table1, figures, charts: reproduceCharts(dir) };
-  }
-
   async close(): Promise<void> {
     await this.jobs.close();
     for (const m of this.models.values()) m.dispose();
   }
-}
-
-/** The report's figures as Vega-Lite specs, from the same functions the report draws them with. */
-function reproduceCharts(dir: string): ReproduceInfo['charts'] {
-  const charts: ReproduceInfo['charts'] = [];
-  const add = (name: string, make: () => unknown) => {
-    try {
-      charts.push({ name, spec: make() });
-    } catch (e) {
-      // an unfinished reproduction lacks some files: say which chart is missing and why
-      charts.push({ name, spec: null, error: (e as Error).message });
-    }
-  };
-  let o: { out: string; settings: ReproduceSettings; models?: Partial<Record<ModelKind, string>> };
-  try {
-    // what the pipeline records: { settings, models, command }
-    const saved = JSON.parse(readFileSync(layout.settings(dir), 'utf8')) as { settings: ReproduceSettings; models?: Partial<Record<ModelKind, string>> };
-    if (!saved.settings?.sweep) throw new Error('no reproduce settings in it');
-    o = { out: dir, settings: saved.settings, models: saved.models };
-  } catch (e) {
-    return [{ name: 'settings', spec: null, error: `${layout.settings(dir)}: ${(e as Error).message}` }];
-  }
-  add('figure1', () => kdeSpec(figure1Series(dir), FIGURE1_OPTIONS));
-  for (const norm of ['linf', 'l2'] as const) add(norm === 'linf' ? 'figure2' : 'figure2-l2', () => { const f = figure2(readRows(o), norm); return lineSpec(f.series, f.options); });
-  for (const norm of ['l2', 'linf'] as const) add(`sweep-${norm}`, () => { const f = sweepFigure(readSweep(o), norm); return lineSpec(f.series, f.options); });
-  return charts;
-}
-
-function modelInfo(m: ModelData): ModelInfo {
-  const metrics = (m.manifest.metrics ?? {}) as { testAccuracy?: number };
-  return {
-    id: m.id, arch: m.manifest.arch, dataset: typeof m.manifest.dataset === 'string' ? m.manifest.dataset : null, featureDim: m.manifest.featureDim,
-    classNames: m.classNames, accuracy: typeof metrics.testAccuracy === 'number' ? metrics.testAccuracy : null,
-    sensitivity: m.source.sensitivityDir ? 'folder' : 'computed', manifest: m.manifest,
-    attacks: m.attacks.map(({ id, attack, family, norm, eps, successRate, count, version, robustAccuracy }) => ({ id, attack, family, norm, eps, successRate, count,
-      ...(family === 'autoattack' ? { version, robustAccuracy } : {}) })),
-  };
-}
-
-function summaryOf(m: ModelData, l: Loaded, j: number): InputSummary {
-  const fooledBy = (kind: string) => {
-    const folders = m.attacks.filter((a) => a.family === kind && a.attacked.has(j));
-    return folders.length ? folders.some((a) => a.fooled.has(j)) : null;
-  };
-  const label = l.labels[j]!;
-  const prediction = l.predictions[j]!;
-  return { index: j, label, prediction, correct: label === prediction, fooledPgd: fooledBy('pgd'), fooledKns: fooledBy('kns'),
-    fooledAutoAttack: fooledBy('autoattack') };
-}
-
-/** 30 even bins over the finite values. */
-function histogram(values: Float32Array, bins = 30): Histogram {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of values) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
-  if (!(lo <= hi)) return { edges: [], counts: [] };
-  if (lo === hi) return { edges: [lo, hi], counts: [values.filter(Number.isFinite).length] };
-  const width = (hi - lo) / bins;
-  const counts = new Array<number>(bins).fill(0);
-  for (const v of values) if (Number.isFinite(v)) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]!++;
-  return { edges: Array.from({ length: bins + 1 }, (_, i) => lo + i * width), counts };
 }

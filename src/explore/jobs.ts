@@ -30,11 +30,19 @@ export class JobQueue {
   readonly #jobs = new Map<string, Job>();
   #running = 0;
 
-  constructor(readonly concurrency = 2, readonly keep = 64) {}
+  constructor(
+    readonly concurrency = 2,
+    readonly keep = 64,
+  ) {}
 
   submit(request: AttackRequest, input: WorkerInput): JobInfo {
     const id = randomUUID();
-    const job: Job = { info: { id, request, state: 'queued', phase: 'queued', progress: 0, seconds: 0 }, input, started: Date.now(), worker: null };
+    const job: Job = {
+      info: { id, request, state: 'queued', phase: 'queued', progress: 0, seconds: 0 },
+      input,
+      started: Date.now(),
+      worker: null,
+    };
     this.#jobs.set(id, job);
     this.#pump();
     return this.info(id)!;
@@ -97,7 +105,10 @@ export class JobQueue {
         if (!live()) void w.terminate();
       });
       w.on('error', (e) => live() && this.#finish(j, { state: 'failed', phase: 'failed', error: e.message }));
-      w.on('exit', (code) => live() && this.#finish(j, { state: 'failed', phase: 'failed', error: `the attack worker stopped (exit code ${code})` }));
+      w.on(
+        'exit',
+        (code) => live() && this.#finish(j, { state: 'failed', phase: 'failed', error: `the attack worker stopped (exit code ${code})` }),
+      );
     }
   }
 }

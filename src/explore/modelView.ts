@@ -71,7 +71,10 @@ export class ModelData {
   readonly attacks: AttackFolder[];
   #loading: Promise<Loaded> | null = null;
 
-  constructor(readonly source: ModelSource, readonly options: DataOptions = {}) {
+  constructor(
+    readonly source: ModelSource,
+    readonly options: DataOptions = {},
+  ) {
     this.manifest = readManifest(source.dir);
     this.attacks = source.attackDirs.map((d, k) => readAttackFolder(d, `${k}`));
   }
@@ -105,7 +108,7 @@ export class ModelData {
     const sens = this.source.sensitivityDir;
     const summary = sens ? readSensitivitySummary(sens) : null;
     const split = (summary?.split === 'train' ? 'train' : 'test') as Split;
-    const count = summary ? summary.count : this.options.limit ?? 1000;
+    const count = summary ? summary.count : (this.options.limit ?? 1000);
     const dataset = await openDataset(spec.name, split, { data: spec.data, imageSize: spec.imageSize, limit: count });
     const { model } = loadModel(this.source.dir);
     try {
@@ -115,7 +118,18 @@ export class ModelData {
       const topKCounts = summary
         ? Int32Array.from({ length: model.featureDim }, (_, i) => summary.neurons[i]?.topKCount ?? 0)
         : countTopK(arrays.deltas, n, model.featureDim, arrays.featureMean, arrays.featureStd, topK);
-      return { model, dataset, split, count: n, featureDim: model.featureDim, classes: model.numClasses, summary, topKCounts, topK, ...arrays };
+      return {
+        model,
+        dataset,
+        split,
+        count: n,
+        featureDim: model.featureDim,
+        classes: model.numClasses,
+        summary,
+        topKCounts,
+        topK,
+        ...arrays,
+      };
     } catch (e) {
       model.dispose();
       throw e;
@@ -123,7 +137,10 @@ export class ModelData {
   }
 
   dispose(): void {
-    this.#loading?.then((l) => l.model.dispose(), () => {});
+    this.#loading?.then(
+      (l) => l.model.dispose(),
+      () => {},
+    );
     this.#loading = null;
   }
 }
@@ -143,7 +160,8 @@ function readSensitivityArrays(dir: string, summary: SensitivitySummary): Arrays
       featureMean: stats.mean,
       featureStd: stats.std,
     };
-    if (a.labels.length !== summary.count) throw new Error(`${dir}: labels.npy has ${a.labels.length} entries, summary.json says ${summary.count}`);
+    if (a.labels.length !== summary.count)
+      throw new Error(`${dir}: labels.npy has ${a.labels.length} entries, summary.json says ${summary.count}`);
     return a;
   });
 }
@@ -179,7 +197,15 @@ async function computeArrays(model: ImageClassifier, ds: ImageDataset): Promise<
     await new Promise((r) => setImmediate(r));
   }
   const stats = acc.result();
-  return { labels, predictions, logits, features, deltas, featureMean: Float32Array.from(stats.mean), featureStd: Float32Array.from(stats.std) };
+  return {
+    labels,
+    predictions,
+    logits,
+    features,
+    deltas,
+    featureMean: Float32Array.from(stats.mean),
+    featureStd: Float32Array.from(stats.std),
+  };
 }
 
 /** The row of Deltas of input j, [1, F] scaled and ranked as k-NS ranks them. */
@@ -209,7 +235,12 @@ function countTopK(deltas: Float32Array, n: number, f: number, mean: Float32Arra
     const b = Math.min(BATCH, n - start);
     const rows = new Float32Array(b * f);
     for (let i = 0; i < f; i++) for (let j = 0; j < b; j++) rows[j * f + i] = deltas[i * n + start + j]!;
-    const ranks = scope(() => rankNeurons(scaleDeltas(tensor(rows, { shape: [b, f] }), mean, std, 0)).slice(1, 0, k).contiguous().toNumbers());
+    const ranks = scope(() =>
+      rankNeurons(scaleDeltas(tensor(rows, { shape: [b, f] }), mean, std, 0))
+        .slice(1, 0, k)
+        .contiguous()
+        .toNumbers(),
+    );
     for (const i of ranks) counts[i]!++;
   }
   return counts;
@@ -223,14 +254,25 @@ function readAttackFolder(dir: string, id: string): AttackFolder {
   const csv = join(dir, 'samples.csv');
   const base = { id, dir, attack: String(spec.attack ?? 'unknown'), norm: String(spec.norm ?? ''), eps: Number(spec.eps ?? NaN) };
   if (existsSync(csv) && isAutoAttackSamples(readFileSync(csv, 'utf8').split('\n', 1)[0]!)) {
-    const fooledBy = new Map(readAutoAttackSamples(dir).map((x) => [x.index, { stage: x.fooledBy, label: x.label, cleanPrediction: x.cleanPrediction }]));
+    const fooledBy = new Map(
+      readAutoAttackSamples(dir).map((x) => [x.index, { stage: x.fooledBy, label: x.label, cleanPrediction: x.cleanPrediction }]),
+    );
     for (const [i, x] of fooledBy) {
       attacked.add(i);
       if (x.stage !== null) fooled.add(i);
     }
     const robust = Number(r.robustAccuracy ?? NaN);
-    return { ...base, fooled, attacked, fooledBy, family: 'autoattack', version: String(spec.version ?? ''), robustAccuracy: robust,
-      successRate: attacked.size ? fooled.size / attacked.size : NaN, count: Number(r.count ?? attacked.size) };
+    return {
+      ...base,
+      fooled,
+      attacked,
+      fooledBy,
+      family: 'autoattack',
+      version: String(spec.version ?? ''),
+      robustAccuracy: robust,
+      successRate: attacked.size ? fooled.size / attacked.size : NaN,
+      count: Number(r.count ?? attacked.size),
+    };
   }
   if (existsSync(csv)) {
     const lines = readFileSync(csv, 'utf8').trim().split('\n');
@@ -244,5 +286,13 @@ function readAttackFolder(dir: string, id: string): AttackFolder {
       if (cells[iSuccess] === '1') fooled.add(index);
     }
   }
-  return { ...base, fooled, attacked, fooledBy: null, family: base.attack, successRate: Number(r.successRate ?? NaN), count: Number(r.count ?? attacked.size) };
+  return {
+    ...base,
+    fooled,
+    attacked,
+    fooledBy: null,
+    family: base.attack,
+    successRate: Number(r.successRate ?? NaN),
+    count: Number(r.count ?? attacked.size),
+  };
 }

@@ -94,7 +94,8 @@ async function route(ex: Explorer, req: IncomingMessage, res: ServerResponse): P
     if (method === 'POST' && parts.length === 2) return send(res, 202, await ex.submitAttack(await readBody(req)));
     if (c !== undefined && parts.length === 3 && method === 'GET') return send(res, 200, ex.job(c));
     if (c !== undefined && parts.length === 3 && method === 'DELETE') return send(res, 200, ex.cancel(c));
-    if (c !== undefined && parts.length === 4 && method === 'GET' && d?.endsWith('.png')) return sendPng(res, await ex.jobImage(c, d.slice(0, -4)));
+    if (c !== undefined && parts.length === 4 && method === 'GET' && d?.endsWith('.png'))
+      return sendPng(res, await ex.jobImage(c, d.slice(0, -4)));
   }
   throw notFound(`no route ${method} ${url.pathname}`);
 }
@@ -127,7 +128,9 @@ export async function startExplorer(o: StartOptions): Promise<RunningExplorer> {
   const { port } = server.address() as AddressInfo;
   const shown = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${shown}:${port}/`, explorer, server,
+    url: `http://${shown}:${port}/`,
+    explorer,
+    server,
     close: async () => {
       await explorer.close();
       server.closeAllConnections();

@@ -1,7 +1,10 @@
 // Parameter checks for the API: every bad value becomes an HttpError whose message names the
 // parameter, so a request can never reach the library with a value it would crash on.
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }

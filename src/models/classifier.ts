@@ -87,7 +87,12 @@ export abstract class ImageClassifier extends Module<[Tensor, ForwardOptions?], 
   protected constructor(config: ModelConfig) {
     super();
     const [c, h, w] = config.inputShape;
-    for (const [n, v] of [['channels', c], ['height', h], ['width', w], ['numClasses', config.numClasses]] as const) {
+    for (const [n, v] of [
+      ['channels', c],
+      ['height', h],
+      ['width', w],
+      ['numClasses', config.numClasses],
+    ] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${n} must be a positive integer, got ${v}`);
     }
     const width = config.width ?? 1;

@@ -86,7 +86,8 @@ function loadTensors(value: unknown, path: string, onNote?: (line: string) => vo
   const out = new Map<string, Tensor>();
   try {
     for (const [k, t] of refs) {
-      if (t.dtype === 'float16' || t.dtype === 'bfloat16' || t.dtype === 'float64') converted.set(t.dtype, (converted.get(t.dtype) ?? 0) + 1);
+      if (t.dtype === 'float16' || t.dtype === 'bfloat16' || t.dtype === 'float64')
+        converted.set(t.dtype, (converted.get(t.dtype) ?? 0) + 1);
       try {
         out.set(k, t.load());
       } catch (e) {
@@ -123,7 +124,10 @@ export function mapKeys(raw: Map<string, Tensor>): { state: Map<string, Tensor>;
       else std = v;
       continue;
     }
-    k = k.replace(/^module\.model\./, '').replace(/^module\./, '').replace(/^model\./, '');
+    k = k
+      .replace(/^module\.model\./, '')
+      .replace(/^module\./, '')
+      .replace(/^model\./, '');
     k = k.replace(/^(fc|linear)\./, 'classifier.');
     state.set(k, t);
   }
@@ -150,9 +154,11 @@ export function convertCheckpoint(path: string, o: ConvertOptions): ImageClassif
     return scope(() => {
       const { state, normalization } = mapKeys(raw);
       const cls = state.get('classifier.weight');
-      if (!cls || cls.ndim !== 2) {
+      if (cls?.ndim !== 2) {
         const keys = [...state.keys()];
-        throw new Error(`${path} has no classifier weight (looked for classifier/fc/linear.weight among ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', ...' : ''})`);
+        throw new Error(
+          `${path} has no classifier weight (looked for classifier/fc/linear.weight among ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', ...' : ''})`,
+        );
       }
       const first = [...state.entries()].find(([k, t]) => k.endsWith('weight') && t.ndim === 4);
       if (!first) throw new Error(`${path} has no convolution weights: not a ${o.arch} checkpoint`);
@@ -160,7 +166,10 @@ export function convertCheckpoint(path: string, o: ConvertOptions): ImageClassif
       const width = first[1].shape[0]! / base;
       const shape = o.inputShape ?? defaultShape(o.arch);
       const norm = o.normalization ?? normalization ?? (o.arch.endsWith('-imagenet') ? IMAGENET_NORMALIZATION : undefined);
-      const model = createModel({ arch: o.arch, inputShape: shape, numClasses: cls.shape[0]!, width, normalization: norm }, { device: o.device });
+      const model = createModel(
+        { arch: o.arch, inputShape: shape, numClasses: cls.shape[0]!, width, normalization: norm },
+        { device: o.device },
+      );
       try {
         model.loadStateDict(state);
       } catch (e) {

@@ -6,7 +6,7 @@ import type { ImageClassifier } from './classifier.js';
 import { VGG } from './vgg.js';
 import { ResNet } from './resnet.js';
 import { SmallCNN } from './smallcnn.js';
-import { AvgPool2d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers.js';
+import { AvgPool2d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, type Sequential } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import { tensor } from '../tensor/creation.js';
 import { scope } from '../tensor/scope.js';
@@ -29,20 +29,30 @@ class Writer {
 function conv(w: Writer, p: string, m: Conv2d, x: string): string {
   const y = w.fresh();
   const o = m.opts;
-  w.emit(`${y} = torch.conv2d(${x}, self.${flat(p)}_weight, ${m.bias ? `self.${flat(p)}_bias` : 'None'}, ${pair(o.stride ?? 1)}, ${pair(o.padding ?? 0)}, ${pair(o.dilation ?? 1)}, ${o.groups ?? 1})`);
+  w.emit(
+    `${y} = torch.conv2d(${x}, self.${flat(p)}_weight, ${m.bias ? `self.${flat(p)}_bias` : 'None'}, ` +
+      `${pair(o.stride ?? 1)}, ${pair(o.padding ?? 0)}, ${pair(o.dilation ?? 1)}, ${o.groups ?? 1})`,
+  );
   return y;
 }
 
 function bn(w: Writer, p: string, m: BatchNorm2d, x: string): string {
   const y = w.fresh();
   const q = `self.${flat(p)}`;
-  w.emit(`${y} = torch.batch_norm(${x}, ${q}_weight, ${q}_bias, ${q}_running_mean, ${q}_running_var, False, ${num(m.opts.momentum ?? 0.1)}, ${num(m.opts.eps ?? 1e-5)}, True)`);
+  w.emit(
+    `${y} = torch.batch_norm(${x}, ${q}_weight, ${q}_bias, ${q}_running_mean, ${q}_running_var, ` +
+      `False, ${num(m.opts.momentum ?? 0.1)}, ${num(m.opts.eps ?? 1e-5)}, True)`,
+  );
   return y;
 }
 
 function linear(w: Writer, p: string, m: Linear, x: string): string {
   const y = w.fresh();
-  w.emit(m.bias ? `${y} = torch.addmm(self.${flat(p)}_bias, ${x}, self.${flat(p)}_weight.t())` : `${y} = torch.matmul(${x}, self.${flat(p)}_weight.t())`);
+  w.emit(
+    m.bias
+      ? `${y} = torch.addmm(self.${flat(p)}_bias, ${x}, self.${flat(p)}_weight.t())`
+      : `${y} = torch.matmul(${x}, self.${flat(p)}_weight.t())`,
+  );
   return y;
 }
 
@@ -52,8 +62,12 @@ function layer(w: Writer, p: string, m: Module, x: string): string {
   if (m instanceof Linear) return linear(w, p, m, x);
   const y = w.fresh();
   if (m instanceof ReLU) w.emit(`${y} = torch.relu(${x})`);
-  else if (m instanceof MaxPool2d) w.emit(`${y} = torch.max_pool2d(${x}, ${pair(m.kernelSize)}, ${pair(m.stride ?? m.kernelSize)}, ${pair(m.padding)}, [1, 1], False)`);
-  else if (m instanceof AvgPool2d) w.emit(`${y} = torch.avg_pool2d(${x}, ${pair(m.kernelSize)}, ${pair(m.stride ?? m.kernelSize)}, ${pair(m.padding)}, False, True, None)`);
+  else if (m instanceof MaxPool2d)
+    w.emit(`${y} = torch.max_pool2d(${x}, ${pair(m.kernelSize)}, ${pair(m.stride ?? m.kernelSize)}, ${pair(m.padding)}, [1, 1], False)`);
+  else if (m instanceof AvgPool2d)
+    w.emit(
+      `${y} = torch.avg_pool2d(${x}, ${pair(m.kernelSize)}, ${pair(m.stride ?? m.kernelSize)}, ${pair(m.padding)}, False, True, None)`,
+    );
   else if (m instanceof Flatten) w.emit(`${y} = torch.flatten(${x}, ${m.startDim}, ${m.endDim})`);
   else throw new Error(`export: no TorchScript form for ${m.constructor.name}`);
   return y;
@@ -106,9 +120,11 @@ function body(model: ImageClassifier, w: Writer): string {
   if (model instanceof ResNet) {
     x = layer(w, '', new ReLU(), bn(w, 'bn1', model.bn1, conv(w, 'conv1', model.conv1, x)));
     if (model.maxpool) x = layer(w, 'maxpool', model.maxpool, x);
-    model.layers.forEach((l, i) => l.layers.forEach((b, j) => {
-      x = block(w, `layer${i + 1}.${j}`, b, x);
-    }));
+    model.layers.forEach((l, i) =>
+      l.layers.forEach((b, j) => {
+        x = block(w, `layer${i + 1}.${j}`, b, x);
+      }),
+    );
     const y = w.fresh();
     w.emit(`${y} = torch.flatten(torch.adaptive_avg_pool2d(${x}, [1, 1]), 1, -1)`);
     return y;

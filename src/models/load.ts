@@ -33,17 +33,29 @@ export function loadAnyModel(path: string, o: AnyModelOptions = {}): { model: Im
   if (!existsSync(path)) throw new Error(`${path} does not exist (expected a Sauron run folder or a TorchScript file)`);
   if (isRunFolder(path)) {
     if (o.featuresLayer || o.classifierParam || o.normalization) {
-      throw new Error('--features-layer, --classifier-param, --mean and --std apply to TorchScript files only (a run folder records its own)');
+      throw new Error(
+        '--features-layer, --classifier-param, --mean and --std apply to TorchScript files only (a run folder records its own)',
+      );
     }
     return loadModel(path, { device: o.device });
   }
   if (!o.inputShape) throw new Error(`${path}: the input shape of a TorchScript model comes from the data set; pass --dataset or --input`);
   const n = o.normalization;
   if (n && (n.mean.length !== o.inputShape[0] || n.std.length !== o.inputShape[0])) {
-    throw new Error(`--mean and --std need one value per channel (${o.inputShape[0]} for ${o.inputShape.join('x')} images), got ${n.mean.length} and ${n.std.length}`);
+    throw new Error(
+      `--mean and --std need one value per channel (${o.inputShape[0]} for ${o.inputShape.join('x')} images), got ${n.mean.length} and ${n.std.length}`,
+    );
   }
-  if (n && n.std.some((s) => !(s > 0))) throw new Error(`--std must be positive, got ${n.std.join(',')}`);
-  const model = new TorchScriptClassifier(path, { inputShape: o.inputShape, featuresLayer: o.featuresLayer, classifierParam: o.classifierParam,
-    normalization: o.normalization, device: o.device });
-  return { model, manifest: { arch: 'torchscript', featureDim: model.featureDim, numClasses: model.numClasses, torchscript: model.settings } };
+  if (n?.std.some((s) => !(s > 0))) throw new Error(`--std must be positive, got ${n.std.join(',')}`);
+  const model = new TorchScriptClassifier(path, {
+    inputShape: o.inputShape,
+    featuresLayer: o.featuresLayer,
+    classifierParam: o.classifierParam,
+    normalization: o.normalization,
+    device: o.device,
+  });
+  return {
+    model,
+    manifest: { arch: 'torchscript', featureDim: model.featureDim, numClasses: model.numClasses, torchscript: model.settings },
+  };
 }

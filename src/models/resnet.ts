@@ -133,9 +133,12 @@ export class ResNet extends ImageClassifier {
     const [c, h, wd] = config.inputShape;
     const minSize = layout === 'imagenet' ? 32 : 8;
     if (h < minSize || wd < minSize) throw new Error(`${config.arch} needs inputs of at least ${minSize}x${minSize}, got ${h}x${wd}`);
-    this.conv1 = this.registerModule('conv1', layout === 'cifar'
-      ? new Conv2d(c, stem, 3, { padding: 1, bias: false, generator: g })
-      : new Conv2d(c, stem, 7, { stride: 2, padding: 3, bias: false, generator: g }));
+    this.conv1 = this.registerModule(
+      'conv1',
+      layout === 'cifar'
+        ? new Conv2d(c, stem, 3, { padding: 1, bias: false, generator: g })
+        : new Conv2d(c, stem, 7, { stride: 2, padding: 3, bias: false, generator: g }),
+    );
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(stem));
     this.maxpool = layout === 'imagenet' ? this.registerModule('maxpool', new MaxPool2d(3, 2, 1)) : null;
     let inC = stem;
@@ -143,9 +146,10 @@ export class ResNet extends ImageClassifier {
       const blocks: Block[] = [];
       for (let b = 0; b < depth.layers[i]!; b++) {
         const stride = b === 0 && i > 0 ? 2 : 1;
-        const blk: Block = depth.block === 'basic'
-          ? new BasicBlock(inC, scaled(planes, w), stride, layout, init)
-          : new Bottleneck(inC, scaled(planes, w), stride, layout, init);
+        const blk: Block =
+          depth.block === 'basic'
+            ? new BasicBlock(inC, scaled(planes, w), stride, layout, init)
+            : new Bottleneck(inC, scaled(planes, w), stride, layout, init);
         inC = blk.outChannels;
         blocks.push(blk);
       }
@@ -168,7 +172,8 @@ export class ResNet extends ImageClassifier {
     };
     const run = (h: Tensor, from: number, to: number) => this.layers.slice(from, to).reduce((a, l) => l.forward(a), h);
     return {
-      layer, nonNegative: true,
+      layer,
+      nonNegative: true,
       head: (x) => run(stem(x), 0, k),
       tail: (a) => this.classifier.forward(F.adaptiveAvgPool2d(run(a, k, 4), 1).flatten(1)),
     };

@@ -39,10 +39,18 @@ export interface ModelManifest {
 export function manifestOf(model: ImageClassifier, extra: Record<string, unknown> = {}): ModelManifest {
   const c = model.config;
   return {
-    format: 'sauron-model', version: 1, arch: c.arch, inputShape: c.inputShape, numClasses: c.numClasses,
-    width: c.width, normalization: c.normalization, ...(c.batchNorm === false ? { batchNorm: false as const } : {}),
-    featureDim: model.featureDim, libtorch: libtorchVersion,
-    libtorchCuda: builtWithCuda, ...extra,
+    format: 'sauron-model',
+    version: 1,
+    arch: c.arch,
+    inputShape: c.inputShape,
+    numClasses: c.numClasses,
+    width: c.width,
+    normalization: c.normalization,
+    ...(c.batchNorm === false ? { batchNorm: false as const } : {}),
+    featureDim: model.featureDim,
+    libtorch: libtorchVersion,
+    libtorchCuda: builtWithCuda,
+    ...extra,
   };
 }
 
@@ -58,7 +66,7 @@ export function manifestOf(model: ImageClassifier, extra: Record<string, unknown
 export function saveModel(dir: string, model: ImageClassifier, extra: Record<string, unknown> = {}): void {
   mkdirSync(dir, { recursive: true });
   saveSafetensors(join(dir, WEIGHTS_FILE), model.stateDict(), { format: 'pt', arch: model.config.arch });
-  writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(manifestOf(model, extra), null, 2) + '\n');
+  writeFileAtomic(join(dir, MANIFEST_FILE), `${JSON.stringify(manifestOf(model, extra), null, 2)}\n`);
 }
 
 /** The run folder's manifest, checked field by field (one line naming the field otherwise). */
@@ -80,8 +88,12 @@ export function readManifest(dir: string): ModelManifest {
 export function loadModel(dir: string, init: ModelOptions = {}): { model: ImageClassifier; manifest: ModelManifest } {
   const manifest = readManifest(dir);
   const config: ModelConfig = {
-    arch: manifest.arch, inputShape: manifest.inputShape, numClasses: manifest.numClasses,
-    width: manifest.width, ...(manifest.normalization ? { normalization: manifest.normalization } : {}), ...(manifest.batchNorm === false ? { batchNorm: false } : {}),
+    arch: manifest.arch,
+    inputShape: manifest.inputShape,
+    numClasses: manifest.numClasses,
+    width: manifest.width,
+    ...(manifest.normalization ? { normalization: manifest.normalization } : {}),
+    ...(manifest.batchNorm === false ? { batchNorm: false } : {}),
   };
   const model = createModel(config, init);
   try {

@@ -19,12 +19,23 @@ export class SmallCNN extends ImageClassifier {
     const c2 = scaled(64, this.config.width);
     const hidden = scaled(256, this.config.width);
     const bn = config.batchNorm ?? true;
-    const block = (i: number, o: number) => [new Conv2d(i, o, 3, { padding: 1, generator: g }), ...(bn ? [new BatchNorm2d(o)] : []), new ReLU()];
-    this.features = this.registerModule('features', new Sequential(
-      ...block(c, c1), ...block(c1, c1), new MaxPool2d(2),
-      ...block(c1, c2), ...block(c2, c2), new MaxPool2d(2),
-      new Flatten(),
-    ));
+    const block = (i: number, o: number) => [
+      new Conv2d(i, o, 3, { padding: 1, generator: g }),
+      ...(bn ? [new BatchNorm2d(o)] : []),
+      new ReLU(),
+    ];
+    this.features = this.registerModule(
+      'features',
+      new Sequential(
+        ...block(c, c1),
+        ...block(c1, c1),
+        new MaxPool2d(2),
+        ...block(c1, c2),
+        ...block(c2, c2),
+        new MaxPool2d(2),
+        new Flatten(),
+      ),
+    );
     const flat = c2 * Math.floor(Math.floor(h / 2) / 2) * Math.floor(Math.floor(w / 2) / 2);
     this.fc = this.registerModule('fc', new Linear(flat, hidden, { generator: g }));
     this.classifier = this.registerModule('classifier', new Linear(hidden, config.numClasses, { generator: g }));
@@ -42,14 +53,19 @@ export class SmallCNN extends ImageClassifier {
       const run = (x: Tensor, from: number, to: number) => this.features.layers.slice(from, to).reduce((h, l) => l.forward(h), x);
       const kind = this.features.layers[k]!;
       return {
-        layer, nonNegative: kind instanceof ReLU || kind instanceof MaxPool2d || kind instanceof Flatten,
+        layer,
+        nonNegative: kind instanceof ReLU || kind instanceof MaxPool2d || kind instanceof Flatten,
         head: (x) => run(this.normalize(x), 0, k + 1),
         tail: (a) => fromFc(run(a, k + 1, this.features.layers.length)),
       };
     }
     if (layer === 'fc') {
-      return { layer, nonNegative: false, head: (x) => this.fc.forward(this.features.forward(this.normalize(x))),
-        tail: (a) => this.classifier.forward(a.relu()) };
+      return {
+        layer,
+        nonNegative: false,
+        head: (x) => this.fc.forward(this.features.forward(this.normalize(x))),
+        tail: (a) => this.classifier.forward(a.relu()),
+      };
     }
     return super.splitAt(layer);
   }
@@ -63,4 +79,3 @@ export class SmallCNN extends ImageClassifier {
     return out;
   }
 }
-

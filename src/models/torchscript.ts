@@ -5,7 +5,12 @@
 // model's own forward (its logits checked against the plain forward's). The classifier
 // weight is found by name or as the last 2-D parameter shaped [classes, features].
 import { existsSync, statSync } from 'node:fs';
-import { loadScriptModule, UnsafeScriptFileError, type ScriptModule as NativeScriptModule, type ScriptValue as NativeValue } from '../tensor/script.js';
+import {
+  loadScriptModule,
+  UnsafeScriptFileError,
+  type ScriptModule as NativeScriptModule,
+  type ScriptValue as NativeValue,
+} from '../tensor/script.js';
 import * as F from '../nn/functional.js';
 import { noGrad } from '../tensor/autograd.js';
 import { rand, zeros } from '../tensor/creation.js';
@@ -32,7 +37,10 @@ export interface TorchScriptOptions {
 }
 
 class ScriptLinear implements ClassifierLayer {
-  constructor(readonly weight: Tensor, readonly bias: Tensor | null) {}
+  constructor(
+    readonly weight: Tensor,
+    readonly bias: Tensor | null,
+  ) {}
   get inFeatures(): number {
     return this.weight.shape[1]!;
   }
@@ -127,46 +135,63 @@ export class TorchScriptClassifier extends ImageClassifier {
       }
     }
     // Probe once with a blank batch: output convention, class and feature counts.
-    const probe = scope(() => noGrad(() => {
-      const x = zeros([2, ...o.inputShape], { device: o.device });
-      const { logits, features } = this.#run(this.#input(x));
-      return { classes: logits.shape[1]!, featureDim: features.shape[1]!, logits: logits.clone(), features: features.clone() };
-    }));
+    const probe = scope(() =>
+      noGrad(() => {
+        const x = zeros([2, ...o.inputShape], { device: o.device });
+        const { logits, features } = this.#run(this.#input(x));
+        return { classes: logits.shape[1]!, featureDim: features.shape[1]!, logits: logits.clone(), features: features.clone() };
+      }),
+    );
     let weightName: string | undefined;
     try {
       const names = named.map(([n, t]) => `${n} [${t.shape.join(', ')}]`);
       if (o.classifierParam) {
-        if (!named.some(([n]) => n === o.classifierParam)) throw new Error(`${path} has no parameter '${o.classifierParam}' (its parameters: ${names.join(', ')})`);
+        if (!named.some(([n]) => n === o.classifierParam))
+          throw new Error(`${path} has no parameter '${o.classifierParam}' (its parameters: ${names.join(', ')})`);
         weightName = o.classifierParam;
       } else {
-        weightName = [...named].reverse().find(([, t]) => t.ndim === 2 && t.shape[0] === probe.classes && t.shape[1] === probe.featureDim)?.[0];
+        weightName = [...named]
+          .reverse()
+          .find(([, t]) => t.ndim === 2 && t.shape[0] === probe.classes && t.shape[1] === probe.featureDim)?.[0];
         if (!weightName) {
-          throw new Error(`${path}: no classifier layer found: no 2-d parameter shaped [${probe.classes}, ${probe.featureDim}] ` +
-            `(classes, features); name it with --classifier-param (parameters: ${names.join(', ')})`);
+          throw new Error(
+            `${path}: no classifier layer found: no 2-d parameter shaped [${probe.classes}, ${probe.featureDim}] ` +
+              `(classes, features); name it with --classifier-param (parameters: ${names.join(', ')})`,
+          );
         }
       }
       const weight = named.find(([n]) => n === weightName)![1];
       const biasName = weightName!.replace(/weight$/, 'bias');
-      const bias = biasName !== weightName ? named.find(([n]) => n === biasName)?.[1] ?? null : null;
+      const bias = biasName !== weightName ? (named.find(([n]) => n === biasName)?.[1] ?? null) : null;
       this.classifier = new ScriptLinear(weight, bias);
       if (weight.ndim !== 2 || weight.shape[1] !== probe.featureDim || weight.shape[0] !== probe.classes) {
-        throw new Error(`${path}: parameter ${weightName} is [${weight.shape.join(', ')}], the model has ${probe.classes} classes and ${probe.featureDim} features`);
+        throw new Error(
+          `${path}: parameter ${weightName} is [${weight.shape.join(', ')}], the model has ${probe.classes} classes and ${probe.featureDim} features`,
+        );
       }
       const err = scope(() => noGrad(() => this.classifier.forward(probe.features).sub(probe.logits).abs().max().item()));
       const scale = scope(() => probe.logits.abs().max().item());
       if (!(err <= 1e-4 * Math.max(scale, 1))) {
-        throw new Error(`${path}: its logits are not ${weightName} applied to the features (max difference ${err}); ` +
-          'check --features-layer / --classifier-param');
+        throw new Error(
+          `${path}: its logits are not ${weightName} applied to the features (max difference ${err}); ` +
+            'check --features-layer / --classifier-param',
+        );
       }
     } finally {
       probe.logits.dispose();
       probe.features.dispose();
     }
-    if (this.#featuresLayer !== null) scope(() => this.#checkCapture(rand([2, ...o.inputShape], { generator: new Generator(0) }).to(o.device)));
+    if (this.#featuresLayer !== null)
+      scope(() => this.#checkCapture(rand([2, ...o.inputShape], { generator: new Generator(0) }).to(o.device)));
     this.config.numClasses = probe.classes;
     this.config.arch = 'torchscript';
-    this.settings = { file: path, inputShape: o.inputShape, featuresLayer: this.#featuresLayer, classifierParam: weightName,
-      normalization: o.normalization ?? null };
+    this.settings = {
+      file: path,
+      inputShape: o.inputShape,
+      featuresLayer: this.#featuresLayer,
+      classifierParam: weightName,
+      normalization: o.normalization ?? null,
+    };
   }
 
   /** The images as the module takes them. */
@@ -181,8 +206,10 @@ export class TorchScriptClassifier extends ImageClassifier {
       if (!Array.isArray(out) || out.length < 2) {
         if (typeof out === 'number') {
           new Tensor(out).dispose();
-          throw new Error(`${this.path} returns logits only: name the submodule that outputs the features with --features-layer ` +
-            `(a dotted path such as net.avgpool; its submodules: ${this.#module.childNames().join(', ') || 'none'})`);
+          throw new Error(
+            `${this.path} returns logits only: name the submodule that outputs the features with --features-layer ` +
+              `(a dotted path such as net.avgpool; its submodules: ${this.#module.childNames().join(', ') || 'none'})`,
+          );
         }
         disposeValue(out);
         throw new Error(`${this.path}: forward must return a tensor or a tuple (logits, features)`);
@@ -217,18 +244,22 @@ export class TorchScriptClassifier extends ImageClassifier {
 
   /** The forward that also returns the features must give the plain forward's logits. */
   #checkCapture(x: Tensor): void {
-    scope(() => noGrad(() => {
-      const xin = this.#input(x);
-      const direct = this.#module.forward(xin.native) as NativeValue;
-      const first = Array.isArray(direct) ? direct[0] : direct;
-      if (Array.isArray(direct)) direct.slice(1).forEach(disposeValue);
-      const ref = asTensor(first, `${this.path}: forward`);
-      const err = this.#run(xin).logits.sub(ref).abs().max().item();
-      if (!(err <= 1e-4 * Math.max(ref.abs().max().item(), 1))) {
-        throw new Error(`${this.path}: its forward gives other logits when ${this.#featuresLayer}'s output is also returned ` +
-          `(max difference ${err}); save the model with a forward returning (logits, features) instead of using --features-layer`);
-      }
-    }));
+    scope(() =>
+      noGrad(() => {
+        const xin = this.#input(x);
+        const direct = this.#module.forward(xin.native) as NativeValue;
+        const first = Array.isArray(direct) ? direct[0] : direct;
+        if (Array.isArray(direct)) direct.slice(1).forEach(disposeValue);
+        const ref = asTensor(first, `${this.path}: forward`);
+        const err = this.#run(xin).logits.sub(ref).abs().max().item();
+        if (!(err <= 1e-4 * Math.max(ref.abs().max().item(), 1))) {
+          throw new Error(
+            `${this.path}: its forward gives other logits when ${this.#featuresLayer}'s output is also returned ` +
+              `(max difference ${err}); save the model with a forward returning (logits, features) instead of using --features-layer`,
+          );
+        }
+      }),
+    );
   }
 
   override train(on = true): this {

@@ -27,7 +27,9 @@ export class VGG extends ImageClassifier {
     const pools = cfg.filter((x) => x === M).length;
     const [c, h, w] = config.inputShape;
     if (h < 2 ** pools || w < 2 ** pools) {
-      throw new Error(`${config.arch} halves the image ${pools} times and needs inputs of at least ${2 ** pools}x${2 ** pools}, got ${h}x${w}`);
+      throw new Error(
+        `${config.arch} halves the image ${pools} times and needs inputs of at least ${2 ** pools}x${2 ** pools}, got ${h}x${w}`,
+      );
     }
     const layers: Module[] = [];
     let inC = c;
@@ -37,7 +39,11 @@ export class VGG extends ImageClassifier {
         layers.push(new MaxPool2d(2, 2));
       } else {
         const outC = scaled(x, this.config.width);
-        layers.push(new Conv2d(inC, outC, 3, { padding: 1, generator: init.generator }), ...(config.batchNorm ?? true ? [new BatchNorm2d(outC)] : []), new ReLU());
+        layers.push(
+          new Conv2d(inC, outC, 3, { padding: 1, generator: init.generator }),
+          ...((config.batchNorm ?? true) ? [new BatchNorm2d(outC)] : []),
+          new ReLU(),
+        );
         lastRelu = layers.length - 1;
         inC = outC;
       }
@@ -60,7 +66,8 @@ export class VGG extends ImageClassifier {
       const run = (x: Tensor, from: number, to: number) => layers.slice(from, to).reduce((h, l) => l.forward(h), x);
       const kind = layers[k]!;
       return {
-        layer, nonNegative: kind instanceof ReLU || kind instanceof MaxPool2d || kind instanceof AvgPool2d,
+        layer,
+        nonNegative: kind instanceof ReLU || kind instanceof MaxPool2d || kind instanceof AvgPool2d,
         head: (x) => run(this.normalize(x), 0, k + 1),
         tail: (a) => {
           let h = run(a, k + 1, layers.length);

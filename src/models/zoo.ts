@@ -1,7 +1,7 @@
 // The model zoo: one constructor for every architecture by name.
 import type { InitOptions } from '../nn/layers.js';
 import { state as deviceState, withDefaultDevice, type Device } from '../tensor/deviceState.js';
-import { ImageClassifier, type ModelConfig } from './classifier.js';
+import type { ImageClassifier, ModelConfig } from './classifier.js';
 import { ResNet, RESNET_ARCHS } from './resnet.js';
 import { SmallCNN } from './smallcnn.js';
 import { VGG, VGG_CONFIGS } from './vgg.js';

@@ -1,7 +1,7 @@
 // Functional neural-network ops (torch.nn.functional), each one ATen operator (tiled max pooling:
 // the addon's own forward, tensor/pool.ts).
 import { op, f64 } from '../tensor/op.js';
-import { Tensor, wrap } from '../tensor/tensor.js';
+import { type Tensor, wrap } from '../tensor/tensor.js';
 import { maxPool2dTiled } from '../tensor/pool.js';
 
 /** A size for both spatial dimensions, or [height, width]. */
@@ -10,7 +10,7 @@ type Pair = number | [number, number];
 /**
  * A lone sample sent through as two: libtorch (and BLIS) compute a batch of one in another
  * summation order than the same sample in any larger batch, so a row's output, and its
- * gradient, would depend on the batch it came in (test/blas.test.ts). Should the op fail, it
+ * gradient, would depend on the batch it came in (test/unit/blas.test.ts). Should the op fail, it
  * runs again as given, so that libtorch's message names the caller's shape.
  */
 function loneAsTwo(input: Tensor, call: (x: Tensor) => Tensor): Tensor {
@@ -31,8 +31,12 @@ function loneAsTwo(input: Tensor, call: (x: Tensor) => Tensor): Tensor {
 /**
  * 2-d convolution as torch.nn.functional.conv2d: input [N, C, H, W], weight [O, C / groups, kh, kw], bias [O].
  */
-export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null,
-  { stride = 1 as Pair, padding = 0 as Pair, dilation = 1 as Pair, groups = 1 } = {}): Tensor {
+export function conv2d(
+  input: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  { stride = 1 as Pair, padding = 0 as Pair, dilation = 1 as Pair, groups = 1 } = {},
+): Tensor {
   const call = (x: Tensor) => wrap(op('conv2d').call(x.native, weight.native, bias?.native ?? null, stride, padding, dilation, groups));
   // a lone image: up to 4e-7 from the same image in a batch on the small CNN (batches of 2 to 96 agree bitwise)
   return input.ndim === 4 && input.shape[0] === 1 ? loneAsTwo(input, call) : call(input);
@@ -46,10 +50,29 @@ export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null
 }
 
 /** Batch norm; in training mode libtorch updates runningMean/runningVar in place. */
-export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
-  weight: Tensor | null, bias: Tensor | null, training: boolean, momentum = 0.1, eps = 1e-5): Tensor {
-  return wrap(op('batch_norm').call(input.native, weight?.native ?? null, bias?.native ?? null,
-    runningMean?.native ?? null, runningVar?.native ?? null, training, momentum, eps, true));
+export function batchNorm(
+  input: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  training: boolean,
+  momentum = 0.1,
+  eps = 1e-5,
+): Tensor {
+  return wrap(
+    op('batch_norm').call(
+      input.native,
+      weight?.native ?? null,
+      bias?.native ?? null,
+      runningMean?.native ?? null,
+      runningVar?.native ?? null,
+      training,
+      momentum,
+      eps,
+      true,
+    ),
+  );
 }
 
 /** max(x, 0), elementwise. */
@@ -78,21 +101,42 @@ const pairOf = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : 
  * (tensor/pool.ts), which runs its own forward on CPU float32 NCHW input (libtorch's values,
  * indices and backward, faster) and libtorch's max_pool2d on anything else.
  */
-export function maxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0, { dilation = 1 as Pair, ceilMode = false } = {}): Tensor {
+export function maxPool2d(
+  x: Tensor,
+  kernelSize: Pair,
+  stride?: Pair,
+  padding: Pair = 0,
+  { dilation = 1 as Pair, ceilMode = false } = {},
+): Tensor {
   const [kh, kw] = pairOf(kernelSize);
   const [sh, sw] = pairOf(stride ?? kernelSize);
   const [ph, pw] = pairOf(padding);
   const [dh, dw] = pairOf(dilation);
   // anything odd (fractional or non-positive windows) goes to libtorch, whose message names it
-  const tiled = Number.isInteger(kh) && Number.isInteger(kw) && kh >= 1 && kw >= 1 && kh === sh && kw === sw &&
-    ph === 0 && pw === 0 && dh === 1 && dw === 1 && !ceilMode;
+  const tiled =
+    Number.isInteger(kh) &&
+    Number.isInteger(kw) &&
+    kh >= 1 &&
+    kw >= 1 &&
+    kh === sh &&
+    kw === sw &&
+    ph === 0 &&
+    pw === 0 &&
+    dh === 1 &&
+    dw === 1 &&
+    !ceilMode;
   if (tiled) return maxPool2dTiled(x, kh, kw);
   return wrap(op('max_pool2d').call(x.native, kernelSize, stride ?? kernelSize, padding, dilation, ceilMode));
 }
 
 /** 2-d average pooling as torch.nn.functional.avg_pool2d (stride defaults to the kernel size). */
-export function avgPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0,
-  { ceilMode = false, countIncludePad = true } = {}): Tensor {
+export function avgPool2d(
+  x: Tensor,
+  kernelSize: Pair,
+  stride?: Pair,
+  padding: Pair = 0,
+  { ceilMode = false, countIncludePad = true } = {},
+): Tensor {
   return wrap(op('avg_pool2d').call(x.native, kernelSize, stride ?? kernelSize, padding, ceilMode, countIncludePad));
 }
 
@@ -118,10 +162,21 @@ function reductionCode(r: Reduction): number {
 }
 
 /** Cross-entropy of logits [N, C] against int64 class indices [N]. */
-export function crossEntropy(logits: Tensor, target: Tensor,
-  { reduction = 'mean' as Reduction, labelSmoothing = 0, weight = null as Tensor | null } = {}): Tensor {
-  return wrap(op('cross_entropy_loss').call(logits.native, target.native, weight?.native ?? null,
-    reductionCode(reduction), -100, f64(labelSmoothing)));
+export function crossEntropy(
+  logits: Tensor,
+  target: Tensor,
+  { reduction = 'mean' as Reduction, labelSmoothing = 0, weight = null as Tensor | null } = {},
+): Tensor {
+  return wrap(
+    op('cross_entropy_loss').call(
+      logits.native,
+      target.native,
+      weight?.native ?? null,
+      reductionCode(reduction),
+      -100,
+      f64(labelSmoothing),
+    ),
+  );
 }
 
 /** Negative log-likelihood of log-probabilities [N, C] at int64 class indices [N]. */

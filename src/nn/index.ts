@@ -14,7 +14,7 @@
  * ```
  * @module sauron/nn
  */
-export { Module, withEval, type StateDict } from './module.js';
+export { Module, withEval, type AnyModule, type StateDict } from './module.js';
 export * from './layers.js';
 /** The functional ops (torch.nn.functional): convolution, pooling, activations, losses. */
 export * as F from './functional.js';

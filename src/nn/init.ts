@@ -27,17 +27,31 @@ function gain(nonlinearity: 'relu' | 'leaky_relu' | 'linear', a: number): number
 }
 
 /** kaiming_uniform_ with mode fan_in (PyTorch's default for Conv and Linear uses a = sqrt(5)). */
-export function kaimingUniform_(t: Tensor, { a = 0, mode = 'fan_in' as 'fan_in' | 'fan_out',
-  nonlinearity = 'leaky_relu' as 'relu' | 'leaky_relu' | 'linear', generator = undefined as Generator | undefined } = {}): Tensor {
+export function kaimingUniform_(
+  t: Tensor,
+  {
+    a = 0,
+    mode = 'fan_in' as 'fan_in' | 'fan_out',
+    nonlinearity = 'leaky_relu' as 'relu' | 'leaky_relu' | 'linear',
+    generator = undefined as Generator | undefined,
+  } = {},
+): Tensor {
   const f = fans(t.shape);
   const fan = mode === 'fan_in' ? f.fanIn : f.fanOut;
-  const bound = Math.sqrt(3) * gain(nonlinearity, a) / Math.sqrt(fan);
+  const bound = (Math.sqrt(3) * gain(nonlinearity, a)) / Math.sqrt(fan);
   return uniform_(t, -bound, bound, generator);
 }
 
 /** kaiming_normal_ as torch.nn.init: N(0, gain^2 / fan), fan_in by default, gain for ReLU. */
-export function kaimingNormal_(t: Tensor, { a = 0, mode = 'fan_in' as 'fan_in' | 'fan_out',
-  nonlinearity = 'relu' as 'relu' | 'leaky_relu' | 'linear', generator = undefined as Generator | undefined } = {}): Tensor {
+export function kaimingNormal_(
+  t: Tensor,
+  {
+    a = 0,
+    mode = 'fan_in' as 'fan_in' | 'fan_out',
+    nonlinearity = 'relu' as 'relu' | 'leaky_relu' | 'linear',
+    generator = undefined as Generator | undefined,
+  } = {},
+): Tensor {
   const f = fans(t.shape);
   const fan = mode === 'fan_in' ? f.fanIn : f.fanOut;
   return normal_(t, 0, gain(nonlinearity, a) / Math.sqrt(fan), generator);

@@ -6,7 +6,7 @@ import type { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as F from './functional.js';
 import { kaimingUniform_, uniform_, fans } from './init.js';
-import { Module } from './module.js';
+import { Module, type AnyModule } from './module.js';
 
 /** A size for both spatial dimensions, or [height, width]. */
 type Pair = number | [number, number];
@@ -29,8 +29,12 @@ export class Conv2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: Pair,
-    readonly opts: { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number; bias?: boolean } & InitOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: Pair,
+    readonly opts: { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number; bias?: boolean } & InitOptions = {},
+  ) {
     super();
     checkPositiveInt('inChannels', inChannels);
     checkPositiveInt('outChannels', outChannels);
@@ -58,7 +62,10 @@ export class Conv2d extends Module {
   forward(x: Tensor): Tensor {
     const f = this.folded;
     return F.conv2d(x, f ? f.weight : this.weight, f ? f.bias : this.bias, {
-      stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 0, dilation: this.opts.dilation ?? 1, groups: this.opts.groups ?? 1,
+      stride: this.opts.stride ?? 1,
+      padding: this.opts.padding ?? 0,
+      dilation: this.opts.dilation ?? 1,
+      groups: this.opts.groups ?? 1,
     });
   }
 }
@@ -70,7 +77,11 @@ export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean } & InitOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { bias?: boolean } & InitOptions = {},
+  ) {
     super();
     checkPositiveInt('inFeatures', inFeatures);
     checkPositiveInt('outFeatures', outFeatures);
@@ -101,7 +112,10 @@ export class BatchNorm2d extends Module {
   readonly runningVar: Tensor;
   readonly numBatchesTracked: Tensor;
 
-  constructor(readonly numFeatures: number, readonly opts: { eps?: number; momentum?: number } = {}) {
+  constructor(
+    readonly numFeatures: number,
+    readonly opts: { eps?: number; momentum?: number } = {},
+  ) {
     super();
     checkPositiveInt('numFeatures', numFeatures);
     this.weight = this.registerParameter('weight', ones([numFeatures]))!;
@@ -129,8 +143,16 @@ export class BatchNorm2d extends Module {
     if (this.training && this.sync && (getWorldSize() > 1 || hasGloo())) {
       return syncBatchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, this.opts.momentum ?? 0.1, this.opts.eps ?? 1e-5);
     }
-    return F.batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.training,
-      this.opts.momentum ?? 0.1, this.opts.eps ?? 1e-5);
+    return F.batchNorm(
+      x,
+      this.runningMean,
+      this.runningVar,
+      this.weight,
+      this.bias,
+      this.training,
+      this.opts.momentum ?? 0.1,
+      this.opts.eps ?? 1e-5,
+    );
   }
 }
 
@@ -143,7 +165,11 @@ export class ReLU extends Module {
 
 /** 2-d max pooling as torch.nn.MaxPool2d (stride defaults to the kernel size). */
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly stride?: Pair, readonly padding: Pair = 0) {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly stride?: Pair,
+    readonly padding: Pair = 0,
+  ) {
     super();
   }
 
@@ -154,7 +180,11 @@ export class MaxPool2d extends Module {
 
 /** 2-d average pooling as torch.nn.AvgPool2d (stride defaults to the kernel size). */
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly stride?: Pair, readonly padding: Pair = 0) {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly stride?: Pair,
+    readonly padding: Pair = 0,
+  ) {
     super();
   }
 
@@ -176,7 +206,10 @@ export class AdaptiveAvgPool2d extends Module {
 
 /** Merges dimensions startDim..endDim (default: all but the batch) as torch.nn.Flatten. */
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
     super();
   }
 
@@ -229,7 +262,7 @@ export class Sequential extends Module {
 }
 
 /** Switches every BatchNorm2d inside `m` to synchronised statistics (PyTorch's convert_sync_batchnorm); returns how many. */
-export function convertSyncBatchNorm(m: Module<any, any>, on = true): number {
+export function convertSyncBatchNorm(m: AnyModule, on = true): number {
   let n = 0;
   for (const [, sub] of m.namedModules()) {
     if (sub instanceof BatchNorm2d) {

@@ -1,7 +1,7 @@
 // Module: parameters, buffers and submodules with PyTorch's naming, so state dicts use
 // PyTorch keys ("features.0.weight") and load into either framework.
 import { noGrad } from '../tensor/autograd.js';
-import { Tensor, type MemoryFormat } from '../tensor/tensor.js';
+import type { Tensor, MemoryFormat } from '../tensor/tensor.js';
 import type { Device } from '../tensor/deviceState.js';
 
 /** Parameters and buffers by PyTorch's dotted key ("features.0.weight"), as `state_dict()` holds them. */
@@ -26,7 +26,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   training = true;
   readonly #params = new Map<string, Tensor | null>();
   readonly #buffers = new Map<string, Tensor | null>();
-  readonly #children = new Map<string, Module<any, any>>();
+  readonly #children = new Map<string, AnyModule>();
 
   /** The module's computation. Call it inside a scope: intermediate tensors are freed with it. */
   abstract forward(...inputs: I): O;
@@ -46,26 +46,26 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   }
 
   /** Registers a submodule under `name`; its tensors' keys get the prefix `name.`. */
-  protected registerModule<M extends Module<any, any>>(name: string, m: M): M {
+  protected registerModule<M extends AnyModule>(name: string, m: M): M {
     this.#children.set(name, m);
     return m;
   }
 
   /** The direct submodules with their names, in registration order. */
-  namedChildren(): [string, Module<any, any>][] {
+  namedChildren(): [string, AnyModule][] {
     return [...this.#children];
   }
 
   /** This module (named `prefix`) and every submodule below it, with dotted names. */
-  namedModules(prefix = ''): [string, Module<any, any>][] {
-    const out: [string, Module<any, any>][] = [[prefix, this]];
+  namedModules(prefix = ''): [string, AnyModule][] {
+    const out: [string, AnyModule][] = [[prefix, this]];
     for (const [name, m] of this.#children) out.push(...m.namedModules(prefix ? `${prefix}.${name}` : name));
     return out;
   }
 
   /** A submodule by dotted path ("features.3"). */
-  getSubmodule(path: string): Module<any, any> {
-    let m: Module<any, any> = this;
+  getSubmodule(path: string): AnyModule {
+    let m: AnyModule = this;
     if (path === '') return m;
     for (const part of path.split('.')) {
       const next = m.#children.get(part);
@@ -216,10 +216,17 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 }
 
 /**
+ * A module whatever its forward's signature: what containers and walkers over a model take.
+ * `unknown` will not do, since a forward taking a Tensor does not accept unknown arguments.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the one place modules of any signature are named; see above
+export type AnyModule = Module<any, any>;
+
+/**
  * Runs fn with the module in eval mode and puts the module back in the mode it was in, also
  * when fn throws or its promise rejects.
  */
-export function withEval<T>(m: Module<any, any>, fn: () => T): T {
+export function withEval<T>(m: AnyModule, fn: () => T): T {
   const was = m.training;
   m.eval();
   let result: T;

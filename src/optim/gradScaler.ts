@@ -41,12 +41,18 @@ export class GradScaler {
    * step (PyTorch's GradScaler reads found_inf here too). Returns whether it stepped.
    */
   step(opt: Optimizer): boolean {
-    const finite = scope(() => noGrad(() => {
-      const grads = opt.params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
-      if (grads.length === 0) return true;
-      for (const g of grads) g.mul_(1 / this.scale);
-      return stack(grads.map((g) => g.isfinite().all())).all().item() !== 0;
-    }));
+    const finite = scope(() =>
+      noGrad(() => {
+        const grads = opt.params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
+        if (grads.length === 0) return true;
+        for (const g of grads) g.mul_(1 / this.scale);
+        return (
+          stack(grads.map((g) => g.isfinite().all()))
+            .all()
+            .item() !== 0
+        );
+      }),
+    );
     if (finite) opt.step();
     this.#update(finite);
     return finite;

@@ -24,7 +24,11 @@ export abstract class Optimizer {
     checkNonNegative('lr', options.lr as number | undefined);
     checkNonNegative('weightDecay', options.weightDecay as number | undefined);
     this.params = params;
-    this.native = new native.Optimizer(kind, params.map((p) => p.native), options);
+    this.native = new native.Optimizer(
+      kind,
+      params.map((p) => p.native),
+      options,
+    );
   }
 
   /** One update from the gradients accumulated in the parameters. */
@@ -88,7 +92,10 @@ export interface AdamOptions {
 
 function adamOptions(opts: AdamOptions): Record<string, number | boolean | undefined> {
   const [beta1, beta2] = opts.betas ?? [0.9, 0.999];
-  for (const [n, b] of [['beta1', beta1], ['beta2', beta2]] as const) {
+  for (const [n, b] of [
+    ['beta1', beta1],
+    ['beta2', beta2],
+  ] as const) {
     if (!(b >= 0 && b < 1)) throw new RangeError(`${n} must be in [0, 1), got ${b}`);
   }
   return { lr: opts.lr, beta1, beta2, eps: opts.eps, weightDecay: opts.weightDecay, amsgrad: opts.amsgrad };

@@ -24,7 +24,11 @@ export class ConstantLR implements LRSchedule {
 
 /** StepLR: baseLr * gamma^floor(t / stepSize). */
 export class StepLR implements LRSchedule {
-  constructor(readonly baseLr: number, readonly stepSize: number, readonly gamma = 0.1) {
+  constructor(
+    readonly baseLr: number,
+    readonly stepSize: number,
+    readonly gamma = 0.1,
+  ) {
     if (!Number.isInteger(stepSize) || stepSize <= 0) throw new RangeError(`stepSize must be a positive integer, got ${stepSize}`);
   }
   lr(t: number): number {
@@ -35,7 +39,11 @@ export class StepLR implements LRSchedule {
 
 /** MultiStepLR: multiplied by gamma at each milestone. */
 export class MultiStepLR implements LRSchedule {
-  constructor(readonly baseLr: number, readonly milestones: number[], readonly gamma = 0.1) {}
+  constructor(
+    readonly baseLr: number,
+    readonly milestones: number[],
+    readonly gamma = 0.1,
+  ) {}
   lr(t: number): number {
     checkStep(t);
     return this.baseLr * this.gamma ** this.milestones.filter((m) => m <= t).length;
@@ -44,12 +52,16 @@ export class MultiStepLR implements LRSchedule {
 
 /** CosineAnnealingLR (closed form): etaMin + (base - etaMin) * (1 + cos(pi t / tMax)) / 2. */
 export class CosineLR implements LRSchedule {
-  constructor(readonly baseLr: number, readonly tMax: number, readonly etaMin = 0) {
+  constructor(
+    readonly baseLr: number,
+    readonly tMax: number,
+    readonly etaMin = 0,
+  ) {
     if (!(tMax > 0)) throw new RangeError(`tMax must be positive, got ${tMax}`);
   }
   lr(t: number): number {
     checkStep(t);
-    return this.etaMin + (this.baseLr - this.etaMin) * (1 + Math.cos(Math.PI * t / this.tMax)) / 2;
+    return this.etaMin + ((this.baseLr - this.etaMin) * (1 + Math.cos((Math.PI * t) / this.tMax))) / 2;
   }
 }
 
@@ -59,8 +71,11 @@ export class CosineLR implements LRSchedule {
  * only: momentum is not cycled (PyTorch's cycle_momentum=False).
  */
 export class OneCycleLR implements LRSchedule {
-  constructor(readonly maxLr: number, readonly totalSteps: number,
-    readonly opts: { pctStart?: number; divFactor?: number; finalDivFactor?: number } = {}) {
+  constructor(
+    readonly maxLr: number,
+    readonly totalSteps: number,
+    readonly opts: { pctStart?: number; divFactor?: number; finalDivFactor?: number } = {},
+  ) {
     if (!Number.isInteger(totalSteps) || totalSteps <= 0) throw new RangeError(`totalSteps must be a positive integer, got ${totalSteps}`);
     const p = opts.pctStart ?? 0.3;
     if (!(p > 0 && p < 1)) throw new RangeError(`pctStart must be in (0, 1), got ${p}`);
@@ -74,7 +89,7 @@ export class OneCycleLR implements LRSchedule {
       { end: (this.opts.pctStart ?? 0.3) * this.totalSteps - 1, from: initial, to: this.maxLr },
       { end: this.totalSteps - 1, from: this.maxLr, to: min },
     ];
-    const cos = (from: number, to: number, pct: number): number => to + (from - to) / 2 * (1 + Math.cos(Math.PI * pct));
+    const cos = (from: number, to: number, pct: number): number => to + ((from - to) / 2) * (1 + Math.cos(Math.PI * pct));
     let start = 0;
     for (let i = 0; i < phases.length; i++) {
       const ph = phases[i]!;

@@ -9,7 +9,10 @@ import { writeFileAtomic } from '../serialization/atomic.js';
 import { finiteValues, gaussianKde, quantileClip, scottBandwidth } from './kde.js';
 
 /** Samples whose density is drawn. */
-export interface Series { label: string; values: ArrayLike<number> }
+export interface Series {
+  label: string;
+  values: ArrayLike<number>;
+}
 export interface LineSeries {
   label: string;
   x: ArrayLike<number>;
@@ -21,7 +24,10 @@ export interface LineSeries {
    */
   dashed?: boolean;
 }
-export interface Figure { svg: string; png: Uint8Array }
+export interface Figure {
+  svg: string;
+  png: Uint8Array;
+}
 
 const WIDTH = 720;
 const HEIGHT = 420;
@@ -31,20 +37,36 @@ const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b
 const SOLID = [1, 0];
 const DASHED = [6, 4];
 
-interface Row { s: string; x: number; y: number; i: number; single: boolean }
-interface Entry { label: string; color: string; dash: number[]; empty: boolean }
+interface Row {
+  s: string;
+  x: number;
+  y: number;
+  i: number;
+  single: boolean;
+}
+interface Entry {
+  label: string;
+  color: string;
+  dash: number[];
+  empty: boolean;
+}
 
 function checkLabels(series: { label: string }[], what: string): void {
   if (series.length === 0) throw new Error(`${what}: no series to draw (the series list is empty)`);
   const seen = new Set<string>();
   for (const { label } of series) {
-    if (seen.has(label)) throw new Error(`${what}: two series are labelled ${JSON.stringify(label)}; labels name the legend entries and must differ`);
+    if (seen.has(label))
+      throw new Error(`${what}: two series are labelled ${JSON.stringify(label)}; labels name the legend entries and must differ`);
     seen.add(label);
   }
 }
 
 /** The Vega-Lite spec of a figure: the PNG/SVG files and the explorer's interactive charts draw the same one. */
-function figureSpec(rows: Row[], entries: Entry[], opts: { title: string; xLabel: string; yLabel: string; yDomain?: [number, number] }): TopLevelSpec {
+function figureSpec(
+  rows: Row[],
+  entries: Entry[],
+  opts: { title: string; xLabel: string; yLabel: string; yDomain?: [number, number] },
+): TopLevelSpec {
   // One legend for colour and dash together: both are keyed by the label with explicit domains,
   // which also keeps entries for series that have nothing to draw. Below the plot, so long
   // labels do not squeeze it.
@@ -53,9 +75,21 @@ function figureSpec(rows: Row[], entries: Entry[], opts: { title: string; xLabel
   // character, and the legend starts where the plot does, after the y axis' labels.
   const item = Math.max(...entries.map((e) => e.label.length)) * 8 + 60;
   const columns = Math.max(1, Math.min(entries.length, 3, Math.floor((WIDTH - 160) / item)));
-  const legend = entries.length > 1 || entries.some((e) => e.empty)
-    ? { title: null, orient: 'bottom', direction: 'horizontal', columns, symbolType: 'stroke', symbolSize: 400, symbolStrokeWidth: 2.5, symbolOpacity: 1, labelLimit: WIDTH - 80, columnPadding: 24 }
-    : null;
+  const legend =
+    entries.length > 1 || entries.some((e) => e.empty)
+      ? {
+          title: null,
+          orient: 'bottom',
+          direction: 'horizontal',
+          columns,
+          symbolType: 'stroke',
+          symbolSize: 400,
+          symbolStrokeWidth: 2.5,
+          symbolOpacity: 1,
+          labelLimit: WIDTH - 80,
+          columnPadding: 24,
+        }
+      : null;
   const domain = entries.map((e) => e.label);
   const color = { field: 's', type: 'nominal', scale: { domain, range: entries.map((e) => e.color) }, legend };
   const spec = {
@@ -75,7 +109,12 @@ function figureSpec(rows: Row[], entries: Entry[], opts: { title: string; xLabel
     encoding: {
       // With nothing to draw, unit axes rather than a lone "0.000000" tick.
       x: { field: 'x', type: 'quantitative', title: opts.xLabel, scale: rows.length ? { zero: false } : { domain: [0, 1] } },
-      y: { field: 'y', type: 'quantitative', title: opts.yLabel, scale: { ...(rows.length ? {} : { domain: [0, 1] }), ...(opts.yDomain ? { domain: opts.yDomain } : {}) } },
+      y: {
+        field: 'y',
+        type: 'quantitative',
+        title: opts.yLabel,
+        scale: { ...(rows.length ? {} : { domain: [0, 1] }), ...(opts.yDomain ? { domain: opts.yDomain } : {}) },
+      },
       color,
     },
     layer: [
@@ -97,7 +136,9 @@ async function render(spec: TopLevelSpec): Promise<Figure> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG();
-    const png = await sharp(Buffer.from(svg), { density: 72 * PNG_SCALE }).png().toBuffer();
+    const png = await sharp(Buffer.from(svg), { density: 72 * PNG_SCALE })
+      .png()
+      .toBuffer();
     return { svg, png };
   } finally {
     view.finalize();
@@ -166,17 +207,24 @@ export async function lineFigure(series: LineSeries[], opts: LineOptions): Promi
   return render(lineSpec(series, opts));
 }
 
-export interface LineOptions { title: string; xLabel: string; yLabel: string; yDomain?: [number, number] }
+export interface LineOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  yDomain?: [number, number];
+}
 
 /** lineFigure's Vega-Lite spec. */
 export function lineSpec(series: LineSeries[], opts: LineOptions): TopLevelSpec {
   checkLabels(series, 'lineFigure');
-  if (opts.yDomain && !(opts.yDomain[0] < opts.yDomain[1])) throw new RangeError(`lineFigure: yDomain must be [low, high] with low < high, got [${opts.yDomain}]`);
+  if (opts.yDomain && !(opts.yDomain[0] < opts.yDomain[1]))
+    throw new RangeError(`lineFigure: yDomain must be [low, high] with low < high, got [${opts.yDomain}]`);
   const rows: Row[] = [];
   const entries: Entry[] = [];
   const used = { solid: 0, dashed: 0 };
   for (const s of series) {
-    if (s.x.length !== s.y.length) throw new Error(`lineFigure: series ${JSON.stringify(s.label)} has ${s.x.length} x values but ${s.y.length} y values`);
+    if (s.x.length !== s.y.length)
+      throw new Error(`lineFigure: series ${JSON.stringify(s.label)} has ${s.x.length} x values but ${s.y.length} y values`);
     const start = rows.length;
     for (let i = 0; i < s.x.length; i++) {
       const x = s.x[i]!;
@@ -194,7 +242,8 @@ export function lineSpec(series: LineSeries[], opts: LineOptions): TopLevelSpec 
 
 /** Writes DIR/basename.svg and DIR/basename.png, each atomically (a reader never sees half a file). */
 export function saveFigure(dir: string, basename: string, fig: Figure): { svg: string; png: string } {
-  if (!basename || /[/\\]/.test(basename)) throw new Error(`saveFigure: basename must be a plain file name without folders, got ${JSON.stringify(basename)}`);
+  if (!basename || /[/\\]/.test(basename))
+    throw new Error(`saveFigure: basename must be a plain file name without folders, got ${JSON.stringify(basename)}`);
   mkdirSync(dir, { recursive: true });
   const paths = { svg: join(dir, `${basename}.svg`), png: join(dir, `${basename}.png`) };
   writeFileAtomic(paths.svg, fig.svg);

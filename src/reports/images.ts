@@ -10,11 +10,17 @@ export async function imagePng(chw: Float32Array, shape: readonly number[]): Pro
   for (let k = 0; k < c; k++) {
     for (let p = 0; p < h * w; p++) px[p * c + k] = Math.round(255 * Math.min(1, Math.max(0, chw[k * h * w + p]!)));
   }
-  return sharp(px, { raw: { width: w, height: h, channels: c as 1 | 3 } }).png().toBuffer();
+  return sharp(px, { raw: { width: w, height: h, channels: c as 1 | 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** (adversarial - clean) averaged over channels, scaled by its largest magnitude. */
-export async function perturbationPng(clean: Float32Array, adversarial: Float32Array, shape: readonly number[]): Promise<{ png: Buffer; maxAbs: number }> {
+export async function perturbationPng(
+  clean: Float32Array,
+  adversarial: Float32Array,
+  shape: readonly number[],
+): Promise<{ png: Buffer; maxAbs: number }> {
   const [c, h, w] = shape as [number, number, number];
   const diff = new Float32Array(h * w);
   for (let k = 0; k < c; k++) for (let p = 0; p < h * w; p++) diff[p]! += (adversarial[k * h * w + p]! - clean[k * h * w + p]!) / c;
@@ -29,6 +35,8 @@ export async function perturbationPng(clean: Float32Array, adversarial: Float32A
     px[p * 3 + 1] = fade;
     px[p * 3 + 2] = t <= 0 ? 255 : fade;
   }
-  const png = await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+  const png = await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toBuffer();
   return { png, maxAbs };
 }

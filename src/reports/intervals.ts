@@ -25,7 +25,13 @@ export function wilson(hits: number, n: number, z = Z95): [number, number] {
  * two models attacked on the same inputs the samples are paired; ignoring the pairing makes
  * the interval wider, never narrower, when the outcomes are positively correlated.
  */
-export function rateDifference(hits1: number, n1: number, hits2: number, n2: number, z = Z95): { difference: number; interval: [number, number] } {
+export function rateDifference(
+  hits1: number,
+  n1: number,
+  hits2: number,
+  n2: number,
+  z = Z95,
+): { difference: number; interval: [number, number] } {
   const p1 = n1 > 0 ? hits1 / n1 : 0;
   const p2 = n2 > 0 ? hits2 / n2 : 0;
   const [l1, u1] = wilson(hits1, n1, z);

@@ -39,8 +39,13 @@ export function readAutoAttackResults(dir: string): AutoAttackCell {
   if (!existsSync(p)) throw new Error(`${dir} has no results.json (the AutoAttack run has not finished)`);
   const r = readJsonFile(p, Results);
   return {
-    count: r.count, cleanAccuracy: r.cleanAccuracy, robustAccuracy: r.robustAccuracy, robustAccuracyInterval: r.robustAccuracyInterval,
-    robustAccuracyByAttack: r.robustAccuracyByAttack, version: r.attack.version, attacks: r.attack.attacks.map((a) => a.attack),
+    count: r.count,
+    cleanAccuracy: r.cleanAccuracy,
+    robustAccuracy: r.robustAccuracy,
+    robustAccuracyInterval: r.robustAccuracyInterval,
+    robustAccuracyByAttack: r.robustAccuracyByAttack,
+    version: r.attack.version,
+    attacks: r.attack.attacks.map((a) => a.attack),
     fired: r.checks.filter((c) => c.fired).map(({ id, message }) => ({ id, message })),
   };
 }
@@ -68,7 +73,9 @@ export function isAutoAttackSamples(csvHeader: string): boolean {
 export function readAutoAttackSamples(dir: string): AutoAttackSample[] {
   const p = join(dir, 'samples.csv');
   if (!existsSync(p)) throw new Error(`${dir} has no samples.csv (the AutoAttack run has not finished)`);
-  const lines = readFileSync(p, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const lines = readFileSync(p, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const head = (lines[0] ?? '').split(',');
   const col = Object.fromEntries(NEEDED.map((c) => [c, head.indexOf(c)])) as Record<(typeof NEEDED)[number], number>;
   const missing = NEEDED.filter((c) => col[c] < 0);
@@ -81,6 +88,11 @@ export function readAutoAttackSamples(dir: string): AutoAttackSample[] {
       return Number(raw);
     };
     const fooledBy = (cells[col.fooled_by] ?? '').trim();
-    return { index: int('index'), label: int('label'), cleanPrediction: int('clean_prediction'), fooledBy: fooledBy === '' ? null : fooledBy };
+    return {
+      index: int('index'),
+      label: int('label'),
+      cleanPrediction: int('clean_prediction'),
+      fooledBy: fooledBy === '' ? null : fooledBy,
+    };
   });
 }

@@ -14,7 +14,10 @@ const NAMES: Record<Norm, string> = { l2: 'L2', linf: 'Linf' };
 
 /** a's robust accuracy minus b's, paired by input: the text and the verdict of "a is more robust than b". */
 function pairedComparison(a: AutoAttackRun, b: AutoAttackRun): { verdict: Verdict; text: string } {
-  const { difference, interval: [lo, hi] } = pairedRateDifference(pairedCounts(a.robust, b.robust));
+  const {
+    difference,
+    interval: [lo, hi],
+  } = pairedRateDifference(pairedCounts(a.robust, b.robust));
   const verdict: Verdict = lo > 0 ? 'holds' : hi < 0 ? 'does not hold' : 'inconclusive';
   return { verdict, text: `paired difference ${pct(difference)} points [${points(lo)}, ${points(hi)}]` };
 }
@@ -44,19 +47,36 @@ export function autoAttackFindings(rows: ModelRow[]): Finding[] {
     const z = sens.autoattack?.[norm];
     const adv = by(norm).autoattack?.[norm];
     if (!s || !z || !adv) {
-      f(`The sensitivity-trained model's lower ${name} PGD success survives AutoAttack: no AutoAttack results in this folder.`, 'inconclusive');
+      f(
+        `The sensitivity-trained model's lower ${name} PGD success survives AutoAttack: no AutoAttack results in this folder.`,
+        'inconclusive',
+      );
       continue;
     }
     const pgd = (r: ModelRow) => rate(r[norm].pgd, r.count);
     const sameInputs = z.count === sens.count;
-    const pgdRobust = sameInputs ? ` PGD's robust accuracy on the same inputs: ${pct(sens[norm].pgdRobust)}% vs ${pct(std[norm].pgdRobust)}%.` : '';
+    const pgdRobust = sameInputs
+      ? ` PGD's robust accuracy on the same inputs: ${pct(sens[norm].pgdRobust)}% vs ${pct(std[norm].pgdRobust)}%.`
+      : '';
     const c = pairedComparison(z, s);
-    f(`The sensitivity-trained model's lower ${name} PGD success survives AutoAttack: PGD success ${describe(pgd(sens))} vs ${describe(pgd(std))} ` +
-      `for the standard model; AutoAttack robust accuracy ${describe(robustRate(z))} vs ${describe(robustRate(s))} (${c.text}; it holds when the ` +
-      `sensitivity-trained model is more robust).${pgdRobust}${flags([['sensitivity', z], ['standard', s]])}`, c.verdict);
+    f(
+      `The sensitivity-trained model's lower ${name} PGD success survives AutoAttack: PGD success ${describe(pgd(sens))} vs ${describe(pgd(std))} ` +
+        `for the standard model; AutoAttack robust accuracy ${describe(robustRate(z))} vs ${describe(robustRate(s))} (${c.text}; it holds when the ` +
+        `sensitivity-trained model is more robust).${pgdRobust}${flags([
+          ['sensitivity', z],
+          ['standard', s],
+        ])}`,
+      c.verdict,
+    );
     const p = pairedComparison(adv, z);
-    f(`The ${MODEL_TITLES[norm]} model has higher ${name} AutoAttack robust accuracy than the sensitivity-trained one: ${describe(robustRate(adv))} vs ` +
-      `${describe(robustRate(z))} (${p.text}).${flags([[norm, adv], ['sensitivity', z]])}`, p.verdict);
+    f(
+      `The ${MODEL_TITLES[norm]} model has higher ${name} AutoAttack robust accuracy than the sensitivity-trained one: ${describe(robustRate(adv))} vs ` +
+        `${describe(robustRate(z))} (${p.text}).${flags([
+          [norm, adv],
+          ['sensitivity', z],
+        ])}`,
+      p.verdict,
+    );
   }
   return out;
 }

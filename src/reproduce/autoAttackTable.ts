@@ -14,7 +14,12 @@ const pct = (x: number) => (100 * x).toFixed(1);
 
 /** The reference's names of the attacks, as the report writes them. */
 export const ATTACK_TITLES: Record<string, string> = {
-  'apgd-ce': 'APGD-CE', 'apgd-dlr': 'APGD-DLR', 'apgd-t': 'APGD-T', fab: 'FAB', 'fab-t': 'FAB-T', square: 'Square',
+  'apgd-ce': 'APGD-CE',
+  'apgd-dlr': 'APGD-DLR',
+  'apgd-t': 'APGD-T',
+  fab: 'FAB',
+  'fab-t': 'FAB-T',
+  square: 'Square',
 };
 
 const title = (a: string) => ATTACK_TITLES[a] ?? a;
@@ -74,17 +79,21 @@ export function autoAttackColumns(rows: ModelRow[]): AutoAttackColumns {
   const label = autoAttackLabel(rows);
   const head = NORMS.map((n) => `${NORM_NAMES[n]} AutoAttack ${label} robust accuracy`.replace(/\s+/g, ' '));
   const notes: string[] = [];
-  const md = rows.map((r) => NORMS.map((norm) => {
-    const a = r.autoattack?.[norm];
-    if (!a) return '';
-    const refs = a.fired.map((c) => {
-      notes.push(`[${notes.length + 1}] ${MODEL_TITLES[r.kind]}, ${NORM_NAMES[norm]}, check ${c.id}: ${c.message}`);
-      return notes.length;
-    });
-    return `${pct(a.robustAccuracy)}${refs.length ? ` [${refs.join(', ')}]` : ''}`;
-  }));
-  const csv = rows.map((r) => [...NORMS.map((norm) => (r.autoattack ? pct(r.autoattack[norm].robustAccuracy) : '')),
-    ...NORMS.map((norm) => (r.autoattack?.[norm].fired.map((c) => c.id).join(' ') ?? ''))]);
+  const md = rows.map((r) =>
+    NORMS.map((norm) => {
+      const a = r.autoattack?.[norm];
+      if (!a) return '';
+      const refs = a.fired.map((c) => {
+        notes.push(`[${notes.length + 1}] ${MODEL_TITLES[r.kind]}, ${NORM_NAMES[norm]}, check ${c.id}: ${c.message}`);
+        return notes.length;
+      });
+      return `${pct(a.robustAccuracy)}${refs.length ? ` [${refs.join(', ')}]` : ''}`;
+    }),
+  );
+  const csv = rows.map((r) => [
+    ...NORMS.map((norm) => (r.autoattack ? pct(r.autoattack[norm].robustAccuracy) : '')),
+    ...NORMS.map((norm) => r.autoattack?.[norm].fired.map((c) => c.id).join(' ') ?? ''),
+  ]);
   return { head, md, csv, csvHead: [...head, ...NORMS.map((n) => `${NORM_NAMES[n]} AutoAttack checks fired`)], notes };
 }
 
@@ -94,9 +103,17 @@ export function autoAttackStagesTable(rows: ModelRow[], table: (head: string[], 
   if (!runs.length) return '';
   const attacks = [...new Set(runs.flatMap((x) => x.a.attacks))];
   const head = ['model', 'norm', 'inputs', 'clean', ...attacks.map((a) => `after ${title(a)}`), 'robust accuracy [95% interval]'];
-  return table(head, runs.map(({ r, norm, a }) => [MODEL_TITLES[r.kind], NORM_NAMES[norm], String(a.count), pct(a.robustAccuracyByAttack.clean ?? NaN),
-    ...attacks.map((x) => (x in a.robustAccuracyByAttack ? pct(a.robustAccuracyByAttack[x]!) : '')),
-    `${pct(a.robustAccuracy)} [${pct(a.robustAccuracyInterval[0])}, ${pct(a.robustAccuracyInterval[1])}]`]));
+  return table(
+    head,
+    runs.map(({ r, norm, a }) => [
+      MODEL_TITLES[r.kind],
+      NORM_NAMES[norm],
+      String(a.count),
+      pct(a.robustAccuracyByAttack.clean ?? NaN),
+      ...attacks.map((x) => (x in a.robustAccuracyByAttack ? pct(a.robustAccuracyByAttack[x]!) : '')),
+      `${pct(a.robustAccuracy)} [${pct(a.robustAccuracyInterval[0])}, ${pct(a.robustAccuracyInterval[1])}]`,
+    ]),
+  );
 }
 
 /** The report's paragraph on the AutoAttack columns: what they measure and exactly what ran. */
@@ -108,15 +125,19 @@ export function autoAttackText(rows: ModelRow[], budgets: Record<Norm, number>):
   const version = a.version as AutoAttackVersion;
   const lines = [
     'The AutoAttack columns are robust accuracy, not success (higher is more robust): the percentage of the inputs classified',
-    'correctly against their true labels (RobustBench\'s convention) that no attack of the cascade fooled. Each attack runs only',
+    "correctly against their true labels (RobustBench's convention) that no attack of the cascade fooled. Each attack runs only",
     `on the inputs every earlier one failed on, at Table 1's budgets (L2 ${budgets.l2}, Linf ${+budgets.linf.toFixed(5)}), on the first ${a.count} inputs.`,
     `What ran: ${describeVersion(version, attacks, 'linf')}.`,
   ];
   if (version !== 'standard') {
-    lines.push('This is not AutoAttack\'s standard version (RobustBench\'s: APGD-CE, APGD-T, FAB-T and Square with 5,000 queries),',
-      'which `sauron reproduce` without --quick runs; attacks left out can only raise the robust accuracy.');
+    lines.push(
+      "This is not AutoAttack's standard version (RobustBench's: APGD-CE, APGD-T, FAB-T and Square with 5,000 queries),",
+      'which `sauron reproduce` without --quick runs; attacks left out can only raise the robust accuracy.',
+    );
   }
-  lines.push('A bracketed number marks a run where a check fired (listed under the table): that robust accuracy is not to be trusted',
-    'as it stands. Each run\'s results.json lists every check, fired or not.');
-  return lines.join('\n') + '\n';
+  lines.push(
+    'A bracketed number marks a run where a check fired (listed under the table): that robust accuracy is not to be trusted',
+    "as it stands. Each run's results.json lists every check, fired or not.",
+  );
+  return `${lines.join('\n')}\n`;
 }

@@ -13,7 +13,8 @@ export const layout = {
   model: (o: ReproduceFolder, kind: ModelKind) => o.models?.[kind] ?? join(o.out, 'models', kind),
   sensitivity: (out: string, kind: ModelKind) => join(out, 'sensitivity', kind),
   scaledSample: (out: string, kind: ModelKind) => join(out, 'sensitivity', kind, 'scaled_sample.npy'),
-  attack: (out: string, kind: ModelKind, norm: Norm | string, attack: 'pgd' | 'kns' | string) => join(out, 'attacks', kind, `${norm}-${attack}`),
+  attack: (out: string, kind: ModelKind, norm: Norm | string, attack: 'pgd' | 'kns' | string) =>
+    join(out, 'attacks', kind, `${norm}-${attack}`),
   attackResults: (out: string, kind: ModelKind, norm: Norm | string, attack: 'pgd' | 'kns' | string) =>
     join(out, 'attacks', kind, `${norm}-${attack}`, 'results.json'),
   /** One budget-sweep attack: `sweep/<kind>/<norm>-<eps>-<attack>` (eps with up to 6 decimals). */

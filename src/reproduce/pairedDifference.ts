@@ -47,7 +47,7 @@ export function pairedRateDifference(t: PairedCounts): { difference: number; int
   const [l2, u2] = wilson(h2, n);
   const margins = h1 * (n - h1) * h2 * (n - h2);
   const cross = t.both * t.neither - t.onlyFirst * t.onlySecond;
-  const corrected = cross > n / 2 ? cross - n / 2 : cross >= 0 ? 0 : cross;
+  const corrected = cross > n / 2 ? cross - n / 2 : Math.min(cross, 0);
   const phi = margins > 0 ? corrected / Math.sqrt(margins) : 0;
   const d = p1 - p2;
   const lower = d - Math.sqrt(Math.max(0, (p1 - l1) ** 2 + (u2 - p2) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2)));

@@ -1,13 +1,12 @@
 // `sauron reproduce`: the paper's pipeline end to end. Each step writes into its own folder
 // and leaves a marker when complete, so an interrupted run skips finished steps; steps that
 // are themselves resumable (training, attacks) continue where they stopped.
-import { readFeatureStats, readSensitivitySummary, writeSensitivitySummary } from '../analysis/sensitivityFiles.js';
+import { readSensitivitySummary, writeSensitivitySummary } from '../analysis/sensitivityFiles.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openDataset, subset } from '../data/registry.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { ATTACK_DEFAULTS, defaultFakeRelu } from '../attacks/defaults.js';
 import { loadModel, MANIFEST_FILE } from '../models/runFolder.js';
 import type { Device } from '../tensor/device.js';
 import { writeFileAtomic } from '../serialization/atomic.js';
@@ -15,10 +14,6 @@ import { writeOutput } from '../serialization/outputDir.js';
 import { saveNpyArray } from '../serialization/npy.js';
 import { sensitivity } from '../analysis/sensitivity.js';
 import { pruningCurve } from '../experiments/pruningCurve.js';
-import { runAttack, type AttackSpec } from '../experiments/attackRun.js';
-import { runAutoAttack } from '../experiments/autoAttackRun.js';
-import { attackResultsPath, hasAttackState } from '../experiments/attackFolder.js';
-import type { Norm } from '../attacks/budget.js';
 import { train } from '../training/train.js';
 import { DEFAULTS, type TrainConfig } from '../training/config.js';
 import type { Progress } from '../progress.js';
@@ -26,6 +21,7 @@ import { MODEL_KINDS, pruningCounts, type ModelKind, type ReproduceSettings } fr
 import { writeReport } from './report.js';
 import { layout } from './layout.js';
 import { runSteps, stepDone, type Step, type StepTiming } from '../experiments/steps.js';
+import { attackSteps } from './attackSteps.js';
 
 /**
  * Options of {@link reproduce}: the output folder, the settings ({@link reproduceSettings}) and progress callbacks.
@@ -56,7 +52,7 @@ export interface ReproduceOptions {
 export type { StepTiming };
 
 export function trainConfig(s: ReproduceSettings, kind: ModelKind): TrainConfig {
-  const d = { ...DEFAULTS[s.dataset]! } as Partial<typeof DEFAULTS[string]>;
+  const d = { ...DEFAULTS[s.dataset]! } as Partial<(typeof DEFAULTS)[string]>;
   // method-specific settings come only from the model's own overrides
   delete d.adversarial;
   delete d.regularizer;
@@ -90,7 +86,7 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string |
   const s = o.settings;
   mkdirSync(o.out, { recursive: true });
   const log = o.log ?? (() => {});
-  writeFileAtomic(layout.settings(o.out), JSON.stringify({ settings: s, models: o.models ?? {}, command: o.command }, null, 2) + '\n');
+  writeFileAtomic(layout.settings(o.out), `${JSON.stringify({ settings: s, models: o.models ?? {}, command: o.command }, null, 2)}\n`);
 
   let testSet: ImageDataset | null = null;
   const test = async () => (testSet ??= await openDataset(s.dataset, 'test', { data: s.data }));
@@ -103,140 +99,80 @@ export async function reproduce(o: ReproduceOptions): Promise<{ report: string |
   for (const kind of MODEL_KINDS) {
     const dir = layout.model(o, kind);
     steps.push({
-      id: `train-${kind}`, title: `train the ${kind} model`,
+      id: `train-${kind}`,
+      title: `train the ${kind} model`,
       done: () => existsSync(join(dir, MANIFEST_FILE)),
       run: async () => {
         if (o.models?.[kind]) throw new Error(`${dir} (given for ${kind}) is not a finished Sauron run`);
         const resume = existsSync(join(dir, 'config.json'));
-        await train(trainConfig(s, kind), { out: dir, resume, force: !resume, log, device: o.device,
-          onProgress: (p) => o.onProgress?.({ done: p.done, total: p.total, stats: { epoch: p.epoch, ...p.stats } }) });
+        await train(trainConfig(s, kind), {
+          out: dir,
+          resume,
+          force: !resume,
+          log,
+          device: o.device,
+          onProgress: (p) => o.onProgress?.({ done: p.done, total: p.total, stats: { epoch: p.epoch, ...p.stats } }),
+        });
       },
     });
   }
   for (const kind of MODEL_KINDS) {
     const dir = layout.sensitivity(o.out, kind);
     steps.push({
-      id: `sensitivity-${kind}`, title: `sensitivity of the ${kind} model`,
+      id: `sensitivity-${kind}`,
+      title: `sensitivity of the ${kind} model`,
       done: () => stepDone(layout.steps(o.out), `sensitivity-${kind}`),
       // staged: an interrupted step leaves no arrays of a half-done run behind
-      run: () => writeOutput(dir, { kind: 'sensitivity', command: `reproduce: sensitivity of the ${kind} model`, settings: s.sensitivity }, async (stage) => {
-        const { model } = loadModel(layout.model(o, kind), { device: o.device });
-        try {
-          const t = await test();
-          const r = await sensitivity(model, s.sensitivity.limit ? subset(t, { limit: s.sensitivity.limit }) : t, {
-            statsSets: await statsSets(), outDir: stage, onProgress: (_ph, p) => o.onProgress?.(p),
-          });
-          saveNpyArray(join(stage, basename(layout.scaledSample(o.out, kind))), r.scaledSample, [r.scaledSample.length], 'float32');
-          writeSensitivitySummary(stage, r, { model: kind, dataset: s.dataset, split: 'test', statsSplit: s.sensitivity.statsSplit });
-        } finally {
-          model.dispose();
-        }
-      }),
+      run: () =>
+        writeOutput(
+          dir,
+          { kind: 'sensitivity', command: `reproduce: sensitivity of the ${kind} model`, settings: s.sensitivity },
+          async (stage) => {
+            const { model } = loadModel(layout.model(o, kind), { device: o.device });
+            try {
+              const t = await test();
+              const r = await sensitivity(model, s.sensitivity.limit ? subset(t, { limit: s.sensitivity.limit }) : t, {
+                statsSets: await statsSets(),
+                outDir: stage,
+                onProgress: (_ph, p) => o.onProgress?.(p),
+              });
+              saveNpyArray(join(stage, basename(layout.scaledSample(o.out, kind))), r.scaledSample, [r.scaledSample.length], 'float32');
+              writeSensitivitySummary(stage, r, { model: kind, dataset: s.dataset, split: 'test', statsSplit: s.sensitivity.statsSplit });
+            } finally {
+              model.dispose();
+            }
+          },
+        ),
     });
   }
   const firstTest = async (n: number) => {
     const t = await test();
     return subset(t, { limit: Math.min(n, t.length) });
   };
-  const knsSpec = (kind: ModelKind, model: { config: { arch: string } }, norm: Norm, eps: number, neurons: number[], rankCount: number): AttackSpec => {
-    const stats = readFeatureStats(layout.sensitivity(o.out, kind));
-    return { attack: 'kns', norm, eps, iterations: s.kns.iterations, seed: s.seed, neurons, rankStart: 0, rankCount,
-      lambda: ATTACK_DEFAULTS.kns.lambda, fakeRelu: defaultFakeRelu(model.config.arch), featureMean: stats.mean, featureStd: stats.std };
-  };
-  const pgdSpec = (norm: Norm, eps: number): AttackSpec => ({ attack: 'pgd', norm, eps, iterations: s.pgd.iterations, restarts: s.pgd.restarts,
-    randomStart: true, seed: s.seed });
-  // k-NS rows are inputs x ranks: a quarter of the inputs per batch keeps the rows in bounds
-  const knsBatch = Math.max(1, Math.floor(s.batchSize / 4));
-  for (const kind of MODEL_KINDS) {
-    for (const norm of ['l2', 'linf'] as const) {
-      for (const attack of ['pgd', 'kns'] as const) {
-        const id = `attack-${kind}-${norm}-${attack}`;
-        const dir = layout.attack(o.out, kind, norm, attack);
-        steps.push({
-          id, title: `${attack === 'pgd' ? 'PGD' : 'k-NS'} ${norm} on the ${kind} model`,
-          done: () => existsSync(layout.attackResults(o.out, kind, norm, attack)),
-          run: async () => {
-            const { model } = loadModel(layout.model(o, kind), { device: o.device });
-            try {
-              const eps = s.budgets[norm];
-              const resume = hasAttackState(dir);
-              const ranks = Math.max(s.kns.ranks, s.kns.neurons[s.kns.neurons.length - 1]!);
-              // every attack of Table 1 runs on the same inputs, so its columns compare like with like
-              await runAttack({ model, dataset: await firstTest(s.inputs), out: dir, resume, onProgress: o.onProgress, figures: false,
-                meta: { model: kind, dataset: s.dataset }, batchSize: attack === 'pgd' ? s.batchSize : knsBatch,
-                spec: attack === 'pgd' ? pgdSpec(norm, eps) : knsSpec(kind, model, norm, eps, s.kns.neurons, Math.min(ranks, model.featureDim)) });
-            } finally {
-              model.dispose();
-            }
-          },
-        });
-      }
-    }
-  }
-  for (const kind of MODEL_KINDS) {
-    for (const norm of ['l2', 'linf'] as const) {
-      const id = `attack-${kind}-${norm}-autoattack`;
-      const dir = layout.attack(o.out, kind, norm, 'autoattack');
-      steps.push({
-        id, title: `AutoAttack ${norm} on the ${kind} model`,
-        done: () => existsSync(layout.attackResults(o.out, kind, norm, 'autoattack')),
-        run: async () => {
-          const { model } = loadModel(layout.model(o, kind), { device: o.device });
-          try {
-            const a = s.autoattack;
-            // Table 1's first inputs against their true labels (RobustBench's convention)
-            await runAutoAttack({ model, dataset: await firstTest(Math.min(a.inputs, s.inputs)), out: dir, resume: hasAttackState(dir),
-              onProgress: o.onProgress, meta: { model: kind, dataset: s.dataset }, batchSize: s.batchSize,
-              spec: { attack: 'autoattack', version: a.version, ...(a.attacks ? { attacks: a.attacks } : {}), norm, eps: s.budgets[norm], seed: s.seed } });
-          } finally {
-            model.dispose();
-          }
-        },
-      });
-    }
-  }
-  for (const kind of MODEL_KINDS) {
-    for (const norm of ['l2', 'linf'] as const) {
-      const id = `sweep-${kind}-${norm}`;
-      steps.push({
-        id, title: `${norm} budget sweep on the ${kind} model`,
-        done: () => stepDone(layout.steps(o.out), id),
-        run: async () => {
-          const { model } = loadModel(layout.model(o, kind), { device: o.device });
-          try {
-            const ds = await firstTest(s.sweep.inputs);
-            for (const eps of s.sweep[norm]) {
-              for (const attack of ['pgd', 'kns'] as const) {
-                const dir = layout.sweep(o.out, kind, norm, eps, attack);
-                if (existsSync(attackResultsPath(dir))) continue;
-                await runAttack({ model, dataset: ds, out: dir, resume: hasAttackState(dir), onProgress: o.onProgress,
-                  figures: false, meta: { model: kind, dataset: s.dataset }, batchSize: attack === 'pgd' ? s.batchSize : knsBatch,
-                  spec: attack === 'pgd' ? pgdSpec(norm, eps) : knsSpec(kind, model, norm, eps, [1], 1) });
-              }
-            }
-          } finally {
-            model.dispose();
-          }
-        },
-      });
-    }
-  }
+  steps.push(...attackSteps(o, firstTest));
   steps.push({
-    id: 'pruning', title: 'pruning curves of the standard model',
+    id: 'pruning',
+    title: 'pruning curves of the standard model',
     done: () => existsSync(layout.pruningCsv(o.out)),
     // staged: the step is done when pruning.csv exists, so it must never appear without the figures
-    run: () => writeOutput(layout.pruning(o.out), { kind: 'pruning', command: 'reproduce: pruning curves', settings: s.pruning }, async (stage) => {
-      const { model } = loadModel(layout.model(o, 'standard'), { device: o.device });
-      try {
-        const ranking = readSensitivitySummary(layout.sensitivity(o.out, 'standard')).mostSensitive;
-        await pruningCurve(model, ranking, pruningCounts(model.featureDim, s.pruning.steps), await test(), {
-          out: stage, seed: s.seed, limit: s.pruning.limit, attackLimit: s.pruning.attackLimit,
-          attackSteps: s.pruning.attackSteps, attackEps: s.budgets.l2, onProgress: o.onProgress,
-        });
-      } finally {
-        model.dispose();
-      }
-    }),
+    run: () =>
+      writeOutput(layout.pruning(o.out), { kind: 'pruning', command: 'reproduce: pruning curves', settings: s.pruning }, async (stage) => {
+        const { model } = loadModel(layout.model(o, 'standard'), { device: o.device });
+        try {
+          const ranking = readSensitivitySummary(layout.sensitivity(o.out, 'standard')).mostSensitive;
+          await pruningCurve(model, ranking, pruningCounts(model.featureDim, s.pruning.steps), await test(), {
+            out: stage,
+            seed: s.seed,
+            limit: s.pruning.limit,
+            attackLimit: s.pruning.attackLimit,
+            attackSteps: s.pruning.attackSteps,
+            attackEps: s.budgets.l2,
+            onProgress: o.onProgress,
+          });
+        } finally {
+          model.dispose();
+        }
+      }),
   });
 
   const started = performance.now();

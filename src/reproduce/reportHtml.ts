@@ -6,6 +6,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Marked, type Token, type Tokens } from 'marked';
 
+const STYLE = [
+  'body{font-family:DejaVu Sans,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}',
+  'table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;padding:4px 8px;text-align:right}',
+  'th:first-child,td:first-child{text-align:left}th{background:#f0f0f0}',
+  'img{max-width:100%;border:1px solid #ddd}img.gallery{width:84px;height:84px;image-rendering:pixelated}' +
+    'td.g{text-align:center}figure{margin:1.5em 0}pre{background:#f6f6f6;padding:1em;overflow:auto}',
+].join('\n');
+
 /** Text for HTML elements and attribute values. */
 export function escapeHtml(x: string): string {
   return x.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -48,10 +56,7 @@ export function reportHtml(md: string, dir: string, figures: string[], gallery: 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sauron reproduction</title>
 <style>
-body{font-family:DejaVu Sans,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;padding:4px 8px;text-align:right}
-th:first-child,td:first-child{text-align:left}th{background:#f0f0f0}
-img{max-width:100%;border:1px solid #ddd}img.gallery{width:84px;height:84px;image-rendering:pixelated}td.g{text-align:center}figure{margin:1.5em 0}pre{background:#f6f6f6;padding:1em;overflow:auto}
+${STYLE}
 </style></head><body>
 ${body}
 </body></html>

@@ -68,9 +68,12 @@ function readAutoAttackRun(dir: string): AutoAttackRun {
 /** "sensitivity (top-k 16, delta1 10, delta2 100), 12 epochs, lr 0.05" from a run's training config. */
 export function describeTraining(t: Partial<TrainConfig> | undefined): string {
   if (!t) return 'not trained by Sauron';
-  const method = t.method === 'pgd' && t.adversarial ? `PGD ${t.adversarial.norm} eps ${+t.adversarial.eps.toFixed(5)}, ${t.adversarial.steps} steps`
-    : t.method === 'sensitivity' && t.regularizer ? `sensitivity (top-k ${t.regularizer.topK}, delta1 ${t.regularizer.delta1}, delta2 ${t.regularizer.delta2})`
-      : String(t.method ?? 'standard');
+  const method =
+    t.method === 'pgd' && t.adversarial
+      ? `PGD ${t.adversarial.norm} eps ${+t.adversarial.eps.toFixed(5)}, ${t.adversarial.steps} steps`
+      : t.method === 'sensitivity' && t.regularizer
+        ? `sensitivity (top-k ${t.regularizer.topK}, delta1 ${t.regularizer.delta1}, delta2 ${t.regularizer.delta2})`
+        : String(t.method ?? 'standard');
   return `${method}, ${t.epochs} epochs, lr ${t.lr} ${t.schedule ?? ''}`.trim() + (t.keep === 'best-robust' ? ', keep best-robust' : '');
 }
 
@@ -78,10 +81,15 @@ function normRow(pgd: AttackResults, kns: AttackResults): NormRow {
   const empty = { rows: 0, successRate: null, deltaAchieveRate: null };
   const r1 = kns.perRank?.[0];
   return {
-    pgd: pgd.successRate, pgdCorrect: pgd.successRateCorrect, pgdRobust: pgd.robustAccuracy,
-    kns: kns.knsSuccessRate ?? {}, knsCorrect: kns.knsSuccessRateCorrect ?? {}, knsRobust: kns.knsRobustAccuracy ?? {},
+    pgd: pgd.successRate,
+    pgdCorrect: pgd.successRateCorrect,
+    pgdRobust: pgd.robustAccuracy,
+    kns: kns.knsSuccessRate ?? {},
+    knsCorrect: kns.knsSuccessRateCorrect ?? {},
+    knsRobust: kns.knsRobustAccuracy ?? {},
     rank1: r1 ? { active: r1.active, inactive: r1.inactive } : { active: empty, inactive: empty },
-    targets: kns.targets ?? { active: empty, inactive: empty }, perRank: kns.perRank ?? [],
+    targets: kns.targets ?? { active: empty, inactive: empty },
+    perRank: kns.perRank ?? [],
   };
 }
 
@@ -96,9 +104,16 @@ export function readRows(o: ReproduceOptions): ModelRow[] {
     const aa = (norm: Norm) => layout.attack(o.out, kind, norm, 'autoattack');
     const hasAutoAttack = existsSync(aa('l2')) || existsSync(aa('linf'));
     return {
-      kind, count: l2.count, clean: l2.cleanAccuracy, testAccuracy: m.metrics?.testAccuracy ?? NaN, testCount: sens.count,
-      l2: normRow(l2, a('l2', 'kns')), linf: normRow(a('linf', 'pgd'), a('linf', 'kns')),
-      deadFeatures: sens.deadFeatures, featureDim: sens.featureDim, keptEpoch: m.metrics?.keptEpoch ?? m.metrics?.epochs ?? null,
+      kind,
+      count: l2.count,
+      clean: l2.cleanAccuracy,
+      testAccuracy: m.metrics?.testAccuracy ?? NaN,
+      testCount: sens.count,
+      l2: normRow(l2, a('l2', 'kns')),
+      linf: normRow(a('linf', 'pgd'), a('linf', 'kns')),
+      deadFeatures: sens.deadFeatures,
+      featureDim: sens.featureDim,
+      keptEpoch: m.metrics?.keptEpoch ?? m.metrics?.epochs ?? null,
       training: describeTraining(m.training),
       autoattack: hasAutoAttack ? { l2: readAutoAttackRun(aa('l2')), linf: readAutoAttackRun(aa('linf')) } : null,
     };
@@ -128,8 +143,18 @@ export function readSweep(o: ReproduceOptions): SweepPoint[] {
         for (const attack of ['pgd', 'kns'] as const) {
           const r = readAttackResults(layout.sweep(o.out, kind, norm, eps, attack));
           const active = r.perRank?.[0]?.active;
-          out.push({ kind, norm, eps, attack, count: r.count, successRate: r.successRate, successRateCorrect: r.successRateCorrect,
-            robustAccuracy: r.robustAccuracy, activeRows: active?.rows ?? null, activeSuccessRate: active?.successRate ?? null });
+          out.push({
+            kind,
+            norm,
+            eps,
+            attack,
+            count: r.count,
+            successRate: r.successRate,
+            successRateCorrect: r.successRateCorrect,
+            robustAccuracy: r.robustAccuracy,
+            activeRows: active?.rows ?? null,
+            activeSuccessRate: active?.successRate ?? null,
+          });
         }
       }
     }

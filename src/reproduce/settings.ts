@@ -12,7 +12,10 @@ export const MODEL_KINDS = ['standard', 'l2', 'linf', 'sensitivity'] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
 export const MODEL_TITLES: Record<ModelKind, string> = {
-  standard: 'standard', l2: 'L2 PGD-trained', linf: 'Linf PGD-trained', sensitivity: 'sensitivity-trained',
+  standard: 'standard',
+  l2: 'L2 PGD-trained',
+  linf: 'Linf PGD-trained',
+  sensitivity: 'sensitivity-trained',
 };
 
 /**
@@ -49,14 +52,15 @@ export interface ReproduceSettings {
 }
 
 /** The paper's Table 1 (CIFAR-10, VGG-19), percent. */
-export const PAPER_TABLE1: Partial<Record<string, Record<ModelKind, { clean: number; l2Pgd: number; linfPgd: number; l2Kns?: number[] }>>> = {
-  cifar10: {
-    standard: { clean: 93.0, l2Pgd: 97.8, linfPgd: 99.9, l2Kns: [33.0, 71.7, 93.1, 97.7] },
-    l2: { clean: 86.7, l2Pgd: 34.8, linfPgd: 71.2 },
-    linf: { clean: 78.3, l2Pgd: 34.4, linfPgd: 50.7 },
-    sensitivity: { clean: 92.9, l2Pgd: 40.8, linfPgd: 49.5 },
-  },
-};
+export const PAPER_TABLE1: Partial<Record<string, Record<ModelKind, { clean: number; l2Pgd: number; linfPgd: number; l2Kns?: number[] }>>> =
+  {
+    cifar10: {
+      standard: { clean: 93.0, l2Pgd: 97.8, linfPgd: 99.9, l2Kns: [33.0, 71.7, 93.1, 97.7] },
+      l2: { clean: 86.7, l2Pgd: 34.8, linfPgd: 71.2 },
+      linf: { clean: 78.3, l2Pgd: 34.4, linfPgd: 50.7 },
+      sensitivity: { clean: 92.9, l2Pgd: 40.8, linfPgd: 49.5 },
+    },
+  };
 
 /**
  * Fashion-MNIST's budgets are ours: at L2 1.5 / Linf 0.1 PGD fools every correctly classified
@@ -97,11 +101,17 @@ export function reproduceSettings(dataset: string, quick: boolean, seed = 0): Re
   const budgets = BUDGETS[dataset];
   if (!d || !budgets) throw new Error(`unknown data set '${dataset}'`);
   const sweep = SWEEPS[dataset]!;
-  const adv = (norm: 'l2' | 'linf', steps: number): Partial<TrainConfig> => ({ method: 'pgd', adversarial: { norm, eps: budgets[norm], steps } });
+  const adv = (norm: 'l2' | 'linf', steps: number): Partial<TrainConfig> => ({
+    method: 'pgd',
+    adversarial: { norm, eps: budgets[norm], steps },
+  });
   if (!quick) {
     const advEpochs = dataset === 'fashion-mnist' ? 6 : d.epochs;
     return {
-      dataset, seed, batchSize: 128, budgets,
+      dataset,
+      seed,
+      batchSize: 128,
+      budgets,
       train: {
         standard: { method: 'standard' },
         l2: { ...adv('l2', d.adversarial.steps), epochs: advEpochs },
@@ -117,10 +127,18 @@ export function reproduceSettings(dataset: string, quick: boolean, seed = 0): Re
       pruning: { steps: 8, attackLimit: 500, attackSteps: 20 },
     };
   }
-  const small: Partial<TrainConfig> = { width: dataset === 'fashion-mnist' ? 0.25 : 0.25, epochs: 2, limit: 12000, testLimit: 1000,
-    validation: { ...d.validation, limit: 128 } };
+  const small: Partial<TrainConfig> = {
+    width: dataset === 'fashion-mnist' ? 0.25 : 0.25,
+    epochs: 2,
+    limit: 12000,
+    testLimit: 1000,
+    validation: { ...d.validation, limit: 128 },
+  };
   return {
-    dataset, seed, batchSize: 128, budgets,
+    dataset,
+    seed,
+    batchSize: 128,
+    budgets,
     train: {
       standard: { ...small, method: 'standard' },
       l2: { ...small, ...adv('l2', 2), epochs: 1 },

@@ -19,5 +19,14 @@ export * from './safetensors.js';
 export { writeFileAtomic } from './atomic.js';
 export * from './npy.js';
 export { NpyWriter } from './npyStream.js';
-export { lockOutput, withOutputLock, writeOutput, readOutputManifest, verifyOutputFile, OUTPUT_MANIFEST, type OutputManifest, type OutputLock } from './outputDir.js';
+export {
+  lockOutput,
+  withOutputLock,
+  writeOutput,
+  readOutputManifest,
+  verifyOutputFile,
+  OUTPUT_MANIFEST,
+  type OutputManifest,
+  type OutputLock,
+} from './outputDir.js';
 export { readTorchCheckpoint, forEachTensor, TorchTensor } from './torchCheckpoint.js';

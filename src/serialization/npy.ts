@@ -9,7 +9,14 @@ import { readRegularFile } from './regularFile.js';
 import { parseAs } from './schema.js';
 
 const DESCR: Partial<Record<DType, string>> = {
-  float32: '<f4', float64: '<f8', int64: '<i8', int32: '<i4', int16: '<i2', int8: '|i1', uint8: '|u1', bool: '|b1',
+  float32: '<f4',
+  float64: '<f8',
+  int64: '<i8',
+  int32: '<i4',
+  int16: '<i2',
+  int8: '|i1',
+  uint8: '|u1',
+  bool: '|b1',
 };
 const FROM_DESCR: Record<string, { dtype: DType; bytes: number; make: (b: ArrayBuffer, n: number) => AnyTypedArray }> = {
   '<f4': { dtype: 'float32', bytes: 4, make: (b, n) => new Float32Array(b, 0, n) },
@@ -30,7 +37,7 @@ export function encodeNpy(data: AnyTypedArray, shape: number[], dtype: DType): U
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shp}, }`;
   // Pad so the data starts at a multiple of 64 bytes, as numpy does.
   const total = 10 + header.length + 1;
-  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  header += `${' '.repeat((64 - (total % 64)) % 64)}\n`;
   const pre = new Uint8Array(10);
   pre.set([0x93, ...Buffer.from('NUMPY'), 1, 0]);
   new DataView(pre.buffer).setUint16(8, header.length, true);
@@ -53,16 +60,23 @@ const MAX_HEADER_BYTES = 1 << 16;
 const MAX_FILE_BYTES = bufferConstants.MAX_LENGTH - 1;
 
 const Header = z.object({
-  descr: z.string({ error: 'expected a dtype string such as \'<f4\'' }),
+  descr: z.string({ error: "expected a dtype string such as '<f4'" }),
   fortran_order: z.literal(false, { error: 'expected False (C order; save with np.ascontiguousarray)' }),
-  shape: z.array(z.int({ error: 'expected a non-negative integer' }).nonnegative({ error: 'expected a non-negative integer' }), { error: 'expected a tuple of non-negative integers' }),
+  shape: z.array(z.int({ error: 'expected a non-negative integer' }).nonnegative({ error: 'expected a non-negative integer' }), {
+    error: 'expected a tuple of non-negative integers',
+  }),
 });
 
 /** The parts of a .npy file: its dtype, shape and the bytes of its data, all checked. */
-export function decodeNpyHeader(buf: Uint8Array, path: string): { dtype: DType; shape: number[]; count: number; bytes: number; start: number } {
+export function decodeNpyHeader(
+  buf: Uint8Array,
+  path: string,
+): { dtype: DType; shape: number[]; count: number; bytes: number; start: number } {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < 10 || b[0] !== 0x93 || b.toString('latin1', 1, 6) !== 'NUMPY') {
-    throw new Error(`${path}: magic: expected \\x93NUMPY (a .npy file), got ${b.length < 6 ? `${b.length} bytes` : JSON.stringify(b.toString('latin1', 0, 6))}`);
+    throw new Error(
+      `${path}: magic: expected \\x93NUMPY (a .npy file), got ${b.length < 6 ? `${b.length} bytes` : JSON.stringify(b.toString('latin1', 0, 6))}`,
+    );
   }
   const [major, minor] = [b[6]!, b[7]!];
   if (![1, 2, 3].includes(major) || minor !== 0) throw new Error(`${path}: version: expected 1.0, 2.0 or 3.0, got ${major}.${minor}`);
@@ -71,13 +85,18 @@ export function decodeNpyHeader(buf: Uint8Array, path: string): { dtype: DType; 
   const hlen = major === 1 ? b.readUInt16LE(8) : b.readUInt32LE(8);
   const start = 8 + lenBytes + hlen;
   if (hlen > MAX_HEADER_BYTES) throw new Error(`${path}: header length: expected at most ${MAX_HEADER_BYTES} bytes, got ${hlen}`);
-  if (start > b.length) throw new Error(`${path}: header length: expected a header inside the ${b.length}-byte file, got ${hlen} bytes from byte ${8 + lenBytes}`);
+  if (start > b.length)
+    throw new Error(
+      `${path}: header length: expected a header inside the ${b.length}-byte file, got ${hlen} bytes from byte ${8 + lenBytes}`,
+    );
   const text = b.toString(major === 3 ? 'utf8' : 'latin1', 8 + lenBytes, start);
   let raw: unknown;
   try {
     raw = parsePyLiteral(text);
   } catch (e) {
-    throw new Error(`${path}: header: expected a Python dict literal, got ${JSON.stringify(text.trim().slice(0, 60))} (${(e as Error).message})`);
+    throw new Error(
+      `${path}: header: expected a Python dict literal, got ${JSON.stringify(text.trim().slice(0, 60))} (${(e as Error).message})`,
+    );
   }
   const h = parseAs(Header, raw, path);
   const spec = FROM_DESCR[h.descr === '<b1' ? '|b1' : h.descr === '<u1' ? '|u1' : h.descr === '<i1' ? '|i1' : h.descr];
@@ -88,7 +107,9 @@ export function decodeNpyHeader(buf: Uint8Array, path: string): { dtype: DType; 
   if (!Number.isSafeInteger(bytes)) throw new Error(`${path}: shape: expected a size that fits in memory, got (${h.shape.join(', ')})`);
   const present = b.length - start;
   if (present !== bytes) {
-    throw new Error(`${path}: data: expected ${bytes} bytes for ${h.descr} (${h.shape.join(', ')}), got ${present}${present < bytes ? ' (truncated)' : ''}`);
+    throw new Error(
+      `${path}: data: expected ${bytes} bytes for ${h.descr} (${h.shape.join(', ')}), got ${present}${present < bytes ? ' (truncated)' : ''}`,
+    );
   }
   return { dtype: spec.dtype, shape: h.shape, count, bytes, start };
 }

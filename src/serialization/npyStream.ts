@@ -22,10 +22,15 @@ export class NpyWriter {
   #closed = false;
 
   /** Opens `path` (written to a temp file, renamed into place by close()). */
-  constructor(readonly path: string, readonly shape: number[], readonly dtype: DType) {
+  constructor(
+    readonly path: string,
+    readonly shape: number[],
+    readonly dtype: DType,
+  ) {
     const b = BYTES[dtype];
     if (!b) throw new Error(`.npy streaming: unsupported dtype ${dtype}`);
-    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`.npy streaming: shape [${shape.join(', ')}] is not a list of non-negative integers`);
+    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new Error(`.npy streaming: shape [${shape.join(', ')}] is not a list of non-negative integers`);
     this.#bytes = b;
     const [pre, header] = encodeNpy(new Uint8Array(0) as AnyTypedArray, shape, dtype);
     this.#tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);

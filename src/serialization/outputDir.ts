@@ -3,16 +3,16 @@
 // swapped in only when complete with a manifest written last, so an interrupted or failed
 // run never replaces or mixes with an earlier complete result.
 import { createHash } from 'node:crypto';
-import {
-  closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeSync,
-} from 'node:fs';
-import { hostname } from 'node:os';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
-import { LockOwnerSchema, OutputManifestSchema } from './outputManifestSchema.js';
-import { fileKind, MIB, readRegularFile } from './regularFile.js';
-import { parseAs, parseJsonText, readJsonFile } from './schema.js';
+import { OutputManifestSchema } from './outputManifestSchema.js';
+import { fileKind } from './regularFile.js';
+import { readJsonFile } from './schema.js';
 import { testPause } from './testPause.js';
+import { beside, withOutputLock } from './outputLock.js';
+
+export { lockOutput, lockPath, withOutputLock, type OutputLock } from './outputLock.js';
 
 /** Written last into a complete output folder. */
 export const OUTPUT_MANIFEST = 'sauron-output.json';
@@ -30,126 +30,9 @@ export interface OutputManifest {
   completed: string;
 }
 
-interface LockOwner {
-  pid: number;
-  host: string;
-  command: string;
-  started: string;
-}
-
-const beside = (dir: string, suffix: string) => {
-  const abs = resolve(dir);
-  return join(dirname(abs), `.${basename(abs)}.${suffix}`);
-};
-
-export const lockPath = (dir: string) => beside(dir, 'lock');
 /** Where a new result for `dir` is written before it replaces `dir`. */
 export const stagingPath = (dir: string) => beside(dir, 'staging');
 const previousPath = (dir: string) => beside(dir, 'previous');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-// Locks this process holds, by lock path, with a count: a library call that locks a folder
-// its caller already locked (reproduce -> train) nests instead of refusing itself.
-const held = new Map<string, number>();
-let exitHook = false;
-
-/** An output folder's lock, held while a command writes it. */
-export interface OutputLock {
-  /** Gives the lock up (also done at process exit). */
-  release(): void;
-}
-
-/**
- * Takes the lock of an output folder (`.NAME.lock` beside it) or throws naming the process
- * that holds it. A lock whose owner is gone (killed, machine restarted) is taken over.
- */
-export function lockOutput(dir: string, command: string): OutputLock {
-  const path = lockPath(dir);
-  const count = held.get(path);
-  if (count !== undefined) {
-    held.set(path, count + 1);
-    return { release: () => releaseLock(path) };
-  }
-  mkdirSync(dirname(path), { recursive: true });
-  const me: LockOwner = { pid: process.pid, host: hostname(), command, started: new Date().toISOString() };
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      try {
-        writeSync(fd, JSON.stringify(me) + '\n');
-      } finally {
-        closeSync(fd);
-      }
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw e;
-    }
-    let owner: LockOwner | null = null;
-    try {
-      owner = parseAs(LockOwnerSchema, parseJsonText(readRegularFile(path, MIB).toString('utf8'), path), path);
-    } catch {
-      // empty or cut: its writer is between creating and writing it, or died there
-      let young: boolean;
-      try {
-        young = Date.now() - statSync(path).mtimeMs < 2000;
-      } catch {
-        continue; // gone meanwhile: try again
-      }
-      if (young) throw new Error(`${dir} is being locked by another Sauron process; try again`);
-    }
-    if (owner && owner.host !== me.host) {
-      throw new Error(`${dir} is locked by process ${owner.pid} on ${owner.host} (${owner.command}, since ${owner.started}); ` +
-        `if that process is gone, delete ${path}`);
-    }
-    if (owner && owner.pid !== process.pid && alive(owner.pid)) {
-      throw new Error(`${dir} is being written by another Sauron process (pid ${owner.pid}: ${owner.command}, since ${owner.started}); ` +
-        'wait for it to finish or stop it');
-    }
-    rmSync(path, { force: true });
-  }
-  held.set(path, 1);
-  if (!exitHook) {
-    exitHook = true;
-    process.on('exit', () => {
-      for (const p of held.keys()) rmSync(p, { force: true });
-    });
-  }
-  return { release: () => releaseLock(path) };
-}
-
-function releaseLock(path: string): void {
-  const n = held.get(path);
-  if (n === undefined) return;
-  if (n > 1) {
-    held.set(path, n - 1);
-    return;
-  }
-  held.delete(path);
-  try {
-    const owner = parseAs(LockOwnerSchema, parseJsonText(readRegularFile(path, MIB).toString('utf8'), path), path);
-    if (owner.pid === process.pid) unlinkSync(path);
-  } catch {
-    // already gone
-  }
-}
-
-/** Runs `fn` holding the folder's lock. */
-export async function withOutputLock<T>(dir: string, command: string, fn: () => Promise<T> | T): Promise<T> {
-  const lock = lockOutput(dir, command);
-  try {
-    return await fn();
-  } finally {
-    lock.release();
-  }
-}
 
 function sha256(path: string): string {
   const h = createHash('sha256');
@@ -201,15 +84,22 @@ export function recoverOutput(dir: string): void {
  * replaces `dir`. If `fn` throws or the process dies, `dir` keeps its earlier content. Holds
  * the folder's lock throughout.
  */
-export async function writeOutput<T>(dir: string, o: { kind: string; command: string; settings?: unknown },
-  fn: (staging: string) => Promise<T> | T): Promise<T> {
+export async function writeOutput<T>(
+  dir: string,
+  o: { kind: string; command: string; settings?: unknown },
+  fn: (staging: string) => Promise<T> | T,
+): Promise<T> {
   return withOutputLock(dir, o.command, async () => {
     recoverOutput(dir);
     // The swap replaces the whole folder: never one that holds something else.
     if (existsSync(dir) && readdirSync(dir).length > 0) {
       const m = readOutputManifest(dir);
-      if (!m) throw new Error(`${dir} holds files that no \`sauron ${o.kind}\` wrote (it has no ${OUTPUT_MANIFEST}): choose another --out, or remove it`);
-      if (m.kind !== o.kind) throw new Error(`${dir} holds the output of \`sauron ${m.kind}\`: choose another --out for \`sauron ${o.kind}\``);
+      if (!m)
+        throw new Error(
+          `${dir} holds files that no \`sauron ${o.kind}\` wrote (it has no ${OUTPUT_MANIFEST}): choose another --out, or remove it`,
+        );
+      if (m.kind !== o.kind)
+        throw new Error(`${dir} holds the output of \`sauron ${m.kind}\`: choose another --out for \`sauron ${o.kind}\``);
     }
     const staging = stagingPath(dir);
     rmSync(staging, { recursive: true, force: true });
@@ -217,15 +107,24 @@ export async function writeOutput<T>(dir: string, o: { kind: string; command: st
     let result: T;
     try {
       result = await fn(staging);
-      const files = listFiles(staging).filter((f) => f !== OUTPUT_MANIFEST)
+      const files = listFiles(staging)
+        .filter((f) => f !== OUTPUT_MANIFEST)
         .map((name) => ({ name, bytes: statSync(join(staging, name)).size, sha256: sha256(join(staging, name)) }));
-      const manifest: OutputManifest = { kind: o.kind, command: o.command, settings: o.settings ?? null, files, completed: new Date().toISOString() };
-      writeFileAtomic(join(staging, OUTPUT_MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+      const manifest: OutputManifest = {
+        kind: o.kind,
+        command: o.command,
+        settings: o.settings ?? null,
+        files,
+        completed: new Date().toISOString(),
+      };
+      writeFileAtomic(join(staging, OUTPUT_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     } catch (e) {
       rmSync(staging, { recursive: true, force: true });
       if (isDiskFull(e)) {
-        throw new Error(`no space left on the disk holding ${dir} while writing the new result; the earlier result is untouched ` +
-          '(free some space and run the command again)');
+        throw new Error(
+          `no space left on the disk holding ${dir} while writing the new result; the earlier result is untouched ` +
+            '(free some space and run the command again)',
+        );
       }
       throw e;
     }

@@ -5,7 +5,10 @@
 
 /** A global the resolver accepted: a name, not the thing it names. */
 export class PyGlobal {
-  constructor(readonly module: string, readonly name: string) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
   get qualified(): string {
     return `${this.module}.${this.name}`;
   }
@@ -31,7 +34,10 @@ export interface PickleResolver {
 export type PyValue = unknown;
 
 // Python 2 names (protocol 2 pickles write them, as weights_only's IMPORT_MAPPING reads them)
-const PY2_MODULES = new Map([['__builtin__', 'builtins'], ['copy_reg', 'copyreg']]);
+const PY2_MODULES = new Map([
+  ['__builtin__', 'builtins'],
+  ['copy_reg', 'copyreg'],
+]);
 
 export function isTuple(v: unknown): v is readonly unknown[] {
   return Array.isArray(v) && Object.isFrozen(v);
@@ -50,7 +56,7 @@ function dictKey(k: unknown): unknown {
 
 function signedLE(d: Uint8Array): number | bigint {
   if (d.length === 0) return 0;
-  let v = BigInt('0x' + (Buffer.from(d).reverse().toString('hex')));
+  let v = BigInt(`0x${Buffer.from(d).reverse().toString('hex')}`);
   if (d[d.length - 1]! & 0x80) v -= 1n << BigInt(8 * d.length);
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
@@ -136,6 +142,7 @@ export function unpickle(buf: Uint8Array, resolver: PickleResolver, start = 0): 
   for (;;) {
     const opPos = need(1);
     const op = b[opPos]!;
+    // biome-ignore format: one opcode a line, as pickletools lists them
     switch (op) {
       case 0x80: need(1); break; // PROTO
       case 0x95: need(8); break; // FRAME: frames are just a read-ahead hint

@@ -62,7 +62,11 @@ class CappedBuffer {
   #buf: Buffer;
   #n = 0;
 
-  constructor(readonly path: string, size: number, readonly maxBytes: number) {
+  constructor(
+    readonly path: string,
+    size: number,
+    readonly maxBytes: number,
+  ) {
     this.#buf = Buffer.allocUnsafe(Math.min(size, maxBytes) + 1);
   }
 

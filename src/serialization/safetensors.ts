@@ -12,7 +12,14 @@ import { fieldPath, parseAs } from './schema.js';
 const MAX_FILE_BYTES = bufferConstants.MAX_LENGTH - 1;
 
 const TO_ST: Partial<Record<DType, string>> = {
-  float32: 'F32', float64: 'F64', int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float32: 'F32',
+  float64: 'F64',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 const FROM_ST: Record<string, { dtype: DType; bytes: number; make: (b: ArrayBuffer, off: number, n: number) => AnyTypedArray }> = {
   F32: { dtype: 'float32', bytes: 4, make: (b, o, n) => new Float32Array(b, o, n) },
@@ -70,7 +77,11 @@ const Entry = z.object({
 });
 const Header = z.object({ __metadata__: z.record(z.string(), z.string()).optional() }).catchall(Entry);
 
-interface Placed { name: string; begin: number; end: number }
+interface Placed {
+  name: string;
+  begin: number;
+  end: number;
+}
 
 /** Decodes safetensors bytes into new tensors (the caller owns and disposes them). */
 export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'): SafetensorsFile {
@@ -92,15 +103,26 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'):
   const dataLen = buf.byteLength - base;
   const entries = Object.entries(header).filter(([name]) => name !== '__metadata__') as [string, z.output<typeof Entry>][];
   const placed: Placed[] = [];
-  for (const [name, { dtype, shape, data_offsets: [begin, end] }] of entries) {
+  for (const [
+    name,
+    {
+      dtype,
+      shape,
+      data_offsets: [begin, end],
+    },
+  ] of entries) {
     const field = `${source}: ${fieldPath([name, 'data_offsets'])}`;
     let count = 1;
     for (const d of shape) count *= d;
     const bytes = count * FROM_ST[dtype]!.bytes;
-    if (!Number.isSafeInteger(bytes)) throw new Error(`${source}: ${fieldPath([name, 'shape'])}: expected a size that fits in memory, got [${shape.join(', ')}]`);
-    if (end < begin || end > dataLen) throw new Error(`${field}: expected offsets within the ${dataLen}-byte data area, got [${begin}, ${end}]`);
+    if (!Number.isSafeInteger(bytes))
+      throw new Error(`${source}: ${fieldPath([name, 'shape'])}: expected a size that fits in memory, got [${shape.join(', ')}]`);
+    if (end < begin || end > dataLen)
+      throw new Error(`${field}: expected offsets within the ${dataLen}-byte data area, got [${begin}, ${end}]`);
     if (end - begin !== bytes) {
-      throw new Error(`${field}: expected ${bytes} bytes for ${dtype} [${shape.join(', ')}], got [${begin}, ${end}] (${end - begin} bytes)`);
+      throw new Error(
+        `${field}: expected ${bytes} bytes for ${dtype} [${shape.join(', ')}], got [${begin}, ${end}] (${end - begin} bytes)`,
+      );
     }
     placed.push({ name, begin, end });
   }
@@ -109,12 +131,22 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'):
   for (let i = 1; i < used.length; i++) {
     const [p, q] = [used[i - 1]!, used[i]!];
     if (q.begin < p.end) {
-      throw new Error(`${source}: ${fieldPath([q.name, 'data_offsets'])}: expected bytes no other tensor uses, got [${q.begin}, ${q.end}], overlapping ${p.name} [${p.begin}, ${p.end}]`);
+      throw new Error(
+        `${source}: ${fieldPath([q.name, 'data_offsets'])}: expected bytes no other tensor uses, ` +
+          `got [${q.begin}, ${q.end}], overlapping ${p.name} [${p.begin}, ${p.end}]`,
+      );
     }
   }
   const tensors = new Map<string, Tensor>();
   try {
-    for (const [name, { dtype, shape, data_offsets: [begin, end] }] of entries) {
+    for (const [
+      name,
+      {
+        dtype,
+        shape,
+        data_offsets: [begin, end],
+      },
+    ] of entries) {
       const spec = FROM_ST[dtype]!;
       // Copy into an aligned buffer: typed arrays need offsets that are multiples of their size.
       const copy = new Uint8Array(end - begin);

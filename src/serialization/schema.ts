@@ -33,27 +33,43 @@ export function describeValue(v: unknown): string {
 function valueAt(input: unknown, path: Path): unknown {
   let v = input;
   for (const k of path) {
-    if (v === null || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, k)) return undefined;
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, k)) return undefined;
     v = (v as Record<PropertyKey, unknown>)[k];
   }
   return v;
 }
 
 const ARTICLE: Record<string, string> = {
-  number: 'a number', int: 'an integer', string: 'a string', boolean: 'true or false', array: 'an array', object: 'an object',
-  tuple: 'an array', record: 'an object', null: 'null', bigint: 'an integer', nan: 'NaN',
+  number: 'a number',
+  int: 'an integer',
+  string: 'a string',
+  boolean: 'true or false',
+  array: 'an array',
+  object: 'an object',
+  tuple: 'an array',
+  record: 'an object',
+  null: 'null',
+  bigint: 'an integer',
+  nan: 'NaN',
 };
 
 /** zod's default messages start with these; any other message was written as "expected ..." by a schema. */
 const DEFAULT_MESSAGE = /^(Invalid|Too small|Too big|Unrecognized)/;
 
 function bound(i: { origin?: string; inclusive?: boolean }, value: number | bigint, below: boolean): string {
-  const cmp = below ? (i.inclusive ? '>=' : '>') : (i.inclusive ? '<=' : '<');
+  const cmp = below ? (i.inclusive ? '>=' : '>') : i.inclusive ? '<=' : '<';
   switch (i.origin) {
-    case 'array': case 'set': return `${below ? 'at least' : 'at most'} ${value} item${Number(value) === 1 ? '' : 's'}`;
-    case 'string': return `${below ? 'at least' : 'at most'} ${value} character${Number(value) === 1 ? '' : 's'}`;
-    case 'int': return Number(value) === Number.MAX_SAFE_INTEGER || Number(value) === -Number.MAX_SAFE_INTEGER ? 'a safe integer' : `an integer ${cmp} ${value}`;
-    default: return `a number ${cmp} ${value}`;
+    case 'array':
+    case 'set':
+      return `${below ? 'at least' : 'at most'} ${value} item${Number(value) === 1 ? '' : 's'}`;
+    case 'string':
+      return `${below ? 'at least' : 'at most'} ${value} character${Number(value) === 1 ? '' : 's'}`;
+    case 'int':
+      return Number(value) === Number.MAX_SAFE_INTEGER || Number(value) === -Number.MAX_SAFE_INTEGER
+        ? 'a safe integer'
+        : `an integer ${cmp} ${value}`;
+    default:
+      return `a number ${cmp} ${value}`;
   }
 }
 
@@ -66,7 +82,10 @@ function explain(issue: Issue, prefix: Path = []): { path: Path; expected: strin
       const branches = issue.errors.filter((e) => e.length > 0);
       const deeper = branches.map((e) => e[0]!).filter((e) => e.path.length > 0);
       if (deeper.length > 0 && issue.errors.length > 0) {
-        return explain(deeper.reduce((a, b) => (b.path.length > a.path.length ? b : a)), path);
+        return explain(
+          deeper.reduce((a, b) => (b.path.length > a.path.length ? b : a)),
+          path,
+        );
       }
       if (custom) return { path, expected: custom };
       return { path, expected: [...new Set(branches.map((e) => explain(e[0]!).expected))].join(' or ') };
@@ -78,7 +97,12 @@ function explain(issue: Issue, prefix: Path = []): { path: Path; expected: strin
     case 'too_big':
       return { path, expected: custom ?? bound(issue, issue.maximum, false) };
     case 'invalid_value':
-      return { path, expected: custom ?? (issue.values.length === 1 ? JSON.stringify(issue.values[0]) : `one of ${issue.values.map((x) => JSON.stringify(x)).join(', ')}`) };
+      return {
+        path,
+        expected:
+          custom ??
+          (issue.values.length === 1 ? JSON.stringify(issue.values[0]) : `one of ${issue.values.map((x) => JSON.stringify(x)).join(', ')}`),
+      };
     case 'unrecognized_keys':
       return { path: [...path, issue.keys[0]!], expected: 'no such field' };
     default:

@@ -19,9 +19,18 @@ function readZip(data: Uint8Array): PyValue {
   if (names.some((n) => /^[^/]+\/(code\/|constants\.pkl$)/.test(n))) {
     throw new Error('not a PyTorch checkpoint (torch.save file) but a TorchScript model (torch.jit.save): pass it to --model as it is');
   }
-  if (pkl.length !== 1) throw new Error(pkl.length ? `a zip archive with ${pkl.length} data.pkl entries (${pkl.join(', ')})` : 'a zip archive without a data.pkl: not a torch.save checkpoint');
+  if (pkl.length !== 1)
+    throw new Error(
+      pkl.length
+        ? `a zip archive with ${pkl.length} data.pkl entries (${pkl.join(', ')})`
+        : 'a zip archive without a data.pkl: not a torch.save checkpoint',
+    );
   const prefix = pkl[0]!.slice(0, -'data.pkl'.length);
-  const order = zip.entries.has(`${prefix}byteorder`) ? Buffer.from(zip.read(`${prefix}byteorder`)).toString('latin1').trim() : 'little';
+  const order = zip.entries.has(`${prefix}byteorder`)
+    ? Buffer.from(zip.read(`${prefix}byteorder`))
+        .toString('latin1')
+        .trim()
+    : 'little';
   if (order !== 'little') throw new Error(`tensors stored ${order}-endian; ${RESAVE} on a little-endian machine`);
   const resolver = new TorchResolver((key) => `${prefix}data/${key}`);
   const root = unpickle(zip.read(pkl[0]!), resolver).value;
@@ -51,11 +60,13 @@ function readLegacy(data: Uint8Array): PyValue {
   const version = unpickle(b, PLAIN, magic.end);
   if (version.value !== 1001) throw new Error(`a legacy torch.save file of protocol ${String(version.value)} (1001 is read); ${RESAVE}`);
   const info = unpickle(b, PLAIN, version.end);
-  if (!(info.value instanceof Map) || info.value.get('little_endian') !== true) throw new Error(`saved on a big-endian machine; ${RESAVE} on a little-endian one`);
+  if (!(info.value instanceof Map) || info.value.get('little_endian') !== true)
+    throw new Error(`saved on a big-endian machine; ${RESAVE} on a little-endian one`);
   const resolver = new TorchResolver((key) => `storage ${key}`, true);
   const main = unpickle(b, resolver, info.end);
   const keys = unpickle(b, PLAIN, main.end);
-  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) throw new Error('legacy format: the storage key list is not a list of strings');
+  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string'))
+    throw new Error('legacy format: the storage key list is not a list of strings');
   let pos = keys.end;
   for (const key of keys.value as string[]) {
     const s = resolver.storages.get(key);
@@ -65,7 +76,10 @@ function readLegacy(data: Uint8Array): PyValue {
     const numel = b.readBigInt64LE(pos);
     if (numel !== BigInt(s.numel)) throw new Error(`legacy format: storage '${key}' holds ${numel} values, its pickle declares ${s.numel}`);
     const end = pos + 8 + s.numel * s.type.itemsize;
-    if (end > b.length) throw new Error(`legacy format: storage '${key}' needs ${s.numel * s.type.itemsize} bytes at byte ${pos + 8}, the file has ${b.length}`);
+    if (end > b.length)
+      throw new Error(
+        `legacy format: storage '${key}' needs ${s.numel * s.type.itemsize} bytes at byte ${pos + 8}, the file has ${b.length}`,
+      );
     s.attach(b.subarray(pos + 8, end));
     pos = end;
   }
@@ -88,14 +102,17 @@ const MAX_DEPTH = 1000;
 export function forEachTensor(value: PyValue, visit: (path: string, t: TorchTensor) => void): void {
   const seen = new Set<object>();
   const walk = (v: unknown, path: string, depth: number): void => {
-    if (v instanceof TorchTensor) return visit(path, v);
+    if (v instanceof TorchTensor) {
+      visit(path, v);
+      return;
+    }
     if (!(v instanceof Map) && !Array.isArray(v)) return;
     if (seen.has(v)) return;
     if (depth > MAX_DEPTH) throw new Error(`containers nested more than ${MAX_DEPTH} deep (at '${path.slice(0, 60)}...')`);
     seen.add(v);
     const join = (k: string): string => (path ? `${path}.${k}` : k);
     if (v instanceof Map) for (const [k, x] of v) walk(x, join(keyName(k)), depth + 1);
-    else v.forEach((x, i) => walk(x, join(String(i)), depth + 1));
+    else for (const [i, x] of v.entries()) walk(x, join(String(i)), depth + 1);
   };
   walk(value, '', 0);
 }

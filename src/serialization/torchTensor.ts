@@ -8,19 +8,37 @@ import type { Tensor } from '../tensor/tensor.js';
 
 /** torch.FloatStorage and friends: the element type of a storage. */
 export class StorageType {
-  constructor(readonly name: string, readonly dtype: DType, readonly itemsize: number) {}
+  constructor(
+    readonly name: string,
+    readonly dtype: DType,
+    readonly itemsize: number,
+  ) {}
 }
 
-export const STORAGE_TYPES: ReadonlyMap<string, StorageType> = new Map([
-  ['FloatStorage', 'float32', 4], ['DoubleStorage', 'float64', 8], ['HalfStorage', 'float16', 2],
-  ['BFloat16Storage', 'bfloat16', 2], ['LongStorage', 'int64', 8], ['IntStorage', 'int32', 4],
-  ['ShortStorage', 'int16', 2], ['CharStorage', 'int8', 1], ['ByteStorage', 'uint8', 1], ['BoolStorage', 'bool', 1],
-].map(([n, d, s]) => [n as string, new StorageType(n as string, d as DType, s as number)]));
+export const STORAGE_TYPES: ReadonlyMap<string, StorageType> = new Map(
+  [
+    ['FloatStorage', 'float32', 4],
+    ['DoubleStorage', 'float64', 8],
+    ['HalfStorage', 'float16', 2],
+    ['BFloat16Storage', 'bfloat16', 2],
+    ['LongStorage', 'int64', 8],
+    ['IntStorage', 'int32', 4],
+    ['ShortStorage', 'int16', 2],
+    ['CharStorage', 'int8', 1],
+    ['ByteStorage', 'uint8', 1],
+    ['BoolStorage', 'bool', 1],
+  ].map(([n, d, s]) => [n as string, new StorageType(n as string, d as DType, s as number)]),
+);
 
 export class TorchStorage {
   /** The record's bytes, set once the archive has been read. */
   bytes: Uint8Array | null = null;
-  constructor(readonly key: string, readonly type: StorageType, readonly numel: number, readonly record: string) {}
+  constructor(
+    readonly key: string,
+    readonly type: StorageType,
+    readonly numel: number,
+    readonly record: string,
+  ) {}
 
   /** Sets the record's bytes after checking they hold exactly the declared number of values. */
   attach(bytes: Uint8Array): void {
@@ -94,7 +112,12 @@ function gather<T extends Gatherable>(src: T, dst: T, offset: number, shape: rea
  * read without running any of the pickle's code; its data is taken out with the reader's functions.
  */
 export class TorchTensor {
-  constructor(readonly storage: TorchStorage, readonly offset: unknown, readonly size: unknown, readonly stride: unknown) {}
+  constructor(
+    readonly storage: TorchStorage,
+    readonly offset: unknown,
+    readonly size: unknown,
+    readonly stride: unknown,
+  ) {}
 
   get dtype(): DType {
     return this.storage.type.dtype;
@@ -109,16 +132,19 @@ export class TorchTensor {
   problem(): string | null {
     const { size, stride, offset } = this;
     const ints = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => Number.isSafeInteger(x));
-    if (!ints(size) || !ints(stride) || size.length !== stride.length) return 'its sizes and strides are not two lists of integers of one length';
+    if (!ints(size) || !ints(stride) || size.length !== stride.length)
+      return 'its sizes and strides are not two lists of integers of one length';
     if (!Number.isSafeInteger(offset)) return 'its storage offset is not an integer';
     const desc = `size [${size.join(', ')}], stride [${stride.join(', ')}], offset ${offset}`;
-    if (size.some((s) => s < 0) || stride.some((s) => s < 0) || (offset as number) < 0) return `${desc}: negative sizes, strides or offsets are not allowed`;
+    if (size.some((s) => s < 0) || stride.some((s) => s < 0) || (offset as number) < 0)
+      return `${desc}: negative sizes, strides or offsets are not allowed`;
     const numel = size.reduce((a, s) => a * s, 1);
     if (numel === 0) return null;
     const extent = (offset as number) + size.reduce((a, s, i) => a + (s - 1) * stride[i]!, 0) + 1;
     const avail = this.storage.numel;
     if (!(extent <= avail)) return `${desc} reaches value ${extent} of a storage that holds ${avail} (record ${this.storage.record})`;
-    if (numel > avail && numel > MAX_REPEATED) return `${desc} repeats the ${avail} values of its storage into ${numel} (at most ${MAX_REPEATED})`;
+    if (numel > avail && numel > MAX_REPEATED)
+      return `${desc} repeats the ${avail} values of its storage into ${numel} (at most ${MAX_REPEATED})`;
     return null;
   }
 
@@ -133,7 +159,8 @@ export class TorchTensor {
     const numel = shape.reduce((a, s) => a * s, 1);
     // typed arrays need aligned bytes: view them in place when they are, else copy
     const aligned = bytes.byteOffset % itemsize === 0 ? bytes : new Uint8Array(bytes);
-    const view = <A>(C: new (b: ArrayBufferLike, o: number, n: number) => A): A => new C(aligned.buffer, aligned.byteOffset, aligned.length / itemsize);
+    const view = <A>(C: new (b: ArrayBufferLike, o: number, n: number) => A): A =>
+      new C(aligned.buffer, aligned.byteOffset, aligned.length / itemsize);
     const take = <T extends Gatherable>(src: T, make: (n: number) => T): T => {
       const dst = make(numel);
       gather(src, dst, this.offset as number, shape, this.stride as number[]);
@@ -141,16 +168,47 @@ export class TorchTensor {
     };
     const opts = { shape, device: 'cpu' as const };
     switch (dtype) {
-      case 'float32': return tensor(take(view(Float32Array), (n) => new Float32Array(n)), opts);
-      case 'float64': return tensor(Float32Array.from(take(view(Float64Array), (n) => new Float64Array(n))), opts);
-      case 'float16': return tensor(halfToFloat(take(view(Uint16Array), (n) => new Uint16Array(n))), opts);
-      case 'bfloat16': return tensor(bfloat16ToFloat(take(view(Uint16Array), (n) => new Uint16Array(n))), opts);
-      case 'int64': return tensor(take(view(BigInt64Array), (n) => new BigInt64Array(n)), opts);
-      case 'int32': return tensor(take(view(Int32Array), (n) => new Int32Array(n)), opts);
-      case 'int16': return tensor(take(view(Int16Array), (n) => new Int16Array(n)), opts);
-      case 'int8': return tensor(take(view(Int8Array), (n) => new Int8Array(n)), opts);
-      case 'uint8': return tensor(take(view(Uint8Array), (n) => new Uint8Array(n)), opts);
-      case 'bool': return tensor(take(view(Uint8Array), (n) => new Uint8Array(n)).map((v) => (v ? 1 : 0)), { ...opts, dtype: 'bool' });
+      case 'float32':
+        return tensor(
+          take(view(Float32Array), (n) => new Float32Array(n)),
+          opts,
+        );
+      case 'float64':
+        return tensor(Float32Array.from(take(view(Float64Array), (n) => new Float64Array(n))), opts);
+      case 'float16':
+        return tensor(halfToFloat(take(view(Uint16Array), (n) => new Uint16Array(n))), opts);
+      case 'bfloat16':
+        return tensor(bfloat16ToFloat(take(view(Uint16Array), (n) => new Uint16Array(n))), opts);
+      case 'int64':
+        return tensor(
+          take(view(BigInt64Array), (n) => new BigInt64Array(n)),
+          opts,
+        );
+      case 'int32':
+        return tensor(
+          take(view(Int32Array), (n) => new Int32Array(n)),
+          opts,
+        );
+      case 'int16':
+        return tensor(
+          take(view(Int16Array), (n) => new Int16Array(n)),
+          opts,
+        );
+      case 'int8':
+        return tensor(
+          take(view(Int8Array), (n) => new Int8Array(n)),
+          opts,
+        );
+      case 'uint8':
+        return tensor(
+          take(view(Uint8Array), (n) => new Uint8Array(n)),
+          opts,
+        );
+      case 'bool':
+        return tensor(
+          take(view(Uint8Array), (n) => new Uint8Array(n)).map((v) => (v ? 1 : 0)),
+          { ...opts, dtype: 'bool' },
+        );
     }
   }
 }

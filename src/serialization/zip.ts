@@ -44,18 +44,22 @@ export class ZipArchive {
       const loc = eocd - 20;
       if (loc < 0 || b.readUInt32LE(loc) !== LOCATOR64) throw new Error('zip: zip64 sizes without a zip64 locator');
       const at = this.#u64(loc + 8, 'zip64 end record offset');
-      if (at + 56 > loc || b.readUInt32LE(at) !== EOCD64) throw new Error(`zip: zip64 end record at byte ${at} is missing or outside the file`);
+      if (at + 56 > loc || b.readUInt32LE(at) !== EOCD64)
+        throw new Error(`zip: zip64 end record at byte ${at} is missing or outside the file`);
       count = this.#u64(at + 32, 'entry count');
       cdSize = this.#u64(at + 40, 'central directory size');
       cdOffset = this.#u64(at + 48, 'central directory offset');
       cdEnd = at;
     }
     if (cdOffset + cdSize > cdEnd) {
-      throw new Error(`zip: the central directory (bytes ${cdOffset}..${cdOffset + cdSize}) lies outside the file (its end record is at byte ${cdEnd})`);
+      throw new Error(
+        `zip: the central directory (bytes ${cdOffset}..${cdOffset + cdSize}) lies outside the file (its end record is at byte ${cdEnd})`,
+      );
     }
     let p = cdOffset;
     for (let i = 0; i < count; i++) {
-      if (p + 46 > cdOffset + cdSize || b.readUInt32LE(p) !== CENTRAL) throw new Error(`zip: central directory entry ${i} of ${count} is missing or damaged`);
+      if (p + 46 > cdOffset + cdSize || b.readUInt32LE(p) !== CENTRAL)
+        throw new Error(`zip: central directory entry ${i} of ${count} is missing or damaged`);
       const flags = b.readUInt16LE(p + 8);
       const method = b.readUInt16LE(p + 10);
       const crc = b.readUInt32LE(p + 16);
@@ -84,13 +88,19 @@ export class ZipArchive {
       }
       if (this.entries.has(name)) throw new Error(`zip: the entry ${name} appears twice`);
       if (flags & 1) throw new Error(`zip: ${name} is encrypted`);
-      if (method !== 0 && method !== 8) throw new Error(`zip: ${name} uses compression method ${method} (only stored and deflated entries are read)`);
-      if (method === 0 && size !== compressedSize) throw new Error(`zip: ${name} is stored but its sizes differ (${compressedSize} vs ${size})`);
-      if (local + 30 > cdOffset || b.readUInt32LE(local) !== LOCAL) throw new Error(`zip: ${name}: its local header at byte ${local} is missing or outside the file`);
+      if (method !== 0 && method !== 8)
+        throw new Error(`zip: ${name} uses compression method ${method} (only stored and deflated entries are read)`);
+      if (method === 0 && size !== compressedSize)
+        throw new Error(`zip: ${name} is stored but its sizes differ (${compressedSize} vs ${size})`);
+      if (local + 30 > cdOffset || b.readUInt32LE(local) !== LOCAL)
+        throw new Error(`zip: ${name}: its local header at byte ${local} is missing or outside the file`);
       const dataOffset = local + 30 + b.readUInt16LE(local + 26) + b.readUInt16LE(local + 28);
-      if (b.toString('utf8', local + 30, local + 30 + b.readUInt16LE(local + 26)) !== name) throw new Error(`zip: ${name}: its local header names another file`);
+      if (b.toString('utf8', local + 30, local + 30 + b.readUInt16LE(local + 26)) !== name)
+        throw new Error(`zip: ${name}: its local header names another file`);
       if (dataOffset + compressedSize > cdOffset) {
-        throw new Error(`zip: ${name}: its ${compressedSize} bytes at byte ${dataOffset} run past the entries (the central directory starts at byte ${cdOffset})`);
+        throw new Error(
+          `zip: ${name}: its ${compressedSize} bytes at byte ${dataOffset} run past the entries (the central directory starts at byte ${cdOffset})`,
+        );
       }
       this.entries.set(name, { name, method, crc, compressedSize, size, dataOffset });
       p = next;
@@ -121,14 +131,16 @@ export class ZipArchive {
     for (let p = b.length - 22; p >= Math.max(0, b.length - 22 - 0xffff); p--) {
       if (b.readUInt32LE(p) === EOCD && p + 22 + b.readUInt16LE(p + 20) === b.length) return p;
     }
-    throw new Error(looksLikeZip(b)
-      ? `zip: no end-of-central-directory record: the archive is truncated or damaged (${b.length} bytes)`
-      : 'zip: not a zip archive');
+    throw new Error(
+      looksLikeZip(b)
+        ? `zip: no end-of-central-directory record: the archive is truncated or damaged (${b.length} bytes)`
+        : 'zip: not a zip archive',
+    );
   }
 
   #zip64Extra(start: number, len: number): { start: number; end: number } | null {
     const b = this.#b;
-    for (let q = start; q + 4 <= start + len;) {
+    for (let q = start; q + 4 <= start + len; ) {
       const id = b.readUInt16LE(q);
       const n = b.readUInt16LE(q + 2);
       if (q + 4 + n > start + len) break;

@@ -16,9 +16,14 @@ export interface GradOptions {
 export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
   const outs = Array.isArray(outputs) ? outputs : [outputs];
   const ins = Array.isArray(inputs) ? inputs : [inputs];
-  const res = native.grad(outs.map((t) => t.native), ins.map((t) => t.native),
+  const res = native.grad(
+    outs.map((t) => t.native),
+    ins.map((t) => t.native),
     opts.gradOutputs ? opts.gradOutputs.map((t) => t.native) : null,
-    opts.retainGraph, opts.createGraph ?? false, opts.allowUnused ?? false);
+    opts.retainGraph,
+    opts.createGraph ?? false,
+    opts.allowUnused ?? false,
+  );
   return res.map((g) => (g ? new Tensor(g) : null));
 }
 
@@ -55,4 +60,3 @@ function withGradMode<T>(on: boolean, fn: () => T): T {
 export function isGradEnabled(): boolean {
   return native.isGradEnabled();
 }
-

@@ -107,8 +107,11 @@ export function allGatherRows(t: Tensor): Tensor[] {
 export function allGatherJson<T>(value: T): T[] {
   if (getWorldSize() === 1) return [value];
   const bytes = new TextEncoder().encode(JSON.stringify(value));
-  return scope(() => allGatherRows(tensor(bytes, { shape: [bytes.length], ...HOST }))
-    .map((t) => JSON.parse(new TextDecoder().decode(t.toArray<'uint8'>() as Uint8Array)) as T));
+  return scope(() =>
+    allGatherRows(tensor(bytes, { shape: [bytes.length], ...HOST })).map(
+      (t) => JSON.parse(new TextDecoder().decode(t.toArray<'uint8'>() as Uint8Array)) as T,
+    ),
+  );
 }
 
 /** Every rank's count, in rank order. */

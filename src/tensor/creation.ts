@@ -39,8 +39,10 @@ function inferShape(data: unknown): number[] {
  * A tensor from a typed array (its dtype follows the array unless given) or nested number
  * arrays (float32 unless given). The data is copied.
  */
-export function tensor(data: AnyTypedArray | number[] | number[][] | number[][][] | number[][][][] | number,
-  opts: { shape?: number[]; dtype?: DType; device?: Device } = {}): Tensor {
+export function tensor(
+  data: AnyTypedArray | number[] | number[][] | number[][][] | number[][][][] | number,
+  opts: { shape?: number[]; dtype?: DType; device?: Device } = {},
+): Tensor {
   if (typeof data === 'number') data = [data];
   const device = opts.device ?? deviceState.defaultDevice;
   if (ArrayBuffer.isView(data)) {
@@ -149,17 +151,31 @@ function randomDevice(opts: RandomOptions): Device {
 
 /** Standard normal samples. */
 export function randn(shape: number[], opts: RandomOptions = {}): Tensor {
-  return wrap(op('randn', 'generator').call(checkShape(shape), opts.generator?.native ?? null, opts.dtype ?? 'float32', null, randomDevice(opts)));
+  return wrap(
+    op('randn', 'generator').call(checkShape(shape), opts.generator?.native ?? null, opts.dtype ?? 'float32', null, randomDevice(opts)),
+  );
 }
 
 /** Uniform samples in [0, 1). */
 export function rand(shape: number[], opts: RandomOptions = {}): Tensor {
-  return wrap(op('rand', 'generator').call(checkShape(shape), opts.generator?.native ?? null, opts.dtype ?? 'float32', null, randomDevice(opts)));
+  return wrap(
+    op('rand', 'generator').call(checkShape(shape), opts.generator?.native ?? null, opts.dtype ?? 'float32', null, randomDevice(opts)),
+  );
 }
 
 /** Integers uniform in [low, high). */
 export function randint(low: number, high: number, shape: number[], opts: RandomOptions = {}): Tensor {
-  return wrap(op('randint', 'low_generator').call(low, high, checkShape(shape), opts.generator?.native ?? null, opts.dtype ?? 'int64', null, randomDevice(opts)));
+  return wrap(
+    op('randint', 'low_generator').call(
+      low,
+      high,
+      checkShape(shape),
+      opts.generator?.native ?? null,
+      opts.dtype ?? 'int64',
+      null,
+      randomDevice(opts),
+    ),
+  );
 }
 
 /** A random permutation of 0..n-1 (int64). */

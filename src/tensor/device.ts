@@ -33,14 +33,19 @@ export function resolveDevice(request = 'auto'): Device {
   const m = /^cuda(?::(\d+))?$/.exec(r);
   if (!m) throw new Error(`unknown device '${request}' (expected auto, cpu, cuda or cuda:N)`);
   if (!builtWithCuda) {
-    throw new Error(`--device ${request}: this Sauron addon was built against a CPU-only libtorch; ` +
-      'rebuild it against a CUDA libtorch (LIBTORCH=/path/to/libtorch npm ci, see docs/gpus-and-clusters.md) to use a GPU.');
+    throw new Error(
+      `--device ${request}: this Sauron addon was built against a CPU-only libtorch; ` +
+        'rebuild it against a CUDA libtorch (LIBTORCH=/path/to/libtorch npm ci, see docs/gpus-and-clusters.md) to use a GPU.',
+    );
   }
   const n = cudaDeviceCount();
   const index = m[1] === undefined ? 0 : Number(m[1]);
   if (index >= n) {
-    throw new Error(n === 0 ? `--device ${request}: no CUDA device is visible (check the driver and CUDA_VISIBLE_DEVICES).`
-      : `--device ${request}: only ${n} CUDA device${n === 1 ? '' : 's'} visible (cuda:0${n > 1 ? `..cuda:${n - 1}` : ''}).`);
+    throw new Error(
+      n === 0
+        ? `--device ${request}: no CUDA device is visible (check the driver and CUDA_VISIBLE_DEVICES).`
+        : `--device ${request}: only ${n} CUDA device${n === 1 ? '' : 's'} visible (cuda:0${n > 1 ? `..cuda:${n - 1}` : ''}).`,
+    );
   }
   return `cuda:${index}`;
 }

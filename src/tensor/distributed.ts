@@ -36,7 +36,9 @@ function envInt(name: string): number | undefined {
 /** Joins the process group (torchrun's environment unless told otherwise). */
 export function initProcessGroup(o: ProcessGroupOptions = {}): { rank: number; worldSize: number } {
   if (!native.hasGloo) {
-    throw new Error('this build of the addon has no Gloo (its libtorch came without gloo\'s headers); install them (Debian: libgloo-dev) and run npm ci');
+    throw new Error(
+      "this build of the addon has no Gloo (its libtorch came without gloo's headers); install them (Debian: libgloo-dev) and run npm ci",
+    );
   }
   if (state) throw new Error('the process group is already initialised');
   const rank = o.rank ?? envInt('RANK') ?? 0;
@@ -48,8 +50,15 @@ export function initProcessGroup(o: ProcessGroupOptions = {}): { rank: number; w
   // Under torchrun the agent already serves the store on MASTER_PORT: every rank is its client,
   // under the key prefix PyTorch's own workers use (torch.distributed.rendezvous).
   const agentStore = process.env.TORCHELASTIC_USE_AGENT_STORE === 'True';
-  native.initProcessGroup({ rank, worldSize, port, host: o.host ?? process.env.MASTER_ADDR ?? '127.0.0.1', timeoutMs: o.timeoutMs ?? 60000,
-    agentStore, ...(agentStore ? { prefix: `/worker/attempt_${process.env.TORCHELASTIC_RESTART_COUNT ?? 0}` } : {}) });
+  native.initProcessGroup({
+    rank,
+    worldSize,
+    port,
+    host: o.host ?? process.env.MASTER_ADDR ?? '127.0.0.1',
+    timeoutMs: o.timeoutMs ?? 60000,
+    agentStore,
+    ...(agentStore ? { prefix: `/worker/attempt_${process.env.TORCHELASTIC_RESTART_COUNT ?? 0}` } : {}),
+  });
   state = { rank, worldSize };
   return state;
 }
@@ -82,7 +91,7 @@ function collective<T>(name: string, fn: () => T): T {
   } catch (e) {
     const msg = (e as Error).message;
     const lost = /closed|timed? ?out|connect|peer|reset/i.test(msg);
-    throw new Error(`${name} on rank ${state.rank} of ${state.worldSize} failed (${msg})` + (lost ? `: ${whoStopped(state)}` : ''));
+    throw new Error(`${name} on rank ${state.rank} of ${state.worldSize} failed (${msg})${lost ? `: ${whoStopped(state)}` : ''}`);
   }
 }
 
@@ -112,7 +121,7 @@ function whoStopped(s: { rank: number; worldSize: number }): string {
     return `rank${missing.length > 1 ? 's' : ''} ${missing.join(', ')} stopped or cannot be reached (no check-in within ${CHECK_IN_MS / 1000} s)`;
   } catch {
     return process.env.TORCHELASTIC_USE_AGENT_STORE === 'True'
-      ? 'another rank stopped, and the launcher\'s store cannot be reached'
+      ? "another rank stopped, and the launcher's store cannot be reached"
       : 'rank 0 (which serves the rendezvous store) stopped or cannot be reached';
   }
 }
@@ -147,10 +156,19 @@ export function barrier(): void {
  * accumulated in float64. Without a process group it normalises this process's batch with
  * the same kernel, so one process and several agree to rounding.
  */
-export function syncBatchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor, runningVar: Tensor,
-  momentum: number, eps: number): Tensor {
-  const call = () => wrap(native.syncBatchNorm(x.native, weight?.native ?? null, bias?.native ?? null,
-    runningMean.native, runningVar.native, momentum, eps));
+export function syncBatchNorm(
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  momentum: number,
+  eps: number,
+): Tensor {
+  const call = () =>
+    wrap(
+      native.syncBatchNorm(x.native, weight?.native ?? null, bias?.native ?? null, runningMean.native, runningVar.native, momentum, eps),
+    );
   return state ? collective('syncBatchNorm', call) : call();
 }
 

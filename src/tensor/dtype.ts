@@ -6,13 +6,19 @@ export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8'
 /**
  * The typed array a tensor of dtype D reads into (int64: BigInt64Array, bool: Uint8Array, half types: Float32Array).
  */
-export type TypedArrayFor<D extends DType> = D extends 'float32' | 'float16' | 'bfloat16' ? Float32Array
-  : D extends 'float64' ? Float64Array
-  : D extends 'int64' ? BigInt64Array
-  : D extends 'int32' ? Int32Array
-  : D extends 'int16' ? Int16Array
-  : D extends 'int8' ? Int8Array
-  : Uint8Array;
+export type TypedArrayFor<D extends DType> = D extends 'float32' | 'float16' | 'bfloat16'
+  ? Float32Array
+  : D extends 'float64'
+    ? Float64Array
+    : D extends 'int64'
+      ? BigInt64Array
+      : D extends 'int32'
+        ? Int32Array
+        : D extends 'int16'
+          ? Int16Array
+          : D extends 'int8'
+            ? Int8Array
+            : Uint8Array;
 
 /** The typed arrays tensors are made from and read into. */
 export type AnyTypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;

@@ -32,5 +32,29 @@ export { op } from './op.js';
 export * from './runtime.js';
 export * from './device.js';
 export type { CreationOptions } from './creation.js';
-export { initProcessGroup, destroyProcessGroup, isInitialized, hasGloo, getRank, getWorldSize, allReduce, broadcast, allGather, barrier, syncBatchNorm, type ProcessGroupOptions, type ReduceOp } from './distributed.js';
-export { broadcastBytes, broadcastJson, fromRoot, leadAnnouncing, awaitAnnouncement, sumAcrossRanks, allGatherRows, allGatherJson, gatherCounts } from './collectives.js';
+export {
+  initProcessGroup,
+  destroyProcessGroup,
+  isInitialized,
+  hasGloo,
+  getRank,
+  getWorldSize,
+  allReduce,
+  broadcast,
+  allGather,
+  barrier,
+  syncBatchNorm,
+  type ProcessGroupOptions,
+  type ReduceOp,
+} from './distributed.js';
+export {
+  broadcastBytes,
+  broadcastJson,
+  fromRoot,
+  leadAnnouncing,
+  awaitAnnouncement,
+  sumAcrossRanks,
+  allGatherRows,
+  allGatherJson,
+  gatherCounts,
+} from './collectives.js';

@@ -5,7 +5,7 @@ const cache = new Map<string, NativeOp>();
 
 /** The ATen operator `name.overload` (e.g. op('add', 'Tensor')), looked up once. */
 export function op(name: string, overload = ''): NativeOp {
-  const key = name + '.' + overload;
+  const key = `${name}.${overload}`;
   let o = cache.get(key);
   if (!o) {
     o = new native.Op(name, overload);

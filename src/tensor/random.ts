@@ -67,7 +67,7 @@ export function derivedGenerator(seed: number, ...tags: number[]): Generator {
   // splitmix-style mixing keeps nearby (seed, epoch) pairs far apart.
   let h = BigInt(seed) & 0xffffffffffffn;
   for (const t of tags) {
-    h = (h ^ BigInt(t)) * 0x9e3779b97f4a7c15n & 0xffffffffffffffffn;
+    h = ((h ^ BigInt(t)) * 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
     h ^= h >> 31n;
   }
   return new Generator(h & 0x1fffffffffffffn);

@@ -19,7 +19,8 @@ export function loadScriptModule(path: string, device: Device): ScriptModule {
   try {
     return new native.ScriptModule(path, false, device);
   } catch (e) {
-    if ((e as { unsafeTensor?: boolean }).unsafeTensor) throw new UnsafeScriptFileError(`${path}: ${(e as Error).message}; the file is damaged or was altered`);
+    if ((e as { unsafeTensor?: boolean }).unsafeTensor)
+      throw new UnsafeScriptFileError(`${path}: ${(e as Error).message}; the file is damaged or was altered`);
     throw e;
   }
 }

@@ -208,9 +208,12 @@ export class Tensor implements Scoped {
    * nothing changes, as PyTorch). `nonBlocking` overlaps a host-device copy with compute.
    */
   to(target: DType | Device | { dtype?: DType; device?: Device; nonBlocking?: boolean }): Tensor {
-    const o = typeof target === 'string'
-      ? ((DTYPES as readonly string[]).includes(target) ? { dtype: target as DType } : { device: target })
-      : target;
+    const o =
+      typeof target === 'string'
+        ? (DTYPES as readonly string[]).includes(target)
+          ? { dtype: target as DType }
+          : { device: target }
+        : target;
     if (o.device === undefined) return wrap(op('to', 'dtype').call(this.native, o.dtype!));
     return wrap(op('to', 'dtype_layout').call(this.native, o.dtype ?? null, null, o.device, null, o.nonBlocking ?? false));
   }
@@ -387,8 +390,7 @@ export class Tensor implements Scoped {
     if ((min === null || typeof min === 'number') && (max === null || typeof max === 'number')) {
       return wrap(op('clamp').call(this.native, min === null ? null : f64(min), max === null ? null : f64(max)));
     }
-    const asT = (b: TensorOrScalar | null): NativeTensor | null =>
-      b === null ? null : typeof b === 'number' ? null : b.native;
+    const asT = (b: TensorOrScalar | null): NativeTensor | null => (b === null ? null : typeof b === 'number' ? null : b.native);
     if (typeof min === 'number' || typeof max === 'number') {
       throw new TypeError('clamp: give both bounds as tensors or both as numbers');
     }
@@ -404,17 +406,29 @@ export class Tensor implements Scoped {
   }
 
   /** this == other, elementwise: a bool tensor. */
-  eq(other: TensorOrScalar): Tensor { return this.#cmp('eq', other); }
+  eq(other: TensorOrScalar): Tensor {
+    return this.#cmp('eq', other);
+  }
   /** this != other, elementwise: a bool tensor. */
-  ne(other: TensorOrScalar): Tensor { return this.#cmp('ne', other); }
+  ne(other: TensorOrScalar): Tensor {
+    return this.#cmp('ne', other);
+  }
   /** this < other, elementwise: a bool tensor. */
-  lt(other: TensorOrScalar): Tensor { return this.#cmp('lt', other); }
+  lt(other: TensorOrScalar): Tensor {
+    return this.#cmp('lt', other);
+  }
   /** this <= other, elementwise: a bool tensor. */
-  le(other: TensorOrScalar): Tensor { return this.#cmp('le', other); }
+  le(other: TensorOrScalar): Tensor {
+    return this.#cmp('le', other);
+  }
   /** this > other, elementwise: a bool tensor. */
-  gt(other: TensorOrScalar): Tensor { return this.#cmp('gt', other); }
+  gt(other: TensorOrScalar): Tensor {
+    return this.#cmp('gt', other);
+  }
   /** this >= other, elementwise: a bool tensor. */
-  ge(other: TensorOrScalar): Tensor { return this.#cmp('ge', other); }
+  ge(other: TensorOrScalar): Tensor {
+    return this.#cmp('ge', other);
+  }
 
   /** Elementwise logical and: a bool tensor. */
   logicalAnd(other: Tensor): Tensor {
@@ -457,23 +471,17 @@ export class Tensor implements Scoped {
 
   /** The sum over `dim` (all elements when omitted). */
   sum(dim?: Dims, keepdim = false): Tensor {
-    return dim === undefined
-      ? wrap(op('sum').call(this.native))
-      : wrap(op('sum', 'dim_IntList').call(this.native, dim, keepdim));
+    return dim === undefined ? wrap(op('sum').call(this.native)) : wrap(op('sum', 'dim_IntList').call(this.native, dim, keepdim));
   }
 
   /** The mean over `dim` (all elements when omitted). */
   mean(dim?: Dims, keepdim = false): Tensor {
-    return dim === undefined
-      ? wrap(op('mean').call(this.native))
-      : wrap(op('mean', 'dim').call(this.native, dim, keepdim));
+    return dim === undefined ? wrap(op('mean').call(this.native)) : wrap(op('mean', 'dim').call(this.native, dim, keepdim));
   }
 
   /** The product over `dim` (all elements when omitted). */
   prod(dim?: number, keepdim = false): Tensor {
-    return dim === undefined
-      ? wrap(op('prod').call(this.native))
-      : wrap(op('prod', 'dim_int').call(this.native, dim, keepdim));
+    return dim === undefined ? wrap(op('prod').call(this.native)) : wrap(op('prod', 'dim_int').call(this.native, dim, keepdim));
   }
 
   /** Standard deviation, unbiased (n-1) by default as in PyTorch. */
@@ -604,9 +612,7 @@ export class Tensor implements Scoped {
 
   /** A view without the dimension `dim` of size 1 (every size-1 dimension when omitted). */
   squeeze(dim?: number): Tensor {
-    return dim === undefined
-      ? wrap(op('squeeze').call(this.native))
-      : wrap(op('squeeze', 'dim').call(this.native, dim));
+    return dim === undefined ? wrap(op('squeeze').call(this.native)) : wrap(op('squeeze', 'dim').call(this.native, dim));
   }
 
   /** A broadcast view to `shape` (-1 keeps a size), without copying. */
@@ -685,7 +691,12 @@ export class Tensor implements Scoped {
 
   /** Advanced indexing, like x[i0, i1, ...] with index tensors (null keeps a dimension whole). */
   index(indices: (Tensor | null)[]): Tensor {
-    return wrap(op('index', 'Tensor').call(this.native, indices.map((i) => i?.native ?? null)));
+    return wrap(
+      op('index', 'Tensor').call(
+        this.native,
+        indices.map((i) => i?.native ?? null),
+      ),
+    );
   }
 
   // ---- softmax and selection ------------------------------------------------------------
@@ -728,16 +739,12 @@ export class Tensor implements Scoped {
 
   /** In place: this += alpha * other. */
   add_(other: TensorOrScalar, alpha?: number): this {
-    return typeof other === 'number'
-      ? this.#inplace('add_', 'Scalar', other, alpha)
-      : this.#inplace('add_', 'Tensor', other.native, alpha);
+    return typeof other === 'number' ? this.#inplace('add_', 'Scalar', other, alpha) : this.#inplace('add_', 'Tensor', other.native, alpha);
   }
 
   /** In place: this -= alpha * other. */
   sub_(other: TensorOrScalar, alpha?: number): this {
-    return typeof other === 'number'
-      ? this.#inplace('sub_', 'Scalar', other, alpha)
-      : this.#inplace('sub_', 'Tensor', other.native, alpha);
+    return typeof other === 'number' ? this.#inplace('sub_', 'Scalar', other, alpha) : this.#inplace('sub_', 'Tensor', other.native, alpha);
   }
 
   /** In place: this *= other. */
@@ -792,7 +799,13 @@ export class Tensor implements Scoped {
 
   /** In place: this[indices] = values (accumulated with += when `accumulate`). */
   indexPut_(indices: (Tensor | null)[], values: Tensor, accumulate = false): this {
-    return this.#inplace('index_put_', '', indices.map((i) => i?.native ?? null), values.native, accumulate);
+    return this.#inplace(
+      'index_put_',
+      '',
+      indices.map((i) => i?.native ?? null),
+      values.native,
+      accumulate,
+    );
   }
 
   toString(): string {
@@ -804,12 +817,22 @@ export class Tensor implements Scoped {
 
 /** Concatenates tensors of equal shape but along `dim`. */
 export function cat(tensors: Tensor[], dim = 0): Tensor {
-  return wrap(op('cat').call(tensors.map((t) => t.native), dim));
+  return wrap(
+    op('cat').call(
+      tensors.map((t) => t.native),
+      dim,
+    ),
+  );
 }
 
 /** Stacks tensors of one shape along a new dimension `dim`. */
 export function stack(tensors: Tensor[], dim = 0): Tensor {
-  return wrap(op('stack').call(tensors.map((t) => t.native), dim));
+  return wrap(
+    op('stack').call(
+      tensors.map((t) => t.native),
+      dim,
+    ),
+  );
 }
 
 /** condition ? a : b, elementwise (numbers are broadcast). */
@@ -824,6 +847,8 @@ function checkGuard(t: Tensor): void {
   const d = T.device(t.native);
   if (d !== canonicalDevice(deviceState.guard!)) {
     const where = new Error().stack?.split('\n').slice(3, 9).join('\n') ?? '';
-    throw new Error(`device guard: a tensor of shape [${T.shape(t.native).join(', ')}] was created on ${d}, expected ${deviceState.guard}\n${where}`);
+    throw new Error(
+      `device guard: a tensor of shape [${T.shape(t.native).join(', ')}] was created on ${d}, expected ${deviceState.guard}\n${where}`,
+    );
   }
 }

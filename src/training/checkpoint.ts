@@ -32,8 +32,14 @@ const DIR = 'checkpoint';
  * current weights as the kept ones, 'previous' carries the previous checkpoint's kept weights
  * forward, so the kept weights always belong to the checkpoint that names their epoch.
  */
-export function saveCheckpoint(runDir: string, model: ImageClassifier, opt: Optimizer, state: CheckpointState,
-  metrics: EpochMetrics[] = [], best?: 'model' | 'previous'): void {
+export function saveCheckpoint(
+  runDir: string,
+  model: ImageClassifier,
+  opt: Optimizer,
+  state: CheckpointState,
+  metrics: EpochMetrics[] = [],
+  best?: 'model' | 'previous',
+): void {
   const tmp = join(runDir, `${DIR}.tmp`);
   const old = join(runDir, `${DIR}.old`);
   const cur = join(runDir, DIR);
@@ -48,7 +54,7 @@ export function saveCheckpoint(runDir: string, model: ImageClassifier, opt: Opti
     if (!prev || !existsSync(join(prev, BEST_WEIGHTS))) throw new Error(`${runDir}: the previous checkpoint holds no kept weights`);
     copyFileSync(join(prev, BEST_WEIGHTS), join(tmp, BEST_WEIGHTS));
   }
-  writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(state) + '\n');
+  writeFileAtomic(join(tmp, 'state.json'), `${JSON.stringify(state)}\n`);
   rmSync(old, { recursive: true, force: true });
   if (existsSync(cur)) renameSync(cur, old);
   renameSync(tmp, cur);
@@ -67,7 +73,10 @@ export function findCheckpoints(runDir: string): string[] {
 
 /** A checkpoint file that cannot be read back: its path and what is wrong with it. */
 export class DamagedCheckpointError extends Error {
-  constructor(readonly file: string, why: string) {
+  constructor(
+    readonly file: string,
+    why: string,
+  ) {
     super(`${file} is damaged (${why})`);
   }
 }
@@ -78,9 +87,14 @@ function checkState(s: unknown, file: string, epochs?: number): CheckpointState 
   const st = s as Partial<CheckpointState> | null;
   const int = (v: unknown, lo: number, hi = Infinity) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
   if (!st || typeof st !== 'object') throw new DamagedCheckpointError(file, 'not a JSON object');
-  if (!int(st.epoch, 0, epochs)) throw new DamagedCheckpointError(file, `epoch ${JSON.stringify(st.epoch)} is not a whole number of epochs from 0 to ${epochs ?? 'the run\'s total'}`);
+  if (!int(st.epoch, 0, epochs))
+    throw new DamagedCheckpointError(
+      file,
+      `epoch ${JSON.stringify(st.epoch)} is not a whole number of epochs from 0 to ${epochs ?? "the run's total"}`,
+    );
   if (!int(st.step, 0)) throw new DamagedCheckpointError(file, `step ${JSON.stringify(st.step)} is not a non-negative whole number`);
-  if (st.bestEpoch !== undefined && !int(st.bestEpoch, 1, st.epoch)) throw new DamagedCheckpointError(file, `bestEpoch ${JSON.stringify(st.bestEpoch)} is not an epoch it covers`);
+  if (st.bestEpoch !== undefined && !int(st.bestEpoch, 1, st.epoch))
+    throw new DamagedCheckpointError(file, `bestEpoch ${JSON.stringify(st.bestEpoch)} is not an epoch it covers`);
   if (st.gradScale !== undefined && !(st.gradScale.scale > 0 && Number.isInteger(st.gradScale.growth))) {
     throw new DamagedCheckpointError(file, 'gradScale is not a positive scale and a whole growth count');
   }
@@ -91,7 +105,12 @@ function checkState(s: unknown, file: string, epochs?: number): CheckpointState 
  * Restores model and optimizer; `metrics` is null for checkpoints written before they held
  * them. A file that cannot be read back throws DamagedCheckpointError naming it.
  */
-export function loadCheckpoint(dir: string, model: ImageClassifier, opt: Optimizer, epochs?: number): CheckpointState & { metrics: EpochMetrics[] | null } {
+export function loadCheckpoint(
+  dir: string,
+  model: ImageClassifier,
+  opt: Optimizer,
+  epochs?: number,
+): CheckpointState & { metrics: EpochMetrics[] | null } {
   const at = (f: string) => join(dir, f);
   let raw: unknown;
   try {
@@ -117,7 +136,8 @@ export function loadCheckpoint(dir: string, model: ImageClassifier, opt: Optimiz
     } catch (e) {
       throw new DamagedCheckpointError(at(METRICS_FILE), why(e));
     }
-    if (metrics.length !== state.epoch) throw new DamagedCheckpointError(at(METRICS_FILE), `${metrics.length} epochs of metrics for a checkpoint after epoch ${state.epoch}`);
+    if (metrics.length !== state.epoch)
+      throw new DamagedCheckpointError(at(METRICS_FILE), `${metrics.length} epochs of metrics for a checkpoint after epoch ${state.epoch}`);
   }
   if (state.bestEpoch !== undefined && !existsSync(at(BEST_WEIGHTS))) throw new DamagedCheckpointError(at(BEST_WEIGHTS), 'missing');
   return { ...state, metrics };

@@ -90,7 +90,10 @@ export interface TrainConfig {
 }
 
 /** A data set's default training settings: a {@link TrainConfig} without the run's own choices. */
-export type TrainDefaults = Omit<TrainConfig, 'dataset' | 'data' | 'limit' | 'testLimit' | 'method' | 'adversarial' | 'regularizer' | 'keep'> & {
+export type TrainDefaults = Omit<
+  TrainConfig,
+  'dataset' | 'data' | 'limit' | 'testLimit' | 'method' | 'adversarial' | 'regularizer' | 'keep'
+> & {
   adversarial: AdversarialSettings;
   regularizer: RegularizerSettings;
   /** The reference's recipe for its sensitivity-trained model, over the data set's defaults. */
@@ -103,11 +106,22 @@ export type TrainDefaults = Omit<TrainConfig, 'dataset' | 'data' | 'limit' | 'te
  */
 export const DEFAULTS: Record<string, TrainDefaults> = {
   'fashion-mnist': {
-    arch: 'small-cnn', width: 0.5, epochs: 12, batchSize: 128, lr: 0.05, momentum: 0.9, weightDecay: 5e-4,
-    schedule: 'onecycle', stepEpochs: 4, gamma: 0.1, seed: 0, augment: { cropPadding: 2, hflip: false },
+    arch: 'small-cnn',
+    width: 0.5,
+    epochs: 12,
+    batchSize: 128,
+    lr: 0.05,
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    schedule: 'onecycle',
+    stepEpochs: 4,
+    gamma: 0.1,
+    seed: 0,
+    augment: { cropPadding: 2, hflip: false },
     // A tenth of the reference's regularizer weights (10, 100), which cost this small model
     // clean accuracy that a tenth of them keeps (docs/results.md, "Training methods").
-    adversarial: { norm: 'l2', eps: 0.3, steps: 3 }, regularizer: { topK: 16, delta1: 1, delta2: 10 },
+    adversarial: { norm: 'l2', eps: 0.3, steps: 3 },
+    regularizer: { topK: 16, delta1: 1, delta2: 10 },
     validation: { eps: 0.3, steps: 20, limit: 256 },
     // Not the reference's best-robust: under this schedule the validation attack's robust
     // accuracy falls as training goes on, for the standard model too, so it would keep an
@@ -116,16 +130,41 @@ export const DEFAULTS: Record<string, TrainDefaults> = {
   },
   // The reference library's CIFAR recipe: VGG-19, SGD 0.1, step decay, crop + flip.
   cifar10: {
-    arch: 'vgg19', width: 1, epochs: 150, batchSize: 128, lr: 0.1, momentum: 0.9, weightDecay: 5e-4,
-    schedule: 'step', stepEpochs: 50, gamma: 0.1, seed: 0, augment: { cropPadding: 4, hflip: true },
-    adversarial: { norm: 'l2', eps: 0.5, steps: 7 }, regularizer: { topK: 16, delta1: 10, delta2: 100 },
-    validation: { eps: 0.5, steps: 20, limit: 1000 }, sensitivity: { lr: 0.01, keep: 'best-robust' },
+    arch: 'vgg19',
+    width: 1,
+    epochs: 150,
+    batchSize: 128,
+    lr: 0.1,
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    schedule: 'step',
+    stepEpochs: 50,
+    gamma: 0.1,
+    seed: 0,
+    augment: { cropPadding: 4, hflip: true },
+    adversarial: { norm: 'l2', eps: 0.5, steps: 7 },
+    regularizer: { topK: 16, delta1: 10, delta2: 100 },
+    validation: { eps: 0.5, steps: 20, limit: 1000 },
+    sensitivity: { lr: 0.01, keep: 'best-robust' },
   },
   imagenet: {
-    arch: 'resnet50-imagenet', width: 1, epochs: 90, batchSize: 256, lr: 0.1, momentum: 0.9, weightDecay: 1e-4,
-    schedule: 'step', stepEpochs: 30, gamma: 0.1, seed: 0, augment: { cropPadding: 0, hflip: false }, imageSize: 224,
-    adversarial: { norm: 'l2', eps: 3, steps: 3 }, regularizer: { topK: 16, delta1: 10, delta2: 100 },
-    validation: { eps: 3, steps: 20, limit: 500 }, sensitivity: { keep: 'best-robust' },
+    arch: 'resnet50-imagenet',
+    width: 1,
+    epochs: 90,
+    batchSize: 256,
+    lr: 0.1,
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    schedule: 'step',
+    stepEpochs: 30,
+    gamma: 0.1,
+    seed: 0,
+    augment: { cropPadding: 0, hflip: false },
+    imageSize: 224,
+    adversarial: { norm: 'l2', eps: 3, steps: 3 },
+    regularizer: { topK: 16, delta1: 10, delta2: 100 },
+    validation: { eps: 3, steps: 20, limit: 500 },
+    sensitivity: { keep: 'best-robust' },
   },
 };
 
@@ -145,13 +184,19 @@ export function checkConfig(c: TrainConfig): void {
     const r = c.regularizer;
     if (!r) throw new Error('--method sensitivity needs regularizer settings');
     posInt('top-k', r.topK);
-    for (const [n, v] of [['--delta1', r.delta1], ['--delta2', r.delta2]] as const) {
+    for (const [n, v] of [
+      ['--delta1', r.delta1],
+      ['--delta2', r.delta2],
+    ] as const) {
       if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`${n} must be a non-negative number, got ${v}`);
     }
   }
-  if (!Number.isInteger(c.validation.limit) || c.validation.limit < 0) throw new RangeError(`validation limit must be a non-negative integer`);
-  if (c.keep !== undefined && c.keep !== 'last' && c.keep !== 'best-robust') throw new Error(`unknown --keep '${String(c.keep)}' (last or best-robust)`);
-  if (c.keep === 'best-robust' && c.validation.limit === 0) throw new Error('--keep best-robust needs the validation attack (--val-limit above 0)');
+  if (!Number.isInteger(c.validation.limit) || c.validation.limit < 0)
+    throw new RangeError(`validation limit must be a non-negative integer`);
+  if (c.keep !== undefined && c.keep !== 'last' && c.keep !== 'best-robust')
+    throw new Error(`unknown --keep '${String(c.keep)}' (last or best-robust)`);
+  if (c.keep === 'best-robust' && c.validation.limit === 0)
+    throw new Error('--keep best-robust needs the validation attack (--val-limit above 0)');
   posInt('batch size', c.batchSize);
   if (!(c.lr > 0)) throw new RangeError(`learning rate must be positive, got ${c.lr}`);
   if (!(c.momentum >= 0 && c.momentum < 1)) throw new RangeError(`momentum must be in [0, 1), got ${c.momentum}`);

@@ -49,18 +49,23 @@ export function allReduceGradients(params: Tensor[], o: { bucketBytes?: number }
   for (const bucket of buckets) {
     scope(() => {
       const grads = bucket.map((p) => p.grad);
-      const flat = cat(grads.map((g, i) => (g ?? zeros(bucket[i]!.shape, { dtype: bucket[i]!.dtype, device: bucket[i]!.device })).flatten()), 0);
+      const flat = cat(
+        grads.map((g, i) => (g ?? zeros(bucket[i]!.shape, { dtype: bucket[i]!.dtype, device: bucket[i]!.device })).flatten()),
+        0,
+      );
       allReduce(flat, 'sum');
       flat.div_(w);
       // back into the gradients in place (as DDP's bucket views), sparing a new tensor each
       let off = 0;
-      noGrad(() => bucket.forEach((p, i) => {
-        const n = p.numel();
-        const part = flat.narrow(0, off, n).view(p.shape);
-        if (grads[i]) grads[i]!.copy_(part);
-        else p.grad = part.clone();
-        off += n;
-      }));
+      noGrad(() =>
+        bucket.forEach((p, i) => {
+          const n = p.numel();
+          const part = flat.narrow(0, off, n).view(p.shape);
+          if (grads[i]) grads[i]!.copy_(part);
+          else p.grad = part.clone();
+          off += n;
+        }),
+      );
     });
   }
 }

@@ -40,8 +40,11 @@ export interface Evaluation {
  * console.log(e.accuracy, e.perClass.map((c) => `${c.class}: ${c.accuracy}`));
  * ```
  */
-export async function evaluate(model: ImageClassifier, ds: ImageDataset,
-  opts: { batchSize?: number; onProgress?: (p: Progress) => void; acrossRanks?: boolean } = {}): Promise<Evaluation> {
+export async function evaluate(
+  model: ImageClassifier,
+  ds: ImageDataset,
+  opts: { batchSize?: number; onProgress?: (p: Progress) => void; acrossRanks?: boolean } = {},
+): Promise<Evaluation> {
   const batchSize = opts.batchSize ?? 256;
   const k = ds.classNames.length;
   if (model.numClasses !== k) throw new Error(`the model has ${model.numClasses} classes, the data set ${ds.name} has ${k}`);
@@ -57,10 +60,18 @@ export async function evaluate(model: ImageClassifier, ds: ImageDataset,
     const mine = batches(ds, { batchSize, device: model.device, pick: (b) => b % world === rank });
     for (let round = 0; round * world < total; round++) {
       const b = round * world + rank < total ? (await mine.next()).value! : null;
-      const local = b ? scope(() => noGrad(() => {
-        const { logits } = model.forward(b.images);
-        return { loss: F.crossEntropy(logits, b.labels, { reduction: 'sum' }).item(), pred: logits.argmax(1).toNumbers(), lab: b.labels.toNumbers() };
-      })) : null;
+      const local = b
+        ? scope(() =>
+            noGrad(() => {
+              const { logits } = model.forward(b.images);
+              return {
+                loss: F.crossEntropy(logits, b.labels, { reduction: 'sum' }).item(),
+                pred: logits.argmax(1).toNumbers(),
+                lab: b.labels.toNumbers(),
+              };
+            }),
+          )
+        : null;
       b?.images.dispose();
       b?.labels.dispose();
       for (const part of world > 1 ? allGatherJson(local) : [local]) {
@@ -82,7 +93,12 @@ export async function evaluate(model: ImageClassifier, ds: ImageDataset,
     accuracy: done ? right / done : 0,
     loss: done ? lossSum / done : 0,
     count: done,
-    perClass: ds.classNames.map((name, c) => ({ class: name, count: counts[c]!, correct: correct[c]!, accuracy: counts[c] ? correct[c]! / counts[c]! : 0 })),
+    perClass: ds.classNames.map((name, c) => ({
+      class: name,
+      count: counts[c]!,
+      correct: correct[c]!,
+      accuracy: counts[c] ? correct[c]! / counts[c]! : 0,
+    })),
     predictions,
   };
 }

@@ -18,14 +18,16 @@ export function predict(model: ImageClassifier, images: Tensor, batchSize = 256)
   const hi = images.max().item();
   if (!(lo >= 0 && hi <= 1)) throw new Error(`inputs must lie in [0, 1], found values in [${lo}, ${hi}]`);
   return withEval(model, () => {
-    return scope(() => noGrad(() => {
-      const parts: Tensor[] = [];
-      for (let i = 0; i < s[0]!; i += batchSize) {
-        const x = images.narrow(0, i, Math.min(batchSize, s[0]! - i)).to(model.device);
-        parts.push(model.forward(x).logits.argmax(1).cpu());
-      }
-      // Predictions come back to the host, where the caller's images came from.
-      return parts.length === 1 ? parts[0]! : cat(parts);
-    }));
+    return scope(() =>
+      noGrad(() => {
+        const parts: Tensor[] = [];
+        for (let i = 0; i < s[0]!; i += batchSize) {
+          const x = images.narrow(0, i, Math.min(batchSize, s[0]! - i)).to(model.device);
+          parts.push(model.forward(x).logits.argmax(1).cpu());
+        }
+        // Predictions come back to the host, where the caller's images came from.
+        return parts.length === 1 ? parts[0]! : cat(parts);
+      }),
+    );
   });
 }

@@ -37,19 +37,27 @@ export function writeMetrics(dir: string, metrics: EpochMetrics[]): void {
 export function readMetrics(dir: string): EpochMetrics[] {
   const p = join(dir, METRICS_FILE);
   if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8').split('\n').flatMap((l, i) => {
-    if (!l.trim()) return [];
-    const m = parseJsonText(l, `${p}:${i + 1}`);
-    if (!m || typeof m !== 'object' || !Number.isInteger((m as EpochMetrics).epoch)) throw new Error(`${p}:${i + 1}: expected an epoch's metrics object`);
-    return [m as EpochMetrics];
-  });
+  return readFileSync(p, 'utf8')
+    .split('\n')
+    .flatMap((l, i) => {
+      if (!l.trim()) return [];
+      const m = parseJsonText(l, `${p}:${i + 1}`);
+      if (!m || typeof m !== 'object' || !Number.isInteger((m as EpochMetrics).epoch))
+        throw new Error(`${p}:${i + 1}: expected an epoch's metrics object`);
+      return [m as EpochMetrics];
+    });
 }
 
 /** The log line of a finished epoch. */
 export function epochLine(m: EpochMetrics, c: TrainConfig): string {
-  return `epoch ${m.epoch}/${c.epochs}: loss ${m.loss.toFixed(4)}, train accuracy ${(100 * m.trainAccuracy).toFixed(2)}%, ` +
+  return (
+    `epoch ${m.epoch}/${c.epochs}: loss ${m.loss.toFixed(4)}, train accuracy ${(100 * m.trainAccuracy).toFixed(2)}%, ` +
     `test accuracy ${(100 * m.testAccuracy).toFixed(2)}%` +
-    (m.pgdSuccessRate === null ? '' : `, L2 PGD success ${(100 * m.pgdSuccessRate).toFixed(1)}%` +
-      (m.pgdRobustAccuracy == null ? '' : `, robust accuracy ${(100 * m.pgdRobustAccuracy).toFixed(1)}%`) + ` (eps ${c.validation.eps})`) +
-    `, lr ${m.lr.toExponential(2)}, ${m.seconds.toFixed(1)} s`;
+    (m.pgdSuccessRate === null
+      ? ''
+      : `, L2 PGD success ${(100 * m.pgdSuccessRate).toFixed(1)}%` +
+        (m.pgdRobustAccuracy == null ? '' : `, robust accuracy ${(100 * m.pgdRobustAccuracy).toFixed(1)}%`) +
+        ` (eps ${c.validation.eps})`) +
+    `, lr ${m.lr.toExponential(2)}, ${m.seconds.toFixed(1)} s`
+  );
 }

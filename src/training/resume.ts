@@ -52,8 +52,14 @@ export interface Trainee {
  * or epoch 0 with the settings written (a new run). A resumed run that already finished is
  * announced to the other ranks as done.
  */
-export function startPoint(c: TrainConfig, o: { out: string; resume?: boolean }, plan: Plan | null, t: Trainee,
-  log: (line: string) => void, announce?: (plan: Plan) => void): StartPoint {
+export function startPoint(
+  c: TrainConfig,
+  o: { out: string; resume?: boolean },
+  plan: Plan | null,
+  t: Trainee,
+  log: (line: string) => void,
+  announce?: (plan: Plan) => void,
+): StartPoint {
   if (plan) {
     const { startEpoch, step, bestEpoch, metrics } = plan;
     if (plan.done) return { startEpoch, step, bestEpoch, metrics, restoredState: false, done: true };
@@ -95,8 +101,15 @@ export function startPoint(c: TrainConfig, o: { out: string; resume?: boolean },
 export function shareStart(c: TrainConfig, s: StartPoint, t: Trainee, plan: Plan | null, announce?: (plan: Plan) => void): void {
   const lead = plan === null;
   if (lead) {
-    announce!({ config: c, startEpoch: s.startEpoch, step: s.step, ...(s.bestEpoch === undefined ? {} : { bestEpoch: s.bestEpoch }),
-      metrics: s.metrics, ...(t.scaler ? { gradScale: t.scaler.state() } : {}), optimizerState: s.restoredState });
+    announce!({
+      config: c,
+      startEpoch: s.startEpoch,
+      step: s.step,
+      ...(s.bestEpoch === undefined ? {} : { bestEpoch: s.bestEpoch }),
+      metrics: s.metrics,
+      ...(t.scaler ? { gradScale: t.scaler.state() } : {}),
+      optimizerState: s.restoredState,
+    });
   }
   broadcastParameters(t.model);
   if (lead ? s.restoredState : plan!.optimizerState) {

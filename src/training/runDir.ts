@@ -11,7 +11,6 @@ export { METRICS_FILE, readMetrics, writeMetrics, type EpochMetrics } from './me
 
 export const CONFIG_FILE = 'config.json';
 
-
 const RUN_FILES = [CONFIG_FILE, METRICS_FILE, MANIFEST_FILE, WEIGHTS_FILE];
 
 /** Prepares `dir` for a new run (refusing another run's folder unless force) or a resume. */
@@ -33,7 +32,7 @@ export function prepareRunDir(dir: string, mode: { resume?: boolean; force?: boo
 }
 
 export function writeConfig(dir: string, config: TrainConfig): void {
-  writeFileAtomic(join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+  writeFileAtomic(join(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
 }
 
 export function readConfig(dir: string): TrainConfig {
@@ -49,4 +48,3 @@ export function readConfig(dir: string): TrainConfig {
   }
   return c as TrainConfig;
 }
-

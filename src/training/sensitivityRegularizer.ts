@@ -11,9 +11,17 @@ import { cat, where, type Tensor } from '../tensor/tensor.js';
 /**
  * The regularizer's settings: the top-k of each class pair's weight differences, and the weights of T1 and T2.
  */
-export interface RegularizerOptions { topK: number; delta1: number; delta2: number }
+export interface RegularizerOptions {
+  topK: number;
+  delta1: number;
+  delta2: number;
+}
 /** The regularizer's terms, each a scalar tensor. */
-export interface RegularizerTerms { t1: Tensor; t2: Tensor; /** delta1 * t1 + delta2 * t2 */ total: Tensor }
+export interface RegularizerTerms {
+  t1: Tensor;
+  t2: Tensor /** delta1 * t1 + delta2 * t2 */;
+  total: Tensor;
+}
 
 // Pairs per block when scoring all class pairs: bounds the [pairs, F] intermediate to about
 // 16M elements (ImageNet's 1000 classes have 499,500 pairs).
@@ -23,7 +31,8 @@ function checkWeight(weight: Tensor, topK: number, who: string): [number, number
   if (weight.ndim !== 2) throw new Error(`${who}: the classifier weight must be 2-d [classes, features], got [${weight.shape.join(', ')}]`);
   const [c, f] = weight.shape as [number, number];
   if (c < 2) throw new Error(`${who}: needs at least 2 classes, the weight has ${c}`);
-  if (!Number.isInteger(topK) || topK < 1 || topK > f) throw new Error(`${who}: topK must be an integer in [1, ${f}] (the feature count), got ${topK}`);
+  if (!Number.isInteger(topK) || topK < 1 || topK > f)
+    throw new Error(`${who}: topK must be an integer in [1, ${f}] (the feature count), got ${topK}`);
   return [c, f];
 }
 

@@ -64,17 +64,31 @@ export interface TrainResult {
 export function makeSchedule(c: TrainConfig, stepsPerEpoch: number): LRSchedule {
   const total = c.epochs * stepsPerEpoch;
   switch (c.schedule) {
-    case 'constant': return new ConstantLR(c.lr);
-    case 'step': return new StepLR(c.lr, c.stepEpochs * stepsPerEpoch, c.gamma);
-    case 'cosine': return new CosineLR(c.lr, total);
-    case 'onecycle': return new OneCycleLR(c.lr, total);
-    default: throw new Error(`unknown schedule '${String(c.schedule)}'`);
+    case 'constant':
+      return new ConstantLR(c.lr);
+    case 'step':
+      return new StepLR(c.lr, c.stepEpochs * stepsPerEpoch, c.gamma);
+    case 'cosine':
+      return new CosineLR(c.lr, total);
+    case 'onecycle':
+      return new OneCycleLR(c.lr, total);
+    default:
+      throw new Error(`unknown schedule '${String(c.schedule)}'`);
   }
 }
 
 export function modelFor(c: TrainConfig, ds: ImageDataset, device?: Device): ImageClassifier {
-  return createModel({ arch: c.arch, inputShape: ds.imageShape, numClasses: ds.classNames.length, width: c.width, ...(c.batchNorm === false ? { batchNorm: false } : {}),
-    normalization: ds.normalization }, { generator: derivedGenerator(c.seed, 0xc0de), device });
+  return createModel(
+    {
+      arch: c.arch,
+      inputShape: ds.imageShape,
+      numClasses: ds.classNames.length,
+      width: c.width,
+      ...(c.batchNorm === false ? { batchNorm: false } : {}),
+      normalization: ds.normalization,
+    },
+    { generator: derivedGenerator(c.seed, 0xc0de), device },
+  );
 }
 
 /**
@@ -104,26 +118,32 @@ export function modelFor(c: TrainConfig, ds: ImageDataset, device?: Device): Ima
  */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   if (getWorldSize() > 1 && getRank() !== 0) return trainLocked(config, opts, awaitAnnouncement<Plan>('training'));
-  return leadAnnouncing<Plan, TrainResult>((announce) => withOutputLock(opts.out, `train ${opts.resume ? '--resume' : config.method}`, async () => {
-    recoverOutput(opts.out);
-    // A new run over a finished one is trained beside it and swapped in when complete, so an
-    // interrupted or failed run never costs the finished one; `--resume` continues it there.
-    const staging = stagingPath(opts.out);
-    const staged = opts.resume ? existsSync(join(staging, CONFIG_FILE)) : !!opts.force && existsSync(join(opts.out, MANIFEST_FILE));
-    if (!staged) return trainLocked(config, opts, null, announce);
-    if (!opts.resume) rmSync(staging, { recursive: true, force: true });
-    const r = await trainLocked(config, { ...opts, out: staging, force: false }, null, announce);
-    if (r.completed) swapIn(staging, opts.out);
-    return r;
-  }));
+  return leadAnnouncing<Plan, TrainResult>((announce) =>
+    withOutputLock(opts.out, `train ${opts.resume ? '--resume' : config.method}`, async () => {
+      recoverOutput(opts.out);
+      // A new run over a finished one is trained beside it and swapped in when complete, so an
+      // interrupted or failed run never costs the finished one; `--resume` continues it there.
+      const staging = stagingPath(opts.out);
+      const staged = opts.resume ? existsSync(join(staging, CONFIG_FILE)) : !!opts.force && existsSync(join(opts.out, MANIFEST_FILE));
+      if (!staged) return trainLocked(config, opts, null, announce);
+      if (!opts.resume) rmSync(staging, { recursive: true, force: true });
+      const r = await trainLocked(config, { ...opts, out: staging, force: false }, null, announce);
+      if (r.completed) swapIn(staging, opts.out);
+      return r;
+    }),
+  );
 }
 
 /**
  * The run itself. Rank 0 (or a lone process) has `plan` null and reads or writes the folder;
  * another rank gets the plan and touches no file.
  */
-async function trainLocked(config: TrainConfig, opts: TrainOptions, plan: Plan | null,
-  announce?: (plan: Plan) => void): Promise<TrainResult> {
+async function trainLocked(
+  config: TrainConfig,
+  opts: TrainOptions,
+  plan: Plan | null,
+  announce?: (plan: Plan) => void,
+): Promise<TrainResult> {
   const lead = plan === null;
   const parallel = getWorldSize() > 1;
   if (lead) prepareRunDir(opts.out, opts);
@@ -132,13 +152,16 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions, plan: Plan |
     checkConfig(c);
   } catch (e) {
     if (!opts.resume || !lead) throw e;
-    throw new Error(`${join(opts.out, CONFIG_FILE)} is damaged (${(e as Error).message}): the run's settings are lost; start over with --force`);
+    throw new Error(
+      `${join(opts.out, CONFIG_FILE)} is damaged (${(e as Error).message}): the run's settings are lost; start over with --force`,
+    );
   }
-  const log = lead ? opts.log ?? (() => {}) : () => {};
+  const log = lead ? (opts.log ?? (() => {})) : () => {};
   const onProgress = lead ? opts.onProgress : undefined;
   const trainSet = await openDataset(c.dataset, 'train', { data: c.data, classes: c.classes, limit: c.limit, imageSize: c.imageSize });
   // an image folder's test split takes the training classes' labels, whichever folders it holds
-  const testClasses = c.classes ?? (c.dataset === 'imagenet' ? { source: `the training split of ${c.data}`, names: trainSet.classNames } : undefined);
+  const testClasses =
+    c.classes ?? (c.dataset === 'imagenet' ? { source: `the training split of ${c.data}`, names: trainSet.classNames } : undefined);
   const testSet = await openDataset(c.dataset, 'test', { data: c.data, classes: testClasses, limit: c.testLimit, imageSize: c.imageSize });
   const model = modelFor(c, trainSet, opts.device);
   const device = model.device;
@@ -155,7 +178,9 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions, plan: Plan |
       // every rank joins every synchronised layer, so none may be left without rows
       const last = trainSet.length % c.batchSize;
       if (parallel && last > 0 && last < getWorldSize()) {
-        throw new Error(`--sync-bn: the last batch holds ${last} inputs, fewer than the ${getWorldSize()} ranks; change --batch-size or --limit`);
+        throw new Error(
+          `--sync-bn: the last batch holds ${last} inputs, fewer than the ${getWorldSize()} ranks; change --batch-size or --limit`,
+        );
       }
     }
     const opt = new SGD(model.parameters(), { lr: c.lr, momentum: c.momentum, weightDecay: c.weightDecay });
@@ -176,17 +201,28 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions, plan: Plan |
       const t0 = performance.now();
       manualSeed(Number(derivedGenerator(c.seed, epoch, 3).initialSeed % 2n ** 52n));
       model.train();
-      const t = await trainEpoch(ctx, trainSet, epoch, step, schedule,
-        (p) => onProgress?.({ ...p, phase: 'train', epoch: epoch + 1, epochs: c.epochs }));
+      const t = await trainEpoch(ctx, trainSet, epoch, step, schedule, (p) =>
+        onProgress?.({ ...p, phase: 'train', epoch: epoch + 1, epochs: c.epochs }),
+      );
       step = t.step;
       const ev = await evaluate(model, testSet, {
-        ...across, onProgress: (p) => onProgress?.({ ...p, phase: 'test', epoch: epoch + 1, epochs: c.epochs }),
+        ...across,
+        onProgress: (p) => onProgress?.({ ...p, phase: 'test', epoch: epoch + 1, epochs: c.epochs }),
       });
       const trainSeconds = (performance.now() - t0) / 1000;
       const v = c.validation.limit > 0 ? await validationAttack(model, testSet, c, across) : null;
-      const m: EpochMetrics = { epoch: epoch + 1, loss: t.lossSum / t.seen, trainAccuracy: t.correct / t.seen, testAccuracy: ev.accuracy,
-        testLoss: ev.loss, pgdSuccessRate: v?.successRate ?? null, pgdRobustAccuracy: v?.robustAccuracy ?? null, lr: t.lr,
-        seconds: (performance.now() - t0) / 1000, trainSeconds };
+      const m: EpochMetrics = {
+        epoch: epoch + 1,
+        loss: t.lossSum / t.seen,
+        trainAccuracy: t.correct / t.seen,
+        testAccuracy: ev.accuracy,
+        testLoss: ev.loss,
+        pgdSuccessRate: v?.successRate ?? null,
+        pgdRobustAccuracy: v?.robustAccuracy ?? null,
+        lr: t.lr,
+        seconds: (performance.now() - t0) / 1000,
+        trainSeconds,
+      };
       metrics.push(m);
       // Ties keep the earlier epoch, as the reference's strict comparison does.
       let best: 'model' | 'previous' | undefined;
@@ -196,8 +232,14 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions, plan: Plan |
         if (best === 'model') bestEpoch = epoch + 1;
       }
       if (lead) {
-        saveCheckpoint(opts.out, model, opt, { epoch: epoch + 1, step, ...(scaler ? { gradScale: scaler.state() } : {}),
-          ...(bestEpoch === undefined ? {} : { bestEpoch }) }, metrics, best);
+        saveCheckpoint(
+          opts.out,
+          model,
+          opt,
+          { epoch: epoch + 1, step, ...(scaler ? { gradScale: scaler.state() } : {}), ...(bestEpoch === undefined ? {} : { bestEpoch }) },
+          metrics,
+          best,
+        );
         writeMetrics(opts.out, metrics);
       }
       epochsThisCall++;
@@ -206,21 +248,33 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions, plan: Plan |
     if (c.keep === 'best-robust') {
       if (lead) {
         const ck = findCheckpoint(opts.out);
-        if (!ck || bestEpoch === undefined) throw new Error(`${opts.out}: the last checkpoint does not hold the kept weights; rerun with --force`);
+        if (!ck || bestEpoch === undefined)
+          throw new Error(`${opts.out}: the last checkpoint does not hold the kept weights; rerun with --force`);
         loadBestWeights(ck, model);
       }
       if (parallel) broadcastParameters(model);
-      log(`keeping the weights of epoch ${bestEpoch} (highest robust accuracy under the validation attack, ` +
-        `${(100 * metrics[bestEpoch! - 1]!.pgdRobustAccuracy!).toFixed(1)}%)`);
+      log(
+        `keeping the weights of epoch ${bestEpoch} (highest robust accuracy under the validation attack, ` +
+          `${(100 * metrics[bestEpoch! - 1]!.pgdRobustAccuracy!).toFixed(1)}%)`,
+      );
     }
     const kept = c.keep === 'best-robust' ? metrics[bestEpoch! - 1]! : metrics.at(-1);
     const final = await evaluate(model, testSet, across);
     if (lead) {
       saveModel(opts.out, model, {
-        dataset: c.dataset, classNames: trainSet.classNames, method: c.method, training: c, device,
-        metrics: { testAccuracy: final.accuracy, testLoss: final.loss, epochs: c.epochs, keptEpoch: kept?.epoch ?? c.epochs,
+        dataset: c.dataset,
+        classNames: trainSet.classNames,
+        method: c.method,
+        training: c,
+        device,
+        metrics: {
+          testAccuracy: final.accuracy,
+          testLoss: final.loss,
+          epochs: c.epochs,
+          keptEpoch: kept?.epoch ?? c.epochs,
           pgdSuccessRate: kept?.pgdSuccessRate ?? null,
-          seconds: metrics.reduce((a, m) => a + m.seconds, 0) },
+          seconds: metrics.reduce((a, m) => a + m.seconds, 0),
+        },
       });
       removeCheckpoints(opts.out);
     }

@@ -46,9 +46,21 @@ export interface StepContext {
 export function adversarialBatch(model: ImageClassifier, b: Batch, c: TrainConfig, epoch: number): Tensor {
   const a = c.adversarial!;
   // a different random start every epoch: seed from (run seed, epoch)
-  const out = pgdAttack(model, { images: b.images, labels: b.labels, indices: b.indices },
-    { norm: a.norm, eps: a.eps, iterations: a.steps, restarts: 1, randomStart: true, seed: c.seed * 7919 + epoch, precision: c.precision,
-      against: 'label', earlyStop: false });
+  const out = pgdAttack(
+    model,
+    { images: b.images, labels: b.labels, indices: b.indices },
+    {
+      norm: a.norm,
+      eps: a.eps,
+      iterations: a.steps,
+      restarts: 1,
+      randomStart: true,
+      seed: c.seed * 7919 + epoch,
+      precision: c.precision,
+      against: 'label',
+      earlyStop: false,
+    },
+  );
   model.train();
   return out.adversarial;
 }
@@ -103,8 +115,14 @@ export interface EpochTotals {
 const PROGRESS_MS = 250;
 
 /** One pass over the shuffled, augmented training set, from optimizer step `step`. */
-export async function trainEpoch(ctx: StepContext, trainSet: ImageDataset, epoch: number, step: number, schedule: LRSchedule,
-  onProgress?: (p: Progress) => void): Promise<EpochTotals> {
+export async function trainEpoch(
+  ctx: StepContext,
+  trainSet: ImageDataset,
+  epoch: number,
+  step: number,
+  schedule: LRSchedule,
+  onProgress?: (p: Progress) => void,
+): Promise<EpochTotals> {
   const c = ctx.config;
   const steps = batchCount(trainSet, c.batchSize);
   const world = ctx.parallel ? getWorldSize() : 1;
@@ -112,7 +130,15 @@ export async function trainEpoch(ctx: StepContext, trainSet: ImageDataset, epoch
   // DDP's recipe: rank 0's buffers (batch-norm running statistics) before every step, the
   // gradients averaged after backward
   const buffers = shard ? ctx.model.namedBuffers().length > 0 : false;
-  const stepCtx = shard ? { ...ctx, afterBackward: () => { ctx.afterBackward?.(); allReduceGradients(ctx.model.parameters()); } } : ctx;
+  const stepCtx = shard
+    ? {
+        ...ctx,
+        afterBackward: () => {
+          ctx.afterBackward?.();
+          allReduceGradients(ctx.model.parameters());
+        },
+      }
+    : ctx;
   // Running loss and accuracy stay on the device (float64: the same sums as host doubles);
   // the host reads them only when the progress line is redrawn.
   const sums = zeros([2], { dtype: 'float64', device: ctx.device }).keep();
@@ -120,7 +146,15 @@ export async function trainEpoch(ctx: StepContext, trainSet: ImageDataset, epoch
   let lr = schedule.lr(step);
   let shown = 0;
   try {
-    for await (const b of batches(trainSet, { batchSize: c.batchSize, shuffle: true, seed: c.seed, epoch, augment: c.augment, device: ctx.device, shard })) {
+    for await (const b of batches(trainSet, {
+      batchSize: c.batchSize,
+      shuffle: true,
+      seed: c.seed,
+      epoch,
+      augment: c.augment,
+      device: ctx.device,
+      shard,
+    })) {
       testPause(`train epoch ${epoch + 1} batch ${b.batch}`);
       lr = schedule.lr(step);
       ctx.opt.lr = lr;
@@ -128,11 +162,12 @@ export async function trainEpoch(ctx: StepContext, trainSet: ImageDataset, epoch
       scope(() => {
         const n = b.indices.length;
         const r = trainStep(stepCtx, b, epoch, shard ? (world * n) / b.globalSize : 1);
-        if (r) noGrad(() => {
-          const { logits, loss } = r;
-          const right = logits.argmax(1).eq(b.labels).sum().to('float64');
-          sums.add_(stack([loss.detach().to('float64').mul(n), right]));
-        });
+        if (r)
+          noGrad(() => {
+            const { logits, loss } = r;
+            const right = logits.argmax(1).eq(b.labels).sum().to('float64');
+            sums.add_(stack([loss.detach().to('float64').mul(n), right]));
+          });
         seen += n;
         b.images.dispose();
         b.labels.dispose();
