@@ -8,10 +8,10 @@
 // iterate over all restarts, the earlier restart on a tie); a fooled input gets the first
 // fooling iterate of its lowest fooling restart, whatever order the restarts finish in, so the
 // answers do not depend on the batch.
-import { cat, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/creation.js';
 import { enter, iterate, type LoopOptions } from './loop.js';
-import { runJobs, type ScheduledJob } from './jobSchedule.js';
+import { InputExamples, runJobs, type ScheduledJob } from './jobSchedule.js';
 
 export interface EarlyStopOptions extends LoopOptions {
   /** The inputs [B, ...]: the budgets' centres; `evaluate` gets rows = input indices (or problemRow's). */
@@ -52,7 +52,7 @@ export function earlyStop(o: EarlyStopOptions): EarlyStopResult {
   const restartJobs = (jobs: ScheduledJob[]): Job[] => jobs.map(({ input, job }) => ({ input, restart: job }));
   // per input: its kept example as a [1, ...] row (every input gets one from its first
   // restart), and that example's score, restart and iteration
-  const outRows: (Tensor | null)[] = Array(b).fill(null);
+  const examples = new InputExamples(b);
   const outScore = new Float64Array(b).fill(-Infinity);
   const restartOf = new Int32Array(b);
   const iterationOf = new Int32Array(b);
@@ -99,19 +99,13 @@ export function earlyStop(o: EarlyStopOptions): EarlyStopResult {
           outScore[input] = score[k]!;
           restartOf[input] = restart;
           iterationOf[input] = it[k]!;
-          outRows[input]?.dispose();
-          outRows[input] = rows
-            .slice(0, k, k + 1)
-            .contiguous()
-            .keep();
+          examples.set(input, rows, k);
         });
       },
     });
   } catch (e) {
-    for (const r of outRows) r?.dispose();
+    examples.dispose();
     throw e;
   }
-  const adversarial = cat(outRows as Tensor[], 0);
-  for (const r of outRows) r!.dispose();
-  return { adversarial, restartOf, iterationOf, fooled: Array.from(foolRestart, (r) => r < o.restarts) };
+  return { adversarial: examples.collect(), restartOf, iterationOf, fooled: Array.from(foolRestart, (r) => r < o.restarts) };
 }

@@ -8,10 +8,9 @@ import type { ImageClassifier } from '../models/classifier.js';
 import { noGrad } from '../tensor/autograd.js';
 import { full, tensor, zeros } from '../tensor/creation.js';
 import { autocast, autocastDtype } from '../tensor/device.js';
-import { scope } from '../tensor/scope.js';
-import { cat, where, type Tensor } from '../tensor/tensor.js';
+import { where, type Tensor } from '../tensor/tensor.js';
 import { keepBetter, type Active, type Kept } from './loop.js';
-import { runJobs, type ScheduledJob } from './jobSchedule.js';
+import { InputExamples, runJobs, type ScheduledJob } from './jobSchedule.js';
 import { diffLogitsGrads, fabStep, rowNorms, type FabSettings } from './fabStep.js';
 import { perRow } from './threat.js';
 
@@ -49,7 +48,7 @@ export function fabSchedule(o: FabScheduleOptions): FabScheduleResult {
   const b = o.x0.shape[0]!;
   const on = { device: o.x0.device };
   const ints = (v: number[]) => tensor(BigInt64Array.from(v, BigInt), { shape: [v.length], dtype: 'int64', ...on });
-  const outRows: (Tensor | null)[] = Array(b).fill(null);
+  const examples = new InputExamples(b);
   const jobOf = new Int32Array(b).fill(-1);
   const iterationOf = new Int32Array(b);
   try {
@@ -90,26 +89,15 @@ export function fabSchedule(o: FabScheduleOptions): FabScheduleResult {
         fooling.forEach(({ job: { input, job } }, k) => {
           jobOf[input] = job;
           iterationOf[input] = it[k]!;
-          outRows[input]?.dispose();
-          outRows[input] = best
-            .slice(0, k, k + 1)
-            .contiguous()
-            .keep();
+          examples.set(input, best, k);
         });
       },
     });
   } catch (e) {
-    for (const r of outRows) r?.dispose();
+    examples.dispose();
     throw e;
   }
-  const adversarial = scope(() =>
-    cat(
-      outRows.map((r, i) => r ?? o.x0.slice(0, i, i + 1)),
-      0,
-    ),
-  );
-  for (const r of outRows) r?.dispose();
-  return { adversarial, jobOf, iterationOf };
+  return { adversarial: examples.collect(o.x0), jobOf, iterationOf };
 }
 
 /**

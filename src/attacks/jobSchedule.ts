@@ -7,6 +7,7 @@
 // iterations run out or, with `leaveWhenSettled`, as soon as they fool. How rows enter, step
 // and give their input its answer is the caller's.
 import { scope } from '../tensor/scope.js';
+import { cat, type Tensor } from '../tensor/tensor.js';
 import { appendRows, replaceActive, type Active, type Kept } from './loop.js';
 
 /** Job `job` (jobs in the order the reference runs them) of input `input` (a row of the batch). */
@@ -108,4 +109,45 @@ export function runJobs(o: JobScheduleOptions): Int32Array {
     replaceActive(a, null);
   }
   return foolJob;
+}
+
+/** Per input, the example its jobs gave it: a [1, ...] row kept until collected. */
+export class InputExamples {
+  readonly #rows: (Tensor | null)[];
+
+  constructor(count: number) {
+    this.#rows = Array(count).fill(null);
+  }
+
+  /** Row k of `rows` becomes the input's example, replacing any earlier one. */
+  set(input: number, rows: Tensor, k: number): void {
+    this.#rows[input]?.dispose();
+    this.#rows[input] = rows
+      .slice(0, k, k + 1)
+      .contiguous()
+      .keep();
+  }
+
+  /**
+   * The examples [count, ...] in input order, in the caller's scope; an input without one takes
+   * its row of `fallback`. Frees the kept rows.
+   */
+  collect(fallback?: Tensor): Tensor {
+    const missing = this.#rows.findIndex((r) => !r);
+    if (missing >= 0 && !fallback) throw new Error(`input ${missing} has no example`);
+    const all = scope(() =>
+      cat(
+        this.#rows.map((r, i) => r ?? fallback!.slice(0, i, i + 1)),
+        0,
+      ),
+    );
+    this.dispose();
+    return all;
+  }
+
+  /** Frees the kept rows (a run that failed). */
+  dispose(): void {
+    for (const r of this.#rows) r?.dispose();
+    this.#rows.fill(null);
+  }
 }
