@@ -30,7 +30,7 @@ import type { Evaluated } from './loop.js';
 import { earlyStop, type Job } from './earlyStop.js';
 import { apgdStep } from './stepRules.js';
 import { defaultRestartBatch } from './pgd.js';
-import { judge, judgedAgain, sampleRecords } from './records.js';
+import { judge, judgedAgain, loopIsJudgement, sampleRecords, unfooledKeepClean } from './records.js';
 import type { AttackBatch, AttackOutput } from './attackTypes.js';
 import type { RobustRecord } from './robustAttackTypes.js';
 import { APGD_DEFAULTS, checkApgdConfig, checkStart, type ApgdConfig } from './apgdConfig.js';
@@ -124,23 +124,9 @@ export function apgdAttack(model: ImageClassifier, batch: AttackBatch, c: ApgdCo
       const missed = records.flatMap((r, i) => (fooled[i] && !r.success ? [i] : []));
       if (!missed.length) return out;
       // the loop already ran as the judgement does: such an input keeps its clean image
-      const exact = c.foldBatchNorm === false && (c.precision ?? 'fp32') === 'fp32';
-      const unattacked = (sub: AttackBatch) => ({
-        records: missed.map((i) => ({
-          ...records[i]!,
-          adversarialPrediction: records[i]!.cleanPrediction,
-          success: false,
-          l2: 0,
-          linf: 0,
-          restart: 0,
-          iteration: 0,
-        })),
-        adversarial: sub.images.clone(),
-      });
+      if (loopIsJudgement(c)) return { ...unfooledKeepClean(out, x), rejudged: missed.length };
       return judgedAgain(batch, out, missed, (sub, idx) =>
-        exact
-          ? unattacked(sub)
-          : apgdAttack(model, sub, { ...c, foldBatchNorm: false, precision: 'fp32', start: c.start?.indexSelect(0, idx) }),
+        apgdAttack(model, sub, { ...c, foldBatchNorm: false, precision: 'fp32', start: c.start?.indexSelect(0, idx) }),
       ).output;
     }),
   );

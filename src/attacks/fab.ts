@@ -11,12 +11,11 @@ import { noGrad } from '../tensor/autograd.js';
 import { tensor } from '../tensor/creation.js';
 import { derivedGenerator } from '../tensor/random.js';
 import { scope } from '../tensor/scope.js';
-import { where, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { withEval } from '../nn/module.js';
 import { withFoldedBatchNorm } from '../nn/foldBatchNorm.js';
 import { checkBudget } from './budget.js';
-import { judge, judgedAgain, sampleRecords } from './records.js';
-import { perRow } from './threat.js';
+import { judge, judgedAgain, loopIsJudgement, sampleRecords, unfooledKeepClean } from './records.js';
 import { fabNoise, fabStart } from './fabStep.js';
 import { fabSchedule, type FabJob } from './fabSchedule.js';
 import type { AttackBatch, AttackOutput } from './attackTypes.js';
@@ -101,24 +100,14 @@ export function fabAttack(model: ImageClassifier, batch: AttackBatch, c: FabConf
       // as given. An input whose example fooled the one but not the other is attacked again with
       // the model as given, as the reference would.
       const back = out.records.flatMap((r, i) => (out.found[i] && !r.success ? [i] : []));
-      if (!back.length || (c.foldBatchNorm === false && (c.precision ?? 'fp32') === 'fp32')) return clean(out, batch);
-      const { output } = judgedAgain(batch, out, back, (sub) => attackOnce(model, sub, { ...c, foldBatchNorm: false, precision: 'fp32' }));
-      return clean(output, batch);
+      const { found: _, ...first } = out;
+      if (!back.length || loopIsJudgement(c)) return unfooledKeepClean(first, batch.images);
+      const { output } = judgedAgain(batch, first, back, (sub) =>
+        attackOnce(model, sub, { ...c, foldBatchNorm: false, precision: 'fp32' }),
+      );
+      return unfooledKeepClean(output, batch.images);
     }),
   );
-}
-
-/** Inputs the attack did not fool keep their clean image, as the reference returns them. */
-function clean(out: AttackOutput<RobustRecord>, batch: AttackBatch): AttackOutput<RobustRecord> {
-  if (out.records.every((r) => r.success || (r.l2 === 0 && r.linf === 0))) return { records: out.records, adversarial: out.adversarial };
-  const failed = tensor(
-    Uint8Array.from(out.records, (r) => (r.success ? 0 : 1)),
-    { shape: [out.records.length], dtype: 'bool', device: batch.images.device },
-  );
-  const records = out.records.map((r) =>
-    r.success ? r : { ...r, adversarialPrediction: r.cleanPrediction, l2: 0, linf: 0, restart: 0, iteration: 0 },
-  );
-  return { records, adversarial: where(perRow(failed, batch.images), batch.images, out.adversarial) };
 }
 
 function attackOnce(model: ImageClassifier, batch: AttackBatch, c: FabConfig): AttackOutput<RobustRecord> & { found: boolean[] } {

@@ -5,7 +5,9 @@
 import type { ImageClassifier, ModelOutput } from '../models/classifier.js';
 import { noGrad } from '../tensor/autograd.js';
 import { tensor } from '../tensor/creation.js';
-import type { Tensor } from '../tensor/tensor.js';
+import type { Precision } from '../tensor/device.js';
+import { where, type Tensor } from '../tensor/tensor.js';
+import { perRow } from './threat.js';
 import { assertInBudget, sampleNorms } from './budget.js';
 import type { Norm } from './threat.js';
 import type { AttackBatch, AttackOutput, SampleRecord } from './attackTypes.js';
@@ -93,4 +95,22 @@ export function judgedAgain<R extends SampleRecord, O extends AttackOutput<R>>(
   });
   const output = { ...out, records, adversarial: out.adversarial.clone().indexCopy_(0, idx, a.adversarial), rejudged: rows.length };
   return { output, again: a };
+}
+
+/** The loop ran the model as the judgement does (as given, float32): nothing to judge again. */
+export function loopIsJudgement(c: { foldBatchNorm?: boolean; precision?: Precision }): boolean {
+  return c.foldBatchNorm === false && (c.precision ?? 'fp32') === 'fp32';
+}
+
+/** Inputs the attack did not fool keep their clean image (`images`), as the reference returns them. */
+export function unfooledKeepClean<R extends SampleRecord>(out: AttackOutput<R>, images: Tensor): AttackOutput<R> {
+  if (out.records.every((r) => r.success || (r.l2 === 0 && r.linf === 0))) return out;
+  const failed = tensor(
+    Uint8Array.from(out.records, (r) => (r.success ? 0 : 1)),
+    { shape: [out.records.length], dtype: 'bool', device: images.device },
+  );
+  const records = out.records.map((r) =>
+    r.success ? r : { ...r, adversarialPrediction: r.cleanPrediction, l2: 0, linf: 0, restart: 0, iteration: 0 },
+  );
+  return { ...out, records, adversarial: where(perRow(failed, images), images, out.adversarial) };
 }

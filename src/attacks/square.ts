@@ -11,7 +11,7 @@ import { scope } from '../tensor/scope.js';
 import { withEval } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkBudget } from './budget.js';
-import { judge, judgedAgain, sampleRecords } from './records.js';
+import { judge, judgedAgain, loopIsJudgement, sampleRecords } from './records.js';
 import { GeneratorStream } from './squareDraws.js';
 import { squareRun, type SquareRunResult } from './squareRun.js';
 import { iterating, type AttackBatch, type AttackOutput } from './attackTypes.js';
@@ -103,7 +103,7 @@ export function squareAttack(model: ImageClassifier, batch: AttackBatch, c: Squa
       const queries = new Int32Array(b);
       const adversarial = x0.clone();
       let open = clean.flatMap((p, i) => (p === labels[i] ? [i] : []));
-      const exact = s.foldBatchNorm === false && (s.precision ?? 'fp32') === 'fp32';
+      const exact = loopIsJudgement(s);
       // The loop stops a row once its margin is <= 0; where its arithmetic differs from the
       // judgement's (folded batch norm, autocast), the model as given may still classify that
       // example right. Such an input leaves the loop and is judged again (judgedAgain).

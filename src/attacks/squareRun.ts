@@ -139,11 +139,11 @@ export function squareRun(o: SquareRunOptions): SquareRunResult {
  */
 function retire(a: Active, best: Tensor, margin: Float32Array, iteration: Int32Array, all = false): Active | null {
   const m = a.margin.toArray<'float32'>();
-  const it = a.it.toArray<'int32'>();
   const leave: number[] = [];
   const stay: number[] = [];
   m.forEach((v, k) => (all || !(v > 0) ? leave : stay).push(k));
   if (!leave.length) return a;
+  const it = a.it.toArray<'int32'>();
   const on = { device: best.device };
   const idx = (ks: number[]) =>
     tensor(
