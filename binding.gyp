@@ -17,7 +17,8 @@
         "native/device.cc",
         "native/distributed.cc",
         "native/pool.cc",
-        "native/poolKernel.cc"
+        "native/poolKernel.cc",
+        "native/window.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -171,6 +171,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDevice(env, exports);
   InitDistributed(env, exports);
   InitPool(env, exports);
+  InitWindow(env, exports);
   return exports;
 }
 

@@ -105,6 +105,7 @@ Napi::Function InitOptimizer(Napi::Env env);
 void InitDevice(Napi::Env env, Napi::Object exports);
 void InitDistributed(Napi::Env env, Napi::Object exports);
 void InitPool(Napi::Env env, Napi::Object exports);
+void InitWindow(Napi::Env env, Napi::Object exports);
 
 // Helpers shared between translation units.
 at::ScalarType ParseDtype(Napi::Env env, const std::string& name);

@@ -1,6 +1,7 @@
 // Builds the libtorch addon during `npm ci`. Checks for libtorch first so a missing
 // install is reported in one sentence, not as a compiler trace.
-import { existsSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -31,6 +32,18 @@ if (!root && !blis) {
 process.env.SAURON_BLIS_DIR = blis;
 if (withCuda) console.error(`sauron: building against the CUDA libtorch in ${root}`);
 
+// `npx sauron` in a checkout installs the checkout as a dependency, which reruns this script:
+// a build of the same sources against the same libtorch is skipped (SAURON_REBUILD=1 forces one).
+const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const addon = join(pkgDir, 'build', 'Release', 'sauron_native.node');
+const stampFile = join(pkgDir, 'build', 'Release', 'build-stamp.json');
+const stamp = buildStamp();
+if (process.env.SAURON_REBUILD !== '1' && existsSync(addon) && readStamp() === stamp) {
+  console.error('sauron: the libtorch addon is up to date (SAURON_REBUILD=1 rebuilds it)');
+  process.exit(0);
+}
+rmSync(stampFile, { force: true });
+
 // Under npm, npm names its bundled node-gyp; run by hand, look for the same copy.
 const candidates = [
   process.env.npm_config_node_gyp,
@@ -44,11 +57,49 @@ if (r.error || r.status !== 0) {
   console.error('sauron: building the libtorch addon failed (see the compiler output above).');
   process.exit(r.status || 1);
 }
+writeFileSync(stampFile, `${JSON.stringify({ stamp }, null, 1)}\n`);
+
+// A hash of everything the build reads: the sources, the build files, the settings, the
+// N-API headers, and the libtorch headers' version and library file it compiles and links against.
+function buildStamp() {
+  const h = createHash('sha256');
+  const files = [
+    ...readdirSync(join(pkgDir, 'native'))
+      .filter((f) => /\.(cc|h)$/.test(f))
+      .sort()
+      .map((f) => join(pkgDir, 'native', f)),
+    join(pkgDir, 'binding.gyp'),
+    fileURLToPath(import.meta.url),
+    header.replace(/torch\.h$/, 'version.h'),
+  ];
+  for (const f of files) h.update(`${f}\0`).update(existsSync(f) ? readFileSync(f) : 'absent');
+  const lib = root ? join(root, 'lib', 'libtorch_cpu.so') : `/usr/lib/${multiarch()}/libtorch_cpu.so`;
+  if (existsSync(lib)) {
+    const real = realpathSync(lib);
+    const st = statSync(real);
+    h.update(`${real}\0${st.size}\0${st.mtimeMs}\0`);
+  }
+  const settings = ['LIBTORCH', 'SAURON_BUILD', 'SAURON_CXX_STD', 'SAURON_CXX11_ABI', 'SAURON_NO_GLOO', 'SAURON_NODE_HEADERS', 'CXX'];
+  for (const k of settings) h.update(`${k}=${process.env[k] ?? ''}\0`);
+  const napiHeaders = createRequire(import.meta.url)('node-addon-api/package.json').version;
+  h.update(`blis=${blis}\0napi=${process.versions.napi}\0node-addon-api=${napiHeaders}\0${process.arch}`);
+  return h.digest('hex');
+}
+
+function readStamp() {
+  try {
+    return JSON.parse(readFileSync(stampFile, 'utf8')).stamp;
+  } catch {
+    return undefined;
+  }
+}
+
+function multiarch() {
+  return { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', ppc64: 'powerpc64le-linux-gnu', s390x: 's390x-linux-gnu' }[process.arch];
+}
 
 function blisDir() {
-  const arch = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', ppc64: 'powerpc64le-linux-gnu', s390x: 's390x-linux-gnu' }[
-    process.arch
-  ];
+  const arch = multiarch();
   const dir = arch ? `/usr/lib/${arch}/blis-openmp` : '';
   return dir && existsSync(join(dir, 'libblas.so.3')) ? dir : '';
 }
@@ -81,7 +132,7 @@ async function buildWithGxx() {
     : blis
       ? [`-L${blis}`, `-Wl,-rpath,${blis}`, '-Wl,--no-as-needed', '-lblas', '-Wl,--as-needed']
       : [];
-  const sources = ['addon', 'tensor', 'op', 'optimizer', 'script', 'device', 'distributed', 'pool', 'poolKernel'];
+  const sources = ['addon', 'tensor', 'op', 'optimizer', 'script', 'device', 'distributed', 'pool', 'poolKernel', 'window'];
   const out = join(pkg, 'build', 'Release', 'sauron_native.node');
   const objDir = join(pkg, 'build', 'Release', 'obj.gxx');
   mkdirSync(objDir, { recursive: true });

@@ -114,6 +114,9 @@ export interface NativeAddon {
   destroyProcessGroup(): void;
   /** max_pool2d with kernel = stride, no padding or dilation (native/pool.cc). */
   maxPool2dTiled(x: NativeTensor, kh: number, kw: number): NativeTensor;
+  /** Row r's hh x ww window of x at (ys[r], xs[r]), and the same windows written back (native/window.cc). */
+  windows(x: NativeTensor, ys: Int32Array, xs: Int32Array, hh: number, ww: number): NativeTensor;
+  putWindows_(x: NativeTensor, ys: Int32Array, xs: Int32Array, v: NativeTensor, rows: NativeTensor | null): void;
   autocastEnter(deviceType: string, dtype: string): [boolean, string];
   autocastExit(deviceType: string, wasEnabled: boolean, previousDtype: string): void;
   setAllowTF32(matmul: boolean, cudnn: boolean): void;

@@ -19,6 +19,7 @@ import { wilson } from '../../src/reports/intervals.js';
 import { tableRow, torchEnv, updateBenchmarks } from '../shared/report.js';
 import { BENCH, sauron } from '../shared/sauron.js';
 import { cascadeFloor, passCosts, type CascadeCounts, type PassCosts } from './autoattackFloor.js';
+import { meanQueryCost, squareQueryCosts } from './squareLocal.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -173,10 +174,14 @@ const perAttack = order.map((k) =>
 function floorSection(): string {
   const counts = { inputs: n, after: Object.fromEntries(order.map((k) => [k, s.robustAccuracyByAttack[k]!])) as CascadeCounts['after'] };
   const robustRows = Math.max(16, Math.round(s.robustAccuracy * n));
+  const query = (t: number) => {
+    const sides = squareQueryCosts(model, robustRows, t);
+    return sides ? { squareQuery: meanQueryCost(sides) } : {};
+  };
   const costs = {
-    all: passCosts(model, robustRows, threads),
+    all: { ...passCosts(model, robustRows, threads), ...query(threads) },
     bf16: passCosts(model, robustRows, threads, 'bf16'),
-    one: passCosts(model, robustRows, 1),
+    one: { ...passCosts(model, robustRows, 1), ...query(1) },
   };
   // ranks split the inputs: at best each does 1/nproc of the passes, on its own core
   const ranks = Math.max(...nprocs);
@@ -186,12 +191,16 @@ function floorSection(): string {
       ? [
           {
             name: `${ranks} ranks, 1 thread each`,
-            floor: cascadeFloor(counts, { forward: costs.one.forward / ranks, gradient: costs.one.gradient / ranks }),
+            floor: cascadeFloor(counts, {
+              forward: costs.one.forward / ranks,
+              gradient: costs.one.gradient / ranks,
+              ...(costs.one.squareQuery ? { squareQuery: costs.one.squareQuery / ranks } : {}),
+            }),
           },
         ]
       : []),
   ];
-  const us = (c: PassCosts) => `${c.forward.toFixed(1)} | ${c.gradient.toFixed(1)}`;
+  const us = (c: PassCosts) => `${c.forward.toFixed(1)} | ${c.gradient.toFixed(1)} | ${c.squareQuery?.toFixed(1) ?? '-'}`;
   const speedUp = (seconds: number) => `${(ref.seconds / seconds).toFixed(2)}x`;
   const floorRows = floors.map((f) =>
     tableRow([f.name, ...order.map((k) => f.floor[k].toFixed(1)), f.floor.total.toFixed(1), speedUp(f.floor.total)]),
@@ -200,11 +209,12 @@ function floorSection(): string {
   return `
 **The least time these passes take.** Whatever an implementation saves, an input still robust after an attack has had all of its
 passes (none of them stops early): 100 gradients under APGD-CE, 9 x 100 under APGD-T and under FAB-T (FAB's judging forward
-not counted), 5,000 forwards under Square. Sauron's passes through this model (eval mode, batch norm folded, ${robustRows} rows, the
-faster of two rounds, microseconds per row):
+not counted), 5,000 queries under Square. Sauron's passes through this model (eval mode, batch norm folded, ${robustRows} rows, the
+faster of two rounds, microseconds per row; a Square query averaged over its schedule as Square runs it, full forwards for its
+first squares and the local forward for the later ones, bench/autoattack/squareLocal.ts):
 
-| passes | forward | forward + input gradient |
-|---|---:|---:|
+| passes | forward | forward + input gradient | Square query |
+|---|---:|---:|---:|
 | ${threads} threads, fp32 | ${us(costs.all)} |
 | ${threads} threads, bf16 (autocast) | ${us(costs.bf16)} |
 | 1 thread, fp32 | ${us(costs.one)} |

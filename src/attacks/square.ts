@@ -9,6 +9,7 @@ import { tensor } from '../tensor/creation.js';
 import { derivedGenerator } from '../tensor/random.js';
 import { scope } from '../tensor/scope.js';
 import { withEval } from '../nn/module.js';
+import { LocalForward } from '../nn/localForward.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkBudget } from './budget.js';
 import { judge, judgedAgain, loopIsJudgement, sampleRecords } from './records.js';
@@ -26,6 +27,12 @@ export interface SquareConfig extends RobustAttackConfig {
   restarts?: number;
   /** resc_schedule: stretch the p schedule over `queries` (AutoAttack: false, the default here). */
   rescaleSchedule?: boolean;
+  /**
+   * Linf, CPU, fp32, a model with a local plan (small-cnn, VGG): later queries rerun only the
+   * activations their square reaches (nn/localForward.ts), with the same logits. false: every
+   * query runs the whole model. Default true.
+   */
+  localForward?: boolean;
 }
 
 /** What {@link squareAttack} returns: the records and examples, and the queries each input took. */
@@ -170,22 +177,38 @@ function ints(v: number[], device: string): Tensor {
 /** Restart r of the given inputs (batch rows): the run's answer and the model's prediction on each kept example. */
 function restart(model: ImageClassifier, batch: AttackBatch, s: Settings, rows: number[], r: number): SquareRunResult & { pred: number[] } {
   const idx = ints(rows, batch.images.device);
-  const run = iterating(model, { ...s, iterations: s.queries }, () =>
-    noGrad(() =>
-      squareRun({
-        logits: (x) => model.forward(x).logits,
-        x0: batch.images.indexSelect(0, idx),
-        labels: batch.labels.indexSelect(0, idx),
-        norm: s.norm,
-        eps: s.eps,
-        queries: s.queries,
-        pInit: s.pInit,
-        rescaleSchedule: s.rescaleSchedule,
-        streams: rows.map((i) => new GeneratorStream(derivedGenerator(s.seed, batch.indices[i]!, r, SQUARE_STREAM))),
-        rowBatch: s.rowBatch ?? defaultSquareRowBatch(batch.images.device),
-        precision: s.precision,
-      }),
-    ),
-  );
+  const local = localForwardFor(model, s, rows.length, batch.images);
+  let run: SquareRunResult;
+  try {
+    run = iterating(model, { ...s, iterations: s.queries }, () =>
+      noGrad(() =>
+        squareRun({
+          local,
+          logits: (x) => model.forward(x).logits,
+          x0: batch.images.indexSelect(0, idx),
+          labels: batch.labels.indexSelect(0, idx),
+          norm: s.norm,
+          eps: s.eps,
+          queries: s.queries,
+          pInit: s.pInit,
+          rescaleSchedule: s.rescaleSchedule,
+          streams: rows.map((i) => new GeneratorStream(derivedGenerator(s.seed, batch.indices[i]!, r, SQUARE_STREAM))),
+          rowBatch: s.rowBatch ?? defaultSquareRowBatch(batch.images.device),
+          precision: s.precision,
+        }),
+      ),
+    );
+  } finally {
+    local?.dispose();
+  }
   return { ...run, pred: noGrad(() => model.forward(run.best).logits.argmax(1)).toNumbers() };
+}
+
+/** The model's local forward for Square's Linf queries, when it has one and its caches for these rows fit in 1 GiB. */
+function localForwardFor(model: ImageClassifier, s: Settings, rows: number, x: Tensor): LocalForward | null {
+  if (s.localForward === false || s.norm !== 'linf' || (s.precision ?? 'fp32') !== 'fp32' || x.device !== 'cpu') return null;
+  const plan = model.localPlan();
+  const local = plan && LocalForward.of(plan, x.shape.slice(1) as [number, number, number]);
+  if (!local || rows * local.cachedPerRow() * 4 > 2 ** 30) return null;
+  return local;
 }

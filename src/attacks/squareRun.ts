@@ -3,10 +3,12 @@
 // margin is lower or <= 0. Rows leave as soon as their margin is <= 0, as in square.py, so the
 // cost is the queries of the rows still going. Forward passes only; the caller provides the
 // no-grad context (and folded batch norm).
+import type { LocalForward } from '../nn/localForward.js';
 import { autocast, autocastDtype, type Precision } from '../tensor/device.js';
 import { tensor } from '../tensor/creation.js';
 import { scope } from '../tensor/scope.js';
 import { cat, where, type Tensor } from '../tensor/tensor.js';
+import { windows } from '../tensor/window.js';
 import { perRow } from './threat.js';
 import { drawInt, drawSign, drawTranspose, drawsPerQuery, type UniformStream } from './squareDraws.js';
 import { l2StartWindows, pSelection, squareSide } from './squareSchedule.js';
@@ -28,6 +30,12 @@ export interface SquareRunOptions {
   /** Rows per forward pass (default all); rows are independent, so the answers do not depend on it. */
   rowBatch?: number;
   precision?: Precision;
+  /**
+   * Linf: the model's forward as a local forward (its caches are the run's; the caller
+   * disposes it). From the first query whose square pays for its windows (LocalForward.pays),
+   * each query reruns only what its square reaches.
+   */
+  local?: LocalForward | null;
   /** Tests: sees every candidate (the start included) [n, ...], its rows' clean images and the rows of x0 they are. */
   observe?: (candidate: Tensor, x0: Tensor, rows: readonly number[]) => void;
 }
@@ -103,15 +111,21 @@ export function squareRun(o: SquareRunOptions): SquareRunResult {
     });
     for (const t of tensorsOf(a)) t.keep();
     a = retire(a, best, margin, iteration);
+    let local: LocalForward | null = null;
     for (let q = 0; q < o.queries && a; q++) {
       const s = squareSide(pSelection(q, o.pInit, o.queries, o.rescaleSchedule), [c, h, w], o.norm);
       const cur: Active = a;
+      if (!local && o.local && o.norm === 'linf' && o.local.pays(s)) {
+        local = o.local;
+        scope(() => local!.start(cur.best));
+      }
       const next = scope(() => {
-        const x = candidate(o, cur, s, h, w, c);
+        const { x, at } = candidate(o, cur, s, h, w, c);
         o.observe?.(x, cur.x0, cur.rows);
-        const m = evaluate(x, cur.labels);
+        const m = local ? margins(local.change(at!.vh, at!.vw, windows(x, at!.vh, at!.vw, s, s)), cur.labels) : evaluate(x, cur.labels);
         // square.py with the margin loss: a lower margin, or any fooling one, replaces the kept point
         const better = m.lt(cur.margin).logicalOr(m.le(0));
+        local?.settle(better);
         return {
           ...cur,
           best: where(perRow(better, x), x, cur.best),
@@ -124,7 +138,7 @@ export function squareRun(o: SquareRunOptions): SquareRunResult {
       cur.best.dispose();
       cur.margin.dispose();
       cur.it.dispose();
-      a = retire(next, best, margin, iteration);
+      a = retire(next, best, margin, iteration, false, local);
     }
     if (a) a = retire(a, best, margin, iteration, true);
   } finally {
@@ -137,7 +151,14 @@ export function squareRun(o: SquareRunOptions): SquareRunResult {
  * Writes the rows whose margin is <= 0 (all rows when `all`) into the outputs and returns the
  * others (null when none is left); the state passed in is consumed.
  */
-function retire(a: Active, best: Tensor, margin: Float32Array, iteration: Int32Array, all = false): Active | null {
+function retire(
+  a: Active,
+  best: Tensor,
+  margin: Float32Array,
+  iteration: Int32Array,
+  all = false,
+  local: LocalForward | null = null,
+): Active | null {
   const m = a.margin.toArray<'float32'>();
   const leave: number[] = [];
   const stay: number[] = [];
@@ -170,6 +191,7 @@ function retire(a: Active, best: Tensor, margin: Float32Array, iteration: Int32A
         it: a.it.indexSelect(0, i),
       };
     });
+    scope(() => local?.keepRows(idx(stay)));
     for (const t of tensorsOf(next)) t.keep();
   }
   for (const t of tensorsOf(a)) t.dispose();
@@ -197,17 +219,26 @@ function start(o: SquareRunOptions, c: number, h: number, w: number): Tensor {
   return l2Start(o.x0, o.eps, side, corners, transpose, signs);
 }
 
-/** One query's candidates for the active rows, each from its own stream. */
-function candidate(o: SquareRunOptions, a: Active, s: number, h: number, w: number, c: number): Tensor {
+/** Each row's window corner. */
+interface RowCorners {
+  vh: Int32Array;
+  vw: Int32Array;
+}
+
+/** One query's candidates for the active rows, each from its own stream, and (Linf) each row's window. */
+function candidate(o: SquareRunOptions, a: Active, s: number, h: number, w: number, c: number): { x: Tensor; at?: RowCorners } {
   const n = a.rows.length;
   const k = drawsPerQuery(o.norm, c);
   const u = new Float32Array(n * k);
   a.rows.forEach((r, i) => u.set(o.streams[r]!.take(k), i * k));
   const at = (j: number, high: number) => Int32Array.from({ length: n }, (_, i) => drawInt(high, u[i * k + j]!));
   const signsFrom = (j: number) => Float32Array.from({ length: n * c }, (_, i) => drawSign(u[Math.floor(i / c) * k + j + (i % c)]!));
-  if (o.norm === 'linf') return linfCandidate(a.best, a.x0, o.eps, s, { vh: at(0, h - s), vw: at(1, w - s) }, signsFrom(2));
+  if (o.norm === 'linf') {
+    const corners = { vh: at(0, h - s), vw: at(1, w - s) };
+    return { x: linfCandidate(a.best, a.x0, o.eps, s, corners, signsFrom(2)), at: corners };
+  }
   const transpose = Uint8Array.from({ length: n }, (_, i) => (drawTranspose(u[i * k + 4]!) ? 1 : 0));
-  return l2Candidate(
+  const x = l2Candidate(
     a.best,
     a.x0,
     o.eps,
@@ -217,4 +248,5 @@ function candidate(o: SquareRunOptions, a: Active, s: number, h: number, w: numb
     transpose,
     signsFrom(5),
   );
+  return { x };
 }

@@ -5,6 +5,7 @@ import { tensor } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Device } from '../tensor/deviceState.js';
 import { Module } from '../nn/module.js';
+import type { LocalPlan } from '../nn/localForward.js';
 import type { Normalization } from '../data/dataset.js';
 
 // Data sets say how their images are normalised; the model applies it inside forward.
@@ -125,6 +126,14 @@ export abstract class ImageClassifier extends Module<[Tensor, ForwardOptions?], 
     const features = this.embed(xn, opts.fakeRelu ?? false);
     const logits = this.classifier.forward(features);
     return { logits, features };
+  }
+
+  /**
+   * The forward as a stack of layers that a local forward (nn/localForward.ts) can rerun on the
+   * windows a small change reaches, or null (the default: not such a stack).
+   */
+  localPlan(): LocalPlan | null {
+    return null;
   }
 
   /** Layers the model can be cut after (for Delta of inner neurons); 'penultimate' always. */

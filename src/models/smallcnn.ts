@@ -3,6 +3,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential, Flatten, type InitOptions } from '../nn/layers.js';
 import * as F from '../nn/functional.js';
+import type { LocalPlan } from '../nn/localForward.js';
 import { ImageClassifier, scaled, type LayerSplit, type ModelConfig } from './classifier.js';
 
 export class SmallCNN extends ImageClassifier {
@@ -39,6 +40,14 @@ export class SmallCNN extends ImageClassifier {
     const flat = c2 * Math.floor(Math.floor(h / 2) / 2) * Math.floor(Math.floor(w / 2) / 2);
     this.fc = this.registerModule('fc', new Linear(flat, hidden, { generator: g }));
     this.classifier = this.registerModule('classifier', new Linear(hidden, config.numClasses, { generator: g }));
+  }
+
+  override localPlan(): LocalPlan {
+    return {
+      normalize: (x) => this.normalize(x),
+      layers: this.features.layers.filter((l) => !(l instanceof Flatten)),
+      tail: (h) => this.classifier.forward(this.fc.forward(h.flatten(1)).relu()),
+    };
   }
 
   override layerNames(): string[] {

@@ -3,6 +3,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential, type InitOptions } from '../nn/layers.js';
 import * as F from '../nn/functional.js';
+import type { LocalPlan } from '../nn/localForward.js';
 import { ImageClassifier, scaled, type LayerSplit, type ModelConfig } from './classifier.js';
 import type { Module } from '../nn/module.js';
 
@@ -52,6 +53,14 @@ export class VGG extends ImageClassifier {
     this.#lastRelu = lastRelu;
     this.features = this.registerModule('features', new Sequential(...layers));
     this.classifier = this.registerModule('classifier', new Linear(inC, config.numClasses, { generator: init.generator }));
+  }
+
+  override localPlan(): LocalPlan {
+    return {
+      normalize: (x) => this.normalize(x),
+      layers: this.features.layers,
+      tail: (h) => this.classifier.forward((h.shape[2] !== 1 || h.shape[3] !== 1 ? F.adaptiveAvgPool2d(h, 1) : h).flatten(1)),
+    };
   }
 
   override layerNames(): string[] {

@@ -4,7 +4,8 @@
 /**
  * `sauron/nn`: neural-network building blocks with PyTorch's names, parameter names and default
  * initialisations: {@link Module}, the layers ({@link Conv2d}, {@link Linear}, {@link BatchNorm2d},
- * ...), the functional ops ({@link F}) and the initialisations ({@link init}).
+ * ...), the functional ops ({@link F}), the initialisations ({@link init}), and {@link LocalForward},
+ * a forward that reruns only what a small change of its input reaches (Square's later queries).
  *
  * @example
  * ```ts
@@ -16,6 +17,7 @@
  */
 export { Module, withEval, type AnyModule, type StateDict } from './module.js';
 export * from './layers.js';
+export { LocalForward, type LocalPlan } from './localForward.js';
 /** The functional ops (torch.nn.functional): convolution, pooling, activations, losses. */
 export * as F from './functional.js';
 /** PyTorch's weight initialisations (torch.nn.init), drawn from an explicit generator. */

@@ -28,6 +28,7 @@ export * from './creation.js';
 export * from './autograd.js';
 export { Generator, manualSeed, derivedGenerator } from './random.js';
 export { scope } from './scope.js';
+export { windows, putWindows_ } from './window.js';
 export { op } from './op.js';
 export * from './runtime.js';
 export * from './device.js';
