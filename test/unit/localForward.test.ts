@@ -65,7 +65,8 @@ function calibrated(arch: 'small-cnn' | 'vgg11', seed: number): ImageClassifier 
 
 for (const arch of ['small-cnn', 'vgg11'] as const) {
   for (const folded of [true, false]) {
-    test(`local forward (${arch}, batch norm ${folded ? 'folded' : 'as is'}): changed squares give a full forward's logits bit for bit, refused ones are undone`, () => {
+    const name = `local forward (${arch}, batch norm ${folded ? 'folded' : 'as is'})`;
+    test(`${name}: a changed square's logits are a full forward's bit for bit, refused changes undone`, () => {
       const model = calibrated(arch, 3);
       const before = liveTensors();
       const [c, h, w] = model.config.inputShape;
