@@ -20,8 +20,7 @@ struct Windows {
   int64_t hh, ww;
 };
 
-Windows ReadWindows(Napi::Env env, const at::Tensor& x, const Napi::Value& ys, const Napi::Value& xs, const Napi::Value& hh,
-                    const Napi::Value& ww) {
+Windows ReadWindows(Napi::Env env, const at::Tensor& x, const Napi::Value& ys, const Napi::Value& xs, int64_t hh, int64_t ww) {
   if (x.dim() != 4) throw Napi::TypeError::New(env, "windows: expected a [n, c, h, w] tensor");
   if (!ys.IsTypedArray() || ys.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || !xs.IsTypedArray() ||
       xs.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
@@ -29,7 +28,7 @@ Windows ReadWindows(Napi::Env env, const at::Tensor& x, const Napi::Value& ys, c
   auto ty = ys.As<Napi::Int32Array>();
   auto tx = xs.As<Napi::Int32Array>();
   Windows w{std::vector<int32_t>(ty.Data(), ty.Data() + ty.ElementLength()), std::vector<int32_t>(tx.Data(), tx.Data() + tx.ElementLength()),
-            hh.As<Napi::Number>().Int64Value(), ww.As<Napi::Number>().Int64Value()};
+            hh, ww};
   const int64_t n = x.size(0), h = x.size(2), width = x.size(3);
   if (static_cast<int64_t>(w.ys.size()) != n || static_cast<int64_t>(w.xs.size()) != n)
     throw Napi::RangeError::New(env, "windows: one corner per row expected (" + std::to_string(n) + " rows)");
@@ -83,7 +82,8 @@ Napi::Value Cut(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   at::Tensor x = TensorWrap::From(env, info[0]);
   SAURON_GUARD(env, {
-    const Windows w = ReadWindows(env, x, info[1], info[2], info[3], info[4]);
+    const Windows w =
+        ReadWindows(env, x, info[1], info[2], info[3].As<Napi::Number>().Int64Value(), info[4].As<Napi::Number>().Int64Value());
     const int64_t n = x.size(0), c = x.size(1);
     if (!Direct(x)) {
       auto flat = x.reshape({n, c, x.size(2) * x.size(3)});
@@ -107,7 +107,7 @@ Napi::Value Put(const Napi::CallbackInfo& info) {
       throw Napi::TypeError::New(env, "putWindows_: the windows must be [n, c, hh, ww] of the image batch's n, c, dtype and device");
     if (!x.is_contiguous()) throw Napi::TypeError::New(env, "putWindows_: the image batch must be contiguous");
     const int64_t n = x.size(0), c = x.size(1);
-    const Windows w = ReadWindows(env, x, info[1], info[2], Napi::Number::New(env, v.size(2)), Napi::Number::New(env, v.size(3)));
+    const Windows w = ReadWindows(env, x, info[1], info[2], v.size(2), v.size(3));
     at::Tensor rows;
     if (!info[4].IsNull() && !info[4].IsUndefined()) {
       rows = TensorWrap::From(env, info[4]);
