@@ -18,7 +18,9 @@
         "native/distributed.cc",
         "native/pool.cc",
         "native/poolKernel.cc",
-        "native/window.cc"
+        "native/window.cc",
+        "native/conv.cc",
+        "native/fabProjection.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -172,6 +172,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDistributed(env, exports);
   InitPool(env, exports);
   InitWindow(env, exports);
+  InitConv(env, exports);
+  InitFabProjection(env, exports);
   return exports;
 }
 

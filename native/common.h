@@ -106,6 +106,10 @@ void InitDevice(Napi::Env env, Napi::Object exports);
 void InitDistributed(Napi::Env env, Napi::Object exports);
 void InitPool(Napi::Env env, Napi::Object exports);
 void InitWindow(Napi::Env env, Napi::Object exports);
+void InitConv(Napi::Env env, Napi::Object exports);
+// Whether autocast is on for the device type (device.cc; its API moved in libtorch 2.4).
+bool AutocastEnabled(c10::DeviceType t);
+void InitFabProjection(Napi::Env env, Napi::Object exports);
 
 // Helpers shared between translation units.
 at::ScalarType ParseDtype(Napi::Env env, const std::string& name);

@@ -14,6 +14,14 @@
 
 namespace sauron {
 
+bool AutocastEnabled(c10::DeviceType t) {
+#ifdef SAURON_AUTOCAST_PER_DEVICE
+  return at::autocast::is_autocast_enabled(t);
+#else
+  return t == c10::DeviceType::CPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+#endif
+}
+
 namespace {
 
 c10::Device ParseDevice(Napi::Env env, const Napi::Value& v) {
@@ -56,14 +64,6 @@ c10::DeviceType AutocastDeviceType(Napi::Env env, const std::string& s) {
   if (s == "cpu") return c10::DeviceType::CPU;
   if (s == "cuda") return c10::DeviceType::CUDA;
   throw Napi::TypeError::New(env, "autocast runs on cpu or cuda, not '" + s + "'");
-}
-
-bool AutocastEnabled(c10::DeviceType t) {
-#ifdef SAURON_AUTOCAST_PER_DEVICE
-  return at::autocast::is_autocast_enabled(t);
-#else
-  return t == c10::DeviceType::CPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
-#endif
 }
 
 at::ScalarType AutocastDtype(c10::DeviceType t) {

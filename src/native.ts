@@ -114,6 +114,18 @@ export interface NativeAddon {
   destroyProcessGroup(): void;
   /** max_pool2d with kernel = stride, no padding or dilation (native/pool.cc). */
   maxPool2dTiled(x: NativeTensor, kh: number, kw: number): NativeTensor;
+  /** FAB's Linf projection of CPU float32 rows, t and w [n, D], b [n] -> d [n, D] (native/fabProjection.cc). */
+  fabProjectionLinf(t: NativeTensor, w: NativeTensor, b: NativeTensor): NativeTensor;
+  /** conv2d as torch.nn.functional.conv2d; the input gradient of 1 to 3 input channels is libtorch's im2col kernel's (native/conv.cc). */
+  conv2d(
+    x: NativeTensor,
+    w: NativeTensor,
+    b: NativeTensor | null,
+    stride: number | number[],
+    padding: number | number[],
+    dilation: number | number[],
+    groups: number,
+  ): NativeTensor;
   /** Row r's hh x ww window of x at (ys[r], xs[r]), and the same windows written back (native/window.cc). */
   windows(x: NativeTensor, ys: Int32Array, xs: Int32Array, hh: number, ww: number): NativeTensor;
   putWindows_(x: NativeTensor, ys: Int32Array, xs: Int32Array, v: NativeTensor, rows: NativeTensor | null): void;

@@ -14,6 +14,7 @@ import { F } from '../../src/nn/index.js';
 import { torchEnv, updateBenchmarks } from '../shared/report.js';
 import { inputGradStep } from '../shared/inputGradStep.js';
 import { BENCH } from '../shared/sauron.js';
+import { interleavedBest } from '../shared/interleaved.js';
 
 const batch = 256;
 const rounds = 5;
@@ -30,21 +31,8 @@ const use = (ours: boolean) => {
   native.maxPool2dTiled = ours ? tiled : viaLibtorch;
 };
 
-/** Best ms per call of fn over the rounds, ours and libtorch's rounds interleaved. */
-function ab(fn: () => void): [number, number] {
-  const best = [Infinity, Infinity];
-  for (let r = 0; r < rounds; r++) {
-    for (const k of r % 2 ? [1, 0] : [0, 1]) {
-      use(k === 0);
-      fn();
-      const t0 = performance.now();
-      for (let s = 0; s < steps; s++) fn();
-      best[k] = Math.min(best[k]!, (performance.now() - t0) / steps);
-    }
-  }
-  use(true);
-  return best as [number, number];
-}
+/** Best ms per call of fn, ours and libtorch's rounds interleaved. */
+const ab = (fn: () => void): [number, number] => interleavedBest(fn, (k) => use(k === 0), rounds, steps);
 
 const g = new Generator(0);
 const pools = shapes.map((s) => {

@@ -7,13 +7,13 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'shared'))
 from torch_models import SmallCNN  # noqa: E402
+from timing import best_ms  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument('--threads', type=int, default=2)
@@ -28,14 +28,7 @@ torch.manual_seed(0)
 
 
 def best(fn):
-    fn()
-    times = []
-    for _ in range(a.rounds):
-        t0 = time.perf_counter()
-        for _ in range(a.steps):
-            fn()
-        times.append((time.perf_counter() - t0) / a.steps * 1000)
-    return min(times)
+    return best_ms(fn, a.rounds, a.steps)
 
 
 pools = []

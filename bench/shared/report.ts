@@ -1,4 +1,5 @@
 // Keeps BENCHMARKS.md as one section per benchmark, replacing a benchmark's own section.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { writeFileAtomic } from '../../src/serialization/atomic.js';
@@ -18,6 +19,18 @@ export function torchEnv(): NodeJS.ProcessEnv {
     LD_LIBRARY_PATH: [dirname(blas), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
     BLIS_NUM_THREADS: process.env.BLIS_NUM_THREADS ?? String(getNumThreads()),
   };
+}
+
+/**
+ * Runs a benchmark's PyTorch twin (`bench/TOPIC/pytorch_*.py`, under Debian's /usr/bin/python3 and
+ * torchEnv, with `--threads` as this process's) and returns the JSON object its last line prints.
+ */
+export function pythonTwin(script: string, args: readonly string[]): Record<string, any> {
+  const out = execFileSync('/usr/bin/python3', [script, '--threads', String(getNumThreads()), ...args], {
+    env: torchEnv(),
+    encoding: 'utf8',
+  });
+  return JSON.parse(out.trim().split('\n').pop()!);
 }
 
 // The addon's malloc settings when issue 15 was filed: glibc's mmap threshold at its 32 MB cap, so

@@ -9,6 +9,7 @@
 import { zeros } from '../tensor/creation.js';
 import { scope } from '../tensor/scope.js';
 import { cat, where, type Tensor } from '../tensor/tensor.js';
+import { fabProjectionLinfNative } from '../tensor/fabProjection.js';
 
 /** A column of per-row values, [N] -> [N, 1]. */
 const col = (v: Tensor): Tensor => v.unsqueeze(1);
@@ -41,9 +42,16 @@ const halvings = (d: number): number => Math.ceil(Math.log2(d));
 /**
  * The Linf projection: t [N, D] points, w [N, D] hyperplane normals, b [N] offsets, all
  * float32; returns d [N, D] with t + d in [0, 1] on (or nearest to) <w, z> = b, minimal in Linf.
- * Coordinates with w = 0 do not move.
+ * Coordinates with w = 0 do not move. On the CPU the addon computes it row by row, with the
+ * same arithmetic as projectionLinfOps.
  */
-export function projectionLinf(t: Tensor, w0: Tensor, b0in: Tensor): Tensor {
+export function projectionLinf(t: Tensor, w: Tensor, b: Tensor): Tensor {
+  const cpu = [t, w, b].every((v) => v.device === 'cpu' && v.dtype === 'float32');
+  return cpu && t.ndim === 2 && t.shape[1]! > 0 ? fabProjectionLinfNative(t, w, b) : projectionLinfOps(t, w, b);
+}
+
+/** projectionLinf op by op, as fra31/auto-attack's projection_linf: any device. */
+export function projectionLinfOps(t: Tensor, w0: Tensor, b0in: Tensor): Tensor {
   return scope(() => {
     const [n, dim] = [t.shape[0]!, t.shape[1]!];
     const c0 = w0.mul(t).sum(1).sub(b0in).ge(0);

@@ -3,6 +3,7 @@
 import { op, f64 } from '../tensor/op.js';
 import { type Tensor, wrap } from '../tensor/tensor.js';
 import { maxPool2dTiled } from '../tensor/pool.js';
+import { conv2dNative } from '../tensor/conv.js';
 
 /** A size for both spatial dimensions, or [height, width]. */
 type Pair = number | [number, number];
@@ -37,7 +38,7 @@ export function conv2d(
   bias: Tensor | null = null,
   { stride = 1 as Pair, padding = 0 as Pair, dilation = 1 as Pair, groups = 1 } = {},
 ): Tensor {
-  const call = (x: Tensor) => wrap(op('conv2d').call(x.native, weight.native, bias?.native ?? null, stride, padding, dilation, groups));
+  const call = (x: Tensor) => conv2dNative(x, weight, bias, stride, padding, dilation, groups);
   // a lone image: up to 4e-7 from the same image in a batch on the small CNN (batches of 2 to 96 agree bitwise)
   return input.ndim === 4 && input.shape[0] === 1 ? loneAsTwo(input, call) : call(input);
 }

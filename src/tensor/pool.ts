@@ -1,7 +1,7 @@
-// Max pooling whose windows tile the input, by the addon's own forward (native/pool.cc): the
-// one kernel Sauron does not take from libtorch, because libtorch's was a fifth of an attack
-// step on the default model (BENCHMARKS.md, "Attack step: max pooling"). Values, indices and
-// the backward are libtorch's; inputs other than CPU float32 NCHW go to libtorch's max_pool2d.
+// Max pooling whose windows tile the input, by the addon's own forward (native/pool.cc), not
+// libtorch's, because libtorch's was a fifth of an attack step on the default model
+// (BENCHMARKS.md, "Attack step: max pooling"). Values, indices and the backward are libtorch's;
+// inputs other than CPU float32 NCHW go to libtorch's max_pool2d.
 import { native } from '../native.js';
 import { wrap, type Tensor } from './tensor.js';
 
