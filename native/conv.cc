@@ -16,19 +16,19 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// A number or a list of one or two integers, as libtorch's int[2] arguments take them.
 std::vector<int64_t> Pair(Napi::Env env, const Napi::Value& v, const char* name) {
-  if (v.IsNumber()) {
-    const int64_t k = v.As<Napi::Number>().Int64Value();
-    return {k, k};
+  const std::string what = std::string("conv2d: ") + name;
+  Napi::Value list = v;
+  if (!v.IsArray()) {
+    auto one = Napi::Array::New(env, 1);
+    one.Set(0u, v);
+    list = one;
   }
-  if (v.IsArray()) {
-    auto a = v.As<Napi::Array>();
-    if (a.Length() == 1 || a.Length() == 2) {
-      const int64_t k0 = a.Get(0u).As<Napi::Number>().Int64Value();
-      return {k0, a.Length() == 2 ? a.Get(1u).As<Napi::Number>().Int64Value() : k0};
-    }
-  }
-  throw Napi::TypeError::New(env, std::string("conv2d: ") + name + " must be a number or a pair of numbers");
+  std::vector<int64_t> k = ToIntVector(env, list, what.c_str());
+  if (k.size() == 1) k.push_back(k[0]);
+  if (k.size() != 2) throw Napi::TypeError::New(env, what + " must be an integer or a pair of integers");
+  return k;
 }
 
 // Few input channels, CPU float32 (no autocast), no dilation or groups, and an input gradient wanted now.
@@ -99,8 +99,8 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   const auto stride = Pair(env, info[3], "stride");
   const auto padding = Pair(env, info[4], "padding");
   const auto dilation = Pair(env, info[5], "dilation");
-  if (!info[6].IsNumber()) throw Napi::TypeError::New(env, "conv2d: groups must be a number");
-  const int64_t groups = info[6].As<Napi::Number>().Int64Value();
+  if (info[6].IsArray()) throw Napi::TypeError::New(env, "conv2d: groups must be an integer");
+  const int64_t groups = Pair(env, info[6], "groups")[0];
   SAURON_GUARD(env, {
     if (FewChannels(x, w, dilation, groups))
       return TensorWrap::Wrap(env, b.defined() ? FewChannelConvFn::apply(x, w, b, stride, padding)

@@ -6,10 +6,12 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'shared'))
+from timing import best_ms  # noqa: E402
 
 
 def main():
@@ -26,14 +28,9 @@ def main():
     torch.set_num_threads(a.threads)
     t, w, b = (torch.from_numpy(np.load(os.path.join(a.problems, f'{k}.npy'))) for k in ('t', 'w', 'b'))
     d = projection_linf(t, w, b)
-    best = float('inf')
-    for _ in range(a.rounds):
-        t0 = time.perf_counter()
-        for _ in range(a.calls):
-            projection_linf(t, w, b)
-        best = min(best, (time.perf_counter() - t0) / a.calls)
+    ms = best_ms(lambda: projection_linf(t, w, b), a.rounds, a.calls)
     ours = torch.from_numpy(np.load(os.path.join(a.problems, 'd.npy')))
-    print(json.dumps({'ms': best * 1e3, 'maxDiff': (d - ours).abs().max().item(), 'torch': torch.__version__}))
+    print(json.dumps({'ms': ms, 'maxDiff': (d - ours).abs().max().item(), 'torch': torch.__version__}))
 
 
 if __name__ == '__main__':

@@ -5,7 +5,6 @@
 // in the same run. Also the schedule-weighted cost of one Square query, which
 // autoattackFloor.ts uses to price Square's passes.
 //   node --import tsx bench/autoattack/squareLocal.ts [--model runs/std] [--rows 374]
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +16,7 @@ import { pSelection, squareSide } from '../../src/attacks/squareSchedule.js';
 import { SQUARE_DEFAULTS } from '../../src/attacks/square.js';
 import { Generator, noGrad, rand, scope, tensor } from '../../src/tensor/index.js';
 import { getNumThreads, setNumThreads } from '../../src/tensor/runtime.js';
-import { tableRow, torchEnv, updateBenchmarks } from '../shared/report.js';
+import { pythonTwin, tableRow, updateBenchmarks } from '../shared/report.js';
 import { microsecondsPerRow } from './autoattackFloor.js';
 import { BENCH, sauron } from '../shared/sauron.js';
 
@@ -112,26 +111,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const tmp = mkdtempSync(join(tmpdir(), 'sauron-square-local-'));
   const exported = join(tmp, 'model.pt');
   sauron(['export', '--model', a.model!, '--out', exported]);
-  const torch = JSON.parse(
-    execFileSync(
-      '/usr/bin/python3',
-      [
-        join(BENCH, 'autoattack', 'pytorch_forward.py'),
-        '--model',
-        exported,
-        '--rows',
-        String(rows),
-        '--shape',
-        shape.join(','),
-        '--threads',
-        String(threads),
-      ],
-      {
-        encoding: 'utf8',
-        env: torchEnv(),
-      },
-    ),
-  ) as { forward_us: number; torch: string };
+  const torch = pythonTwin(join(BENCH, 'autoattack', 'pytorch_forward.py'), [
+    '--model',
+    exported,
+    '--rows',
+    String(rows),
+    '--shape',
+    shape.join(','),
+  ]) as { forward_us: number; torch: string };
   rmSync(tmp, { recursive: true, force: true });
   const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), load ${loadavg()[0]!.toFixed(2)}`;
   const lines = sides.map((s) =>

@@ -3,7 +3,6 @@
 // PyTorch (bench/maxPool/pytorch_max_pool.py) in the same run. "libtorch" runs the same Sauron code with
 // the addon's pooling swapped for libtorch's max_pool2d, rounds interleaved.
 //   node --import tsx bench/maxPool/maxPool.ts
-import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { native } from '../../src/native.js';
@@ -11,7 +10,7 @@ import { op } from '../../src/tensor/op.js';
 import { Generator, scope } from '../../src/index.js';
 import { randn, getNumThreads, grad, ones } from '../../src/tensor/index.js';
 import { F } from '../../src/nn/index.js';
-import { torchEnv, updateBenchmarks } from '../shared/report.js';
+import { pythonTwin, updateBenchmarks } from '../shared/report.js';
 import { inputGradStep } from '../shared/inputGradStep.js';
 import { BENCH } from '../shared/sauron.js';
 import { interleavedBest } from '../shared/interleaved.js';
@@ -48,27 +47,15 @@ const pools = shapes.map((s) => {
   return r;
 });
 const step = ab(inputGradStep(batch, g));
-const py = JSON.parse(
-  execFileSync(
-    '/usr/bin/python3',
-    [
-      join(BENCH, 'maxPool', 'pytorch_max_pool.py'),
-      '--threads',
-      String(getNumThreads()),
-      '--batch',
-      String(batch),
-      '--rounds',
-      String(rounds),
-      '--steps',
-      String(steps),
-      ...shapes.map((s) => s.join('x')),
-    ],
-    { env: torchEnv(), encoding: 'utf8' },
-  )
-    .trim()
-    .split('\n')
-    .pop()!,
-);
+const py = pythonTwin(join(BENCH, 'maxPool', 'pytorch_max_pool.py'), [
+  '--batch',
+  String(batch),
+  '--rounds',
+  String(rounds),
+  '--steps',
+  String(steps),
+  ...shapes.map((s) => s.join('x')),
+]);
 
 const row = (what: string, [ours, lib]: [number, number], torch: number) =>
   `| ${what} | ${ours.toFixed(2)} | ${lib.toFixed(2)} | ${torch.toFixed(2)} | ${(lib / ours).toFixed(2)}x | ${(torch / ours).toFixed(2)}x |`;

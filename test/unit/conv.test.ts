@@ -144,6 +144,10 @@ test('conv2d outside the fast path (4 channels, no gradient, dilation, groups) i
     assert.deepEqual(bits(a.gx), bits(r.gx));
     const x1 = rand([2, 1, 8, 8], { generator: g }).requiresGrad_(true);
     assert.throws(() => enableGrad(() => F.conv2d(x1, randn([3, 2, 3, 3]))), /channels|size|shape/i);
+    // sizes are integers, as libtorch's int[2] arguments
+    assert.throws(() => enableGrad(() => F.conv2d(x1, randn([3, 1, 3, 3]), null, { stride: 1.5 })), /stride must contain integers/);
+    assert.throws(() => F.conv2d(x, w, b, { padding: [1, 1, 1] as unknown as [number, number] }), /padding must be an integer or a pair/);
+    assert.throws(() => F.conv2d(x, w, b, { groups: 2.5 }), /groups must contain integers/);
   });
 });
 
