@@ -3,6 +3,7 @@
     "libtorch%": "<!(node -p \"process.env.LIBTORCH || ''\")",
     "cxx11_abi%": "<!(node -p \"process.env.SAURON_CXX11_ABI || '1'\")",
     "blis%": "<!(node -p \"process.env.SAURON_BLIS_DIR || ''\")",
+    "dnnl%": "<!(node -p \"process.env.SAURON_DNNL || '0'\")",
     "with_cuda%": "<!(node -p \"require('fs').existsSync((process.env.LIBTORCH || '/nonexistent') + '/lib/libtorch_cuda.so') ? 1 : 0\")"
   },
   "targets": [
@@ -20,7 +21,8 @@
         "native/poolKernel.cc",
         "native/window.cc",
         "native/conv.cc",
-        "native/fabProjection.cc"
+        "native/fabProjection.cc",
+        "native/convStack.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"
@@ -38,6 +40,10 @@
         ["with_cuda==1", {
           "defines": ["SAURON_WITH_CUDA"],
           "libraries": ["-Wl,--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Wl,--as-needed"]
+        }],
+        ["dnnl==1", {
+          "defines": ["SAURON_DNNL"],
+          "libraries": ["-ldnnl"]
         }],
         ["libtorch=='' and blis!=''", {
           "libraries": ["-L<(blis)", "-Wl,-rpath,<(blis)", "-Wl,--no-as-needed", "-lblas", "-Wl,--as-needed"]

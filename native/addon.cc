@@ -174,6 +174,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitWindow(env, exports);
   InitConv(env, exports);
   InitFabProjection(env, exports);
+  InitConvStack(env, exports);
   return exports;
 }
 

@@ -110,6 +110,7 @@ void InitConv(Napi::Env env, Napi::Object exports);
 // Whether autocast is on for the device type (device.cc; its API moved in libtorch 2.4).
 bool AutocastEnabled(c10::DeviceType t);
 void InitFabProjection(Napi::Env env, Napi::Object exports);
+void InitConvStack(Napi::Env env, Napi::Object exports);
 
 // Helpers shared between translation units.
 at::ScalarType ParseDtype(Napi::Env env, const std::string& name);

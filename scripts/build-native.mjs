@@ -30,6 +30,15 @@ if (!root && !blis) {
   console.error('sauron: BLIS was not found (Debian: apt-get install libblis4-openmp); matrix products use the system BLAS.');
 }
 process.env.SAURON_BLIS_DIR = blis;
+// oneDNN's headers (Debian's libdnnl-dev) for the convolution stack (native/convStack.cc), which
+// calls the oneDNN that Debian's libtorch links. Another libtorch bundles its own copy, whose
+// symbols the addon cannot count on: there the stack is libtorch's ops, as without the headers.
+const dnnlHeader = '/usr/include/dnnl.hpp';
+const dnnl = !root && existsSync(dnnlHeader);
+if (!root && !dnnl) {
+  console.error("sauron: oneDNN's headers were not found (Debian: apt-get install libdnnl-dev); convolution stacks run layer by layer.");
+}
+process.env.SAURON_DNNL = dnnl ? '1' : '0';
 if (withCuda) console.error(`sauron: building against the CUDA libtorch in ${root}`);
 
 // `npx sauron` in a checkout installs the checkout as a dependency, which reruns this script:
@@ -71,6 +80,7 @@ function buildStamp() {
     join(pkgDir, 'binding.gyp'),
     fileURLToPath(import.meta.url),
     header.replace(/torch\.h$/, 'version.h'),
+    dnnlHeader,
   ];
   for (const f of files) h.update(`${f}\0`).update(existsSync(f) ? readFileSync(f) : 'absent');
   const lib = root ? join(root, 'lib', 'libtorch_cpu.so') : `/usr/lib/${multiarch()}/libtorch_cpu.so`;
@@ -82,7 +92,7 @@ function buildStamp() {
   const settings = ['LIBTORCH', 'SAURON_BUILD', 'SAURON_CXX_STD', 'SAURON_CXX11_ABI', 'SAURON_NO_GLOO', 'SAURON_NODE_HEADERS', 'CXX'];
   for (const k of settings) h.update(`${k}=${process.env[k] ?? ''}\0`);
   const napiHeaders = createRequire(import.meta.url)('node-addon-api/package.json').version;
-  h.update(`blis=${blis}\0napi=${process.versions.napi}\0node-addon-api=${napiHeaders}\0${process.arch}`);
+  h.update(`blis=${blis}\0dnnl=${dnnl}\0napi=${process.versions.napi}\0node-addon-api=${napiHeaders}\0${process.arch}`);
   return h.digest('hex');
 }
 
@@ -132,7 +142,9 @@ async function buildWithGxx() {
     : blis
       ? [`-L${blis}`, `-Wl,-rpath,${blis}`, '-Wl,--no-as-needed', '-lblas', '-Wl,--as-needed']
       : [];
-  const sources = ['addon', 'tensor', 'op', 'optimizer', 'script', 'device', 'distributed', 'pool', 'poolKernel', 'window'];
+  // binding.gyp's list, so that the two builds compile the same files
+  const gypSources = JSON.parse(readFileSync(join(pkg, 'binding.gyp'), 'utf8')).targets[0].sources;
+  const sources = gypSources.map((f) => f.replace(/^native\//, '').replace(/\.cc$/, ''));
   const out = join(pkg, 'build', 'Release', 'sauron_native.node');
   const objDir = join(pkg, 'build', 'Release', 'obj.gxx');
   mkdirSync(objDir, { recursive: true });
@@ -151,6 +163,7 @@ async function buildWithGxx() {
     ...(withCuda ? ['-DSAURON_WITH_CUDA'] : []),
     // SAURON_NO_GLOO=1: build the collectives as stubs (for a libtorch whose c10d headers do not compile here)
     ...(process.env.SAURON_NO_GLOO === '1' ? ['-DSAURON_NO_GLOO'] : []),
+    ...(dnnl ? ['-DSAURON_DNNL'] : []),
     `-I${napi}`,
     `-I${nodeHeaders}`,
     ...inc.map((d) => `-I${d}`),
@@ -180,6 +193,7 @@ async function buildWithGxx() {
       '-ltorch',
       '-ltorch_cpu',
       '-lc10',
+      ...(dnnl ? ['-ldnnl'] : []),
     ],
     { stdio: 'inherit' },
   );

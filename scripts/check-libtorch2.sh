@@ -42,6 +42,12 @@ CONF
     || { echo "error: could not download Debian trixie's libtorch-dev" >&2; exit 2; }
   dpkg -x /tmp/trixie-debs/libtorch-dev_*.deb /tmp/trixie-torch
 fi
+# trixie's oneDNN headers (3.x, the oneDNN its libtorch links) beside them, for native/convStack.cc
+if [ "$ROOT" = /tmp/trixie-torch/usr/include ] && [ ! -f "$ROOT/dnnl.hpp" ]; then
+  (export APT_CONFIG=/tmp/trixie-apt/apt.conf; cd /tmp/trixie-debs && apt-get -q download libdnnl-dev >/dev/null) \
+    || { echo "error: could not download Debian trixie's libdnnl-dev" >&2; exit 2; }
+  dpkg -x /tmp/trixie-debs/libdnnl-dev_*.deb /tmp/trixie-torch
+fi
 
 if [ ! -f "$ROOT/ATen/ATen.h" ] || [ ! -f "$ROOT/torch/csrc/api/include/torch/version.h" ]; then
   echo "error: $ROOT does not look like a libtorch include root" >&2; exit 2
@@ -70,6 +76,10 @@ for d in "${DEFAULTS[@]}"; do
   if [ "$d" = /usr/include ]; then SYSFLAGS+=(-isystem "$SYSINC"); else SYSFLAGS+=(-isystem "$d"); fi
 done
 
+# With oneDNN's headers in ROOT, the convolution stack compiles against them (-I ROOT comes first).
+DNNL_FLAGS=()
+[ -f "$ROOT/dnnl.hpp" ] && DNNL_FLAGS=(-DSAURON_DNNL)
+
 VER="$(grep -E '^#define TORCH_VERSION_(MAJOR|MINOR|PATCH)' "$ROOT/torch/csrc/api/include/torch/version.h" | awk '{print $3}' | paste -sd.)"
 echo "libtorch headers: $ROOT (version $VER); compiler: $("$CXX" --version | head -1)"
 
@@ -85,7 +95,7 @@ check_one() {
     -fexceptions -frtti -Wno-deprecated-declarations \
     -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -D_GLIBCXX_USE_CXX11_ABI=1 \
     -I"$ROOT" -I"$ROOT/torch/csrc/api/include" -I"$NAPI_INC" -I"$NODE_INC" \
-    "${SYSFLAGS[@]}" ${EXTRA_CXXFLAGS:-} "$f" >"$LOGDIR/$key.log" 2>&1
+    "${DNNL_FLAGS[@]}" "${SYSFLAGS[@]}" ${EXTRA_CXXFLAGS:-} "$f" >"$LOGDIR/$key.log" 2>&1
   echo $? >"$LOGDIR/$key.rc"
 }
 

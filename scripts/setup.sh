@@ -14,6 +14,9 @@ if [ -z "${LIBTORCH:-}" ]; then
   # BLAS Debian's libtorch otherwise gets (about 2x faster attack steps for the small CNN, and
   # batch-independent results; docs/performance.md, "BLAS")
   dpkg -s libblis4-openmp >/dev/null 2>&1 || need+=(libblis4-openmp)
+  # oneDNN's headers: the addon runs convolution stacks in the oneDNN that libtorch links
+  # (native/convStack.cc; docs/performance.md, "Convolution stacks")
+  dpkg -s libdnnl-dev >/dev/null 2>&1 || need+=(libdnnl-dev)
 fi
 # Figures render text with the DejaVu fonts.
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)

@@ -126,6 +126,12 @@ export interface NativeAddon {
     dilation: number | number[],
     groups: number,
   ): NativeTensor;
+  /** Whether the addon was built with oneDNN's headers (native/convStack.cc). */
+  convStackAvailable(): boolean;
+  /** Why convStack cannot run x through these layers, or null. */
+  convStackUnsupported(x: NativeTensor, layers: unknown[]): string | null;
+  /** Convolutions (each with its ReLU or not) and max poolings run in oneDNN's blocked layout (native/convStack.cc). */
+  convStack(x: NativeTensor, layers: unknown[]): NativeTensor;
   /** Row r's hh x ww window of x at (ys[r], xs[r]), and the same windows written back (native/window.cc). */
   windows(x: NativeTensor, ys: Int32Array, xs: Int32Array, hh: number, ww: number): NativeTensor;
   putWindows_(x: NativeTensor, ys: Int32Array, xs: Int32Array, v: NativeTensor, rows: NativeTensor | null): void;

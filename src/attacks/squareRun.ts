@@ -8,11 +8,11 @@ import { autocast, autocastDtype, type Precision } from '../tensor/device.js';
 import { tensor } from '../tensor/creation.js';
 import { scope } from '../tensor/scope.js';
 import { cat, where, type Tensor } from '../tensor/tensor.js';
-import { windows } from '../tensor/window.js';
+import { putWindows_ } from '../tensor/window.js';
 import { perRow } from './threat.js';
 import { drawInt, drawSign, drawTranspose, drawsPerQuery, type UniformStream } from './squareDraws.js';
 import { l2StartWindows, pSelection, squareSide } from './squareSchedule.js';
-import { l2Candidate, l2Start, linfCandidate, linfStart } from './squareSteps.js';
+import { l2Candidate, l2Start, linfCandidate, linfPatch, linfStart } from './squareSteps.js';
 
 export interface SquareRunOptions {
   /** The model's logits [n, classes] for images [n, c, h, w]. */
@@ -120,22 +120,36 @@ export function squareRun(o: SquareRunOptions): SquareRunResult {
         scope(() => local!.start(cur.best));
       }
       const next = scope(() => {
-        const { x, at } = candidate(o, cur, s, h, w, c);
-        o.observe?.(x, cur.x0, cur.rows);
-        const m = local ? margins(local.change(at!.vh, at!.vw, windows(x, at!.vh, at!.vw, s, s)), cur.labels) : evaluate(x, cur.labels);
         // square.py with the margin loss: a lower margin, or any fooling one, replaces the kept point
-        const better = m.lt(cur.margin).logicalOr(m.le(0));
-        local?.settle(better);
-        return {
+        const better = (m: Tensor) => m.lt(cur.margin).logicalOr(m.le(0));
+        const step = (m: Tensor, b: Tensor, best: Tensor) => ({
           ...cur,
-          best: where(perRow(better, x), x, cur.best),
-          margin: where(better, m, cur.margin),
-          it: where(better, q + 1, cur.it).to('int32'),
-        };
+          best,
+          margin: where(b, m, cur.margin),
+          it: where(b, q + 1, cur.it).to('int32'),
+        });
+        if (local) {
+          // only the windows change: the kept rows take theirs into the kept examples in place
+          const { at, signs } = linfDraws(o, cur, s, h, w, c);
+          const patch = linfPatch(cur.best, cur.x0, o.eps, s, at, signs);
+          if (o.observe) o.observe(putWindows_(cur.best.clone(), at.vh, at.vw, patch), cur.x0, cur.rows);
+          const m = margins(local.change(at.vh, at.vw, patch), cur.labels);
+          const b = better(m);
+          local.settle(b);
+          return step(m, b, putWindows_(cur.best, at.vh, at.vw, patch, b));
+        }
+        const x = candidate(o, cur, s, h, w, c);
+        o.observe?.(x, cur.x0, cur.rows);
+        const m = evaluate(x, cur.labels);
+        const b = better(m);
+        return step(m, b, where(perRow(b, x), x, cur.best));
       });
       for (const r of cur.rows) queries[r]! += 1;
-      for (const t of [next.best, next.margin, next.it]) t.keep();
-      cur.best.dispose();
+      if (next.best !== cur.best) {
+        next.best.keep();
+        cur.best.dispose();
+      }
+      for (const t of [next.margin, next.it]) t.keep();
       cur.margin.dispose();
       cur.it.dispose();
       a = retire(next, best, margin, iteration, false, local);
@@ -225,20 +239,36 @@ interface RowCorners {
   vw: Int32Array;
 }
 
-/** One query's candidates for the active rows, each from its own stream, and (Linf) each row's window. */
-function candidate(o: SquareRunOptions, a: Active, s: number, h: number, w: number, c: number): { x: Tensor; at?: RowCorners } {
+/** One query's draws for the active rows, each from its own stream: a reader of window corners and of signs per channel. */
+function queryDraws(o: SquareRunOptions, a: Active, c: number) {
   const n = a.rows.length;
   const k = drawsPerQuery(o.norm, c);
   const u = new Float32Array(n * k);
   a.rows.forEach((r, i) => u.set(o.streams[r]!.take(k), i * k));
-  const at = (j: number, high: number) => Int32Array.from({ length: n }, (_, i) => drawInt(high, u[i * k + j]!));
-  const signsFrom = (j: number) => Float32Array.from({ length: n * c }, (_, i) => drawSign(u[Math.floor(i / c) * k + j + (i % c)]!));
+  return {
+    u,
+    k,
+    at: (j: number, high: number) => Int32Array.from({ length: n }, (_, i) => drawInt(high, u[i * k + j]!)),
+    signsFrom: (j: number) => Float32Array.from({ length: n * c }, (_, i) => drawSign(u[Math.floor(i / c) * k + j + (i % c)]!)),
+  };
+}
+
+/** One Linf query's draws: each row's window and its signs per channel. */
+function linfDraws(o: SquareRunOptions, a: Active, s: number, h: number, w: number, c: number): { at: RowCorners; signs: Float32Array } {
+  const d = queryDraws(o, a, c);
+  return { at: { vh: d.at(0, h - s), vw: d.at(1, w - s) }, signs: d.signsFrom(2) };
+}
+
+/** One query's candidates for the active rows, each from its own stream. */
+function candidate(o: SquareRunOptions, a: Active, s: number, h: number, w: number, c: number): Tensor {
   if (o.norm === 'linf') {
-    const corners = { vh: at(0, h - s), vw: at(1, w - s) };
-    return { x: linfCandidate(a.best, a.x0, o.eps, s, corners, signsFrom(2)), at: corners };
+    const { at, signs } = linfDraws(o, a, s, h, w, c);
+    return linfCandidate(a.best, a.x0, o.eps, s, at, signs);
   }
+  const { u, k, at, signsFrom } = queryDraws(o, a, c);
+  const n = a.rows.length;
   const transpose = Uint8Array.from({ length: n }, (_, i) => (drawTranspose(u[i * k + 4]!) ? 1 : 0));
-  const x = l2Candidate(
+  return l2Candidate(
     a.best,
     a.x0,
     o.eps,
@@ -248,5 +278,4 @@ function candidate(o: SquareRunOptions, a: Active, s: number, h: number, w: numb
     transpose,
     signsFrom(5),
   );
-  return { x };
 }

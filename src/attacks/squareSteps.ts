@@ -6,6 +6,7 @@
 // budget and [0, 1]. Tensors are [n, c, h, w] float32; draws are host arrays, one entry per row.
 import { tensor } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { windows } from '../tensor/window.js';
 import { perRow } from './threat.js';
 import { etaL2 } from './squareSchedule.js';
 
@@ -64,6 +65,29 @@ export function linfCandidate(best: Tensor, x0: Tensor, eps: number, s: number, 
     .maximum(x0.sub(eps))
     .minimum(x0.add(eps))
     .clamp(0, 1);
+}
+
+/**
+ * The windows of {@link linfCandidate}'s candidate, [n, c, s, s]: the rest of its image is `best`
+ * unchanged (best already lies in the ball and [0, 1], where the clip leaves it), so Square's
+ * local forward needs only these. The same arithmetic on the same elements, so the same values.
+ */
+export function linfPatch(
+  best: Tensor,
+  x0: Tensor,
+  eps: number,
+  s: number,
+  at: { vh: Int32Array; vw: Int32Array },
+  signs: Float32Array,
+): Tensor {
+  const [n, c] = best.shape as [number, number];
+  const step = Math.fround(2 * eps);
+  const jump = tensor(
+    Float32Array.from(signs, (v) => step * v),
+    { shape: [n, c, 1, 1], device: best.device },
+  );
+  const from = windows(x0, at.vh, at.vw, s, s);
+  return windows(best, at.vh, at.vw, s, s).add(jump).maximum(from.sub(eps)).minimum(from.add(eps)).clamp(0, 1);
 }
 
 /** Each row's eta of side s (transposed where `transpose` says) times its sign per channel, placed at its window, zero elsewhere: [n, c, h, w]. */

@@ -2,6 +2,7 @@
 // features = [conv3x3-BN-ReLU | maxpool]..., AvgPool(1, 1), classifier = Linear(512, classes).
 import type { Tensor } from '../tensor/tensor.js';
 import { AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential, type InitOptions } from '../nn/layers.js';
+import { runConvStack, stackPartOf } from '../nn/convStack.js';
 import * as F from '../nn/functional.js';
 import type { LocalPlan } from '../nn/localForward.js';
 import { ImageClassifier, scaled, type LayerSplit, type ModelConfig } from './classifier.js';
@@ -89,12 +90,15 @@ export class VGG extends ImageClassifier {
   }
 
   protected embed(x: Tensor, fakeRelu: boolean): Tensor {
-    let cur = x;
-    this.features.layers.forEach((m, i) => {
-      const next = fakeRelu && i === this.#lastRelu ? F.fakeRelu(cur) : m.forward(cur);
+    const layers = this.features.layers;
+    // the front convolutions in one native call where it can (nn/convStack.ts), up to the fake ReLU
+    const stack = runConvStack(x, () => layers.slice(0, fakeRelu ? this.#lastRelu : layers.length).map(stackPartOf));
+    let cur = stack ? stack.out : x;
+    for (let i = stack ? stack.count : 0; i < layers.length; i++) {
+      const next = fakeRelu && i === this.#lastRelu ? F.fakeRelu(cur) : layers[i]!.forward(cur);
       if (cur !== x) cur.dispose();
       cur = next;
-    });
+    }
     // The CIFAR layout ends at 1x1; larger inputs are averaged to 1x1 so features stay 512-d.
     if (cur.shape[2] !== 1 || cur.shape[3] !== 1) {
       const pooled = F.adaptiveAvgPool2d(cur, 1);

@@ -18,6 +18,7 @@
 export { Module, withEval, type AnyModule, type StateDict } from './module.js';
 export * from './layers.js';
 export { LocalForward, type LocalPlan } from './localForward.js';
+export { convStackAvailable, setConvStackEnabled, stackPartOf, type StackLayer, type StackPart } from './convStack.js';
 /** The functional ops (torch.nn.functional): convolution, pooling, activations, losses. */
 export * as F from './functional.js';
 /** PyTorch's weight initialisations (torch.nn.init), drawn from an explicit generator. */

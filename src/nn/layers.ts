@@ -5,11 +5,16 @@ import { noGrad } from '../tensor/autograd.js';
 import type { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as F from './functional.js';
+import type { StackPart } from './convStack.js';
 import { kaimingUniform_, uniform_, fans } from './init.js';
 import { Module, type AnyModule } from './module.js';
 
+export { Sequential } from './sequential.js';
+
 /** A size for both spatial dimensions, or [height, width]. */
 type Pair = number | [number, number];
+
+const pairOf = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : p);
 
 /** How a layer draws its initial weights. */
 export interface InitOptions {
@@ -58,6 +63,16 @@ export class Conv2d extends Module {
    * compute conv then batch norm in one convolution. The parameters themselves are untouched.
    */
   folded: { weight: Tensor; bias: Tensor } | null = null;
+
+  /** As a convolution stack runs it: a square kernel, stride 1, symmetric padding, no dilation or groups. */
+  stackPart(): StackPart | null {
+    const [kh, kw] = pairOf(this.kernelSize);
+    const [ph, pw] = pairOf(this.opts.padding ?? 0);
+    const plain = [this.opts.stride ?? 1, this.opts.dilation ?? 1].every((p) => pairOf(p).every((v) => v === 1));
+    if (!(kh === kw && ph === pw && plain && (this.opts.groups ?? 1) === 1)) return null;
+    const f = this.folded;
+    return { kind: 'conv', weight: f ? f.weight : this.weight, bias: f ? f.bias : this.bias, kernel: kh, padding: ph };
+  }
 
   forward(x: Tensor): Tensor {
     const f = this.folded;
@@ -135,6 +150,11 @@ export class BatchNorm2d extends Module {
   /** Folded into the convolution before it (withFoldedBatchNorm): passes its input through in eval mode. */
   folded = false;
 
+  /** As a convolution stack runs it: passed through when folded, in eval mode; otherwise not at all. */
+  stackPart(): StackPart | null {
+    return this.folded && !this.training ? { kind: 'identity' } : null;
+  }
+
   forward(x: Tensor): Tensor {
     if (x.ndim !== 4) throw new Error(`BatchNorm2d expects a 4-d input [N, C, H, W], got [${x.shape.join(', ')}]`);
     // a new handle, as every layer returns: callers free their input after the call
@@ -158,6 +178,11 @@ export class BatchNorm2d extends Module {
 
 /** max(x, 0) as torch.nn.ReLU. */
 export class ReLU extends Module {
+  /** As a convolution stack runs it: its convolution's post-op. */
+  stackPart(): StackPart {
+    return { kind: 'relu' };
+  }
+
   forward(x: Tensor): Tensor {
     return x.relu();
   }
@@ -171,6 +196,13 @@ export class MaxPool2d extends Module {
     readonly padding: Pair = 0,
   ) {
     super();
+  }
+
+  /** As a convolution stack runs it: square windows that tile the input. */
+  stackPart(): StackPart | null {
+    const [kh, kw] = pairOf(this.kernelSize);
+    const [sh, sw] = pairOf(this.stride ?? this.kernelSize);
+    return kh === kw && sh === kh && sw === kw && pairOf(this.padding).every((v) => v === 0) ? { kind: 'pool', kernel: kh } : null;
   }
 
   forward(x: Tensor): Tensor {
@@ -236,28 +268,6 @@ export class Dropout extends Module {
 export class Identity extends Module {
   forward(x: Tensor): Tensor {
     return x.clone();
-  }
-}
-
-/** Runs its children in order; they are named "0", "1", ... as in PyTorch. */
-export class Sequential extends Module {
-  readonly layers: Module[];
-
-  constructor(...layers: Module[]) {
-    super();
-    this.layers = layers;
-    layers.forEach((m, i) => this.registerModule(String(i), m));
-  }
-
-  forward(x: Tensor): Tensor {
-    let cur = x;
-    for (const m of this.layers) {
-      const next = m.forward(cur);
-      // Intermediate activations are owned by the autograd graph once used; free our handles.
-      if (cur !== x && cur !== next) cur.dispose();
-      cur = next;
-    }
-    return cur === x ? x.clone() : cur;
   }
 }
 

@@ -10,6 +10,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { putWindows_, windows } from '../tensor/window.js';
 import * as F from './functional.js';
+import { runConvStack, stackPartOf } from './convStack.js';
 import { AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d, ReLU } from './layers.js';
 import type { AnyModule } from './module.js';
 
@@ -188,17 +189,21 @@ export class LocalForward {
       const at = (v: Int32Array, from: Int32Array) => v.map((c, row) => c - from[row]!);
       putWindows_(x, at(changed.ys, input.ys), at(changed.xs, input.xs), changed.values);
       let out: Tensor;
+      let rest = st.after;
       if (st.kind === 'conv') {
         const conv = st.layer as Conv2d;
         const f = conv.folded;
-        out = F.conv2d(x, f ? f.weight : conv.weight, f ? f.bias : conv.bias);
+        // the window is unpadded input: the convolution runs without padding
+        const stack = runConvStack(x, () => [{ ...conv.stackPart()!, padding: 0 }, ...st.after.map(stackPartOf)], 1);
+        out = stack ? stack.out : F.conv2d(x, f ? f.weight : conv.weight, f ? f.bias : conv.bias);
+        if (stack) rest = st.after.slice(stack.count - 1);
       } else {
         out = st.layer.forward(x);
       }
       changed = this.#hold(
         i + 1,
         next,
-        st.after.reduce((a, l) => l.forward(a), out),
+        rest.reduce((a, l) => l.forward(a), out),
       );
       r = next;
     });

@@ -1,0 +1,96 @@
+// The convolutions, ReLUs and max poolings at the front of a Sequential, run by the addon in one
+// call (native/convStack.cc): the activations stay in oneDNN's channel-blocked layout from the
+// first layer to the last instead of being reordered to NCHW and back around every convolution,
+// and each ReLU runs as its convolution's post-op. The output and the input gradient are the
+// layer-by-layer path's bit for bit (test/unit/convStack.test.ts). It runs where the addon has
+// oneDNN, on CPU float32 batches of two or more with autocast off, when no weight wants a
+// gradient (attacks, evaluation); anything else runs layer by layer.
+import { convStack, convStackAvailable as built, convStackUnsupported, type ConvStackLayer } from '../tensor/convStack.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/** A layer as a convolution stack sees it. */
+export type StackPart =
+  | { kind: 'conv'; weight: Tensor; bias: Tensor | null; kernel: number; padding: number }
+  | { kind: 'pool'; kernel: number }
+  | { kind: 'relu' }
+  /** Passes its input through (a batch norm folded into the convolution before it). */
+  | { kind: 'identity' };
+
+/** A layer that can say how a convolution stack would run it (Conv2d, ReLU, MaxPool2d, BatchNorm2d). */
+export interface StackLayer {
+  /** The layer as a stack runs it, or null where a stack cannot run it now. */
+  stackPart(): StackPart | null;
+}
+
+/** A module as a convolution stack runs it, or null (a layer no stack runs). */
+export function stackPartOf(m: object): StackPart | null {
+  return typeof (m as Partial<StackLayer>).stackPart === 'function' ? (m as StackLayer).stackPart() : null;
+}
+
+const available = built();
+let enabled = true;
+let runs = 0;
+
+/** How many forwards the native stack has run in this process (tests check that it ran). */
+export function convStackRuns(): number {
+  return runs;
+}
+
+/** Whether this build runs convolution stacks natively (the addon was built with oneDNN's headers). */
+export function convStackAvailable(): boolean {
+  return available;
+}
+
+/** Turns the native stack on or off (benchmarks and tests compare the two paths); returns the previous setting. */
+export function setConvStackEnabled(on: boolean): boolean {
+  const was = enabled;
+  enabled = on;
+  return was;
+}
+
+/**
+ * The longest run of `parts` from the first that the stack takes (a ReLU only right after a
+ * convolution, or after its folded batch norm), as the addon's layers and how many parts they
+ * cover; null when the run has no convolution or covers fewer than `least` parts.
+ */
+function prefix(parts: readonly (StackPart | null)[], least: number): { layers: ConvStackLayer[]; count: number } | null {
+  const layers: ConvStackLayer[] = [];
+  let count = 0;
+  for (const p of parts) {
+    if (!p) break;
+    const last = layers[layers.length - 1];
+    if (p.kind === 'identity') {
+      if (last?.kind !== 'conv' || last.relu) break;
+    } else if (p.kind === 'relu') {
+      if (last?.kind !== 'conv' || last.relu) break;
+      last.relu = true;
+    } else if (p.kind === 'pool') {
+      layers.push({ kind: 'pool', kernel: p.kernel });
+    } else {
+      layers.push({
+        kind: 'conv',
+        kernel: p.kernel,
+        padding: p.padding,
+        relu: false,
+        weight: p.weight,
+        bias: p.bias,
+      });
+    }
+    count++;
+  }
+  return layers.some((l) => l.kind === 'conv') && count >= least ? { layers, count } : null;
+}
+
+/**
+ * Runs the front of a layer list on x in one native call when it can: the output and how many
+ * parts it covered, or null (the caller runs the layers one by one). `least`: the fewest parts
+ * worth a call (a Sequential's forward: two; Square's local forward runs one convolution and its
+ * ReLU, where libtorch's conv2d and a separate ReLU cost more on its small windows).
+ */
+export function runConvStack(x: Tensor, parts: () => readonly (StackPart | null)[], least = 2): { out: Tensor; count: number } | null {
+  if (!available || !enabled || x.ndim !== 4 || x.shape[0]! < 2 || x.dtype !== 'float32' || x.device !== 'cpu') return null;
+  const run = prefix(parts(), least);
+  if (!run || convStackUnsupported(x, run.layers) !== null) return null;
+  runs++;
+  return { out: convStack(x, run.layers), count: run.count };
+}

@@ -1,0 +1,30 @@
+// The addon's convolution stack (native/convStack.cc): convolutions, each with its ReLU or not,
+// and max poolings run in one call on oneDNN's channel-blocked layout. nn/convStack.ts decides
+// which layers of a model go through it.
+import { native } from '../native.js';
+import { wrap, type Tensor } from './tensor.js';
+
+/** One layer of a stack: a convolution (square kernel, stride 1, symmetric padding) or a max pooling of side and stride `kernel`. */
+export type ConvStackLayer =
+  | { kind: 'conv'; kernel: number; padding: number; relu: boolean; weight: Tensor; bias: Tensor | null }
+  | { kind: 'pool'; kernel: number };
+
+const toNative = (layers: readonly ConvStackLayer[]) =>
+  layers.map((l) => (l.kind === 'conv' ? { ...l, weight: l.weight.native, bias: l.bias?.native ?? null } : l));
+
+const available = native.convStackAvailable();
+
+/** Whether the addon was built with oneDNN's headers, so that stacks run natively. */
+export function convStackAvailable(): boolean {
+  return available;
+}
+
+/** Why the addon cannot run x through these layers now (a sentence), or null. */
+export function convStackUnsupported(x: Tensor, layers: readonly ConvStackLayer[]): string | null {
+  return native.convStackUnsupported(x.native, toNative(layers));
+}
+
+/** The layers' output for x [N, C, H, W], recording x's gradient when it wants one; throws where {@link convStackUnsupported} says why. */
+export function convStack(x: Tensor, layers: readonly ConvStackLayer[]): Tensor {
+  return wrap(native.convStack(x.native, toNative(layers)));
+}
