@@ -340,6 +340,9 @@ const char* Unsupported(const at::Tensor& x, const std::vector<Layer>& layers) {
       return "a convolution's bias does not fit";
     if (at::GradMode::is_enabled() && (wt.requires_grad() || (l.bias.defined() && l.bias.requires_grad())))
       return "a convolution's weight wants a gradient";
+    // conv.cc takes the input gradient of 1 to 3 channels from the im2col kernel, which needs the
+    // layer's NCHW input: the stack keeps only the first layer's
+    if (&l != &layers.front() && c <= 3) return "a convolution after the first has 1 to 3 input channels";
     if (l.pad < 0 || h + 2 * l.pad < l.k || w + 2 * l.pad < l.k) return "a convolution's kernel is larger than its padded input";
     c = wt.size(0);
     h = h + 2 * l.pad - l.k + 1;

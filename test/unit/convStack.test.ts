@@ -250,6 +250,12 @@ test('bad layer lists are JS errors', { skip }, () => {
     assert.throws(() => convStack(x, [conv(5, 1)]), /does not fit/);
     assert.throws(() => convStack(x, [{ kind: 'pool', kernel: 4 }]), /does not tile/);
     assert.throws(() => convStack(rand([2, 3, 6, 6]), [conv(3, 1)]), /does not fit/);
+    // a later layer with 1 to 3 channels would take another input gradient than conv2d's
+    const narrow = { kind: 'conv' as const, kernel: 3, padding: 1, relu: false, weight: randn([1, 4, 3, 3]), bias: null };
+    assert.match(
+      convStackUnsupported(x, [{ ...conv(3, 1), relu: true }, narrow, { ...narrow, weight: randn([2, 1, 3, 3]) }]) ?? '',
+      /after the first/,
+    );
   });
 });
 
