@@ -171,10 +171,11 @@ std::vector<Stage> Plan(const std::vector<int64_t>& dims, const std::vector<Laye
 
 Buffer Wrap(const at::Tensor& t, const memory::desc& d) { return Buffer{t, memory(d, Engine(), t.data_ptr())}; }
 
-// What the backward needs: the layers, the input, and per layer the ReLU output (convolutions
-// with ReLU) or the argmax workspace (poolings).
+// What the backward needs: the layers, the forward's descriptors (the backward's hints), and per
+// layer the ReLU output (convolutions with ReLU) or the argmax workspace (poolings).
 struct Saved : torch::CustomClassHolder {
   std::vector<Layer> layers;
+  std::vector<Stage> stages;
   std::vector<Buffer> kept;
 };
 
@@ -214,6 +215,7 @@ at::Tensor Forward(const at::Tensor& x, const std::vector<Layer>& layers, Saved*
   Buffer plain = Wrap(y, Plain(stages.back().outDims));
   dnnl::reorder(cur.mem, plain.mem).execute(s, cur.mem, plain.mem);
   s.wait();
+  if (saved) saved->stages = std::move(stages);
   return y;
 }
 
@@ -233,7 +235,7 @@ void ReluBackward(Buffer& g, const Buffer& out) {
 at::Tensor Backward(const at::Tensor& x, const at::Tensor& gradOut, Saved& saved) {
   const auto& layers = saved.layers;
   const auto dims = x.sizes().vec();
-  std::vector<Stage> stages = Plan(dims, layers);
+  std::vector<Stage>& stages = saved.stages;
   dnnl::stream s(Engine());
   const at::Tensor go = gradOut.contiguous();
   Buffer g = Relayout(s, Wrap(go, Plain(stages.back().outDims)), stages.back().dst);

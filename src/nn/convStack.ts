@@ -5,7 +5,7 @@
 // layer-by-layer path's bit for bit (test/unit/convStack.test.ts). It runs where the addon has
 // oneDNN, on CPU float32 batches of two or more with autocast off, when no weight wants a
 // gradient (attacks, evaluation); anything else runs layer by layer.
-import { convStack, convStackAvailable as built, convStackUnsupported, type ConvStackLayer } from '../tensor/convStack.js';
+import { convStack, convStackAvailable, convStackUnsupported, type ConvStackLayer } from '../tensor/convStack.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** A layer as a convolution stack sees it. */
@@ -27,18 +27,15 @@ export function stackPartOf(m: object): StackPart | null {
   return typeof (m as Partial<StackLayer>).stackPart === 'function' ? (m as StackLayer).stackPart() : null;
 }
 
-const available = built();
+export { convStackAvailable };
+
+const available = convStackAvailable();
 let enabled = true;
 let runs = 0;
 
 /** How many forwards the native stack has run in this process (tests check that it ran). */
 export function convStackRuns(): number {
   return runs;
-}
-
-/** Whether this build runs convolution stacks natively (the addon was built with oneDNN's headers). */
-export function convStackAvailable(): boolean {
-  return available;
 }
 
 /** Turns the native stack on or off (benchmarks and tests compare the two paths); returns the previous setting. */

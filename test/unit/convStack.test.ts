@@ -20,21 +20,29 @@ import type { Tensor } from '../../src/tensor/tensor.js';
 const bits = (t: Tensor): Uint32Array => new Uint32Array(Float32Array.from(t.contiguous().toArray<'float32'>()).buffer);
 const skip = convStackAvailable() ? false : "the addon was built without oneDNN's headers (libdnnl-dev)";
 
-/** The output and input gradient of `net` on x for upstream gradient up, with the native stack on or off. */
-function run(net: Sequential, x0: Tensor, up: (y: Tensor) => Tensor, stack: boolean) {
-  const was = setConvStackEnabled(stack);
+/** fn's result with the native stack on or off, checking that it ran `runs` times (on) or not at all (off). */
+function withStack<T>(on: boolean, runs: number, what: string, fn: () => T): T {
+  const was = setConvStackEnabled(on);
   const before = convStackRuns();
   try {
-    const x = x0.detach().requiresGrad_(true);
-    const y = enableGrad(() => net.forward(x));
-    const gx = grad(y, x, { gradOutputs: [up(y)] })[0]!;
-    const plain = noGrad(() => net.forward(x0));
-    // the comparison means something only if the stack ran (both forwards) or did not
-    assert.equal(convStackRuns() - before, stack ? 2 : 0, 'native stack runs');
-    return { y, gx, plain };
+    const out = fn();
+    // a comparison of the two paths means something only if the stack ran, or did not
+    assert.equal(convStackRuns() - before, on ? runs : 0, `${what}: native stack runs`);
+    return out;
   } finally {
     setConvStackEnabled(was);
   }
+}
+
+/** The output and input gradient of `net` on x for upstream gradient up, with the native stack on or off. */
+function run(net: Sequential, x0: Tensor, up: (y: Tensor) => Tensor, stack: boolean) {
+  // both forwards through the stack
+  return withStack(stack, 2, 'forwards', () => {
+    const x = x0.detach().requiresGrad_(true);
+    const y = enableGrad(() => net.forward(x));
+    const gx = grad(y, x, { gradOutputs: [up(y)] })[0]!;
+    return { y, gx, plain: noGrad(() => net.forward(x0)) };
+  });
 }
 
 function frozen<T extends Sequential>(net: T): T {
@@ -144,23 +152,18 @@ test("a gradient of the input gradient (create_graph) through the stack equals t
     ),
   );
   const second = (stack: boolean) =>
-    scope(() => {
-      const was = setConvStackEnabled(stack);
-      try {
+    scope(() =>
+      withStack(stack, 1, 'create_graph', () => {
         const x = randn([3, 2, 8, 8], { generator: new Generator(1) }).requiresGrad_(true);
-        const before = convStackRuns();
         const gx = enableGrad(() => grad(net.forward(x).square().sum(), x, { createGraph: true })[0]!);
-        assert.equal(convStackRuns() - before, stack ? 1 : 0);
         return bits(
           grad(
             enableGrad(() => gx.square().sum()),
             x,
           )[0]!,
         );
-      } finally {
-        setConvStackEnabled(was);
-      }
-    });
+      }),
+    );
   assert.deepEqual(second(true), second(false));
 });
 
@@ -176,21 +179,15 @@ test("whole models (small-cnn, VGG-11 with and without the fake ReLU): logits an
     for (const p of model.parameters()) p.requiresGrad_(false);
     for (const fakeRelu of [false, true]) {
       const once = (stack: boolean) =>
-        scope(() => {
-          const was = setConvStackEnabled(stack);
-          const before = convStackRuns();
-          try {
-            return withFoldedBatchNorm(model, () => {
+        scope(() =>
+          withStack(stack, 1, arch, () =>
+            withFoldedBatchNorm(model, () => {
               const x = rand([3, ...shape], { generator: new Generator(2) }).requiresGrad_(true);
               const logits = enableGrad(() => model.forward(x, { fakeRelu }).logits);
-              const gx = grad(logits.select(1, 3).sum(), x)[0]!;
-              assert.equal(convStackRuns() - before, stack ? 1 : 0, `${arch}: native stack runs`);
-              return [bits(logits), bits(gx)];
-            });
-          } finally {
-            setConvStackEnabled(was);
-          }
-        });
+              return [bits(logits), bits(grad(logits.select(1, 3).sum(), x)[0]!)];
+            }),
+          ),
+        );
       assert.deepEqual(once(true), once(false), `${arch}, fakeRelu ${fakeRelu}`);
     }
   }
