@@ -15,7 +15,7 @@
 
 namespace sauron {
 
-// poolKernel.cc
+// poolKernel.cc (idx null: the values alone)
 void MaxPoolTiledRows(const float* in, float* out, int64_t* idx, int64_t begin, int64_t end, int64_t oh, int64_t ow,
                       int64_t h, int64_t w, int64_t kh, int64_t kw);
 
@@ -27,14 +27,15 @@ bool Tiled(const at::Tensor& x, int64_t kh, int64_t kw) {
          kh >= 1 && kw >= 1 && x.size(2) >= kh && x.size(3) >= kw;
 }
 
-std::tuple<at::Tensor, at::Tensor> TiledForward(const at::Tensor& x, int64_t kh, int64_t kw) {
+// The pooled values and, when `indices` (a backward will need them), each one's index in its plane.
+std::tuple<at::Tensor, at::Tensor> TiledForward(const at::Tensor& x, int64_t kh, int64_t kw, bool indices = true) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   const int64_t oh = h / kh, ow = w / kw;
   auto out = at::empty({n, c, oh, ow}, x.options());
-  auto idx = at::empty({n, c, oh, ow}, x.options().dtype(at::kLong));
+  auto idx = indices ? at::empty({n, c, oh, ow}, x.options().dtype(at::kLong)) : at::Tensor();
   const float* in = x.data_ptr<float>();
   float* o = out.data_ptr<float>();
-  int64_t* ix = idx.data_ptr<int64_t>();
+  int64_t* ix = indices ? idx.data_ptr<int64_t>() : nullptr;
   const int64_t rows = n * c * oh;
   // a task of about 16k inputs: small planes would otherwise pay a thread's start per row
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, ow * kh * kw));
@@ -71,6 +72,8 @@ Napi::Value MaxPool2dTiled(const Napi::CallbackInfo& info) {
   const int64_t kw = info[2].As<Napi::Number>().Int64Value();
   SAURON_GUARD(env, {
     if (!Tiled(x, kh, kw)) return TensorWrap::Wrap(env, at::max_pool2d(x, {kh, kw}, {kh, kw}, {0, 0}, {1, 1}, false));
+    // no graph to record (Square's local queries): the values alone
+    if (!(at::GradMode::is_enabled() && x.requires_grad())) return TensorWrap::Wrap(env, std::get<0>(TiledForward(x, kh, kw, false)));
     return TensorWrap::Wrap(env, TiledMaxPoolFn::apply(x, kh, kw));
   })
 }

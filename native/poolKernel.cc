@@ -20,9 +20,9 @@
 namespace sauron {
 
 // Rows [begin, end) of (plane, output row) pairs: libtorch's first maximum in window order,
-// NaN taking the place as in libtorch's `val > max || isnan(val)`, and the index of the kept
-// element within its plane.
-template <int KH, int KW>
+// NaN taking the place as in libtorch's `val > max || isnan(val)`, and (kIdx) the index of the
+// kept element within its plane.
+template <int KH, int KW, bool kIdx>
 static inline void Rows(const float* in, float* out, int64_t* idx, int64_t begin, int64_t end, int64_t oh, int64_t ow,
                         int64_t h, int64_t w, int64_t kh, int64_t kw) {
   const int64_t kH = KH > 0 ? KH : kh;
@@ -32,7 +32,7 @@ static inline void Rows(const float* in, float* out, int64_t* idx, int64_t begin
     const int64_t y = r % oh;
     const float* p = in + plane * h * w;
     float* o = out + r * ow;
-    int64_t* ix = idx + r * ow;
+    int64_t* ix = kIdx ? idx + r * ow : nullptr;
     for (int64_t x = 0; x < ow; x++) {
       const int64_t ih0 = y * kH;
       const int64_t iw0 = x * kW;
@@ -48,7 +48,7 @@ static inline void Rows(const float* in, float* out, int64_t* idx, int64_t begin
         }
       }
       o[x] = m;
-      ix[x] = best;
+      if (kIdx) ix[x] = best;
     }
   }
 }
@@ -56,10 +56,14 @@ static inline void Rows(const float* in, float* out, int64_t* idx, int64_t begin
 SAURON_VECTOR_CLONES
 void MaxPoolTiledRows(const float* in, float* out, int64_t* idx, int64_t begin, int64_t end, int64_t oh, int64_t ow,
                       int64_t h, int64_t w, int64_t kh, int64_t kw) {
-  if (kh == 2 && kw == 2)
-    Rows<2, 2>(in, out, idx, begin, end, oh, ow, h, w, kh, kw);
+  if (kh == 2 && kw == 2 && idx)
+    Rows<2, 2, true>(in, out, idx, begin, end, oh, ow, h, w, kh, kw);
+  else if (kh == 2 && kw == 2)
+    Rows<2, 2, false>(in, out, idx, begin, end, oh, ow, h, w, kh, kw);
+  else if (idx)
+    Rows<0, 0, true>(in, out, idx, begin, end, oh, ow, h, w, kh, kw);
   else
-    Rows<0, 0>(in, out, idx, begin, end, oh, ow, h, w, kh, kw);
+    Rows<0, 0, false>(in, out, idx, begin, end, oh, ow, h, w, kh, kw);
 }
 
 }  // namespace sauron

@@ -94,7 +94,7 @@ const runs: Run[] = nprocs.map((nproc) => {
     '--eps',
     String(eps),
     '--batch-size',
-    String(Math.ceil(bs / nproc)),
+    String(bs),
     '--device',
     a.device!,
     '--out',
@@ -230,12 +230,13 @@ ${floorRows.join('\n')}
 const machine =
   a.device === 'cpu' ? `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${threads} threads` : `device ${a.device}`;
 const robust = (x: number) => `${pct(x)} (${interval(x)})`;
+const ranksNote = nprocs.some((p) => p > 1) ? ", as one process and as `sauron launch --nproc N` ranks sharing each attack's rows" : '';
 const section = `## AutoAttack standard against the reference implementation (${new Date().toISOString().slice(0, 10)})
 
 The default Fashion-MNIST model (\`sauron train --dataset fashion-mnist\`, seed 0), Linf eps ${eps}, the first ${n.toLocaleString('en')} test
 inputs, ${machine}, fp32 on both sides. Sauron: \`sauron attack --attack autoattack
 --batch-size ${bs}\` on the run folder (wall clock of the command, its checks included; every draw is seeded per input, so the batch
-size and the ranks do not change its answers)${nprocs.some((p) => p > 1) ? ', as one process and as `sauron launch --nproc N` ranks' : ''}. Reference:
+size and the ranks do not change its answers)${ranksNote}. Reference:
 fra31/auto-attack's \`run_standard_evaluation\` (its own checks included, bs ${refBs}, its default) on the same model exported with
 \`sauron export\`, PyTorch ${ref.torch}, ${threads} threads, seed 0. Produced by \`node --import tsx bench/autoattack/autoattack.ts --autoattack-dir DIR\`.
 Target: Sauron at least 3x faster, robust accuracy within 1 point.

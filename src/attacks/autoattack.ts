@@ -14,6 +14,7 @@ import type { AttackBatch, AttackOutput } from './attackTypes.js';
 import type { RobustAttackConfig, RobustAttackName, RobustRecord } from './robustAttackTypes.js';
 import { autoAttackPlan, type AutoAttackVersion, type PlannedAttack } from './autoattackVersions.js';
 import { COMPONENTS, type RobustComponent } from './autoattackComponents.js';
+import { shareRows } from './rowShare.js';
 
 export { autoAttackPlan, ROBUST_ATTACKS, AUTOATTACK_VERSIONS, type AutoAttackVersion, type PlannedAttack } from './autoattackVersions.js';
 export type { RobustComponent } from './autoattackComponents.js';
@@ -22,6 +23,11 @@ export interface AutoAttackConfig extends RobustAttackConfig {
   version: AutoAttackVersion;
   /** version 'custom': the attacks, in the order they run (the reference's attacks_to_run). */
   attacks?: RobustAttackName[];
+  /**
+   * The process group's ranks share each attack's rows (rowShare.ts): every rank calls with the
+   * same batch and gets the same output, the single process's.
+   */
+  acrossRanks?: boolean;
   /** Replaces components (tests: stand-ins that count their calls); the others are apgd.ts, fab.ts, square.ts. */
   components?: Partial<Record<RobustAttackName, RobustComponent>>;
 }
@@ -99,7 +105,7 @@ export function autoAttack(model: ImageClassifier, batch: AttackBatch, c: AutoAt
       let robust = records.flatMap((r, i) => (r.cleanPrediction === r.label ? [i] : []));
       for (const p of plan) {
         if (!robust.length) break;
-        robust = scope(() => attackRows(model, batch, robust, p, components[p.attack], base, records, adversarial));
+        robust = scope(() => attackRows(model, batch, robust, p, components[p.attack], base, records, adversarial, !!c.acrossRanks));
       }
       assertInBudget(adversarial, x0, c.norm, c.eps);
       return { records, adversarial };
@@ -120,6 +126,7 @@ function attackRows(
   base: RobustAttackConfig,
   records: AutoAttackRecord[],
   adversarial: Tensor,
+  acrossRanks: boolean,
 ): number[] {
   const device = batch.images.device;
   const idx = tensor(BigInt64Array.from(rows, BigInt), { shape: [rows.length], device });
@@ -128,7 +135,7 @@ function attackRows(
     labels: batch.labels.indexSelect(0, idx),
     indices: rows.map((i) => batch.indices[i]!),
   };
-  const out: AttackOutput<RobustRecord> = run(model, sub, p, base);
+  const out: AttackOutput<RobustRecord> = acrossRanks ? shareRows(sub, (mine) => run(model, mine, p, base)) : run(model, sub, p, base);
   if (out.records.length !== rows.length || out.adversarial.shape[0] !== rows.length) {
     throw new Error(
       `${p.attack} returned ${out.records.length} records and ${out.adversarial.shape[0]} examples for ${rows.length} inputs`,

@@ -75,8 +75,8 @@ export function attackCommand(): Command {
               "attack) or AutoAttack (RobustBench's robust accuracy against the true labels, with checks that the evaluation can be " +
               'trusted). Writes results.json and samples.csv; with --save-examples also clean.npy, adversarial.npy and indices.npy; ' +
               'for k-NS also success-by-rank.png/.svg. An interrupted attack continues with --resume. Started as several ranks ' +
-              '(sauron launch, torchrun --no-python), the ranks take turns at the batches and rank 0 writes exactly the files one ' +
-              'process writes.',
+              '(sauron launch, torchrun --no-python), the ranks take turns at the batches (AutoAttack: they share the inputs ' +
+              'each of its attacks has left, in turn) and rank 0 writes exactly the files one process writes.',
           ),
         'to attack',
         'inputs',

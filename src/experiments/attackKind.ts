@@ -38,6 +38,12 @@ export interface AttackKind<R extends AttackRow, S extends object> {
   summarize(records: R[], seconds: number): S;
   /** Figures shown beside the progress bar, over the records so far. */
   progress(records: R[]): Record<string, number>;
+  /**
+   * Across ranks, the kind shares each batch's rows among the ranks itself and every rank gets
+   * the whole batch's output (AutoAttack, rowShare.ts): every rank attacks every batch, and
+   * rank 0 keeps them. Otherwise each batch is one rank's.
+   */
+  sharesRows?: boolean;
   /** Draws the run's figures into its folder, before results.json marks it finished. */
   figures?(out: string, results: S): Promise<void>;
 }

@@ -121,7 +121,8 @@ async function runLocked<R extends AttackRow, S extends object>(
 /**
  * Attacks the `pending` batches, handing each batch's result to `take` in data-set order (rank
  * 0; null on the others). Alone, every pending batch is this process's; across ranks, the
- * k-th pending batch is rank k mod world's, and each round gathers one batch per rank.
+ * k-th pending batch is rank k mod world's, and each round gathers one batch per rank, unless
+ * the kind shares each batch's rows among the ranks itself (every rank attacks every batch).
  */
 async function attackRounds<R extends AttackRow>(
   kind: AttackKind<R, object>,
@@ -131,13 +132,15 @@ async function attackRounds<R extends AttackRow>(
 ): Promise<void> {
   const world = o.acrossRanks ? getWorldSize() : 1;
   const rank = world > 1 ? getRank() : 0;
-  const mineList = pending.filter((_, k) => k % world === rank);
+  // a kind that shares each batch's rows has every rank attack every batch, with the whole output on each
+  const shared = world > 1 && !!kind.sharesRows;
+  const mineList = shared ? pending : pending.filter((_, k) => k % world === rank);
   const mine = new Set(mineList);
   const it = batches(o.dataset, { batchSize: o.batchSize, device: o.model.device, pick: (b) => mine.has(b) });
-  for (let round = 0; round * world < pending.length; round++) {
+  for (let round = 0; round * (shared ? 1 : world) < pending.length; round++) {
     const b = round < mineList.length ? (await it.next()).value! : null;
     const local = b ? attackBatch(kind, o, b) : null;
-    if (world === 1) {
+    if (world === 1 || shared) {
       take?.(local!);
     } else {
       scope(() => {

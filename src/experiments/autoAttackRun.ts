@@ -15,6 +15,7 @@ import type { Norm } from '../attacks/threat.js';
 import { toDevice } from '../data/loader.js';
 import { wilson } from '../reports/intervals.js';
 import { scope } from '../tensor/scope.js';
+import { getWorldSize } from '../tensor/distributed.js';
 import type { Precision } from '../tensor/device.js';
 import type { AttackKind, Column } from './attackKind.js';
 import { runAttackKind, type AttackRunnerOptions, type RunResults } from './attackRunner.js';
@@ -100,7 +101,7 @@ export async function autoAttackChecks(o: Pick<AutoAttackRunOptions, 'model' | '
 export async function runAutoAttack(o: AutoAttackRunOptions): Promise<AutoAttackResults> {
   const plan = specPlan(o.spec);
   const checks = o.checks ?? (await autoAttackChecks(o));
-  return runAttackKind(autoAttackKind(o.spec, plan, checks), o);
+  return runAttackKind(autoAttackKind(o.spec, plan, checks, !!o.acrossRanks && getWorldSize() > 1), o);
 }
 
 const COLUMNS: Column<AutoAttackRecord>[] = [
@@ -113,11 +114,16 @@ const COLUMNS: Column<AutoAttackRecord>[] = [
   ['linf', (r) => r.linf],
 ];
 
-/** AutoAttack as a kind: one record per input, the columns above, the summary with the checks. */
+/**
+ * AutoAttack as a kind: one record per input, the columns above, the summary with the checks.
+ * `acrossRanks`: the process group's ranks share each attack's rows (every rank calls it with
+ * every batch).
+ */
 export function autoAttackKind(
   spec: AutoAttackSpec,
   plan: PlannedAttack[],
   checks: CheckResult[],
+  acrossRanks = false,
 ): AttackKind<AutoAttackRecord, AutoAttackSummary> {
   const names = plan.map((p) => p.attack);
   const settings = {
@@ -134,9 +140,11 @@ export function autoAttackKind(
     settings,
     fingerprint: { spec: settings },
     label: `${spec.attack}${spec.attack === 'autoattack' ? ` ${settings.version}` : ''} ${spec.norm} eps ${spec.eps}`,
+    sharesRows: acrossRanks,
     attack: (model, batch) =>
       autoAttack(model, batch, {
         ...specVersion(spec),
+        acrossRanks,
         norm: spec.norm,
         eps: spec.eps,
         seed: spec.seed,

@@ -2,42 +2,16 @@
 // right values, and a rank that dies makes the other fail with an error instead of hanging.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT, freePort } from '../support/helpers.js';
+import { ROOT } from '../support/helpers.js';
+import { runRanks } from '../support/ranks.js';
 import { initProcessGroup } from '../../src/tensor/index.js';
 import { native } from '../../src/native.js';
 
 // Debian's setup installs gloo's headers; an addon built against a libtorch without them says so
 const skip = !native.hasGloo && 'the addon was built without Gloo (install libgloo-dev and run npm ci)';
 
-async function ranks(n: number, env: Record<string, string> = {}): Promise<{ code: number | null; out: Record<string, unknown> }[]> {
-  const port = await freePort();
-  return Promise.all(
-    Array.from(
-      { length: n },
-      (_, rank) =>
-        new Promise<{ code: number | null; out: Record<string, unknown> }>((resolve) => {
-          const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'parallel', 'distributedChild.ts')], {
-            cwd: ROOT,
-            env: { ...process.env, ...env, RANK: String(rank), WORLD_SIZE: String(n), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
-          });
-          let stdout = '';
-          child.stdout.on('data', (d) => (stdout += d));
-          child.on('exit', (code) => {
-            const line = stdout.trim().split('\n').pop() ?? '';
-            let out: Record<string, unknown> = {};
-            try {
-              out = JSON.parse(line);
-            } catch {
-              out = { raw: stdout };
-            }
-            resolve({ code, out });
-          });
-        }),
-    ),
-  );
-}
+const ranks = (n: number, env: Record<string, string> = {}) => runRanks(join(ROOT, 'test', 'parallel', 'distributedChild.ts'), n, env);
 
 test('two ranks: allReduce (sum, max), broadcast, allGather and barrier give every rank the same, right values', { skip }, async () => {
   const rs = await ranks(2);

@@ -2,7 +2,8 @@
 // (src/attacks/fabProjections.ts, projectionLinfOps, which test/reference/fab.test.ts checks
 // against fra31/auto-attack's fixtures): the same numbers, on problems with every case of the
 // projection (hyperplane inside the box, beyond every breakpoint, unreachable), ties in the
-// sort, coordinates that do not move, and sizes from one coordinate to a CIFAR image.
+// sort, coordinates that do not move, points outside [0, 1] and NaN, and sizes from one
+// coordinate to a CIFAR image.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { projectionLinf, projectionLinfOps } from '../../src/attacks/fabProjections.js';
@@ -54,6 +55,19 @@ test("the addon's Linf projection equals the op-by-op one, every case, ties and 
       assertSame(ours, projectionLinfOps(t, w, b), `${n}x${dim}`);
       // the problems reach every case: some coordinates move, by different amounts per row
       if (dim > 2) assert.ok(ours.abs().sum(1).gt(0).sum().item() >= n / 2, `${n}x${dim}: most rows move`);
+    }
+  });
+});
+
+test('the Linf projection of points outside [0, 1], NaN among them: the sort keys below 0 and above 1 too', () => {
+  scope(() => {
+    const g = new Generator(5);
+    for (const dim of [9, 784]) {
+      const { t: inside, w, b } = problems(24, dim, g);
+      // a quarter of the pixels pushed outside the box, some to NaN
+      const u = rand([24, dim], { generator: g });
+      const t = where(u.lt(0.15), randn([24, dim], { generator: g }).mul(3), where(u.gt(0.99), Number.NaN, inside));
+      assertSame(fabProjectionLinfNative(t, w, b), projectionLinfOps(t, w, b), `24x${dim} outside [0, 1]`);
     }
   });
 });

@@ -1,10 +1,11 @@
 // The addon's max pooling for windows that tile the input (native/pool.cc) against libtorch's
-// own max_pool2d_with_indices: the same values bit for bit, and the same gradient (so the same
-// indices: the first maximum of a window, ties included, NaN as libtorch picks it).
+// own max_pool2d_with_indices: the same values bit for bit, with and without a graph to record,
+// and the same gradient (so the same indices: the first maximum of a window, ties included, NaN
+// as libtorch picks it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as F from '../../src/nn/functional.js';
-import { grad } from '../../src/tensor/autograd.js';
+import { grad, noGrad } from '../../src/tensor/autograd.js';
 import { op } from '../../src/tensor/op.js';
 import { scope } from '../../src/tensor/scope.js';
 import { Generator } from '../../src/tensor/random.js';
@@ -44,6 +45,8 @@ function assertSame(x: Tensor, k: Pair, g: Generator, what: string): void {
     assert.deepEqual(r.out[0].shape, r.out[1].shape, `${what}: shape`);
     assert.deepEqual(bits(r.out[0]), bits(r.out[1]), `${what}: values`);
     assert.deepEqual(bits(r.grad[0]), bits(r.grad[1]), `${what}: gradient`);
+    // with no graph to record, the values alone (no indices kept)
+    assert.deepEqual(bits(noGrad(() => F.maxPool2d(x.detach(), k))), bits(r.out[1]), `${what}: values, no grad`);
   });
 }
 
