@@ -105,7 +105,9 @@ export function autoAttack(model: ImageClassifier, batch: AttackBatch, c: AutoAt
       let robust = records.flatMap((r, i) => (r.cleanPrediction === r.label ? [i] : []));
       for (const p of plan) {
         if (!robust.length) break;
-        robust = scope(() => attackRows(model, batch, robust, p, components[p.attack], base, records, adversarial, !!c.acrossRanks));
+        const run = components[p.attack];
+        const shared: RobustComponent = (m, b, planned, cfg) => shareRows(b, (mine) => run(m, mine, planned, cfg));
+        robust = scope(() => attackRows(model, batch, robust, p, c.acrossRanks ? shared : run, base, records, adversarial));
       }
       assertInBudget(adversarial, x0, c.norm, c.eps);
       return { records, adversarial };
@@ -126,7 +128,6 @@ function attackRows(
   base: RobustAttackConfig,
   records: AutoAttackRecord[],
   adversarial: Tensor,
-  acrossRanks: boolean,
 ): number[] {
   const device = batch.images.device;
   const idx = tensor(BigInt64Array.from(rows, BigInt), { shape: [rows.length], device });
@@ -135,7 +136,7 @@ function attackRows(
     labels: batch.labels.indexSelect(0, idx),
     indices: rows.map((i) => batch.indices[i]!),
   };
-  const out: AttackOutput<RobustRecord> = acrossRanks ? shareRows(sub, (mine) => run(model, mine, p, base)) : run(model, sub, p, base);
+  const out: AttackOutput<RobustRecord> = run(model, sub, p, base);
   if (out.records.length !== rows.length || out.adversarial.shape[0] !== rows.length) {
     throw new Error(
       `${p.attack} returned ${out.records.length} records and ${out.adversarial.shape[0]} examples for ${rows.length} inputs`,

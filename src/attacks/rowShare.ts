@@ -41,21 +41,16 @@ export function shareRows<R extends SampleRecord>(batch: AttackBatch, run: (mine
   } else {
     out = { records: [], adversarial: zeros([0, ...batch.images.shape.slice(1)], { device }) };
   }
-  JSON.stringify(out.records, finiteOnly);
+  for (const r of out.records)
+    for (const [key, v] of Object.entries(r))
+      if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`shareRows: record field ${key} is ${v}, which JSON cannot carry`);
   const records = allGatherJson(out.records);
   const examples = allGatherRows(out.adversarial.contiguous());
-  // rank r's k-th row is row r + k * world: the ranks' rows in turn restore the batch's order
-  const order = Array.from({ length: n }, (_, i) => {
-    const r = i % world;
-    return examples.slice(0, r).reduce((at, e) => at + e.shape[0]!, 0) + Math.floor(i / world);
-  });
+  // rank r's k-th row is row r + k * world; its examples follow those of the ranks before it
+  const first = examples.map((_, r) => examples.slice(0, r).reduce((at, e) => at + e.shape[0]!, 0));
+  const order = Array.from({ length: n }, (_, i) => first[i % world]! + Math.floor(i / world));
   return {
     records: Array.from({ length: n }, (_, i) => records[i % world]![Math.floor(i / world)]!),
     adversarial: cat(examples, 0).indexSelect(0, tensor(BigInt64Array.from(order, BigInt), { shape: [n], device })),
   };
-}
-
-function finiteOnly(key: string, v: unknown): unknown {
-  if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`shareRows: record field ${key} is ${v}, which JSON cannot carry`);
-  return v;
 }
