@@ -22,6 +22,7 @@
         "native/window.cc",
         "native/conv.cc",
         "native/fabProjection.cc",
+        "native/fabProjectionKernel.cc",
         "native/convStack.cc"
       ],
       "include_dirs": [

@@ -5,71 +5,17 @@
 // float32 order: the row sums are libtorch's own sum (its summation order), the cumulative sums
 // accumulate in double and round to float as libtorch's CPU cumsum does, and the sort is stable
 // (a radix sort; equal keys keep their index order, NaN last), as Sauron's argsort. So the answer
-// equals the op-by-op version's (test/unit/fabProjection.test.ts).
-#if defined(__GNUC__) && !defined(__clang__)
-// a * b + c must round twice, as libtorch's separate mul and add do
-#pragma GCC optimize("fp-contract=off")
-#endif
-
+// equals the op-by-op version's (test/unit/fabProjection.test.ts). The rows' own loops are in
+// fabProjectionKernel.cc; here the checks, libtorch's row sums and the rows shared out to threads.
 #include "common.h"
+#include "fabProjectionKernel.h"
 
 #include <ATen/Parallel.h>
 
-#include <cmath>
-#include <cstring>
-#include <limits>
 #include <vector>
 
 namespace sauron {
 namespace {
-
-// Order-preserving unsigned key of a float: -0 as +0, every NaN last (libtorch's sort order).
-inline uint32_t Key(float v) {
-  if (std::isnan(v)) return 0xFFFFFFFFu;
-  if (v == 0.f) v = 0.f;
-  uint32_t u;
-  std::memcpy(&u, &v, sizeof u);
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-
-// Stable LSD radix sort of 0..n-1 by key, into idx (bytes where every key agrees are skipped).
-void StableArgsort(const float* p, int64_t n, std::vector<uint32_t>& keys, std::vector<uint32_t>& keys2, std::vector<int32_t>& idx,
-                   std::vector<int32_t>& idx2) {
-  for (int64_t j = 0; j < n; j++) {
-    keys[j] = Key(p[j]);
-    idx[j] = static_cast<int32_t>(j);
-  }
-  for (int shift = 0; shift < 32; shift += 8) {
-    int64_t count[257] = {0};
-    for (int64_t j = 0; j < n; j++) count[((keys[j] >> shift) & 0xFF) + 1]++;
-    bool one = false;
-    for (int k = 1; k <= 256; k++)
-      if (count[k] == n) one = true;
-    if (one) continue;
-    for (int k = 0; k < 256; k++) count[k + 1] += count[k];
-    for (int64_t j = 0; j < n; j++) {
-      const int64_t at = count[(keys[j] >> shift) & 0xFF]++;
-      keys2[at] = keys[j];
-      idx2[at] = idx[j];
-    }
-    keys.swap(keys2);
-    idx.swap(idx2);
-  }
-}
-
-// libtorch's minimum / maximum / clamp_min(0): NaN propagates.
-inline float Minimum(float a, float b) { return std::isnan(a) || std::isnan(b) ? std::numeric_limits<float>::quiet_NaN() : (a < b ? a : b); }
-inline float Maximum(float a, float b) { return std::isnan(a) || std::isnan(b) ? std::numeric_limits<float>::quiet_NaN() : (a > b ? a : b); }
-inline float ClampMin0(float x) { return x < 0.f ? 0.f : x; }
-
-// The row's sign flip and its start: w = w0 * sign, a = (w < 0), d = (a - t) * (w != 0).
-struct Oriented {
-  float sign;
-  inline float W(float w0) const { return w0 * sign; }
-  static inline float A(float w) { return w < 0.f ? 1.f : 0.f; }
-  static inline float Moving(float w) { return w != 0.f ? 1.f : 0.f; }
-  static inline float D(float w, float t) { return (A(w) - t) * Moving(w); }
-};
 
 // projectionLinf(t [n, D], w [n, D], b [n]) -> d [n, D], all CPU float32.
 Napi::Value FabProjectionLinf(const Napi::CallbackInfo& info) {
@@ -99,13 +45,7 @@ Napi::Value FabProjectionLinf(const Napi::CallbackInfo& info) {
     at::Tensor wd = at::empty({n, dim}, t.options());
     float* WD = wd.data_ptr<float>();
     at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; r++) {
-        const Oriented o{sign[r]};
-        for (int64_t j = 0; j < dim; j++) {
-          const float w = o.W(W0[r * dim + j]);
-          WD[r * dim + j] = w * Oriented::D(w, T[r * dim + j]);
-        }
-      }
+      for (int64_t r = begin; r < end; r++) FabOrientedProducts(W0 + r * dim, T + r * dim, sign[r], dim, WD + r * dim);
     });
     const at::Tensor b0sum = wd.sum(1).contiguous();
     const float* B0 = b0sum.data_ptr<float>();
@@ -116,57 +56,11 @@ Napi::Value FabProjectionLinf(const Napi::CallbackInfo& info) {
     at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) {
       std::vector<float> w(dim), d(dim), p(dim), s(dim), sb(dim);
       std::vector<uint32_t> keys(dim), keys2(dim);
-      std::vector<int32_t> indp(dim), idx2(dim);
+      std::vector<int32_t> idx(dim), idx2(dim);
+      FabScratch scratch{w.data(), d.data(), p.data(), s.data(), sb.data(), keys.data(), keys2.data(), idx.data(), idx2.data()};
       for (int64_t r = begin; r < end; r++) {
-        const float* tr = T + r * dim;
-        const Oriented o{sign[r]};
-        for (int64_t j = 0; j < dim; j++) {
-          w[j] = o.W(W0[r * dim + j]);
-          const float a = Oriented::A(w[j]);
-          d[j] = Oriented::D(w[j], tr[j]);
-          p[j] = a - tr[j] * (a * 2.f - 1.f);
-        }
-        StableArgsort(p.data(), dim, keys, keys2, indp, idx2);
-        const float b = B0in[r] * o.sign - o.sign * S1[r];
-        const float b0 = B0[r];
-        // descending p: ws = w[indp2], s = cumsum |ws|, sb = cumsum(-ws * d[indp2]) + b0
-        double cs = 0, csb = 0;
-        for (int64_t k = 0; k < dim; k++) {
-          const int32_t j = indp[dim - 1 - k];
-          const float ws = w[j];
-          cs += static_cast<double>(std::fabs(ws));
-          csb += static_cast<double>(-ws * d[j]);
-          s[k] = static_cast<float>(cs);
-          sb[k] = static_cast<float>(csb) + b0;
-        }
-        const float sLast = s[dim - 1], sbLast = sb[dim - 1];
-        const float b2 = sbLast - sLast * p[indp[0]];
-        const bool cL = b - b2 > 0.f;
-        const bool c2 = b - b0 > 0.f && !cL;
-        int64_t lb = 0, ub = dim - 1;
-        for (int64_t i = 0; i < steps; i++) {
-          const int64_t mid = (lb + ub) / 2;
-          const float bk = sb[mid] - s[mid] * p[indp[dim - 1 - mid]];
-          if (b - bk > 0.f)
-            lb = mid;
-          else
-            ub = mid;
-        }
-        float* dr = OUT + r * dim;
-        if (cL) {
-          // the hyperplane lies beyond every breakpoint: every coordinate moves by the same lambda
-          const float lambdaL = ClampMin0((b - sbLast) / -sLast);
-          for (int64_t j = 0; j < dim; j++) dr[j] = (Oriented::A(w[j]) * 2.f - 1.f) * lambdaL * Oriented::Moving(w[j]);
-        } else if (c2) {
-          const float lambda2 = ClampMin0((b - sb[lb]) / -s[lb]);
-          for (int64_t j = 0; j < dim; j++) {
-            const float a = Oriented::A(w[j]);
-            const float inner = Minimum(lambda2, d[j]) * a + Maximum(-lambda2, d[j]) * (-a + 1.f);
-            dr[j] = inner * Oriented::Moving(w[j]);
-          }
-        } else {
-          for (int64_t j = 0; j < dim; j++) dr[j] = d[j] * Oriented::Moving(w[j]);
-        }
+        const FabRow row{T + r * dim, W0 + r * dim, dim, sign[r], S1[r], B0in[r], B0[r], steps};
+        FabProjectRow(row, scratch, OUT + r * dim);
       }
     });
     return TensorWrap::Wrap(env, out);

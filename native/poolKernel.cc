@@ -11,11 +11,7 @@
 #include <cstdint>
 #include <limits>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define SAURON_VECTOR_CLONES __attribute__((target_clones("avx2", "sse4.2", "default")))
-#else
-#define SAURON_VECTOR_CLONES
-#endif
+#include "vectorClones.h"
 
 namespace sauron {
 
