@@ -59,13 +59,13 @@ int32_t* StableArgsort(uint32_t* keys, uint32_t* keys2, int32_t* idx, int32_t* i
   uint32_t count[4][257];
   std::memset(count, 0, sizeof count);
   for (int64_t j = 0; j < n; j++) {
+    idx[j] = static_cast<int32_t>(j);
     const uint32_t k = keys[j];
     count[0][(k & 0xFF) + 1]++;
     count[1][((k >> 8) & 0xFF) + 1]++;
     count[2][((k >> 16) & 0xFF) + 1]++;
     count[3][(k >> 24) + 1]++;
   }
-  bool identity = true;  // idx still 0..n-1, not yet written
   for (int pass = 0; pass < 4; pass++) {
     uint32_t* c = count[pass];
     bool one = false;
@@ -76,14 +76,11 @@ int32_t* StableArgsort(uint32_t* keys, uint32_t* keys2, int32_t* idx, int32_t* i
     for (int64_t j = 0; j < n; j++) {
       const uint32_t at = c[(keys[j] >> shift) & 0xFF]++;
       keys2[at] = keys[j];
-      idx2[at] = identity ? static_cast<int32_t>(j) : idx[j];
+      idx2[at] = idx[j];
     }
-    identity = false;
     std::swap(keys, keys2);
     std::swap(idx, idx2);
   }
-  if (identity)
-    for (int64_t j = 0; j < n; j++) idx[j] = static_cast<int32_t>(j);
   return idx;
 }
 
