@@ -10,7 +10,9 @@
 // output and the input gradient equal the layer-by-layer path's bit for bit
 // (test/unit/convStack.test.ts). Only the input's gradient is computed: the weights must not
 // want one. Under create_graph the backward recomputes the stack with libtorch's ops and
-// differentiates them, so a gradient of a gradient still works.
+// differentiates them, so a gradient of a gradient still works. convStackBlocked runs a stack
+// without a gradient from and to oneDNN's blocked layout itself, held as [N, C / B, H, W, B]
+// tensors, for Square's local forward, which keeps its activations so between queries.
 #include "common.h"
 
 #include <ATen/Parallel.h>
@@ -138,10 +140,9 @@ dnnl::pooling_forward::primitive_desc PoolForward(const memory::desc& src, const
 #endif
 }
 
-// Every layer's forward descriptors for an input of `dims`, in order.
-std::vector<Stage> Plan(const std::vector<int64_t>& dims, const std::vector<Layer>& layers) {
+// Every layer's forward descriptors for an input of `dims` in layout `src`, in order.
+std::vector<Stage> Plan(const std::vector<int64_t>& dims, memory::desc src, const std::vector<Layer>& layers) {
   std::vector<Stage> stages;
-  memory::desc src = Plain(dims);
   std::vector<int64_t> in = dims;
   for (const Layer& l : layers) {
     Stage st;
@@ -182,16 +183,19 @@ struct Saved : torch::CustomClassHolder {
 // The few-channel first convolution's input gradient, as conv.cc takes it.
 bool SlowFirst(const Layer& l) { return !l.pool && l.weight.size(1) <= 3; }
 
-at::Tensor Forward(const at::Tensor& x, const std::vector<Layer>& layers, Saved* saved) {
-  const auto dims = x.sizes().vec();
-  std::vector<Stage> stages = Plan(dims, layers);
+// The stack's output from x [N, C, H, W] in layout `src` (its values in x's memory), written into
+// y in y's layout; a last output already in y's layout is computed in place.
+void Run(const at::Tensor& x, const std::vector<int64_t>& dims, const memory::desc& src, const std::vector<Layer>& layers, Saved* saved,
+         const Buffer& y) {
+  std::vector<Stage> stages = Plan(dims, src, layers);
   dnnl::stream s(Engine());
-  Buffer cur = Wrap(x, Plain(dims));
+  Buffer cur = Wrap(x, src);
   for (size_t i = 0; i < layers.size(); i++) {
     const Layer& l = layers[i];
     Stage& st = stages[i];
     cur = Relayout(s, cur, st.src);
-    Buffer out = Allocate(st.dst);
+    // (not when the backward keeps it: the caller owns y)
+    Buffer out = !saved && i + 1 == layers.size() && st.dst == y.mem.get_desc() ? y : Allocate(st.dst);
     if (l.pool) {
       Buffer ws = Allocate(st.pool->workspace_desc());
       dnnl::pooling_forward(*st.pool).execute(s, {{DNNL_ARG_SRC, cur.mem}, {DNNL_ARG_DST, out.mem}, {DNNL_ARG_WORKSPACE, ws.mem}});
@@ -211,12 +215,52 @@ at::Tensor Forward(const at::Tensor& x, const std::vector<Layer>& layers, Saved*
     s.wait();
     cur = out;
   }
-  at::Tensor y = at::empty(stages.back().outDims, x.options());
-  Buffer plain = Wrap(y, Plain(stages.back().outDims));
-  dnnl::reorder(cur.mem, plain.mem).execute(s, cur.mem, plain.mem);
-  s.wait();
+  if (cur.bytes.data_ptr() != y.bytes.data_ptr()) {
+    dnnl::reorder(cur.mem, y.mem).execute(s, const_cast<memory&>(cur.mem), const_cast<memory&>(y.mem));
+    s.wait();
+  }
   if (saved) saved->stages = std::move(stages);
+}
+
+// The output dims of the stack on an input of `dims`.
+std::vector<int64_t> OutDims(std::vector<int64_t> d, const std::vector<Layer>& layers) {
+  for (const Layer& l : layers) {
+    if (l.pool) {
+      d[2] /= l.k;
+      d[3] /= l.k;
+    } else {
+      d[1] = l.weight.size(0);
+      d[2] += 2 * l.pad - l.k + 1;
+      d[3] += 2 * l.pad - l.k + 1;
+    }
+  }
+  return d;
+}
+
+at::Tensor Forward(const at::Tensor& x, const std::vector<Layer>& layers, Saved* saved) {
+  const auto dims = x.sizes().vec();
+  const auto outDims = OutDims(dims, layers);
+  at::Tensor y = at::empty(outDims, x.options());
+  Run(x, dims, Plain(dims), layers, saved, Wrap(y, Plain(outDims)));
   return y;
+}
+
+// Channel-blocked tensors: [N, C / B, H, W, B] holds [N, C, H, W] in oneDNN's aBcd{B}b layout.
+std::optional<Tag> BlockedTag(int64_t b) {
+  if (b == 8) return Tag::aBcd8b;
+  if (b == 16) return Tag::aBcd16b;
+  return std::nullopt;
+}
+
+// The block of the layout oneDNN picks for the stack's output on x's logical dims and layout,
+// when it is one of BlockedTag's and divides the channels; otherwise 0 (plain NCHW).
+int64_t ChosenBlock(const std::vector<int64_t>& dims, const memory::desc& src, const std::vector<Layer>& layers) {
+  const auto stages = Plan(dims, src, layers);
+  const auto& out = stages.back().outDims;
+  for (int64_t b : {16, 8}) {
+    if (out[1] % b == 0 && stages.back().dst == memory::desc(memory::dims(out.begin(), out.end()), Dt::f32, *BlockedTag(b))) return b;
+  }
+  return 0;
 }
 
 // The ReLU's backward in place: the gradient where the output is > 0 (libtorch's
@@ -322,12 +366,13 @@ struct ConvStackFn : public torch::autograd::Function<ConvStackFn> {
 
 #endif  // SAURON_DNNL
 
-// Whether the stack can run x: CPU float32 NCHW with autocast off, weights CPU float32 that want
-// no gradient now, kernels square with stride 1, poolings that tile their input.
-const char* Unsupported(const at::Tensor& x, const std::vector<Layer>& layers) {
-  if (!(x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() == 4 && x.numel() > 0)) return "the input is not a CPU float32 [N, C, H, W] tensor";
+// Whether the stack can run x, of logical dims [N, C, H, W]: CPU float32 with autocast off,
+// weights CPU float32 that want no gradient now, kernels square with stride 1, poolings that tile
+// their input.
+const char* Unsupported(const at::Tensor& x, const std::vector<int64_t>& dims, const std::vector<Layer>& layers) {
+  if (!(x.device().is_cpu() && x.scalar_type() == at::kFloat && x.numel() > 0)) return "the input is not a CPU float32 tensor";
   if (AutocastEnabled(c10::DeviceType::CPU)) return "autocast is on";
-  int64_t c = x.size(1), h = x.size(2), w = x.size(3);
+  int64_t c = dims[1], h = dims[2], w = dims[3];
   for (const Layer& l : layers) {
     if (l.pool) {
       if (l.k < 1 || h % l.k != 0 || w % l.k != 0) return "a pooling does not tile its input";
@@ -351,6 +396,11 @@ const char* Unsupported(const at::Tensor& x, const std::vector<Layer>& layers) {
     w = w + 2 * l.pad - l.k + 1;
   }
   return nullptr;
+}
+
+const char* Unsupported(const at::Tensor& x, const std::vector<Layer>& layers) {
+  if (x.dim() != 4) return "the input is not a CPU float32 [N, C, H, W] tensor";
+  return Unsupported(x, x.sizes().vec(), layers);
 }
 
 std::vector<Layer> ReadLayers(Napi::Env env, const Napi::Value& v) {
@@ -422,12 +472,46 @@ Napi::Value ConvStack(const Napi::CallbackInfo& info) {
   })
 }
 
+// convStackBlocked(x, layers, block): the stack's output without recording a gradient, for x
+// [N, C, H, W] or channel-blocked [N, C / B, H, W, B]; the output blocked by `block` (0: plain
+// NCHW; -1: as oneDNN's last layer leaves it when BlockedTag has that layout, else plain). Square's
+// local forward keeps its activations blocked, so its windows are cut without reorders.
+Napi::Value ConvStackBlocked(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  at::Tensor x = TensorWrap::From(env, info[0]);
+  auto layers = ReadLayers(env, info[1]);
+  const int64_t block = info[2].As<Napi::Number>().Int64Value();
+  SAURON_GUARD(env, {
+#ifdef SAURON_DNNL
+    if (x.dim() != 4 && x.dim() != 5) throw std::invalid_argument("convStackBlocked: expected [N, C, H, W] or [N, C / B, H, W, B]");
+    if (x.dim() == 5 && !BlockedTag(x.size(4))) throw std::invalid_argument("convStackBlocked: the input's block must be 8 or 16");
+    const std::vector<int64_t> dims =
+        x.dim() == 4 ? x.sizes().vec() : std::vector<int64_t>{x.size(0), x.size(1) * x.size(4), x.size(2), x.size(3)};
+    if (const char* why = Unsupported(x, dims, layers)) throw std::invalid_argument(std::string("convStackBlocked: ") + why);
+    if (x.requires_grad() && at::GradMode::is_enabled()) throw std::invalid_argument("convStackBlocked: records no gradient");
+    const at::Tensor xc = x.contiguous();
+    const memory::desc src = x.dim() == 4 ? Plain(dims) : memory::desc(memory::dims(dims.begin(), dims.end()), Dt::f32, *BlockedTag(x.size(4)));
+    const auto out = OutDims(dims, layers);
+    const int64_t b = block < 0 ? ChosenBlock(dims, src, layers) : block;
+    if (b != 0 && (!BlockedTag(b) || out[1] % b != 0))
+      throw std::invalid_argument("convStackBlocked: the block must be 0, 8 or 16 and divide the output's channels");
+    at::Tensor y = b ? at::empty({out[0], out[1] / b, out[2], out[3], b}, x.options()) : at::empty(out, x.options());
+    const memory::desc yd = b ? memory::desc(memory::dims(out.begin(), out.end()), Dt::f32, *BlockedTag(b)) : Plain(out);
+    Run(xc, dims, src, layers, nullptr, Wrap(y, yd));
+    return TensorWrap::Wrap(env, y);
+#else
+    throw std::invalid_argument("convStackBlocked: the addon was built without oneDNN");
+#endif
+  })
+}
+
 }  // namespace
 
 void InitConvStack(Napi::Env env, Napi::Object exports) {
   exports.Set("convStackAvailable", Napi::Function::New(env, Available));
   exports.Set("convStackUnsupported", Napi::Function::New(env, WhyNot));
   exports.Set("convStack", Napi::Function::New(env, ConvStack));
+  exports.Set("convStackBlocked", Napi::Function::New(env, ConvStackBlocked));
 }
 
 }  // namespace sauron

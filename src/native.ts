@@ -132,6 +132,8 @@ export interface NativeAddon {
   convStackUnsupported(x: NativeTensor, layers: unknown[]): string | null;
   /** Convolutions (each with its ReLU or not) and max poolings run in oneDNN's blocked layout (native/convStack.cc). */
   convStack(x: NativeTensor, layers: unknown[]): NativeTensor;
+  /** convStack without a gradient, on plain or channel-blocked [N, C / B, H, W, B] inputs and outputs (block: 0 plain, -1 oneDNN's). */
+  convStackBlocked(x: NativeTensor, layers: unknown[], block: number): NativeTensor;
   /** Row r's hh x ww window of x at (ys[r], xs[r]), and the same windows written back (native/window.cc). */
   windows(x: NativeTensor, ys: Int32Array, xs: Int32Array, hh: number, ww: number): NativeTensor;
   putWindows_(x: NativeTensor, ys: Int32Array, xs: Int32Array, v: NativeTensor, rows: NativeTensor | null): void;

@@ -6,6 +6,7 @@
 // oneDNN, on CPU float32 batches of two or more with autocast off, when no weight wants a
 // gradient (attacks, evaluation); anything else runs layer by layer.
 import { convStack, convStackAvailable, convStackUnsupported, type ConvStackLayer } from '../tensor/convStack.js';
+import { isGradEnabled } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** A layer as a convolution stack sees it. */
@@ -90,4 +91,21 @@ export function runConvStack(x: Tensor, parts: () => readonly (StackPart | null)
   if (!run || convStackUnsupported(x, run.layers) !== null) return null;
   runs++;
   return { out: convStack(x, run.layers), count: run.count };
+}
+
+/**
+ * All of `parts` as the addon's layers, when a stack takes every one of them and can run them
+ * now (the stack on, weights CPU float32 wanting no gradient in this grad mode); else null. The
+ * input's own conditions (CPU float32, two rows or more) are the caller's. Square's local forward
+ * runs its stages so, on channel-blocked activations (convStackBlocked).
+ */
+export function stackLayersOf(parts: readonly (StackPart | null)[]): ConvStackLayer[] | null {
+  if (!available || !enabled) return null;
+  const only = parts.length === 1 ? parts[0] : null;
+  // a pooling alone (prefix wants a convolution, as a stack of poolings alone is not worth a call)
+  if (only?.kind === 'pool') return [{ kind: 'pool', kernel: only.kernel }];
+  const run = prefix(parts, 1);
+  if (!run || run.count !== parts.length) return null;
+  const fits = (t: Tensor | null) => !t || (t.device === 'cpu' && t.dtype === 'float32' && !(isGradEnabled() && t.requiresGrad));
+  return run.layers.every((l) => l.kind === 'pool' || (fits(l.weight) && fits(l.bias))) ? run.layers : null;
 }

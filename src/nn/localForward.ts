@@ -6,12 +6,16 @@
 // each layer needs, places the change of the layer before in it and runs the layer on it (the
 // same kernels on fewer positions, so the same sums: the logits are bit-identical to a full
 // forward, test/unit/localForward.test.ts). The caches take the changes only in the rows
-// whose candidate is kept.
+// whose candidate is kept. Where the native convolution stack runs every stage, the caches are
+// kept in oneDNN's channel-blocked layout: a window row is then one run of all of a block's
+// channels, and the stages read and write it without reorders.
+import { convStackBlocked, convStackUnsupported } from '../tensor/convStack.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { putWindows_, windows } from '../tensor/window.js';
 import * as F from './functional.js';
 import { runConvStack, stackPartOf } from './convStack.js';
-import { AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d, ReLU } from './layers.js';
+import type { Conv2d } from './layers.js';
+import { grow, stageStackLayers, stagesOf, workOf, type Stage } from './localStages.js';
 import type { AnyModule } from './module.js';
 
 /** A model's forward as a local forward runs it: pointwise preprocessing, a stack of layers, and the rest. */
@@ -23,23 +27,6 @@ export interface LocalPlan {
   /** Logits from the stack's last output. */
   tail: (h: Tensor) => Tensor;
 }
-
-/** A spatial layer and the pointwise layers after it; its output is cached padded by the next convolution's padding. */
-interface Stage {
-  kind: 'conv' | 'pool';
-  layer: AnyModule;
-  /** Kernel (conv: its side; pool: its side and stride) and padding (conv). */
-  k: number;
-  pad: number;
-  after: AnyModule[];
-  /** Output planes. */
-  h: number;
-  w: number;
-  channels: number;
-}
-
-const pointwise = (l: AnyModule) => l instanceof ReLU || l instanceof BatchNorm2d || (l instanceof AvgPool2d && side(l.kernelSize) === 1);
-const side = (p: number | [number, number]) => (typeof p === 'number' ? p : p[0] === p[1] ? p[0] : Number.NaN);
 
 /** One window per row, of one size: corners [n] and sides. */
 interface Region {
@@ -71,6 +58,8 @@ export class LocalForward {
   readonly #input: [number, number, number];
   /** The batch's activations: the normalised images, then each stage's output, padded for the convolution reading it. */
   #caches: Tensor[] = [];
+  /** Per cache, its channel block ([n, c / b, h, w, b]; 0: [n, c, h, w]) when the native stack runs the stages; null: layer by layer. */
+  #blocks: number[] | null = null;
   #pending: Pending[] = [];
 
   private constructor(plan: LocalPlan, stages: Stage[], input: [number, number, number]) {
@@ -81,62 +70,29 @@ export class LocalForward {
 
   /** The local forward of `plan` for images [c, h, w], or null when a layer is not one it can run on windows. */
   static of(plan: LocalPlan, input: [number, number, number]): LocalForward | null {
-    const stages: Stage[] = [];
-    let [channels, h, w] = input;
-    for (const l of plan.layers) {
-      if (pointwise(l)) {
-        if (l instanceof BatchNorm2d && l.training) return null;
-        if (!stages.length) return null;
-        stages[stages.length - 1]!.after.push(l);
-      } else if (l instanceof Conv2d) {
-        const k = side(l.kernelSize);
-        const pad = side(l.opts.padding ?? 0);
-        if (!(k % 2 === 1 && pad === (k - 1) / 2 && side(l.opts.stride ?? 1) === 1 && side(l.opts.dilation ?? 1) === 1)) return null;
-        if ((l.opts.groups ?? 1) !== 1) return null;
-        channels = l.outChannels;
-        stages.push({ kind: 'conv', layer: l, k, pad, after: [], h, w, channels });
-      } else if (l instanceof MaxPool2d) {
-        const k = side(l.kernelSize);
-        // planes that the windows tile: every input row is in some window
-        if (!(Number.isInteger(k) && side(l.stride ?? l.kernelSize) === k && side(l.padding) === 0 && h % k === 0 && w % k === 0))
-          return null;
-        [h, w] = [Math.floor(h / k), Math.floor(w / k)];
-        if (!(h > 0 && w > 0)) return null;
-        stages.push({ kind: 'pool', layer: l, k, pad: 0, after: [], h, w, channels });
-      } else {
-        return null;
-      }
-    }
-    return stages.length ? new LocalForward(plan, stages, input) : null;
+    const stages = stagesOf(plan.layers, input);
+    return stages ? new LocalForward(plan, stages, input) : null;
   }
 
   /** Multiply-adds of the convolutions per row, for every position (full) and for a changed square of side s (local). */
   work(s: number): { full: number; local: number } {
-    let full = 0;
-    let local = 0;
-    let [hh, ww] = [s, s];
-    let inChannels = this.#input[0];
-    for (const st of this.#stages) {
-      [hh, ww] = this.#grow(st, hh, ww);
-      if (st.kind === 'conv') {
-        const perPosition = st.channels * inChannels * st.k * st.k;
-        full += st.h * st.w * perPosition;
-        local += hh * ww * perPosition;
-      }
-      inChannels = st.channels;
-    }
-    return { full, local };
+    return workOf(this.#stages, this.#input[0], s);
   }
 
   /**
-   * Whether a square of side s pays for its windows: the convolutions' local work is under a
-   * third of a full pass. The window copies cost what a full pass does not, so a local pass
-   * is slower than a full one well before its work reaches half (BENCHMARKS.md, "Square's
+   * Whether a square of side s pays for its windows: the convolutions' local work is under
+   * half of a full pass. The window copies cost what a full pass does not; on the default
+   * model a local query wins at 41% of the work and loses at 59% (BENCHMARKS.md, "Square's
    * local forward").
    */
   pays(s: number): boolean {
     const { full, local } = this.work(s);
-    return local < full / 3;
+    return local < full / 2;
+  }
+
+  /** Whether the batch held is cached channel-blocked (the native stack runs every stage on it). */
+  get blocked(): boolean {
+    return this.#blocks?.some((b) => b > 0) ?? false;
   }
 
   /** Float32 values the caches hold per row. */
@@ -152,9 +108,19 @@ export class LocalForward {
   start(x: Tensor): Tensor {
     this.#drop();
     let h = this.#plan.normalize(x);
+    const last = this.#stages.length - 1;
+    const layers = x.shape[0]! >= 2 ? this.#stages.map((st) => stageStackLayers(st, st.pad)) : [];
+    const native = layers.length > 0 && layers.every(Boolean) && convStackUnsupported(h, layers[0]!) === null;
+    this.#blocks = native ? [0] : null;
     this.#stages.forEach((st, i) => {
       this.#caches.push(this.#padded(h, this.#padOf(i)));
-      h = st.after.reduce((a, l) => l.forward(a), st.layer.forward(h));
+      if (native) {
+        // the last stage's output plain: the tail reads it as [n, c, h, w]
+        h = convStackBlocked(h, layers[i]!, i === last ? 0 : -1);
+        this.#blocks!.push(h.ndim === 5 ? h.shape[4]! : 0);
+      } else {
+        h = st.after.reduce((a, l) => l.forward(a), st.layer.forward(h));
+      }
     });
     this.#caches.push(h.keep());
     return this.#plan.tail(h);
@@ -170,7 +136,7 @@ export class LocalForward {
     let r: Region = { ys, xs, hh: patch.shape[2]!, ww: patch.shape[3]! };
     let changed = this.#hold(0, r, this.#plan.normalize(patch));
     this.#stages.forEach((st, i) => {
-      const [hh, ww] = this.#grow(st, r.hh, r.ww);
+      const [hh, ww] = grow(st, r.hh, r.ww);
       const k = st.k;
       let next: Region;
       // the window of stage i's input its changed outputs read (in the cache's padded coordinates)
@@ -190,7 +156,12 @@ export class LocalForward {
       putWindows_(x, at(changed.ys, input.ys), at(changed.xs, input.xs), changed.values);
       let out: Tensor;
       let rest = st.after;
-      if (st.kind === 'conv') {
+      if (this.#blocks) {
+        const layers = stageStackLayers(st, 0);
+        if (!layers) throw new Error('LocalForward: a stage the native stack ran at start cannot run on it now; start again');
+        out = convStackBlocked(x, layers, this.#blocks[i + 1]!);
+        rest = [];
+      } else if (st.kind === 'conv') {
         const conv = st.layer as Conv2d;
         const f = conv.folded;
         // the window is unpadded input: the convolution runs without padding
@@ -220,11 +191,22 @@ export class LocalForward {
   /** Keeps the rows at `index` (int64 [m]) of the batch, in that order. */
   keepRows(index: Tensor): void {
     if (this.#pending.length) throw new Error('LocalForward: settle the change before narrowing the batch');
+    // a lone row runs layer by layer, as a full forward of one image does
+    const plain = this.#blocks !== null && index.shape[0]! < 2;
     this.#caches = this.#caches.map((c) => {
-      const kept = c.indexSelect(0, index).keep();
+      let kept = c.indexSelect(0, index);
+      if (plain && kept.ndim === 5) {
+        const [n, cb, hh, ww, b] = kept.shape as [number, number, number, number, number];
+        kept = kept
+          .permute([0, 1, 4, 2, 3])
+          .reshape([n, cb * b, hh, ww])
+          .contiguous();
+      }
+      kept.keep();
       c.dispose();
       return kept;
     });
+    if (plain) this.#blocks = null;
   }
 
   /** Frees the caches and a change not yet settled. */
@@ -233,15 +215,10 @@ export class LocalForward {
     this.#drop();
   }
 
-  /** The window of a stage's output a change of hh x ww in its input reaches. */
-  #grow(st: Stage, hh: number, ww: number): [number, number] {
-    if (st.kind === 'conv') return [Math.min(hh + st.k - 1, st.h), Math.min(ww + st.k - 1, st.w)];
-    const k = st.k;
-    return [Math.min(Math.floor((hh + k - 2) / k) + 1, st.h), Math.min(Math.floor((ww + k - 2) / k) + 1, st.w)];
-  }
-
   #padded(h: Tensor, pad: number): Tensor {
-    return (pad ? F.pad(h, [pad, pad, pad, pad]) : h.contiguous()).keep();
+    // F.pad's sizes run from the last dimension: a blocked cache's block is not padded
+    const sides = h.ndim === 5 ? [0, 0, pad, pad, pad, pad] : [pad, pad, pad, pad];
+    return (pad ? F.pad(h, sides) : h.contiguous()).keep();
   }
 
   /** The padding of cache i (the convolution reading it). */
@@ -266,5 +243,6 @@ export class LocalForward {
   #drop(): void {
     for (const c of this.#caches) c.dispose();
     this.#caches = [];
+    this.#blocks = null;
   }
 }

@@ -28,3 +28,13 @@ export function convStackUnsupported(x: Tensor, layers: readonly ConvStackLayer[
 export function convStack(x: Tensor, layers: readonly ConvStackLayer[]): Tensor {
   return wrap(native.convStack(x.native, toNative(layers)));
 }
+
+/**
+ * The layers' output for x [N, C, H, W] or channel-blocked [N, C / B, H, W, B] (oneDNN's aBcd{B}b
+ * layout, B 8 or 16), recording no gradient: blocked by `block` (0: plain [N, C', H', W']; -1:
+ * blocked as oneDNN's last layer leaves it, when it is one of those, else plain). The values are
+ * {@link convStack}'s, whatever the layouts. Throws where the stack cannot run x.
+ */
+export function convStackBlocked(x: Tensor, layers: readonly ConvStackLayer[], block: number): Tensor {
+  return wrap(native.convStackBlocked(x.native, toNative(layers), block));
+}

@@ -1,6 +1,7 @@
 // Windows of one size cut out of, and written back into, a batch of images [n, c, h, w], each
 // row's window at its own top-left corner (native/window.cc). Corners outside the image are
-// refused with a RangeError naming the row.
+// refused with a RangeError naming the row. Channel-blocked batches [n, c, h, w, b] (oneDNN's
+// aBcd{b}b layout, CPU float32 contiguous) are cut the same way: their windows are [n, c, hh, ww, b].
 import { native } from '../native.js';
 import { wrap, type Tensor } from './tensor.js';
 

@@ -10,7 +10,7 @@ import { convStackAvailable, convStackRuns, setConvStackEnabled } from '../../sr
 import { withFoldedBatchNorm } from '../../src/nn/foldBatchNorm.js';
 import { enableGrad, grad, noGrad } from '../../src/tensor/autograd.js';
 import { autocast } from '../../src/tensor/device.js';
-import { convStack, convStackUnsupported } from '../../src/tensor/convStack.js';
+import { convStack, convStackBlocked, convStackUnsupported, type ConvStackLayer } from '../../src/tensor/convStack.js';
 import { scope } from '../../src/tensor/scope.js';
 import { Generator } from '../../src/tensor/random.js';
 import { rand, randn } from '../../src/tensor/creation.js';
@@ -233,6 +233,53 @@ test('the layers run one by one where the stack cannot: one input, weights wanti
     const before = convStackRuns();
     bn.forward(x);
     assert.equal(convStackRuns(), before, 'batch norm not folded: the stack ran');
+  });
+});
+
+/** [n, c, h, w] from channel-blocked [n, c / b, h, w, b] (plain tensors pass through). */
+function unblocked(t: Tensor): Tensor {
+  if (t.ndim === 4) return t;
+  const [n, cb, h, w, b] = t.shape as [number, number, number, number, number];
+  return t.permute([0, 1, 4, 2, 3]).reshape([n, cb * b, h, w]);
+}
+
+test("the blocked stack gives the stack's values in any layout, from plain or blocked inputs", { skip }, () => {
+  const g = new Generator(12);
+  scope(() =>
+    noGrad(() => {
+      const conv = (i: number, o: number, padding: number): ConvStackLayer => ({
+        kind: 'conv',
+        kernel: 3,
+        padding,
+        relu: true,
+        weight: randn([o, i, 3, 3], { generator: g }).mul(0.3),
+        bias: randn([o], { generator: g }),
+      });
+      const first = [conv(1, 16, 1), conv(16, 32, 1)];
+      const second: ConvStackLayer[] = [{ kind: 'pool', kernel: 2 }, conv(32, 32, 0)];
+      const x = rand([3, 1, 12, 12], { generator: g });
+      const whole = convStack(x, [...first, ...second]);
+      for (const block of [-1, 0, 8, 16]) {
+        const h = convStackBlocked(x, first, block);
+        if (block === 0) assert.equal(h.ndim, 4);
+        if (block > 0) assert.deepEqual(h.shape, [3, 32 / block, 12, 12, block]);
+        assertSame(unblocked(h), convStack(x, first), `first part, block ${block}`);
+        for (const next of [-1, 0, 16]) assertSame(unblocked(convStackBlocked(h, second, next)), whole, `block ${block} then ${next}`);
+      }
+      assert.throws(() => convStackBlocked(x, first, 12), /block must be 0, 8 or 16/);
+      assert.throws(() => convStackBlocked(x, [conv(1, 4, 1)], 16), /divide the output's channels/);
+      assert.throws(() => convStackBlocked(rand([3, 2, 12, 12, 4]), second, 0), /block must be 8 or 16/);
+      assert.throws(() => convStackBlocked(rand([3, 2, 12, 12, 16]), [conv(16, 16, 1)], 0), /does not fit/);
+      assert.throws(() => autocast('cpu', 'bfloat16', () => convStackBlocked(x, first, 0)), /autocast/);
+    }),
+  );
+  scope(() => {
+    const x = rand([2, 1, 6, 6]).requiresGrad_(true);
+    const w = randn([16, 1, 3, 3]);
+    assert.throws(
+      () => enableGrad(() => convStackBlocked(x, [{ kind: 'conv', kernel: 3, padding: 1, relu: false, weight: w, bias: null }], 0)),
+      /no gradient/,
+    );
   });
 });
 

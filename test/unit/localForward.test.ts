@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Generator, liveTensors, noGrad, rand, randn, scope, tensor, where, type Tensor } from '../../src/tensor/index.js';
 import { putWindows_, windows } from '../../src/tensor/window.js';
 import { LocalForward } from '../../src/nn/localForward.js';
+import { convStackAvailable } from '../../src/nn/convStack.js';
 import { withFoldedBatchNorm } from '../../src/nn/foldBatchNorm.js';
 import { BatchNorm2d, Conv2d, ReLU } from '../../src/nn/layers.js';
 import { createModel } from '../../src/models/zoo.js';
@@ -55,6 +56,34 @@ test('windows cuts each row at its own corner and putWindows_ writes back only t
   });
 });
 
+test('windows and putWindows_ on channel-blocked batches [n, c, h, w, b]: the windows of the plain batch, blocked', () => {
+  scope(() => {
+    // [3, 32, 6, 7] held as [3, 2, 6, 7, 16]: channel k of block j is channel 16 j + k
+    const plain = randn([3, 32, 6, 7]);
+    const blocked = (t: Tensor) => {
+      const [n, c, h, w] = t.shape as [number, number, number, number];
+      return t
+        .reshape([n, c / 16, 16, h, w])
+        .permute([0, 1, 3, 4, 2])
+        .contiguous();
+    };
+    const x = blocked(plain);
+    const ys = Int32Array.of(0, 3, 2);
+    const xs = Int32Array.of(4, 0, 2);
+    const w = windows(x, ys, xs, 3, 3);
+    assert.deepEqual(w.shape, [3, 2, 3, 3, 16]);
+    assert.deepEqual(w.toFloat32Array(), blocked(windows(plain, ys, xs, 3, 3)).toFloat32Array());
+    const v = randn([3, 32, 3, 3]);
+    const keep = tensor([0, 1, 1], { shape: [3] }).to('bool');
+    const y = x.clone();
+    putWindows_(y, ys, xs, blocked(v), keep);
+    assert.deepEqual(y.toFloat32Array(), blocked(putWindows_(plain.clone(), ys, xs, v, keep)).toFloat32Array());
+    assert.throws(() => putWindows_(y, ys, xs, randn([3, 2, 3, 3, 8])), /blocked batch/);
+    assert.throws(() => putWindows_(y, ys, xs, v), /n, c, dtype and device/);
+    assert.throws(() => windows(x.to('float64'), ys, xs, 3, 3), /channel-blocked batch must be CPU float32/);
+  });
+});
+
 /** A model with batch norm whose statistics are not the identity (a few train-mode forwards). */
 function calibrated(arch: 'small-cnn' | 'vgg11', seed: number): ImageClassifier {
   const shape: [number, number, number] = arch === 'vgg11' ? [3, 32, 32] : [1, 28, 28];
@@ -79,6 +108,8 @@ for (const arch of ['small-cnn', 'vgg11'] as const) {
           noGrad(() => {
             let x = rand([n, c, h, w]);
             const logits0 = local.start(x);
+            // batch norm folded: the native stack runs every stage, on channel-blocked caches
+            assert.equal(local.blocked, folded && convStackAvailable(), 'blocked caches');
             assert.deepEqual(logits0.toFloat32Array(), model.forward(x).logits.toFloat32Array());
             for (const s of [1, 2, 3, 5, h]) {
               const ys = corners(n, h - s, g);
@@ -103,7 +134,19 @@ for (const arch of ['small-cnn', 'vgg11'] as const) {
             const got = local.change(ys, xs, patch);
             const expected = model.forward(putWindows_(x.indexSelect(0, idx).contiguous(), ys, xs, patch)).logits;
             assert.deepEqual(got.toFloat32Array(), expected.toFloat32Array(), 'after keepRows');
-            local.settle(tensor([0, 0], { shape: [2] }).to('bool'));
+            local.settle(tensor([1, 0], { shape: [2] }).to('bool'));
+            // a lone row left: its caches back in NCHW, run layer by layer as a forward of one image
+            const kept = putWindows_(x.indexSelect(0, idx).contiguous(), ys, xs, patch).narrow(0, 0, 1);
+            local.keepRows(tensor(BigInt64Array.of(0n), { shape: [1] }));
+            assert.equal(local.blocked, false, 'one row: plain caches');
+            const one = rand([1, c, 3, 3]);
+            const lone = local.change(Int32Array.of(1), Int32Array.of(2), one);
+            assert.deepEqual(
+              lone.toFloat32Array(),
+              model.forward(putWindows_(kept.clone(), Int32Array.of(1), Int32Array.of(2), one)).logits.toFloat32Array(),
+              'one row',
+            );
+            local.settle(tensor([1], { shape: [1] }).to('bool'));
           }),
         );
       try {
@@ -112,6 +155,7 @@ for (const arch of ['small-cnn', 'vgg11'] as const) {
       } finally {
         local.dispose();
       }
+
       assert.equal(liveTensors(), before, 'the local forward frees its caches and windows');
       model.dispose();
     });
