@@ -183,11 +183,10 @@ struct Saved : torch::CustomClassHolder {
 // The few-channel first convolution's input gradient, as conv.cc takes it.
 bool SlowFirst(const Layer& l) { return !l.pool && l.weight.size(1) <= 3; }
 
-// The stack's output from x [N, C, H, W] in layout `src` (its values in x's memory), written into
-// y in y's layout; a last output already in y's layout is computed in place.
-void Run(const at::Tensor& x, const std::vector<int64_t>& dims, const memory::desc& src, const std::vector<Layer>& layers, Saved* saved,
+// The stack's output from x (its values in x's memory, in the layout `stages` were planned from),
+// written into y in y's layout; a last output already in y's layout is computed in place.
+void Run(const at::Tensor& x, const memory::desc& src, std::vector<Stage> stages, const std::vector<Layer>& layers, Saved* saved,
          const Buffer& y) {
-  std::vector<Stage> stages = Plan(dims, src, layers);
   dnnl::stream s(Engine());
   Buffer cur = Wrap(x, src);
   for (size_t i = 0; i < layers.size(); i++) {
@@ -222,26 +221,12 @@ void Run(const at::Tensor& x, const std::vector<int64_t>& dims, const memory::de
   if (saved) saved->stages = std::move(stages);
 }
 
-// The output dims of the stack on an input of `dims`.
-std::vector<int64_t> OutDims(std::vector<int64_t> d, const std::vector<Layer>& layers) {
-  for (const Layer& l : layers) {
-    if (l.pool) {
-      d[2] /= l.k;
-      d[3] /= l.k;
-    } else {
-      d[1] = l.weight.size(0);
-      d[2] += 2 * l.pad - l.k + 1;
-      d[3] += 2 * l.pad - l.k + 1;
-    }
-  }
-  return d;
-}
-
 at::Tensor Forward(const at::Tensor& x, const std::vector<Layer>& layers, Saved* saved) {
   const auto dims = x.sizes().vec();
-  const auto outDims = OutDims(dims, layers);
+  auto stages = Plan(dims, Plain(dims), layers);
+  const auto outDims = stages.back().outDims;
   at::Tensor y = at::empty(outDims, x.options());
-  Run(x, dims, Plain(dims), layers, saved, Wrap(y, Plain(outDims)));
+  Run(x, Plain(dims), std::move(stages), layers, saved, Wrap(y, Plain(outDims)));
   return y;
 }
 
@@ -252,10 +237,9 @@ std::optional<Tag> BlockedTag(int64_t b) {
   return std::nullopt;
 }
 
-// The block of the layout oneDNN picks for the stack's output on x's logical dims and layout,
-// when it is one of BlockedTag's and divides the channels; otherwise 0 (plain NCHW).
-int64_t ChosenBlock(const std::vector<int64_t>& dims, const memory::desc& src, const std::vector<Layer>& layers) {
-  const auto stages = Plan(dims, src, layers);
+// The block of the layout oneDNN picks for the planned stack's output, when it is one of
+// BlockedTag's and divides the channels; otherwise 0 (plain NCHW).
+int64_t ChosenBlock(const std::vector<Stage>& stages) {
   const auto& out = stages.back().outDims;
   for (int64_t b : {16, 8}) {
     if (out[1] % b == 0 && stages.back().dst == memory::desc(memory::dims(out.begin(), out.end()), Dt::f32, *BlockedTag(b))) return b;
@@ -491,13 +475,14 @@ Napi::Value ConvStackBlocked(const Napi::CallbackInfo& info) {
     if (x.requires_grad() && at::GradMode::is_enabled()) throw std::invalid_argument("convStackBlocked: records no gradient");
     const at::Tensor xc = x.contiguous();
     const memory::desc src = x.dim() == 4 ? Plain(dims) : memory::desc(memory::dims(dims.begin(), dims.end()), Dt::f32, *BlockedTag(x.size(4)));
-    const auto out = OutDims(dims, layers);
-    const int64_t b = block < 0 ? ChosenBlock(dims, src, layers) : block;
+    auto stages = Plan(dims, src, layers);
+    const auto out = stages.back().outDims;
+    const int64_t b = block < 0 ? ChosenBlock(stages) : block;
     if (b != 0 && (!BlockedTag(b) || out[1] % b != 0))
       throw std::invalid_argument("convStackBlocked: the block must be 0, 8 or 16 and divide the output's channels");
     at::Tensor y = b ? at::empty({out[0], out[1] / b, out[2], out[3], b}, x.options()) : at::empty(out, x.options());
     const memory::desc yd = b ? memory::desc(memory::dims(out.begin(), out.end()), Dt::f32, *BlockedTag(b)) : Plain(out);
-    Run(xc, dims, src, layers, nullptr, Wrap(y, yd));
+    Run(xc, src, std::move(stages), layers, nullptr, Wrap(y, yd));
     return TensorWrap::Wrap(env, y);
 #else
     throw std::invalid_argument("convStackBlocked: the addon was built without oneDNN");

@@ -9,7 +9,7 @@
 // whose candidate is kept. Where the native convolution stack runs every stage, the caches are
 // kept in oneDNN's channel-blocked layout: a window row is then one run of all of a block's
 // channels, and the stages read and write it without reorders.
-import { convStackBlocked, convStackUnsupported } from '../tensor/convStack.js';
+import { convStackBlocked, convStackUnsupported, unblocked } from '../tensor/convStack.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { putWindows_, windows } from '../tensor/window.js';
 import * as F from './functional.js';
@@ -194,15 +194,8 @@ export class LocalForward {
     // a lone row runs layer by layer, as a full forward of one image does
     const plain = this.#blocks !== null && index.shape[0]! < 2;
     this.#caches = this.#caches.map((c) => {
-      let kept = c.indexSelect(0, index);
-      if (plain && kept.ndim === 5) {
-        const [n, cb, hh, ww, b] = kept.shape as [number, number, number, number, number];
-        kept = kept
-          .permute([0, 1, 4, 2, 3])
-          .reshape([n, cb * b, hh, ww])
-          .contiguous();
-      }
-      kept.keep();
+      const rows = c.indexSelect(0, index);
+      const kept = (plain ? unblocked(rows) : rows).keep();
       c.dispose();
       return kept;
     });

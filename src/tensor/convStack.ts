@@ -38,3 +38,13 @@ export function convStack(x: Tensor, layers: readonly ConvStackLayer[]): Tensor 
 export function convStackBlocked(x: Tensor, layers: readonly ConvStackLayer[], block: number): Tensor {
   return wrap(native.convStackBlocked(x.native, toNative(layers), block));
 }
+
+/** [N, C, H, W] from channel-blocked [N, C / B, H, W, B], contiguous; a 4-d tensor is returned as it is. */
+export function unblocked(t: Tensor): Tensor {
+  if (t.ndim !== 5) return t;
+  const [n, cb, h, w, b] = t.shape as [number, number, number, number, number];
+  return t
+    .permute([0, 1, 4, 2, 3])
+    .reshape([n, cb * b, h, w])
+    .contiguous();
+}

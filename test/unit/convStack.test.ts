@@ -10,7 +10,7 @@ import { convStackAvailable, convStackRuns, setConvStackEnabled } from '../../sr
 import { withFoldedBatchNorm } from '../../src/nn/foldBatchNorm.js';
 import { enableGrad, grad, noGrad } from '../../src/tensor/autograd.js';
 import { autocast } from '../../src/tensor/device.js';
-import { convStack, convStackBlocked, convStackUnsupported, type ConvStackLayer } from '../../src/tensor/convStack.js';
+import { convStack, convStackBlocked, convStackUnsupported, unblocked, type ConvStackLayer } from '../../src/tensor/convStack.js';
 import { scope } from '../../src/tensor/scope.js';
 import { Generator } from '../../src/tensor/random.js';
 import { rand, randn } from '../../src/tensor/creation.js';
@@ -235,13 +235,6 @@ test('the layers run one by one where the stack cannot: one input, weights wanti
     assert.equal(convStackRuns(), before, 'batch norm not folded: the stack ran');
   });
 });
-
-/** [n, c, h, w] from channel-blocked [n, c / b, h, w, b] (plain tensors pass through). */
-function unblocked(t: Tensor): Tensor {
-  if (t.ndim === 4) return t;
-  const [n, cb, h, w, b] = t.shape as [number, number, number, number, number];
-  return t.permute([0, 1, 4, 2, 3]).reshape([n, cb * b, h, w]);
-}
 
 test("the blocked stack gives the stack's values in any layout, from plain or blocked inputs", { skip }, () => {
   const g = new Generator(12);

@@ -155,7 +155,6 @@ for (const arch of ['small-cnn', 'vgg11'] as const) {
       } finally {
         local.dispose();
       }
-
       assert.equal(liveTensors(), before, 'the local forward frees its caches and windows');
       model.dispose();
     });
