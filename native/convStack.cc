@@ -19,6 +19,8 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <atomic>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -178,6 +180,11 @@ struct Saved : torch::CustomClassHolder {
   std::vector<Layer> layers;
   std::vector<Stage> stages;
   std::vector<Buffer> kept;
+  // The stages and kept buffers of the rows the last backward ran, when not all (RowsOf): an
+  // untargeted FAB step runs one backward per class through the same rows.
+  std::vector<int64_t> lastRows;
+  std::vector<Stage> rowStages;
+  std::vector<Buffer> rowKept;
 };
 
 // The few-channel first convolution's input gradient, as conv.cc takes it.
@@ -260,12 +267,12 @@ void ReluBackward(Buffer& g, const Buffer& out) {
   });
 }
 
-at::Tensor Backward(const at::Tensor& x, const at::Tensor& gradOut, Saved& saved) {
-  const auto& layers = saved.layers;
+// The input gradient from the output gradient go (contiguous), given the forward's stages and
+// kept buffers for the same rows.
+at::Tensor BackwardOn(const at::Tensor& x, const at::Tensor& go, const std::vector<Layer>& layers, std::vector<Stage>& stages,
+                      const std::vector<Buffer>& kept) {
   const auto dims = x.sizes().vec();
-  std::vector<Stage>& stages = saved.stages;
   dnnl::stream s(Engine());
-  const at::Tensor go = gradOut.contiguous();
   Buffer g = Relayout(s, Wrap(go, Plain(stages.back().outDims)), stages.back().dst);
   for (size_t j = layers.size(); j-- > 0;) {
     const Layer& l = layers[j];
@@ -283,7 +290,7 @@ at::Tensor Backward(const at::Tensor& x, const at::Tensor& gradOut, Saved& saved
 #endif
       g = Relayout(s, g, pd.diff_dst_desc());
       Buffer gi = Allocate(pd.diff_src_desc());
-      dnnl::pooling_backward(pd).execute(s, {{DNNL_ARG_DIFF_DST, g.mem}, {DNNL_ARG_DIFF_SRC, gi.mem}, {DNNL_ARG_WORKSPACE, saved.kept[j].mem}});
+      dnnl::pooling_backward(pd).execute(s, {{DNNL_ARG_DIFF_DST, g.mem}, {DNNL_ARG_DIFF_SRC, gi.mem}, {DNNL_ARG_WORKSPACE, kept[j].mem}});
       s.wait();
       g = Relayout(s, gi, inDesc);
       continue;
@@ -291,7 +298,7 @@ at::Tensor Backward(const at::Tensor& x, const at::Tensor& gradOut, Saved& saved
     if (l.relu) {
       g = Relayout(s, g, st.dst);
       s.wait();
-      ReluBackward(g, saved.kept[j]);
+      ReluBackward(g, kept[j]);
     }
     if (j == 0 && SlowFirst(l)) {
       at::Tensor gp = at::empty(st.outDims, x.options());
@@ -324,6 +331,74 @@ at::Tensor Backward(const at::Tensor& x, const at::Tensor& gradOut, Saved& saved
   dnnl::reorder(g.mem, plain.mem).execute(s, g.mem, plain.mem);
   s.wait();
   return gx;
+}
+
+memory::dims DimsOf(const memory::desc& d) {
+#if DNNL_VERSION_MAJOR >= 3
+  return d.get_dims();
+#else
+  return d.dims();
+#endif
+}
+
+// Plans the forward's stages for some of its rows (`rows`, of n) into saved.rowStages and copies
+// each kept buffer's rows into saved.rowKept; kept for the next backward through the same rows.
+// False where a kept buffer's layout for those rows is not the first rows of its layout for all n
+// (then a row is not one run of bytes).
+bool RowsOf(Saved& saved, std::vector<int64_t> dims, const std::vector<int64_t>& rows) {
+  if (!saved.rowStages.empty() && rows == saved.lastRows) return true;
+  saved.lastRows.clear();
+  saved.rowStages.clear();
+  saved.rowKept.clear();
+  const int64_t n = dims[0], m = static_cast<int64_t>(rows.size());
+  dims[0] = m;
+  std::vector<Stage> stages = Plan(dims, Plain(dims), saved.layers);
+  std::vector<Buffer> kept;
+  for (size_t j = 0; j < saved.layers.size(); j++) {
+    const Buffer& k = saved.kept[j];
+    if (!k.bytes.defined()) {
+      kept.emplace_back();
+      continue;
+    }
+    const memory::desc want = saved.layers[j].pool ? stages[j].pool->workspace_desc() : stages[j].dst;
+    const memory::desc have = k.mem.get_desc();
+    memory::dims first = DimsOf(have);
+    first[0] = m;
+    try {
+      if (!(have.submemory_desc(first, memory::dims(first.size(), 0)) == want)) return false;
+    } catch (const dnnl::error&) {
+      return false;  // a layout that blocks the rows
+    }
+    const int64_t row = k.bytes.numel() / n;
+    if (k.bytes.numel() % n != 0 || static_cast<size_t>(row * m) != want.get_size()) return false;
+    at::Tensor picked = at::empty({row * m}, at::kByte);
+    const uint8_t* from = k.bytes.data_ptr<uint8_t>();
+    uint8_t* to = picked.data_ptr<uint8_t>();
+    for (int64_t i = 0; i < m; i++) std::memcpy(to + i * row, from + rows[i] * row, row);
+    kept.push_back(Buffer{picked, memory(want, Engine(), picked.data_ptr())});
+  }
+  saved.lastRows = rows;
+  saved.rowStages = std::move(stages);
+  saved.rowKept = std::move(kept);
+  return true;
+}
+
+// The input gradient. Rows whose output gradient is all zero get a zero input gradient without
+// running (FAB's step takes the gradient of some of the rows it judged with the same forward):
+// the others run as a batch of their own, their values those of the whole batch's backward.
+std::atomic<int64_t> backwardRows{0};
+
+at::Tensor Backward(const at::Tensor& x, const at::Tensor& gradOut, Saved& saved) {
+  const at::Tensor go = gradOut.contiguous();
+  const int64_t n = go.size(0);
+  const at::Tensor rows = go.reshape({n, -1}).ne(0).any(1).nonzero().squeeze(1).contiguous();
+  const int64_t m = rows.size(0);
+  const bool some = m > 0 && m < n && RowsOf(saved, x.sizes().vec(), std::vector<int64_t>(rows.data_ptr<int64_t>(), rows.data_ptr<int64_t>() + m));
+  backwardRows += some || m == 0 ? m : n;
+  if (m == 0) return at::zeros(x.sizes(), x.options());
+  if (!some) return BackwardOn(x, go, saved.layers, saved.stages, saved.kept);
+  const at::Tensor gm = BackwardOn(x.index_select(0, rows), go.index_select(0, rows), saved.layers, saved.rowStages, saved.rowKept);
+  return at::zeros(x.sizes(), x.options()).index_copy_(0, rows, gm);
 }
 
 struct ConvStackFn : public torch::autograd::Function<ConvStackFn> {
@@ -439,6 +514,16 @@ Napi::Value WhyNot(const Napi::CallbackInfo& info) {
   })
 }
 
+// convStackBackwardRows(): the rows the stack's backward has run in this process (tests check
+// that rows with a zero output gradient were left out).
+Napi::Value BackwardRows(const Napi::CallbackInfo& info) {
+#ifdef SAURON_DNNL
+  return Napi::Number::New(info.Env(), static_cast<double>(backwardRows.load()));
+#else
+  return Napi::Number::New(info.Env(), 0);
+#endif
+}
+
 // convStack(x, layers): the stack's output [N, C', H', W'], recording x's gradient when it wants one.
 Napi::Value ConvStack(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -497,6 +582,7 @@ void InitConvStack(Napi::Env env, Napi::Object exports) {
   exports.Set("convStackUnsupported", Napi::Function::New(env, WhyNot));
   exports.Set("convStack", Napi::Function::New(env, ConvStack));
   exports.Set("convStackBlocked", Napi::Function::New(env, ConvStackBlocked));
+  exports.Set("convStackBackwardRows", Napi::Function::New(env, BackwardRows));
 }
 
 }  // namespace sauron

@@ -5,13 +5,11 @@
 // keeping that iterate; without, it runs all its iterations and keeps the smallest fooling
 // iterate, as the reference. Either way the answers do not depend on which rows share the batch.
 import type { ImageClassifier } from '../models/classifier.js';
-import { noGrad } from '../tensor/autograd.js';
 import { full, tensor, zeros } from '../tensor/creation.js';
-import { autocast, autocastDtype } from '../tensor/device.js';
-import { where, type Tensor } from '../tensor/tensor.js';
+import { cat, where, type Tensor } from '../tensor/tensor.js';
 import { keepBetter, type Active, type Kept } from './loop.js';
 import { InputExamples, runJobs, type ScheduledJob } from './jobSchedule.js';
-import { diffLogitsGrads, fabStep, rowNorms, type FabSettings } from './fabStep.js';
+import { diffLogitsGrads, fabStep, linearise, recordForward, rowNorms, type FabSettings, type RecordedForward } from './fabStep.js';
 import { perRow } from './threat.js';
 
 /** A FAB row's job: target rank * restarts + restart, the order the reference runs them in. */
@@ -43,11 +41,16 @@ export interface FabScheduleResult {
   iterationOf: Int32Array;
 }
 
+/** int64 row indices on a device. */
+function rowIndex(v: number[], device: string): Tensor {
+  return tensor(BigInt64Array.from(v, BigInt), { shape: [v.length], dtype: 'int64', device });
+}
+
 /** Runs inside the caller's eval mode and scope. */
 export function fabSchedule(o: FabScheduleOptions): FabScheduleResult {
   const b = o.x0.shape[0]!;
   const on = { device: o.x0.device };
-  const ints = (v: number[]) => tensor(BigInt64Array.from(v, BigInt), { shape: [v.length], dtype: 'int64', ...on });
+  const ints = (v: number[]) => rowIndex(v, o.x0.device);
   const examples = new InputExamples(b);
   const jobOf = new Int32Array(b).fill(-1);
   const iterationOf = new Int32Array(b);
@@ -104,7 +107,9 @@ export function fabSchedule(o: FabScheduleOptions): FabScheduleResult {
  * One iteration of the active rows at their iterations t: judge the iterates (not the starts,
  * which the reference never judges) and keep each row's smallest fooling one (score: minus its
  * norm), step back towards the clean input from a fooling iterate, and step the rows that go on.
- * `leave` sees which rows have an example inside eps and says which rows are done.
+ * `leave` sees which rows have an example inside eps and says which rows are done. The judging
+ * forward records its graph: a row that goes on from the iterate it judged takes its gradient
+ * from it, so only the rows that step back run a forward of their own.
  */
 function fabIterate(
   o: FabScheduleOptions,
@@ -117,13 +122,14 @@ function fabIterate(
   const label = a.state.label!;
   let adv = zeros([n], { dtype: 'bool', ...on });
   let kept = { best: a.best, score: a.score, it: a.it };
-  if (t.some((v) => v > 0)) {
-    const logits = noGrad(() => autocast(a.x.device, autocastDtype(o.precision ?? 'fp32'), () => o.model.forward(a.x).logits));
+  const judging = t.some((v) => v > 0);
+  const judge = judging ? recordForward(o.model, a.x, o.precision) : null;
+  if (judge) {
     const judged = tensor(
       Uint8Array.from(t, (v) => (v > 0 ? 1 : 0)),
       { shape: [n], dtype: 'bool', ...on },
     );
-    adv = logits.argmax(1).ne(label).logicalAnd(judged);
+    adv = judge.logits.argmax(1).ne(label).logicalAnd(judged);
     const size = rowNorms(a.x.sub(a.x0).reshape([n, -1]), o.norm);
     const k = keepBetter(kept, {
       best: a.x,
@@ -135,12 +141,58 @@ function fabIterate(
   const done = leave(Array.from(kept.score.ge(-o.eps).toArray<'bool'>(), Boolean));
   const goOn = done.flatMap((d, r) => (d ? [] : [r]));
   if (!goOn.length) return { kept, next: null };
-  const idx = goOn.length === n ? null : tensor(BigInt64Array.from(goOn, BigInt), { shape: [goOn.length], dtype: 'int64', ...on });
+  const idx = goOn.length === n ? null : rowIndex(goOn, a.x.device);
   const pick = (v: Tensor) => (idx ? v.indexSelect(0, idx) : v);
   const x0 = pick(a.x0);
   const x = where(perRow(pick(adv), x0), x0.add(pick(a.x).sub(x0).mul(o.beta)), pick(a.x));
   const state = Object.fromEntries(Object.entries(a.state).map(([k, v]) => [k, pick(v)]));
-  const { df, dg } = diffLogitsGrads(o.model, x, state.label!, state.target ?? null, o.precision);
+  const { df, dg } = judge
+    ? lineariseGoingOn(o, judge, goOn, Array.from(adv.toArray<'bool'>(), Boolean), x, a.state)
+    : diffLogitsGrads(o.model, x, state.label!, state.target ?? null, o.precision);
   const next = fabStep(x, x0, df, dg, o);
   return { kept, next: { x: next, x0, best: pick(kept.best), score: pick(kept.score), it: pick(kept.it), rows: pick(a.rows!), state } };
+}
+
+/**
+ * The linearisation of the rows that go on (`goOn`, rows of the judged batch), in their order: a
+ * row that did not fool stays at the iterate the judging forward saw and takes its gradient from
+ * that forward; a row that fooled stepped back to x (its row of the rows going on) and runs a
+ * forward of its own. Either way the values of diffLogitsGrads at x.
+ */
+function lineariseGoingOn(
+  o: FabScheduleOptions,
+  judge: RecordedForward,
+  goOn: number[],
+  adv: boolean[],
+  x: Tensor,
+  state: Record<string, Tensor>,
+): { df: Tensor; dg: Tensor } {
+  // positions among the rows going on, and the rows of the judged batch they are
+  const stay = goOn.flatMap((r, k) => (adv[r] ? [] : [k]));
+  const back = goOn.flatMap((r, k) => (adv[r] ? [k] : []));
+  const judged = (ks: number[]) =>
+    rowIndex(
+      ks.map((k) => goOn[k]!),
+      x.device,
+    );
+  const pick = (v: Tensor | undefined, rows: Tensor | null) => (v && rows ? v.indexSelect(0, rows) : (v ?? null));
+  const parts: { df: Tensor; dg: Tensor }[] = [];
+  if (stay.length) {
+    const rows = stay.length === adv.length ? null : judged(stay);
+    parts.push(linearise(judge, rows, pick(state.label, rows)!, pick(state.target, rows)));
+  }
+  if (back.length) {
+    const rows = judged(back);
+    const at = x.indexSelect(0, rowIndex(back, x.device));
+    parts.push(diffLogitsGrads(o.model, at, pick(state.label, rows)!, pick(state.target, rows), o.precision));
+  }
+  if (parts.length === 1) return parts[0]!;
+  // back to the order of goOn: stay's rows first, then back's
+  const order = new Array<number>(goOn.length);
+  [...stay, ...back].forEach((k, at) => (order[k] = at));
+  const inOrder = rowIndex(order, x.device);
+  return {
+    df: cat([parts[0]!.df, parts[1]!.df], 0).indexSelect(0, inOrder),
+    dg: cat([parts[0]!.dg, parts[1]!.dg], 0).indexSelect(0, inOrder),
+  };
 }

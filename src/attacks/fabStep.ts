@@ -39,11 +39,54 @@ function dualNorms(g: Tensor, norm: FabNorm): Tensor {
   return g.abs().amax(2);
 }
 
+/** A forward whose graph is recorded: the logits [n, K] (float32) of the input xg, which wants its gradient. */
+export interface RecordedForward {
+  xg: Tensor;
+  logits: Tensor;
+}
+
+/** The model's logits at x [n, C, H, W], the graph recorded whatever the caller's grad mode. */
+export function recordForward(model: ImageClassifier, x: Tensor, precision?: Precision): RecordedForward {
+  const xg = x.detach().requiresGrad_(true);
+  const half = autocastDtype(precision ?? 'fp32');
+  return { xg, logits: enableGrad(() => autocast(x.device, half, () => model.forward(xg).logits).float()) };
+}
+
 /**
- * The linearisation at x [n, C, H, W]: df [n, K'] the logit differences (class k minus the
- * label; targeted: the target minus the label, K' = 1) and dg [n, K', C*H*W] their gradients.
- * Untargeted, the label's own column gets df = 1e10, so it is never the closest.
+ * The linearisation at a recorded forward's input, for its rows `rows` (int64 [m]; null: all):
+ * df [m, K'] the logit differences (class k minus the label; targeted: the target minus the
+ * label, K' = 1) and dg [m, K', C*H*W] their gradients. `label` and `target` are the picked
+ * rows'. The other rows' output gradient is zero, so the convolution stack leaves them out of
+ * its backward. Untargeted, the label's own column gets df = 1e10, so it is never the closest.
  */
+export function linearise(f: RecordedForward, rows: Tensor | null, label: Tensor, target: Tensor | null): { df: Tensor; dg: Tensor } {
+  const m = label.shape[0]!;
+  const pick = (v: Tensor) => (rows ? v.indexSelect(0, rows) : v);
+  const la = label.unsqueeze(1);
+  const y = enableGrad(() => pick(f.logits));
+  if (target) {
+    const { diff, total } = enableGrad(() => {
+      const d = y.gather(1, target.unsqueeze(1)).sub(y.gather(1, la));
+      return { diff: d, total: d.sum() };
+    });
+    return { df: diff.detach(), dg: pick(grad(total, f.xg)[0]!).reshape([m, 1, -1]) };
+  }
+  const k = y.shape[1]!;
+  // one backward per class, as the reference's grad_mask loop: row r's gradient of its logit k
+  const gs: Tensor[] = [];
+  for (let c = 0; c < k; c++) {
+    const mask = zeros([m, k], { device: y.device });
+    mask.select(1, c).fill_(1);
+    gs.push(pick(grad(y, f.xg, { gradOutputs: [mask], retainGraph: c < k - 1 })[0]!).reshape([m, -1]));
+  }
+  const g = stack(gs, 1);
+  const yd = y.detach();
+  const df = yd.sub(yd.gather(1, la)).scatter(1, la, 1e10);
+  const dg = g.sub(g.gather(1, la.unsqueeze(2).expand([m, 1, g.shape[2]!])));
+  return { df, dg };
+}
+
+/** The linearisation at x [n, C, H, W] (linearise on a forward of its own). */
 export function diffLogitsGrads(
   model: ImageClassifier,
   x: Tensor,
@@ -51,33 +94,7 @@ export function diffLogitsGrads(
   target: Tensor | null,
   precision?: Precision,
 ): { df: Tensor; dg: Tensor } {
-  const n = x.shape[0]!;
-  const xg = x.detach().requiresGrad_(true);
-  const half = autocastDtype(precision ?? 'fp32');
-  const la = label.unsqueeze(1);
-  // the graph is recorded whatever the caller's grad mode
-  const { logits, diff, total } = enableGrad(() => {
-    const y = autocast(x.device, half, () => model.forward(xg).logits).float();
-    const d = target ? y.gather(1, target.unsqueeze(1)).sub(y.gather(1, la)) : null;
-    return { logits: y, diff: d, total: d?.sum() };
-  });
-  if (diff) {
-    const g = grad(total!, xg)[0]!;
-    return { df: diff.detach(), dg: g.reshape([n, 1, -1]) };
-  }
-  const k = logits.shape[1]!;
-  // one backward per class, as the reference's grad_mask loop: row r's gradient of its logit k
-  const gs: Tensor[] = [];
-  for (let c = 0; c < k; c++) {
-    const mask = zeros([n, k], { device: x.device });
-    mask.select(1, c).fill_(1);
-    gs.push(grad(logits, xg, { gradOutputs: [mask], retainGraph: c < k - 1 })[0]!.reshape([n, -1]));
-  }
-  const g = stack(gs, 1);
-  const y = logits.detach();
-  const df = y.sub(y.gather(1, la)).scatter(1, la, 1e10);
-  const dg = g.sub(g.gather(1, la.unsqueeze(2).expand([n, 1, g.shape[2]!])));
-  return { df, dg };
+  return linearise(recordForward(model, x, precision), null, label, target);
 }
 
 /**

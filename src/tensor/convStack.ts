@@ -30,6 +30,14 @@ export function convStack(x: Tensor, layers: readonly ConvStackLayer[]): Tensor 
 }
 
 /**
+ * How many rows the stack's backward has run in this process. A row whose output gradient is all
+ * zero gets a zero input gradient without running (tests check that it was left out).
+ */
+export function convStackBackwardRows(): number {
+  return native.convStackBackwardRows();
+}
+
+/**
  * The layers' output for x [N, C, H, W] or channel-blocked [N, C / B, H, W, B] (oneDNN's aBcd{B}b
  * layout, B 8 or 16), recording no gradient: blocked by `block` (0: plain [N, C', H', W']; -1:
  * blocked as oneDNN's last layer leaves it, when it is one of those, else plain). The values are

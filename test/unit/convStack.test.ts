@@ -10,10 +10,17 @@ import { convStackAvailable, convStackRuns, setConvStackEnabled } from '../../sr
 import { withFoldedBatchNorm } from '../../src/nn/foldBatchNorm.js';
 import { enableGrad, grad, noGrad } from '../../src/tensor/autograd.js';
 import { autocast } from '../../src/tensor/device.js';
-import { convStack, convStackBlocked, convStackUnsupported, unblocked, type ConvStackLayer } from '../../src/tensor/convStack.js';
+import {
+  convStack,
+  convStackBackwardRows,
+  convStackBlocked,
+  convStackUnsupported,
+  unblocked,
+  type ConvStackLayer,
+} from '../../src/tensor/convStack.js';
 import { scope } from '../../src/tensor/scope.js';
 import { Generator } from '../../src/tensor/random.js';
-import { rand, randn } from '../../src/tensor/creation.js';
+import { rand, randn, tensor } from '../../src/tensor/creation.js';
 import { liveTensors } from '../../src/tensor/runtime.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 
@@ -96,6 +103,68 @@ test("the default model's features, batch norm folded: output and input gradient
       });
     }
   });
+});
+
+test('rows whose output gradient is zero are left out of the backward: a zero input gradient, the other rows bit for bit', {
+  skip,
+}, () => {
+  const g = new Generator(9);
+  const net = smallCnn(g);
+  withFoldedBatchNorm(net, () => {
+    for (const [n, zero] of [
+      [64, [0, 5, 6, 7, 8, 9, 10, 40, 63]],
+      [3, [1]],
+      [4, [0, 1, 2, 3]],
+    ] as const) {
+      scope(() => {
+        const x = rand([n, 1, 28, 28], { generator: g });
+        const w = randn([n, 32 * 7 * 7], { generator: g });
+        const keep = Float32Array.from({ length: n }, (_, i) => ((zero as readonly number[]).includes(i) ? 0 : 1));
+        // -0 counts as zero too
+        const mask = tensor(keep, { shape: [n, 1] });
+        const wz = w.mul(mask).mul(zero.length === n ? -1 : 1);
+        const full = run(net, x, () => w, true);
+        const before = convStackBackwardRows();
+        const some = run(net, x, () => wz, true);
+        assert.equal(convStackBackwardRows() - before, n - zero.length, `batch ${n}: rows the backward ran`);
+        const layers = run(net, x, () => wz, false);
+        assertSame(some.gx, layers.gx.mul(mask.view([n, 1, 1, 1])).add(0), `batch ${n}: against the layers`);
+        for (let i = 0; i < n; i++) {
+          const row = some.gx.select(0, i);
+          if (keep[i]) assertSame(row, full.gx.select(0, i), `batch ${n}, row ${i}: against the whole batch`);
+          else
+            assert.ok(
+              bits(row).every((b) => b === 0),
+              `batch ${n}, row ${i}: +0 everywhere`,
+            );
+        }
+      });
+    }
+  });
+});
+
+test('backwards through one graph with zero rows, the same rows or others, each give the whole batch its gradient', { skip }, () => {
+  const g = new Generator(10);
+  const net = smallCnn(g);
+  withFoldedBatchNorm(net, () =>
+    scope(() => {
+      const n = 12;
+      const x = rand([n, 1, 28, 28], { generator: g }).requiresGrad_(true);
+      const y = withStack(true, 1, 'forward', () => enableGrad(() => net.forward(x)));
+      const masks = [[0, 1, 5], [0, 1, 5], [2, 3, 4, 11], []].map((zero) =>
+        tensor(
+          Float32Array.from({ length: n }, (_, i) => (zero.includes(i) ? 0 : 1)),
+          { shape: [n, 1] },
+        ),
+      );
+      masks.forEach((mask, k) => {
+        const up = randn([n, 32 * 7 * 7], { generator: g });
+        const some = grad(y, x, { gradOutputs: [up.mul(mask)], retainGraph: true })[0]!;
+        const whole = grad(y, x, { gradOutputs: [up], retainGraph: k < masks.length - 1 })[0]!;
+        assertSame(some, whole.mul(mask.view([n, 1, 1, 1])).add(0), `backward ${k}`);
+      });
+    }),
+  );
 });
 
 test('other stacks (3 and 17 input channels, kernel 5, padding 0, no bias, no ReLU, pooling 3) equal the layers bit for bit', {
