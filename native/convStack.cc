@@ -10,8 +10,9 @@
 // output and the input gradient equal the layer-by-layer path's bit for bit
 // (test/unit/convStack.test.ts). Only the input's gradient is computed: the weights must not
 // want one. Rows whose output gradient is all zero are left out of the backward (their input
-// gradient is +0; the others run as a batch of their own, with the whole batch's values). Under create_graph the backward recomputes the stack with libtorch's ops and
-// differentiates them, so a gradient of a gradient still works. convStackBlocked runs a stack
+// gradient is +0; the others run as a batch of their own, with the whole batch's values). Under
+// create_graph the backward recomputes the stack with libtorch's ops and differentiates them, so
+// a gradient of a gradient still works. convStackBlocked runs a stack
 // without a gradient from and to oneDNN's blocked layout itself, held as [N, C / B, H, W, B]
 // tensors, for Square's local forward, which keeps its activations so between queries.
 #include "common.h"
