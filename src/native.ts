@@ -134,6 +134,7 @@ export interface NativeAddon {
   convStack(x: NativeTensor, layers: unknown[]): NativeTensor;
   /** convStack without a gradient, on plain or channel-blocked [N, C / B, H, W, B] inputs and outputs (block: 0 plain, -1 oneDNN's). */
   convStackBlocked(x: NativeTensor, layers: unknown[], block: number): NativeTensor;
+  /** The rows the stack's backward has run in this process (rows with a zero output gradient are left out). */
   convStackBackwardRows(): number;
   /** Row r's hh x ww window of x at (ys[r], xs[r]), and the same windows written back (native/window.cc). */
   windows(x: NativeTensor, ys: Int32Array, xs: Int32Array, hh: number, ww: number): NativeTensor;

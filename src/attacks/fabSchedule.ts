@@ -5,6 +5,7 @@
 // keeping that iterate; without, it runs all its iterations and keeps the smallest fooling
 // iterate, as the reference. Either way the answers do not depend on which rows share the batch.
 import type { ImageClassifier } from '../models/classifier.js';
+import { convStackRuns } from '../nn/convStack.js';
 import { full, tensor, zeros } from '../tensor/creation.js';
 import { cat, where, type Tensor } from '../tensor/tensor.js';
 import { keepBetter, type Active, type Kept } from './loop.js';
@@ -108,8 +109,9 @@ export function fabSchedule(o: FabScheduleOptions): FabScheduleResult {
  * which the reference never judges) and keep each row's smallest fooling one (score: minus its
  * norm), step back towards the clean input from a fooling iterate, and step the rows that go on.
  * `leave` sees which rows have an example inside eps and says which rows are done. The judging
- * forward records its graph: a row that goes on from the iterate it judged takes its gradient
- * from it, so only the rows that step back run a forward of their own.
+ * forward records its graph: where the convolution stack runs, a row that goes on from the
+ * iterate it judged takes its gradient from it, so only the rows that step back run a forward of
+ * their own.
  */
 function fabIterate(
   o: FabScheduleOptions,
@@ -122,8 +124,11 @@ function fabIterate(
   const label = a.state.label!;
   let adv = zeros([n], { dtype: 'bool', ...on });
   let kept = { best: a.best, score: a.score, it: a.it };
-  const judging = t.some((v) => v > 0);
-  const judge = judging ? recordForward(o.model, a.x, o.precision) : null;
+  const stacks = convStackRuns();
+  const judge = t.some((v) => v > 0) ? recordForward(o.model, a.x, o.precision) : null;
+  // Its graph gives gradients cheaply where the convolution stack ran (its backward leaves out
+  // the rows that do not use it); elsewhere the whole batch would run backward.
+  const reuse = judge && convStackRuns() > stacks ? judge : null;
   if (judge) {
     const judged = tensor(
       Uint8Array.from(t, (v) => (v > 0 ? 1 : 0)),
@@ -146,8 +151,8 @@ function fabIterate(
   const x0 = pick(a.x0);
   const x = where(perRow(pick(adv), x0), x0.add(pick(a.x).sub(x0).mul(o.beta)), pick(a.x));
   const state = Object.fromEntries(Object.entries(a.state).map(([k, v]) => [k, pick(v)]));
-  const { df, dg } = judge
-    ? lineariseGoingOn(o, judge, goOn, Array.from(adv.toArray<'bool'>(), Boolean), x, a.state)
+  const { df, dg } = reuse
+    ? lineariseGoingOn(o, reuse, goOn, Array.from(adv.toArray<'bool'>(), Boolean), x, a.state)
     : diffLogitsGrads(o.model, x, state.label!, state.target ?? null, o.precision);
   const next = fabStep(x, x0, df, dg, o);
   return { kept, next: { x: next, x0, best: pick(kept.best), score: pick(kept.score), it: pick(kept.it), rows: pick(a.rows!), state } };
