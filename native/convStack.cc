@@ -12,9 +12,9 @@
 // want one. Rows whose output gradient is all zero are left out of the backward (their input
 // gradient is +0; the others run as a batch of their own, with the whole batch's values). Under
 // create_graph the backward recomputes the stack with libtorch's ops and differentiates them, so
-// a gradient of a gradient still works. convStackBlocked runs a stack
-// without a gradient from and to oneDNN's blocked layout itself, held as [N, C / B, H, W, B]
-// tensors, for Square's local forward, which keeps its activations so between queries.
+// a gradient of a gradient still works. convStackBlocked runs a stack without a gradient from and
+// to oneDNN's blocked layout itself, held as [N, C / B, H, W, B] tensors, for Square's local
+// forward, which keeps its activations so between queries.
 #include "common.h"
 
 #include <ATen/Parallel.h>
@@ -385,11 +385,12 @@ bool RowsOf(Saved& saved, std::vector<int64_t> dims, const std::vector<int64_t>&
   return true;
 }
 
+// The rows the backward has run (convStackBackwardRows).
+std::atomic<int64_t> backwardRows{0};
+
 // The input gradient. Rows whose output gradient is all zero get a zero input gradient without
 // running (FAB's step takes the gradient of some of the rows it judged with the same forward):
 // the others run as a batch of their own, their values those of the whole batch's backward.
-std::atomic<int64_t> backwardRows{0};
-
 at::Tensor Backward(const at::Tensor& x, const at::Tensor& gradOut, Saved& saved) {
   const at::Tensor go = gradOut.contiguous();
   const int64_t n = go.size(0);

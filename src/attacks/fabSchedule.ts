@@ -5,7 +5,9 @@
 // keeping that iterate; without, it runs all its iterations and keeps the smallest fooling
 // iterate, as the reference. Either way the answers do not depend on which rows share the batch.
 import type { ImageClassifier } from '../models/classifier.js';
-import { convStackRuns } from '../nn/convStack.js';
+import { convStackAvailable, convStackRuns } from '../nn/convStack.js';
+import { noGrad } from '../tensor/autograd.js';
+import { autocast, autocastDtype } from '../tensor/device.js';
 import { full, tensor, zeros } from '../tensor/creation.js';
 import { cat, where, type Tensor } from '../tensor/tensor.js';
 import { keepBetter, type Active, type Kept } from './loop.js';
@@ -42,6 +44,17 @@ export interface FabScheduleResult {
   iterationOf: Int32Array;
 }
 
+/**
+ * Whether FAB's judging forward may run the convolution stack, and so record its graph for the
+ * gradients. Its backward leaves out the rows that do not use the graph; elsewhere (another
+ * device, autocast, a model the stack does not take) the whole batch would run backward, and the
+ * graph would hold its activations for nothing. Cleared by the first judging forward that did not
+ * run the stack.
+ */
+interface JudgingStack {
+  mayRun: boolean;
+}
+
 /** int64 row indices on a device. */
 function rowIndex(v: number[], device: string): Tensor {
   return tensor(BigInt64Array.from(v, BigInt), { shape: [v.length], dtype: 'int64', device });
@@ -55,6 +68,7 @@ export function fabSchedule(o: FabScheduleOptions): FabScheduleResult {
   const examples = new InputExamples(b);
   const jobOf = new Int32Array(b).fill(-1);
   const iterationOf = new Int32Array(b);
+  const stack: JudgingStack = { mayRun: convStackAvailable() && o.x0.device === 'cpu' && (o.precision ?? 'fp32') === 'fp32' };
   try {
     runJobs({
       inputs: o.attacked,
@@ -81,7 +95,7 @@ export function fabSchedule(o: FabScheduleOptions): FabScheduleResult {
           state,
         };
       },
-      step: (cur, t, leave) => fabIterate(o, cur, t, leave),
+      step: (cur, t, leave) => fabIterate(o, stack, cur, t, leave),
       // a row that ends with an example inside eps, from the lowest such job of its input so
       // far, gives the input its example (a lower job ending later replaces it)
       finish: (ended, kept) => {
@@ -108,13 +122,14 @@ export function fabSchedule(o: FabScheduleOptions): FabScheduleResult {
  * One iteration of the active rows at their iterations t: judge the iterates (not the starts,
  * which the reference never judges) and keep each row's smallest fooling one (score: minus its
  * norm), step back towards the clean input from a fooling iterate, and step the rows that go on.
- * `leave` sees which rows have an example inside eps and says which rows are done. The judging
- * forward records its graph: where the convolution stack runs, a row that goes on from the
+ * `leave` sees which rows have an example inside eps and says which rows are done. Where the
+ * convolution stack runs, the judging forward records its graph and a row that goes on from the
  * iterate it judged takes its gradient from it, so only the rows that step back run a forward of
  * their own.
  */
 function fabIterate(
   o: FabScheduleOptions,
+  stack: JudgingStack,
   a: Active,
   t: number[],
   leave: (settled: boolean[]) => boolean[],
@@ -124,17 +139,24 @@ function fabIterate(
   const label = a.state.label!;
   let adv = zeros([n], { dtype: 'bool', ...on });
   let kept = { best: a.best, score: a.score, it: a.it };
-  const stacks = convStackRuns();
-  const judge = t.some((v) => v > 0) ? recordForward(o.model, a.x, o.precision) : null;
-  // Its graph gives gradients cheaply where the convolution stack ran (its backward leaves out
-  // the rows that do not use it); elsewhere the whole batch would run backward.
-  const reuse = judge && convStackRuns() > stacks ? judge : null;
-  if (judge) {
+  let logits: Tensor | null = null;
+  let reuse: RecordedForward | null = null;
+  if (t.some((v) => v > 0)) {
+    if (stack.mayRun) {
+      const runs = convStackRuns();
+      reuse = recordForward(o.model, a.x, o.precision);
+      logits = reuse.logits;
+      if (convStackRuns() === runs) [stack.mayRun, reuse] = [false, null];
+    } else {
+      logits = noGrad(() => autocast(a.x.device, autocastDtype(o.precision ?? 'fp32'), () => o.model.forward(a.x).logits));
+    }
+  }
+  if (logits) {
     const judged = tensor(
       Uint8Array.from(t, (v) => (v > 0 ? 1 : 0)),
       { shape: [n], dtype: 'bool', ...on },
     );
-    adv = judge.logits.argmax(1).ne(label).logicalAnd(judged);
+    adv = logits.argmax(1).ne(label).logicalAnd(judged);
     const size = rowNorms(a.x.sub(a.x0).reshape([n, -1]), o.norm);
     const k = keepBetter(kept, {
       best: a.x,
